@@ -1,0 +1,1 @@
+"""GradPlay web app (FastAPI)."""

@@ -1,0 +1,1 @@
+"""GradPlay NumPy engine: pure NumPy + stdlib, no web imports."""

@@ -1,0 +1,20 @@
+"""Errors raised by the engine. They carry the offending field so callers can report it."""
+
+from __future__ import annotations
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid.
+
+    ``field`` is a dotted path such as ``"optimizer.lr"`` or ``"schedule.milestones"``; the
+    message names the allowed range or choices. The web layer turns this into a 422.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class RunStateError(RuntimeError):
+    """An operation is not allowed in the run's current state (e.g. stepping a diverged run)."""
