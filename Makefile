@@ -1,5 +1,8 @@
 # GradPlay: every target installs what it needs itself (venv, packages, Chromium).
 SHELL := /bin/bash
+# Tiny matrices: single-threaded BLAS is much faster (see core/__init__.py).
+export OPENBLAS_NUM_THREADS ?= 1
+export OMP_NUM_THREADS ?= 1
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python

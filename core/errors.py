@@ -18,3 +18,8 @@ class ConfigError(ValueError):
 
 class RunStateError(RuntimeError):
     """An operation is not allowed in the run's current state (e.g. stepping a diverged run)."""
+
+
+class RebuildRequiredError(ConfigError):
+    """A live change touches something only a reset or a new run can change (dataset, model,
+    seed, loss). The web layer turns this into a 409."""

@@ -1,0 +1,632 @@
+"""A training run: config + data + model + optimizer + schedule + RNG, stepped on demand.
+
+``Run.step(n)`` performs ``n`` mini-batch updates and returns one record per update. Records
+have stable field names (see :data:`SCALAR_FIELDS` and :data:`LAYER_FIELDS`); ``step`` in a record
+is the 0-based index ``t`` of the update it describes, so ``record["lr"]`` is ``lr[t]`` of the
+schedule, and ``Run.step_count`` is the number of updates done.
+
+Determinism: every random stream (data, initialisation, shuffling, dropout, schedule noise) is
+spawned from the run's seed with ``np.random.SeedSequence``; live changes are kept in an event log
+``[(step, patch), …]``. The same config, seed and event log reproduce the history bit for bit
+(:meth:`Run.replay`).
+
+Divergence: a non-finite loss, gradient or weight puts the run in state ``"diverged"`` with the
+step, the first offending layer and the reason. A non-finite loss or gradient skips the update;
+non-finite weights after an update are rolled back to the last finite values. Nothing raises;
+further steps are refused (:class:`RunStateError`) until :meth:`Run.reset`.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from core.activations import sigmoid, softmax
+from core.datasets import MAX_SAMPLES, Dataset, curve_grid, grid_for, make_dataset
+from core.errors import ConfigError, RebuildRequiredError, RunStateError
+from core.history import LAYER_FIELDS, SCALAR_FIELDS, History
+
+__all__ = ["LAYER_FIELDS", "SCALAR_FIELDS", "Limits", "Run", "histogram", "resolve_config"]
+from core.losses import LOSSES, Loss
+from core.model import (
+    MAX_HIDDEN_LAYERS,
+    MAX_UNITS,
+    MLP,
+    NEAR_ZERO,
+    check_dropout,
+    resolve_model_config,
+    spec_from_config,
+)
+from core.optimizers import OPTIMIZERS, Optimizer, make_optimizer, switch_optimizer
+from core.regularizers import (
+    GradClip,
+    Regularization,
+    add_penalty_gradient,
+    clip_gradients,
+    make_grad_clip,
+    make_regularization,
+    penalty,
+    proximal_l1,
+)
+from core.schedules import SCHEDULES, Schedule, make_schedule
+
+FloatArray = NDArray[np.float64]
+
+DEFAULT_LOSS = {"binary": "bce_with_logits", "multiclass": "cross_entropy", "regression": "mse"}
+
+PATCHABLE = ("optimizer", "schedule", "regularization", "batch_size", "dropout", "grad_clip",
+             "eval_every")
+"""Fields a live change (:meth:`Run.apply_patch`) may touch; others need a reset or a new run."""
+
+REBUILD_FIELDS = ("seed", "dataset", "model", "loss", "loss_params")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Size limits enforced on configs (the server passes its settings)."""
+
+    max_hidden_layers: int = MAX_HIDDEN_LAYERS
+    max_units: int = MAX_UNITS
+    max_samples: int = MAX_SAMPLES
+
+
+DEFAULT_CONFIG: dict[str, Any] = {
+    "seed": 0,
+    "dataset": {
+        "name": "circle",
+        "n": 200,
+        "noise": 0.1,
+        "val_fraction": 0.2,
+        "normalize": "none",
+        "params": {},
+    },
+    "model": {},
+    "loss": None,
+    "loss_params": {},
+    "optimizer": {"name": "sgd", "lr": 0.03},
+    "schedule": {"name": "constant"},
+    "regularization": {"l1": 0.0, "l2": 0.0, "l1_method": "proximal"},
+    "batch_size": 10,
+    "grad_clip": {"mode": "none"},
+    "eval_every": 1,
+}
+
+
+def _int_field(value: Any, field_name: str, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ConfigError(field_name, f"must be an integer with {lo} <= x <= {hi}")
+    return int(value)
+
+
+def _mapping(value: Any, field_name: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(field_name, "must be an object")
+    return dict(value)
+
+
+def resolve_optimizer(values: Any, prefix: str = "optimizer") -> dict[str, Any]:
+    """``{name, lr, …}`` -> fully resolved dict (torch defaults filled in)."""
+    values = _mapping(values, prefix)
+    name = values.pop("name", "sgd")
+    comp = OPTIMIZERS.get(name, f"{prefix}.name")
+    return {"name": name, **comp.resolve(values, prefix)}
+
+
+def resolve_schedule(values: Any, base_lr: float, seed: int, prefix: str = "schedule") -> dict:
+    """``{name, warmup_steps, …}`` -> fully resolved dict (validated by building it)."""
+    values = _mapping(values, prefix)
+    name = values.pop("name", "constant")
+    warmup = values.pop("warmup_steps", 0)
+    # Building it runs the cross-parameter checks; the resolved dict is what we store.
+    make_schedule(name, values, base_lr, seed=seed, warmup_steps=warmup, prefix=prefix)
+    comp = SCHEDULES.get(name, f"{prefix}.name")
+    return {"name": name, "warmup_steps": warmup, **comp.resolve(values, prefix)}
+
+
+def resolve_config(raw: Mapping[str, Any] | None, limits: Limits | None = None) -> dict[str, Any]:
+    """Validate a run config and fill in every default; the result is JSON-able.
+
+    Raises ConfigError naming the dotted field. ``raw`` may omit anything (``{}`` is valid).
+    """
+    limits = limits or Limits()
+    raw = _mapping(raw, "config")
+    unknown = sorted(set(raw) - set(DEFAULT_CONFIG))
+    if unknown:
+        raise ConfigError(unknown[0], f"unknown field; allowed: {', '.join(DEFAULT_CONFIG)}")
+    cfg: dict[str, Any] = {}
+    cfg["seed"] = _int_field(raw.get("seed", 0), "seed", 0, 2**63 - 1)
+    dataset = {**DEFAULT_CONFIG["dataset"], **_mapping(raw.get("dataset"), "dataset")}
+    extra = sorted(set(dataset) - set(DEFAULT_CONFIG["dataset"]))
+    if extra:
+        raise ConfigError(
+            f"dataset.{extra[0]}",
+            f"unknown field; allowed: {', '.join(DEFAULT_CONFIG['dataset'])}",
+        )
+    dataset["n"] = _int_field(dataset["n"], "dataset.n", 1, limits.max_samples)
+    dataset["params"] = _mapping(dataset["params"], "dataset.params")
+    cfg["dataset"] = dataset
+    cfg["model"] = resolve_model_config(
+        raw.get("model"), "model", limits.max_hidden_layers, limits.max_units
+    )
+    loss = raw.get("loss")
+    if loss is not None:
+        LOSSES.get(loss, "loss")
+    cfg["loss"] = loss
+    cfg["loss_params"] = _mapping(raw.get("loss_params"), "loss_params")
+    optimizer = dict(DEFAULT_CONFIG["optimizer"]) if "optimizer" not in raw else raw["optimizer"]
+    cfg["optimizer"] = resolve_optimizer(optimizer)
+    cfg["schedule"] = resolve_schedule(
+        raw.get("schedule", DEFAULT_CONFIG["schedule"]), cfg["optimizer"]["lr"], cfg["seed"]
+    )
+    reg = make_regularization(_mapping(raw.get("regularization"), "regularization"))
+    cfg["regularization"] = {"l1": reg.l1, "l2": reg.l2, "l1_method": reg.l1_method}
+    cfg["batch_size"] = _int_field(raw.get("batch_size", 10), "batch_size", 1, limits.max_samples)
+    clip = make_grad_clip(_mapping(raw.get("grad_clip"), "grad_clip"))
+    cfg["grad_clip"] = {
+        "mode": clip.mode,
+        "max_norm": clip.max_norm,
+        "norm_type": clip.norm_type,
+        "clip_value": clip.clip_value,
+    }
+    cfg["eval_every"] = _int_field(raw.get("eval_every", 1), "eval_every", 1, 1_000_000)
+    return cfg
+
+
+def _finite(x: float) -> bool:
+    return math.isfinite(x)
+
+
+class Run:
+    """One training run. Not thread-safe: the server serialises access per run."""
+
+    def __init__(self, config: Mapping[str, Any] | None = None, limits: Limits | None = None):
+        self.limits = limits or Limits()
+        self.config = resolve_config(config, self.limits)
+        self._build()
+
+    # ------------------------------------------------------------------ construction
+    def _build(self) -> None:
+        cfg = self.config
+        seed = cfg["seed"]
+        data_ss, init_ss, shuffle_ss, dropout_ss = np.random.SeedSequence(seed).spawn(4)
+        ds = cfg["dataset"]
+        self.dataset: Dataset = make_dataset(
+            ds["name"],
+            n=ds["n"],
+            noise=ds["noise"],
+            val_fraction=ds["val_fraction"],
+            normalize=ds["normalize"],
+            params=ds["params"],
+            rng=np.random.default_rng(data_ss),
+        )
+        task = self.dataset.task
+        loss_name = cfg["loss"] or DEFAULT_LOSS[task]
+        loss_comp = LOSSES.get(loss_name, "loss")
+        if task not in loss_comp.meta.get("tasks", ()):
+            fits = [c.name for c in LOSSES if task in c.meta.get("tasks", ())]
+            raise ConfigError("loss", f"{loss_name!r} does not fit a {task} task; use one of "
+                              + ", ".join(fits))
+        self.loss: Loss = loss_comp.create(cfg["loss_params"], "loss_params")
+        self.loss_name = loss_name
+        spec = spec_from_config(cfg["model"], self.dataset.input_dim, self.dataset.output_dim)
+        if spec.batch_norm and len(self.dataset.x_train) < 2:
+            raise ConfigError("model.batch_norm", "needs at least 2 training examples")
+        self.model = MLP(spec, np.random.default_rng(init_ss))
+        self._shuffle_rng = np.random.default_rng(shuffle_ss)
+        self._dropout_rng = np.random.default_rng(dropout_ss)
+        self._apply_training_settings(cfg)
+        self.step_count = 0
+        self.epoch = 0
+        self._start_epoch()
+        self.status = "ready"
+        self.divergence: dict[str, Any] | None = None
+        self.events: list[dict[str, Any]] = []
+        self.history = History(self.model.n_layers)
+        self._prev_weight_sq = self.model.squared_norms(self.model.theta)
+        self._prev = np.empty(self.model.n_params)
+        self._last_record: dict[str, Any] | None = None
+        self._initial_config = copy.deepcopy(cfg)
+        self._layer_block = np.empty((len(LAYER_FIELDS), self.model.n_layers))
+        self._nulls: list[Any] = [None] * self.model.n_layers
+        self._n_val = len(self.dataset.x_val)
+
+    def _apply_training_settings(self, cfg: Mapping[str, Any]) -> None:
+        opt = dict(cfg["optimizer"])
+        self.optimizer: Optimizer = make_optimizer(opt.pop("name"), opt)
+        self.schedule: Schedule = self._make_schedule(cfg)
+        self.reg: Regularization = make_regularization(cfg["regularization"])
+        self.clip: GradClip = make_grad_clip(cfg["grad_clip"])
+        self.batch_size: int = cfg["batch_size"]
+        self.eval_every: int = cfg["eval_every"]
+
+    def _make_schedule(self, cfg: Mapping[str, Any]) -> Schedule:
+        sched = dict(cfg["schedule"])
+        name, warmup = sched.pop("name"), sched.pop("warmup_steps", 0)
+        return make_schedule(
+            name, sched, cfg["optimizer"]["lr"], seed=cfg["seed"], warmup_steps=warmup
+        )
+
+    # ------------------------------------------------------------------ data order
+    def _start_epoch(self) -> None:
+        """Shuffle once per epoch; batches are then zero-copy slices."""
+        ds = self.dataset
+        perm = self._shuffle_rng.permutation(len(ds.x_train))
+        self._epoch_x = ds.x_train[perm]
+        self._epoch_y = ds.y_train[perm]
+        self._pos = 0
+
+    def _end_epoch(self) -> None:
+        if self.schedule.stateful:
+            self.schedule.observe(self._plateau_metric())  # type: ignore[attr-defined]
+        self.epoch += 1
+        self._start_epoch()
+
+    def _plateau_metric(self) -> float:
+        """reduce_on_plateau watches the validation loss (training loss without a val split)."""
+        ds = self.dataset
+        x, y = (ds.x_val, ds.y_val) if len(ds.x_val) else (ds.x_train, ds.y_train)
+        return float(self.loss.value(self.model.predict(x), y))
+
+    def _next_batch(self) -> tuple[FloatArray, Any]:
+        """The next mini-batch; the last partial batch of an epoch is its own batch."""
+        n_train = len(self._epoch_x)
+        if self._pos >= n_train or (
+            self.model.spec.batch_norm and n_train - self._pos < 2
+        ):  # batch norm cannot normalise a single example (torch raises): drop it
+            self._end_epoch()
+        lo, hi = self._pos, min(self._pos + self.batch_size, n_train)
+        self._pos = hi
+        return self._epoch_x[lo:hi], self._epoch_y[lo:hi]
+
+    # ------------------------------------------------------------------ stepping
+    @property
+    def layer_count(self) -> int:
+        return self.model.n_layers
+
+    def step(self, n: int = 1) -> list[dict[str, Any]]:
+        """Perform up to ``n`` updates; stops early (and returns) on divergence."""
+        if self.status == "diverged":
+            raise RunStateError(
+                f"run diverged at step {self.divergence and self.divergence['step']}; reset it"
+            )
+        records = []
+        for _ in range(n):
+            record = self._one_step()
+            records.append(record)
+            if self.status == "diverged":
+                break
+        return records
+
+    def _one_step(self) -> dict[str, Any]:
+        model, reg = self.model, self.reg
+        t = self.step_count
+        xb, yb = self._next_batch()
+        epoch = self.epoch
+        lr = float(self.schedule.lr_at(t))
+
+        out = model.forward_train(xb, self._dropout_rng)
+        data_loss, g_out = self.loss.value_and_grad(out, yb)
+        model.backward(g_out)
+        weights, weight_grads = model.weights, model.weight_grads
+        reg_loss = 0.0
+        if reg.l1 or reg.l2:
+            reg_loss = float(penalty(weights, reg))
+            add_penalty_gradient(weight_grads, weights, reg)
+        grad_norm_total: float | None = None
+        if self.clip.mode != "none":
+            grad_norm_total = float(clip_gradients(model.grad, self.clip))
+        grad_sq = model.squared_norms(model.grad)
+
+        diverged: dict[str, Any] | None = None
+        act_mean, act_std, saturation, dead = model.activation_stats()
+        if not _finite(data_loss) or not np.isfinite(grad_sq).all():
+            diverged = self._divergence_info(t, data_loss, act_mean, grad_sq)
+            weight_sq = self._prev_weight_sq
+            update_sq = np.zeros_like(weight_sq)
+        else:
+            prev = self._prev
+            np.copyto(prev, model.theta)
+            self.optimizer.step(model.theta, model.grad, lr)
+            if reg.l1 and reg.l1_method == "proximal":
+                proximal_l1(weights, reg, lr)
+            weight_sq = model.squared_norms(model.theta)
+            if not np.isfinite(weight_sq).all():
+                bad = int(np.flatnonzero(~np.isfinite(weight_sq))[0])
+                diverged = self._divergence_dict(t, bad, "weights are not finite after the update")
+                np.copyto(model.theta, prev)  # roll back to the last finite weights
+                weight_sq = self._prev_weight_sq
+                update_sq = np.zeros_like(weight_sq)
+            else:
+                np.subtract(model.theta, prev, out=model.delta)
+                update_sq = model.squared_norms(model.delta)
+
+        # One (7, L) block of per-layer telemetry, in LAYER_FIELDS order.
+        block = self._layer_block
+        np.sqrt(grad_sq, out=block[0])
+        np.sqrt(weight_sq, out=block[1])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            np.divide(np.sqrt(update_sq), np.sqrt(self._prev_weight_sq), out=block[2])
+        block[3] = act_mean
+        block[4] = act_std
+        block[5] = np.nan if saturation is None else saturation
+        block[6] = np.nan if dead is None else dead
+        self._prev_weight_sq = weight_sq
+
+        train_acc = self._accuracy(out, yb)
+        val_loss = val_acc = None
+        ds = self.dataset
+        if self._n_val and t % self.eval_every == 0 and diverged is None:
+            val_out = model.predict(ds.x_val)
+            val_loss = float(self.loss.value(val_out, ds.y_val))
+            val_acc = self._accuracy(val_out, ds.y_val)
+        n_w = model.n_weights
+        zero_fraction = near_zero = 0.0
+        if n_w:
+            zero_fraction = float(n_w - np.count_nonzero(weights)) / n_w
+            near_zero = float(np.count_nonzero(np.abs(weights) < NEAR_ZERO)) / n_w
+        scalars = (t, epoch, lr, float(data_loss) + reg_loss, float(data_loss), reg_loss,
+                   val_loss, train_acc, val_acc, grad_norm_total, zero_fraction, near_zero)
+        record: dict[str, Any] = dict(zip(SCALAR_FIELDS, scalars, strict=True))
+        rows = block.tolist()
+        for k, name in enumerate(LAYER_FIELDS):
+            record[name] = rows[k]
+        # Not-applicable entries are null, not NaN (NaN appears only for divergence).
+        if saturation is None:
+            record["saturation"] = self._nulls
+        else:
+            record["saturation"][-1] = None
+        if dead is None:
+            record["dead_fraction"] = self._nulls
+        else:
+            record["dead_fraction"][-1] = None
+        if not self._prev_weight_sq.all():
+            record["update_ratio"] = [None if math.isnan(v) else v for v in rows[2]]
+        self.history.append_block(scalars, block)
+        self.step_count = t + 1
+        self._last_record = record
+        if diverged is not None:
+            self.status = "diverged"
+            self.divergence = diverged
+        else:
+            self.status = "ready"
+        return record
+
+    def _accuracy(self, out: FloatArray, y: Any) -> float | None:
+        task = self.dataset.task
+        if task == "binary":
+            return float(np.count_nonzero((out > 0.0) == (y > 0.5))) / len(y)
+        if task == "multiclass":
+            return float(np.count_nonzero(np.argmax(out, axis=1) == y)) / len(y)
+        return None
+
+    def _divergence_info(
+        self, t: int, loss: float, act_mean: Sequence[Any], grad_sq: FloatArray
+    ) -> dict[str, Any]:
+        for k, m in enumerate(act_mean):
+            if m is None or not _finite(m):
+                return self._divergence_dict(t, k, "activations are not finite")
+        if not _finite(loss):
+            return self._divergence_dict(t, self.model.n_layers - 1, "loss is not finite")
+        bad = int(np.flatnonzero(~np.isfinite(grad_sq))[0])
+        return self._divergence_dict(t, bad, "gradients are not finite")
+
+    def _divergence_dict(self, t: int, layer: int, reason: str) -> dict[str, Any]:
+        return {
+            "step": t,
+            "layer": layer,
+            "layer_name": self.model.layer_names()[layer],
+            "reason": reason,
+        }
+
+    # ------------------------------------------------------------------ live changes
+    def apply_patch(self, patch: Mapping[str, Any]) -> dict[str, Any]:
+        """Apply a live change from the next step on, and log it as ``(step, patch)``.
+
+        ``patch`` may hold ``optimizer`` (incl. ``name``: a new name starts fresh optimizer
+        state, the same name keeps it), ``schedule``, ``regularization``, ``batch_size``,
+        ``dropout``, ``grad_clip`` and ``eval_every``. Nothing changes unless the whole patch
+        validates. Returns the new effective config.
+        """
+        patch = _mapping(patch, "patch")
+        for key in patch:
+            if key in REBUILD_FIELDS:
+                raise RebuildRequiredError(
+                    key, "cannot change while training; reset the run or create a new one"
+                )
+            if key not in PATCHABLE:
+                raise ConfigError(key, f"unknown field; live-changeable: {', '.join(PATCHABLE)}")
+        new_cfg = copy.deepcopy(self.config)
+        if "optimizer" in patch:
+            opt = _mapping(patch["optimizer"], "optimizer")
+            current = dict(new_cfg["optimizer"])
+            if "name" in opt and opt["name"] != current["name"]:
+                new_cfg["optimizer"] = resolve_optimizer(opt)
+            else:
+                current.update(opt)
+                new_cfg["optimizer"] = resolve_optimizer(current)
+        if "schedule" in patch or "optimizer" in patch:
+            sched = _mapping(patch.get("schedule"), "schedule")
+            current = dict(new_cfg["schedule"])
+            if "name" in sched and sched["name"] != current["name"]:
+                merged = sched
+            else:
+                merged = {**current, **sched}
+            new_cfg["schedule"] = resolve_schedule(
+                merged, new_cfg["optimizer"]["lr"], new_cfg["seed"]
+            )
+        if "regularization" in patch:
+            merged = {**new_cfg["regularization"],
+                      **_mapping(patch["regularization"], "regularization")}
+            reg = make_regularization(merged)
+            new_cfg["regularization"] = {"l1": reg.l1, "l2": reg.l2, "l1_method": reg.l1_method}
+        if "grad_clip" in patch:
+            merged = {**new_cfg["grad_clip"], **_mapping(patch["grad_clip"], "grad_clip")}
+            clip = make_grad_clip(merged)
+            new_cfg["grad_clip"] = {"mode": clip.mode, "max_norm": clip.max_norm,
+                                    "norm_type": clip.norm_type, "clip_value": clip.clip_value}
+        if "batch_size" in patch:
+            new_cfg["batch_size"] = _int_field(
+                patch["batch_size"], "batch_size", 1, self.limits.max_samples
+            )
+        if "eval_every" in patch:
+            new_cfg["eval_every"] = _int_field(patch["eval_every"], "eval_every", 1, 1_000_000)
+        if "dropout" in patch:
+            new_cfg["model"]["dropout"] = check_dropout(patch["dropout"], "dropout")
+
+        # Everything validated: commit.
+        old_opt = self.config["optimizer"]
+        if new_cfg["optimizer"] != old_opt:
+            opt = dict(new_cfg["optimizer"])
+            self.optimizer = switch_optimizer(self.optimizer, opt.pop("name"), opt)
+        if new_cfg["schedule"] != self.config["schedule"] or new_cfg["optimizer"] != old_opt:
+            old = self.schedule
+            self.schedule = self._make_schedule(new_cfg)
+            if old.stateful and self.schedule.stateful and new_cfg["schedule"]["name"] == (
+                self.config["schedule"]["name"]
+            ):
+                self.schedule.load_state_dict(old.state_dict())  # type: ignore[attr-defined]
+        self.reg = make_regularization(new_cfg["regularization"])
+        self.clip = make_grad_clip(new_cfg["grad_clip"])
+        self.batch_size = new_cfg["batch_size"]
+        self.eval_every = new_cfg["eval_every"]
+        self.model.dropout = new_cfg["model"]["dropout"]
+        self.config = new_cfg
+        self.events.append({"step": self.step_count, "patch": copy.deepcopy(dict(patch))})
+        return new_cfg
+
+    # ------------------------------------------------------------------ reset / replay
+    def reset(self, seed: int | None = None) -> None:
+        """Back to step 0 with the current (patched) config; optionally a new seed."""
+        cfg = copy.deepcopy(self.config)
+        if seed is not None:
+            cfg["seed"] = _int_field(seed, "seed", 0, 2**63 - 1)
+        self.config = resolve_config(cfg, self.limits)
+        self._build()
+
+    def export(self) -> dict[str, Any]:
+        """Everything needed to reproduce this run: initial config, event log, step count."""
+        return {
+            "format": "gradplay-run",
+            "version": 1,
+            "config": copy.deepcopy(self.initial_config),
+            "events": copy.deepcopy(self.events),
+            "step": self.step_count,
+        }
+
+    @property
+    def initial_config(self) -> dict[str, Any]:
+        """The config at step 0 (before any logged live change)."""
+        return self._initial_config
+
+    @classmethod
+    def replay(
+        cls,
+        config: Mapping[str, Any],
+        events: Sequence[Mapping[str, Any]],
+        steps: int,
+        limits: Limits | None = None,
+    ) -> Run:
+        """Rebuild a run from its config and event log and train it to ``steps`` updates."""
+        run = cls(config, limits)
+        last = -1
+        for k, event in enumerate(events):
+            if not isinstance(event, Mapping) or set(event) != {"step", "patch"}:
+                raise ConfigError(f"events[{k}]", "must be an object {step, patch}")
+            at = _int_field(event["step"], f"events[{k}].step", 0, steps)
+            if at < last:
+                raise ConfigError(f"events[{k}].step", "events must be in step order")
+            last = at
+            if at > run.step_count:
+                run.step(at - run.step_count)
+            if run.status == "diverged":
+                raise ConfigError(f"events[{k}].step", "the run diverged before this event")
+            run.apply_patch(event["patch"])
+        if steps > run.step_count and run.status != "diverged":
+            run.step(steps - run.step_count)
+        return run
+
+    # ------------------------------------------------------------------ inspection
+    @property
+    def last_record(self) -> dict[str, Any] | None:
+        return self._last_record
+
+    def snapshot(self, bins: int = 30, grid: int = 50, max_points: int = 2000) -> dict[str, Any]:
+        """Per-layer histograms and the model's picture of the data.
+
+        ``layers[k]``: histograms of weights, biases, last gradients (∂L/∂W of the last update)
+        and activations (eval-mode forward over at most ``max_points`` training inputs), input to
+        output. Plus, by dataset: ``surface`` (2-D inputs: a ``grid`` x ``grid`` window with, for
+        binary data, P(class 1); for multiclass, per-class probabilities and the argmax class;
+        for regression, the prediction), ``curve`` (1-D regression: the fitted curve), and
+        ``coefficients`` (linear models on data with known coefficients: learned vs true).
+        """
+        model, ds = self.model, self.dataset
+        acts = model.forward_eval(ds.x_train[:max_points])
+        layers = []
+        for k, (name, dense) in enumerate(zip(model.layer_names(), model.dense_layers,
+                                              strict=True)):
+            layers.append({
+                "name": name,
+                "shape": list(dense.W.shape),
+                "weights": histogram(dense.W, bins),
+                "biases": histogram(dense.b, bins),
+                "grads": histogram(dense.dW, bins),
+                "activations": histogram(acts[k], bins),
+            })
+        out: dict[str, Any] = {
+            "step": self.step_count,
+            "status": self.status,
+            "task": ds.task,
+            "layers": layers,
+        }
+        if ds.input_dim == 2:
+            xs, ys, points = grid_for(ds, resolution=grid)
+            pred = model.predict(points)
+            r = len(xs)
+            surface: dict[str, Any] = {"x": xs, "y": ys}
+            if ds.task == "binary":
+                surface["prob"] = sigmoid(pred[:, 0]).reshape(r, r)
+            elif ds.task == "multiclass":
+                probs = softmax(pred, axis=1)
+                surface["probs"] = probs.T.reshape(-1, r, r)
+                surface["argmax"] = np.argmax(probs, axis=1).reshape(r, r)
+            else:
+                surface["value"] = pred[:, 0].reshape(r, r)
+            out["surface"] = surface
+        elif ds.input_dim == 1 and ds.task == "regression":
+            xs = curve_grid(ds)
+            out["curve"] = {"x": xs[:, 0], "y": model.predict(xs)[:, 0]}
+        coef = (ds.truth or {}).get("coef")
+        if coef is not None and not model.blocks:
+            out["coefficients"] = {"learned": model.output.W[:, 0].copy(), "true": list(coef)}
+        return out
+
+
+def histogram(values: FloatArray, bins: int = 30) -> dict[str, Any]:
+    """``{counts, edges, count, exact_zeros, nonfinite, min, max}`` of the finite values.
+
+    ``exact_zeros`` counts entries that are exactly 0.0 (what L1's proximal step produces).
+    """
+    flat = np.ravel(values)
+    finite = flat[np.isfinite(flat)]
+    result: dict[str, Any] = {
+        "count": int(flat.size),
+        "exact_zeros": int(np.count_nonzero(finite == 0.0)),
+        "nonfinite": int(flat.size - finite.size),
+    }
+    if finite.size == 0:
+        return {**result, "counts": [], "edges": [], "min": None, "max": None}
+    lo, hi = float(finite.min()), float(finite.max())
+    if lo == hi:
+        lo, hi = lo - 0.5, hi + 0.5
+    counts, edges = np.histogram(finite, bins=bins, range=(lo, hi))
+    return {**result, "counts": counts, "edges": edges, "min": float(finite.min()),
+            "max": float(finite.max())}
