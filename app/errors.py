@@ -1,0 +1,124 @@
+"""Exception handlers: one error format for clients.
+
+* ``core.errors.ConfigError`` -> 422 ``{"detail": [{"loc": ["body", ...], "msg", "type"}]}``,
+  the same shape as FastAPI's request validation errors.
+* ``RequestValidationError`` -> FastAPI's 422 body, serialised NaN-safe (echoed inputs).
+* ``core.errors.RebuildRequiredError`` (a ConfigError) -> 409, same list shape,
+  ``"type": "rebuild_required"``.
+* ``core.errors.RunStateError`` -> 409 ``{"detail": message}``.
+* Any other exception -> logged, 500 ``{"detail": "internal error"}`` (no traceback leaks).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.jsonsafe import SafeJSONResponse
+from core.errors import ConfigError, RebuildRequiredError, RunStateError
+
+logger = logging.getLogger("gradplay")
+
+_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def field_loc(field: str) -> list[str | int]:
+    """``"schedule.milestones[2]"`` -> ``["schedule", "milestones", 2]``."""
+    parts: list[str | int] = []
+    for name, index in _PART.findall(field):
+        parts.append(int(index) if index else name)
+    return parts
+
+
+def config_error_items(
+    exc: ConfigError, location: Sequence[str | int] = ("body",)
+) -> list[dict[str, Any]]:
+    """The FastAPI-style error list for an engine ConfigError."""
+    return [
+        {"loc": [*location, *field_loc(exc.field)], "msg": exc.message, "type": "value_error"}
+    ]
+
+
+def config_error_as_validation(
+    exc: ConfigError, location: Sequence[str | int] = ("body",)
+) -> RequestValidationError:
+    """Wrap a ConfigError for re-raising with another location (e.g. ``("query", "params")``)."""
+    return RequestValidationError(config_error_items(exc, location))
+
+
+async def _config_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ConfigError)
+    return SafeJSONResponse({"detail": config_error_items(exc)}, status_code=422)
+
+
+async def _request_validation_error(request: Request, exc: Exception) -> Response:
+    # FastAPI's own handler, but NaN/inf echoed back in "input" must not break the JSON
+    assert isinstance(exc, RequestValidationError)
+    return SafeJSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
+
+
+async def _rebuild_required(request: Request, exc: Exception) -> Response:
+    # a valid value that cannot be applied to a live run: conflict, same list shape as 422
+    assert isinstance(exc, ConfigError)
+    items = config_error_items(exc)
+    items[0]["type"] = "rebuild_required"
+    return SafeJSONResponse({"detail": items}, status_code=409)
+
+
+async def _run_state_error(request: Request, exc: Exception) -> Response:
+    return SafeJSONResponse({"detail": str(exc)}, status_code=409)
+
+
+async def _unhandled(request: Request, exc: Exception) -> Response:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    return SafeJSONResponse({"detail": "internal error"}, status_code=500)
+
+
+class CatchAllMiddleware:
+    """Innermost pure ASGI middleware turning an unhandled exception into a logged 500.
+
+    A handler registered for ``Exception`` runs in Starlette's outermost ServerErrorMiddleware,
+    outside every user middleware (so its response would miss the security headers). Catching
+    here keeps the 500 inside the stack. If the response had already started, the connection is
+    simply closed (re-raising would only produce a second traceback).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception:
+            logger.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if not started:
+                response = SafeJSONResponse({"detail": "internal error"}, status_code=500)
+                await response(scope, receive, send)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _request_validation_error)
+    app.add_exception_handler(ConfigError, _config_error)
+    app.add_exception_handler(RebuildRequiredError, _rebuild_required)  # subclass: 409, not 422
+    app.add_exception_handler(RunStateError, _run_state_error)
+    # last resort for errors raised by middleware itself; CatchAllMiddleware handles the rest
+    app.add_exception_handler(Exception, _unhandled)

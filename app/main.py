@@ -1,0 +1,92 @@
+"""ASGI application factory: ``app.main:app`` is ``create_app()`` with settings from the env.
+
+Middleware, outermost first::
+
+    SecurityHeaders -> BodySizeLimit -> GZip -> CatchAll(500) -> FastAPI routing
+
+so every response (413, 500 and static files included) carries the security headers, and
+oversized bodies are refused before any parsing. The plotly.js bundle is pre-compressed and
+marked ``Content-Encoding: gzip``, which GZipMiddleware leaves alone.
+
+``/docs`` (Swagger UI) and ``/redoc`` load their JS/CSS from a CDN and therefore need internet
+access; ``/openapi.json`` is always served by the app itself.
+"""
+
+from __future__ import annotations
+
+# first: importing core limits BLAS to one thread, which only works before NumPy loads
+import core  # isort: skip  # noqa: F401
+
+from fastapi import FastAPI
+from fastapi.templating import Jinja2Templates
+from starlette.middleware.gzip import GZipMiddleware
+
+from app.errors import CatchAllMiddleware, install_error_handlers
+from app.jsonsafe import SafeJSONResponse
+from app.routers import labs, meta, pages
+from app.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
+from app.settings import Settings
+from app.static_files import install_static
+
+DESCRIPTION = """
+GradPlay: a visual playground for how neural networks train.
+
+* **meta**: health check and the catalog of every named component (activations, initializers,
+  losses, optimizers, schedules, datasets, regularization, gradient clipping) with parameter
+  schemas, formulas and the server limits.
+* **labs**: stateless calculators (schedule previews, activation curves, conv output sizes).
+
+Errors use FastAPI's `{"detail": ...}` shape; every invalid field is reported as
+`{"loc": ["body", ...path], "msg": ..., "type": ...}` with status 422. JSON never contains
+NaN or Infinity (non-finite numbers are `null`).
+"""
+
+OPENAPI_TAGS = [
+    {"name": "meta", "description": "Health and the component catalog."},
+    {"name": "labs", "description": "Stateless calculators behind the lab pages."},
+]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; ``settings`` defaults to :meth:`Settings.from_env` (fails on bad env)."""
+    settings = settings or Settings.from_env()
+    assert settings.templates_dir is not None and settings.static_dir is not None
+
+    app = FastAPI(
+        title="GradPlay",
+        summary="Visual playground for how neural networks train.",
+        description=DESCRIPTION,
+        version=meta.app_version(),
+        openapi_tags=OPENAPI_TAGS,
+        default_response_class=SafeJSONResponse,
+        license_info={"name": "MIT"},
+    )
+    app.state.settings = settings
+
+    install_error_handlers(app)
+    app.include_router(meta.router)
+    app.include_router(labs.router)
+    app.include_router(pages.router)
+
+    asset = install_static(app, settings.static_dir)
+    templates = Jinja2Templates(directory=settings.templates_dir)
+    version = meta.app_version()
+    templates.env.globals.update(
+        plotly_js_url=asset.url,
+        app_version=version,
+        nav=pages.NAV,
+        # cache-busting query so browsers refetch app assets after an upgrade
+        static_url=lambda path: f"/static/{path.lstrip('/')}?v={version}",
+    )
+    app.state.templates = templates
+    app.state.plotly_js_url = asset.url
+
+    # add_middleware wraps the current stack: the last one added is the outermost
+    app.add_middleware(CatchAllMiddleware)
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
+    return app
+
+
+app = create_app()

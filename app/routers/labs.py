@@ -1,0 +1,156 @@
+"""Stateless lab endpoints: schedule previews, activation curves, conv output sizes.
+
+Engine modules are imported inside the handlers: they are plain NumPy and cheap to import, and
+this keeps the app importable while an engine module is being developed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.responses import Response
+
+from app.errors import config_error_as_validation
+from app.jsonsafe import SafeJSONResponse
+from app.schemas.common import MessageError, ValidationErrorBody
+from app.schemas.labs import (
+    ActivationCurve,
+    ConvShapeRequest,
+    ConvShapeResponse,
+    SchedulePreviewRequest,
+    SchedulePreviewResponse,
+)
+from app.settings import Settings
+from core.convshape import conv_shape
+from core.errors import ConfigError
+
+router = APIRouter(tags=["labs"])
+
+_422 = {422: {"model": ValidationErrorBody, "description": "Invalid input (field + reason)."}}
+_404 = {404: {"model": MessageError, "description": "Unknown activation name."}}
+
+MAX_CURVE_POINTS = 10001
+
+
+@router.post(
+    "/api/schedules/preview",
+    summary="Preview a learning-rate schedule",
+    response_model=SchedulePreviewResponse,
+    responses=_422,
+)
+def schedule_preview(body: SchedulePreviewRequest, request: Request) -> Response:
+    """The learning rate of every update ``t = 0 … steps-1`` for a schedule from the catalog
+    (after optional linear warmup). ``reduce_on_plateau`` has no metric here, so it stays
+    flat. Schedule parameters go next to ``name`` in ``schedule``; unknown ones are rejected."""
+    from core.schedules import make_schedule
+
+    settings: Settings = request.app.state.settings
+    if body.steps > settings.max_preview_steps:
+        raise ConfigError(
+            "steps", f"must be an integer with 1 <= x <= {settings.max_preview_steps}"
+        )
+    schedule = make_schedule(
+        body.schedule.name,
+        body.schedule.params(),
+        body.lr,
+        seed=body.seed,
+        warmup_steps=body.schedule.warmup_steps,
+        prefix="schedule",
+    )
+    series = np.asarray(schedule.series(body.steps), dtype=np.float64)
+    # returned directly: SafeJSONResponse encodes the array in one go (nulls for non-finite)
+    return SafeJSONResponse({"lr": series})
+
+
+def _parse_params(raw: str | None) -> dict[str, Any]:
+    if raw is None or raw.strip() == "":
+        return {}
+
+    def reject_constant(name: str) -> Any:
+        raise ValueError(f"{name} is not allowed")
+
+    try:
+        params = json.loads(raw, parse_constant=reject_constant)
+    except ValueError as exc:
+        raise RequestValidationError(
+            [{"loc": ["query", "params"], "msg": f"invalid JSON: {exc}", "type": "value_error"}]
+        ) from None
+    if not isinstance(params, dict):
+        raise RequestValidationError(
+            [{"loc": ["query", "params"], "msg": "must be a JSON object", "type": "value_error"}]
+        )
+    return params
+
+
+@router.get(
+    "/api/activations/{name}/curve",
+    summary="Activation function and derivative on a grid",
+    response_model=ActivationCurve,
+    responses={**_404, **_422},
+)
+def activation_curve(
+    name: Annotated[
+        str, Path(description="Activation name from the catalog.", examples=["relu"])
+    ],
+    x_min: Annotated[float, Query(ge=-1000, le=1000, allow_inf_nan=False)] = -6.0,
+    x_max: Annotated[float, Query(ge=-1000, le=1000, allow_inf_nan=False)] = 6.0,
+    n: Annotated[int, Query(ge=2, le=MAX_CURVE_POINTS, description="Grid points.")] = 241,
+    params: Annotated[
+        str | None,
+        Query(
+            description='Activation parameters as a JSON object, e.g. {"negative_slope": 0.1} '
+            "(URL-encoded). Names and ranges are in the catalog.",
+            examples=['{"negative_slope": 0.1}'],
+        ),
+    ] = None,
+) -> Response:
+    """``y = a(x)`` and ``dy = a'(x)`` on ``n`` evenly spaced points from ``x_min`` to
+    ``x_max`` (inclusive). Unknown names give 404 listing the available activations."""
+    from core.activations import ACTIVATIONS, curve
+
+    if name not in ACTIVATIONS:
+        raise HTTPException(
+            404, f"unknown activation {name!r}; choices: {', '.join(ACTIVATIONS.names())}"
+        )
+    if not x_min < x_max:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ["query", "x_max"],
+                    "msg": f"must be greater than x_min ({x_min})",
+                    "type": "value_error",
+                }
+            ]
+        )
+    values = _parse_params(params)
+    x = np.linspace(x_min, x_max, n)
+    try:
+        y, dy = curve(name, values, x)
+    except ConfigError as exc:
+        raise config_error_as_validation(exc, ("query", "params")) from None
+    return SafeJSONResponse({"x": x, "y": y, "dy": dy})
+
+
+@router.post(
+    "/api/labs/conv-shape",
+    summary="Convolution output size",
+    responses=_422,
+)
+def conv_output(body: ConvShapeRequest) -> ConvShapeResponse:
+    """``W2 = floor((W1 + 2P - D*(F-1) - 1)/S) + 1`` (with ``D = 1``:
+    ``floor((W1 - F + 2P)/S) + 1``, as ``torch.nn.Conv2d``). ``valid`` tells whether the
+    windows tile the padded input exactly. A kernel wider than the padded input is a 422."""
+    result = conv_shape(
+        body.input_size, body.kernel_size, body.padding, body.stride, body.dilation
+    )
+    return ConvShapeResponse(
+        output_size=result.output_size,
+        formula=result.formula,
+        valid=result.valid,
+        remainder=result.remainder,
+    )
+

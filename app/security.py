@@ -1,0 +1,120 @@
+"""Pure ASGI middleware: security headers and a request body size limit.
+
+Both are plain ASGI (not ``BaseHTTPMiddleware``) so they never buffer responses or interfere
+with WebSocket connections, which they pass through untouched.
+"""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.jsonsafe import SafeJSONResponse
+
+# plotly.js needs inline styles (it sets style attributes and injects <style> rules); it needs
+# no eval, workers or blob scripts for the SVG traces GradPlay draws. The browser-side UI talks
+# to the API via fetch and WebSockets on the same origin.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; connect-src 'self' ws: wss:; object-src 'none'; "
+    "base-uri 'self'; frame-ancestors 'none'"
+)
+
+# FastAPI's /docs (Swagger UI) and /redoc pages load their JS/CSS from cdn.jsdelivr.net (so they
+# need internet access), bootstrap with an inline script, and ReDoc runs a blob: worker. Only
+# these two pages get this relaxed policy; /openapi.json is always served locally.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: blob: https:; "
+    "worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "frame-ancestors 'none'"
+)
+
+DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
+
+_STATIC_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+)
+
+
+class SecurityHeadersMiddleware:
+    """Adds CSP, nosniff, no-referrer and frame-denial headers to every HTTP response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        csp = DOCS_CSP if scope.get("path") in DOCS_PATHS else CSP
+        extra = ((b"content-security-policy", csp.encode()), *_STATIC_HEADERS)
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(h for h in extra if h[0] not in present)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+
+class BodySizeLimitMiddleware:
+    """Rejects HTTP request bodies larger than ``max_bytes`` with 413.
+
+    A declared ``Content-Length`` over the limit is refused before reading anything. Otherwise
+    (including chunked bodies without a length) the body is read and counted up front; the app
+    only runs once the whole body is known to fit, replaying the buffered messages. Bodies are
+    small JSON documents, so buffering at most ``max_bytes`` costs nothing.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def _too_large(self) -> SafeJSONResponse:
+        return SafeJSONResponse(
+            {"detail": f"request body too large: the limit is {self.max_bytes} bytes"},
+            status_code=413,
+            headers={"connection": "close"},
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = -1  # malformed; the server rejects it, or we count below
+                if declared > self.max_bytes:
+                    await self._too_large()(scope, receive, send)
+                    return
+                break
+
+        buffered: list[Message] = []
+        total = 0
+        while True:
+            message = await receive()
+            buffered.append(message)
+            if message["type"] != "http.request":
+                break  # e.g. http.disconnect: let the app see it
+            total += len(message.get("body", b""))
+            if total > self.max_bytes:
+                await self._too_large()(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+
+        async def replay() -> Message:
+            if buffered:
+                return buffered.pop(0)
+            return await receive()
+
+        await self.app(scope, replay, send)

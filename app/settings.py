@@ -1,0 +1,108 @@
+"""Server settings, read once from ``GRADPLAY_*`` environment variables.
+
+Every limit protects the single server process from oversized work. Numeric values must be
+positive integers; an invalid value stops the app at startup with a message naming the variable.
+
+Each field ``name`` is read from ``GRADPLAY_<NAME>`` (e.g. ``GRADPLAY_MAX_UNITS``):
+
+=====================  =======  ==================================================
+field                  default  meaning
+=====================  =======  ==================================================
+max_hidden_layers      64       hidden layers per network
+max_units              512      units per hidden layer
+max_samples            20000    samples per generated dataset
+max_runs               256      live runs kept in memory
+run_ttl_seconds        3600     idle seconds before a run is dropped
+max_body_bytes         1048576  request body bytes (1 MiB); larger bodies get 413
+max_steps_per_request  10000    training steps per API request
+max_preview_steps      100000   steps of a schedule preview
+history_max_points     5000     points kept per metric history
+templates_dir          (auto)   Jinja2 templates folder
+static_dir             (auto)   static files folder
+=====================  =======  ==================================================
+
+``templates_dir``/``static_dir`` default to the ``templates/`` and ``static/`` folders of the
+project checkout: next to the ``app`` package (editable install / source tree), else in the
+current working directory (a non-editable install run from the checkout, as in the Dockerfile).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "GRADPLAY_"
+
+_PACKAGE_PARENT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """An environment variable holds an invalid value."""
+
+
+def _default_dir(name: str) -> Path:
+    beside_package = _PACKAGE_PARENT / name
+    if beside_package.is_dir():
+        return beside_package
+    return Path.cwd() / name
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Immutable server settings (see the module docstring for the table)."""
+
+    max_hidden_layers: int = 64
+    max_units: int = 512
+    max_samples: int = 20000
+    max_runs: int = 256
+    run_ttl_seconds: int = 3600
+    max_body_bytes: int = 1048576
+    max_steps_per_request: int = 10000
+    max_preview_steps: int = 100000
+    history_max_points: int = 5000
+    templates_dir: Path | None = None
+    static_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name.endswith("_dir"):
+                path = _default_dir(f.name.removesuffix("_dir")) if value is None else Path(value)
+                object.__setattr__(self, f.name, path)
+            elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise SettingsError(f"{f.name} must be a positive integer, got {value!r}")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``GRADPLAY_*`` variables (``os.environ`` by default)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            var = ENV_PREFIX + f.name.upper()
+            raw = env.get(var)
+            if raw is None or raw.strip() == "":
+                continue
+            raw = raw.strip()
+            if f.name.endswith("_dir"):
+                path = Path(raw)
+                if not path.is_dir():
+                    raise SettingsError(f"{var} must name an existing directory, got {raw!r}")
+                values[f.name] = path
+                continue
+            try:
+                number = int(raw.replace("_", ""))
+            except ValueError:
+                raise SettingsError(f"{var} must be a positive integer, got {raw!r}") from None
+            if number < 1:
+                raise SettingsError(f"{var} must be a positive integer, got {raw!r}")
+            values[f.name] = number
+        return cls(**values)
+
+    def limits(self) -> dict[str, int]:
+        """The numeric limits, as published in ``GET /api/catalog``."""
+        return {
+            f.name: getattr(self, f.name) for f in fields(self) if not f.name.endswith("_dir")
+        }

@@ -1,0 +1,557 @@
+"""Toy datasets, train/validation split and input normalisation.
+
+Every generator in ``DATASETS`` is a factory ``(n, noise, rng, **params) -> RawData``. Coordinates
+follow the TensorFlow Playground: the 2-D sets live roughly in ``[-6, 6]²``. ``noise`` is in
+``[0, 1]``; its meaning per dataset (always Gaussian, always drawn from ``rng``):
+
+==============  ======  ==============================================================
+dataset         task    meaning of ``noise``
+==============  ======  ==============================================================
+circle          binary  std of Gaussian jitter added to both coordinates (units of x)
+xor             binary  same
+moons           binary  same
+spiral          multi   same
+gauss           binary  blob spread: each blob has std ``0.5 + 2.5·noise``
+plane           regr.   std of target noise ``0.5·noise`` (≈ noise × std of the clean y)
+sine            regr.   std of target noise ``noise`` (sine amplitude is 1)
+sparse_linear   regr.   noise-to-signal ratio: target noise std ``noise·‖coef‖₂``
+unscaled        regr.   std of target noise ``noise``
+==============  ======  ==============================================================
+
+Labels of the classification sets come from the clean generating process, so jitter creates
+overlapping classes. Rows of :class:`RawData` may be grouped by class; :func:`make_dataset`
+shuffles them.
+
+Targets: binary ``y (n, 1)`` float 0/1; multiclass ``y (n,)`` int64; regression ``y (n, 1)``
+float. ``n_classes`` is 1 for binary (one logit), K for multiclass and 0 for regression.
+Targets are never normalised; only the inputs ``x`` are (see :class:`Normalizer`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from core.errors import ConfigError
+from core.registry import Param, Registry
+
+__all__ = [
+    "DATASETS",
+    "MAX_SAMPLES",
+    "NORMALIZE_METHODS",
+    "Dataset",
+    "Normalizer",
+    "RawData",
+    "curve_grid",
+    "grid_for",
+    "make_dataset",
+]
+
+MAX_SAMPLES = 20000
+NORMALIZE_METHODS: tuple[str, ...] = ("none", "minmax", "zscore")
+Task = Literal["binary", "multiclass", "regression"]
+
+PLAYGROUND_RADIUS = 5.0  # half-width of the 2-D generators (jitter can push points beyond it)
+SINE_INTERVAL = (-2.0 * math.pi, 2.0 * math.pi)
+UNSCALED_COEF = (3.0, 0.003)  # y = 3·x1 + 0.003·x2 + 1: both features move y by up to 3
+UNSCALED_INTERCEPT = 1.0
+UNSCALED_RANGES = ((0.0, 1.0), (0.0, 1000.0))
+PLANE_COEF = (0.1, 0.1)  # TF Playground "plane": y = (x1 + x2) / 10
+
+
+@dataclass(frozen=True, eq=False)
+class RawData:
+    """What a generator returns.
+
+    x: (n, d) float64 inputs. y: (n, 1) float 0/1 (binary), (n,) int64 (multiclass) or (n, 1)
+    float (regression). ``truth`` holds ground-truth facts (e.g. coefficients) or None.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    task: Task
+    n_classes: int
+    truth: dict[str, Any] | None = None
+
+
+DATASETS: Registry[RawData] = Registry("dataset")
+
+
+# ---------------------------------------------------------------------------------------------
+# Generators
+# ---------------------------------------------------------------------------------------------
+
+
+def _halves(n: int) -> np.ndarray:
+    """Binary labels (n, 1): the first n//2 are 1, the rest 0 (balanced to within one)."""
+    y = np.zeros((n, 1))
+    y[: n // 2] = 1.0
+    return y
+
+
+def _jitter(x: np.ndarray, std: float, rng: np.random.Generator) -> np.ndarray:
+    # Always draw, even for std = 0, so the random stream does not depend on noise == 0.
+    x += std * rng.standard_normal(x.shape)
+    return x
+
+
+def _polar(r: np.ndarray, angle: np.ndarray) -> np.ndarray:
+    return np.column_stack([r * np.cos(angle), r * np.sin(angle)])
+
+
+@DATASETS.register(
+    "circle",
+    label="Circle",
+    formula="class 1: r ~ U(0, 2.5);  class 0: r ~ U(3.5, 5);  angle ~ U(0, 2π);  "
+    "x += N(0, noise²)",
+    description="A disc of class 1 inside a ring of class 0: not linearly separable in (x1, x2), "
+    "but separable with the feature x1² + x2² or a hidden layer.",
+    task="binary",
+    input_dim=2,
+)
+def _circle(n: int, noise: float, rng: np.random.Generator) -> RawData:
+    y = _halves(n)
+    inner = y[:, 0] == 1.0
+    r = np.where(
+        inner,
+        rng.uniform(0.0, 0.5 * PLAYGROUND_RADIUS, n),
+        rng.uniform(0.7 * PLAYGROUND_RADIUS, PLAYGROUND_RADIUS, n),
+    )
+    x = _polar(r, rng.uniform(0.0, 2.0 * math.pi, n))
+    return RawData(_jitter(x, noise, rng), y, "binary", 1)
+
+
+@DATASETS.register(
+    "xor",
+    label="XOR",
+    formula="x ~ U(±[0.3, 5])²;  y = 1 if x1·x2 > 0 else 0;  x += N(0, noise²)",
+    description="Four quadrants with opposite corners sharing a class (exclusive or): the "
+    "classic problem a single linear layer cannot solve.",
+    task="binary",
+    input_dim=2,
+)
+def _xor(n: int, noise: float, rng: np.random.Generator) -> RawData:
+    y = _halves(n)
+    pad = 0.3  # keep clean points away from the axes, as in TF Playground
+    mag = rng.uniform(pad, PLAYGROUND_RADIUS, (n, 2))
+    s1 = rng.choice([-1.0, 1.0], n)
+    s2 = np.where(y[:, 0] == 1.0, s1, -s1)  # same signs -> x1·x2 > 0 -> class 1
+    x = mag * np.column_stack([s1, s2])
+    return RawData(_jitter(x, noise, rng), y, "binary", 1)
+
+
+@DATASETS.register(
+    "gauss",
+    label="Gaussian blobs",
+    formula="class 1: N((2, 2), s²I);  class 0: N((−2, −2), s²I);  s = 0.5 + 2.5·noise",
+    description="Two Gaussian clouds; linearly separable at low noise, overlapping at high noise.",
+    task="binary",
+    input_dim=2,
+)
+def _gauss(n: int, noise: float, rng: np.random.Generator) -> RawData:
+    y = _halves(n)
+    centre = np.where(y == 1.0, 2.0, -2.0)  # (n, 1) broadcast to both coordinates
+    x = centre + (0.5 + 2.5 * noise) * rng.standard_normal((n, 2))
+    return RawData(x, y, "binary", 1)
+
+
+@DATASETS.register(
+    "spiral",
+    label="Spiral",
+    formula="arm j of k: t ~ U(0, 1), r = 5t, angle = 2π·turns·t + 2πj/k;  x += N(0, noise²)",
+    params=(
+        Param("classes", "int", 3, min=2, max=8, help="Number of spiral arms (classes)."),
+        Param(
+            "turns",
+            "float",
+            1.0,
+            min=0.25,
+            max=3.0,
+            help="How many full turns each arm makes (more turns = harder).",
+        ),
+    ),
+    description="k interleaved spiral arms, one class each: needs a deep or wide network and "
+    "shows curved decision boundaries.",
+    task="multiclass",
+    input_dim=2,
+)
+def _spiral(
+    n: int, noise: float, rng: np.random.Generator, classes: int = 3, turns: float = 1.0
+) -> RawData:
+    y = (np.arange(n) % classes).astype(np.int64)
+    t = rng.uniform(0.0, 1.0, n)
+    angle = 2.0 * math.pi * (turns * t + y / classes)
+    x = _polar(PLAYGROUND_RADIUS * t, angle)
+    return RawData(_jitter(x, noise, rng), y, "multiclass", classes)
+
+
+@DATASETS.register(
+    "moons",
+    label="Two moons",
+    formula="class 0: (cos t, sin t);  class 1: (1 − cos t, ½ − sin t);  t ~ U(0, π);  "
+    "centred, ×3;  x += N(0, noise²)",
+    description="Two interleaving half circles (scikit-learn's make_moons, scaled by 3 and "
+    "centred): a gently curved boundary.",
+    task="binary",
+    input_dim=2,
+)
+def _moons(n: int, noise: float, rng: np.random.Generator) -> RawData:
+    y = _halves(n)
+    t = rng.uniform(0.0, math.pi, n)
+    upper = y[:, 0] == 0.0
+    x1 = np.where(upper, np.cos(t), 1.0 - np.cos(t))
+    x2 = np.where(upper, np.sin(t), 0.5 - np.sin(t))
+    x = 3.0 * (np.column_stack([x1, x2]) - np.array([0.5, 0.25]))
+    return RawData(_jitter(x, noise, rng), y, "binary", 1)
+
+
+@DATASETS.register(
+    "plane",
+    label="Plane (regression)",
+    formula="x ~ U(−6, 6)²;  y = 0.1·x1 + 0.1·x2 + N(0, (0.5·noise)²)",
+    description="A tilted plane: the simplest regression, solvable by a linear model.",
+    task="regression",
+    input_dim=2,
+)
+def _plane(n: int, noise: float, rng: np.random.Generator) -> RawData:
+    x = rng.uniform(-6.0, 6.0, (n, 2))
+    coef = np.array(PLANE_COEF)
+    y = (x @ coef)[:, None] + 0.5 * noise * rng.standard_normal((n, 1))
+    return RawData(x, y, "regression", 0, {"coef": list(PLANE_COEF), "intercept": 0.0})
+
+
+@DATASETS.register(
+    "sine",
+    label="Sine curve (1-D)",
+    formula="x ~ U(−2π, 2π);  y = sin(x) + N(0, noise²)",
+    description="A 1-D regression for the fitted-curve view: watch the network bend a line "
+    "into two periods of a sine wave.",
+    task="regression",
+    input_dim=1,
+)
+def _sine(n: int, noise: float, rng: np.random.Generator) -> RawData:
+    x = rng.uniform(*SINE_INTERVAL, (n, 1))
+    y = np.sin(x) + noise * rng.standard_normal((n, 1))
+    return RawData(x, y, "regression", 0, {"function": "sin", "interval": list(SINE_INTERVAL)})
+
+
+def _check_sparse(values: dict[str, Any]) -> None:
+    if values["n_informative"] > values["n_features"]:
+        raise ConfigError(
+            "n_informative",
+            f"must be an integer with 1 <= x <= n_features (= {values['n_features']}), "
+            f"got {values['n_informative']}",
+        )
+
+
+@DATASETS.register(
+    "sparse_linear",
+    label="Sparse linear (regression)",
+    formula="x ~ N(0, I_p);  y = x·β + N(0, (noise·‖β‖)²);  β has n_informative non-zeros, "
+    "|β_j| ~ U(1, 3), random signs",
+    params=(
+        Param("n_features", "int", 20, min=2, max=200, help="Number of input features p."),
+        Param(
+            "n_informative",
+            "int",
+            3,
+            min=1,
+            max=200,
+            help="How many features actually matter (1..n_features).",
+        ),
+    ),
+    check=_check_sparse,
+    description="Many features, few of which matter: L1 regularisation should find the "
+    "informative ones (truth.informative) and zero the rest; L2 only shrinks them.",
+    task="regression",
+)
+def _sparse_linear(
+    n: int,
+    noise: float,
+    rng: np.random.Generator,
+    n_features: int = 20,
+    n_informative: int = 3,
+) -> RawData:
+    informative = np.sort(rng.choice(n_features, size=n_informative, replace=False))
+    coef = np.zeros(n_features)
+    magnitude = rng.uniform(1.0, 3.0, n_informative)
+    coef[informative] = magnitude * rng.choice([-1.0, 1.0], n_informative)
+    x = rng.standard_normal((n, n_features))
+    noise_std = noise * float(np.linalg.norm(coef))
+    y = (x @ coef)[:, None] + noise_std * rng.standard_normal((n, 1))
+    truth = {
+        "coef": coef.tolist(),
+        "informative": informative.tolist(),
+        "intercept": 0.0,
+        "noise_std": noise_std,
+    }
+    return RawData(x, y, "regression", 0, truth)
+
+
+@DATASETS.register(
+    "unscaled",
+    label="Unscaled features (regression)",
+    formula="x1 ~ U(0, 1), x2 ~ U(0, 1000);  y = 3·x1 + 0.003·x2 + 1 + N(0, noise²)",
+    description="Two features on wildly different scales (x2 is 1000× larger). Without "
+    "normalisation the loss surface is a long narrow valley: gradient descent zig-zags, and a "
+    "learning rate small enough for x2 barely moves x1. Min-max or z-score normalisation fixes "
+    "it.",
+    task="regression",
+    input_dim=2,
+)
+def _unscaled(n: int, noise: float, rng: np.random.Generator) -> RawData:
+    lo = np.array([r[0] for r in UNSCALED_RANGES])
+    hi = np.array([r[1] for r in UNSCALED_RANGES])
+    x = lo + (hi - lo) * rng.uniform(0.0, 1.0, (n, 2))
+    y = (x @ np.array(UNSCALED_COEF) + UNSCALED_INTERCEPT)[:, None]
+    y += noise * rng.standard_normal((n, 1))
+    truth = {
+        "coef": list(UNSCALED_COEF),
+        "intercept": UNSCALED_INTERCEPT,
+        "ranges": [list(r) for r in UNSCALED_RANGES],
+    }
+    return RawData(x, y, "regression", 0, truth)
+
+
+# ---------------------------------------------------------------------------------------------
+# Normalisation, split, Dataset
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Normalizer:
+    """Per-feature affine map ``transform(x) = (x − shift) / scale`` fitted on the training split.
+
+    - ``"none"``: shift 0, scale 1.
+    - ``"minmax"``: shift = min, scale = max − min (training split maps onto [0, 1]).
+    - ``"zscore"``: shift = mean, scale = population std (ddof = 0, like sklearn's
+      StandardScaler).
+
+    A feature that is constant on the training split (max == min) gets scale 1: it is only
+    shifted (centred on its constant value, i.e. mapped to 0), never divided by zero.
+    ``shift``/``scale`` have shape (d,).
+    """
+
+    method: str
+    shift: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def fit(cls, method: str, x: np.ndarray) -> Normalizer:
+        """Fit on ``x (n, d)``; ``n`` may be 0 only for ``"none"``."""
+        d = x.shape[1]
+        if method == "none":
+            return cls(method, np.zeros(d), np.ones(d))
+        lo = x.min(axis=0)
+        hi = x.max(axis=0)
+        if method == "minmax":
+            shift, scale = lo, hi - lo
+        elif method == "zscore":
+            shift, scale = x.mean(axis=0), x.std(axis=0)
+        else:
+            raise ConfigError("dataset.normalize", f"must be one of {', '.join(NORMALIZE_METHODS)}")
+        scale = np.where((hi == lo) | (scale == 0.0), 1.0, scale)
+        return cls(method, np.asarray(shift, dtype=np.float64), scale.astype(np.float64))
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        """(n, d) -> (n, d), a new float64 array."""
+        return (np.asarray(x, dtype=np.float64) - self.shift) / self.scale
+
+    def inverse_transform(self, x: np.ndarray) -> np.ndarray:
+        """Undo :meth:`transform`: (n, d) -> (n, d)."""
+        return np.asarray(x, dtype=np.float64) * self.scale + self.shift
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able statistics, with the method's own names (min/max or mean/std) as well."""
+        out: dict[str, Any] = {
+            "method": self.method,
+            "shift": self.shift.tolist(),
+            "scale": self.scale.tolist(),
+        }
+        if self.method == "minmax":
+            out["min"] = self.shift.tolist()
+            out["max"] = (self.shift + self.scale).tolist()
+        elif self.method == "zscore":
+            out["mean"] = self.shift.tolist()
+            out["std"] = self.scale.tolist()
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A split, normalised dataset ready for training.
+
+    x_train (n_train, d), x_val (n_val, d): NORMALISED inputs (raw = normalizer.inverse_transform).
+    y_*: targets as in RawData. n_classes: 1 binary / K multiclass / 0 regression.
+    output_dim: network outputs needed (binary 1, multiclass K, regression 1). ``truth`` refers
+    to the raw (unnormalised) features. ``params``: the resolved generator parameters.
+    """
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    task: Task
+    n_classes: int
+    input_dim: int
+    output_dim: int
+    normalizer: Normalizer
+    truth: dict[str, Any] | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    noise: float = 0.0
+
+    @property
+    def n_train(self) -> int:
+        return int(self.x_train.shape[0])
+
+    @property
+    def n_val(self) -> int:
+        return int(self.x_val.shape[0])
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-able description (no arrays)."""
+        return {
+            "name": self.name,
+            "task": self.task,
+            "n_train": self.n_train,
+            "n_val": self.n_val,
+            "n_classes": self.n_classes,
+            "input_dim": self.input_dim,
+            "output_dim": self.output_dim,
+            "noise": self.noise,
+            "params": dict(self.params),
+            "normalizer": self.normalizer.to_dict(),
+            "truth": self.truth,
+        }
+
+
+_N_PARAM = Param("n", "int", 200, min=1, max=MAX_SAMPLES, help="Number of examples.")
+_NOISE_PARAM = Param("noise", "float", 0.1, min=0.0, max=1.0, help="Noise level (per dataset).")
+_VAL_PARAM = Param(
+    "val_fraction", "float", 0.2, min=0.0, max=0.9, help="Fraction held out for validation."
+)
+_NORMALIZE_PARAM = Param(
+    "normalize",
+    "choice",
+    "none",
+    choices=NORMALIZE_METHODS,
+    help="Input normalisation fitted on the training split.",
+)
+# Schema of make_dataset's top-level arguments (for the API/catalog).
+DATASET_ARGS: tuple[Param, ...] = (_N_PARAM, _NOISE_PARAM, _VAL_PARAM, _NORMALIZE_PARAM)
+
+
+def split_sizes(n: int, val_fraction: float) -> tuple[int, int]:
+    """(n_train, n_val): n_val = round(val_fraction·n), at least 1 if val_fraction > 0 and n >= 2,
+    and always leaving at least one training example."""
+    n_val = math.floor(val_fraction * n + 0.5)
+    if val_fraction > 0.0 and n >= 2:
+        n_val = max(n_val, 1)
+    n_val = min(n_val, n - 1)
+    return n - n_val, n_val
+
+
+def make_dataset(
+    name: str,
+    n: int = 200,
+    noise: float = 0.1,
+    val_fraction: float = 0.2,
+    normalize: str = "none",
+    params: Mapping[str, Any] | None = None,
+    *,
+    rng: np.random.Generator,
+) -> Dataset:
+    """Generate ``name``, shuffle, split off a validation set and normalise the inputs.
+
+    The split is a random permutation from ``rng`` (drawn after the generator's own draws);
+    normalisation statistics come from the training split only and are applied to both splits.
+    Bad values raise ConfigError with fields ``dataset.name``, ``dataset.n`` (1..MAX_SAMPLES),
+    ``dataset.noise`` ([0, 1]), ``dataset.val_fraction`` ([0, 0.9]), ``dataset.normalize`` and
+    ``dataset.params.<param>``.
+    """
+    comp = DATASETS.get(name, "dataset.name")
+    n = _N_PARAM.validate(n, "dataset.n")
+    noise = _NOISE_PARAM.validate(noise, "dataset.noise")
+    val_fraction = _VAL_PARAM.validate(val_fraction, "dataset.val_fraction")
+    normalize = _NORMALIZE_PARAM.validate(normalize, "dataset.normalize")
+    resolved = comp.resolve(params, "dataset.params")
+
+    raw = comp.factory(n=n, noise=noise, rng=rng, **resolved)
+    x = np.ascontiguousarray(raw.x, dtype=np.float64)
+    y = raw.y.astype(np.int64 if raw.task == "multiclass" else np.float64, copy=False)
+
+    _, n_val = split_sizes(n, val_fraction)
+    perm = rng.permutation(n)
+    train_idx, val_idx = perm[n_val:], perm[:n_val]
+    norm = Normalizer.fit(normalize, x[train_idx])
+    return Dataset(
+        name=name,
+        x_train=norm.transform(x[train_idx]),
+        y_train=y[train_idx],
+        x_val=norm.transform(x[val_idx]),
+        y_val=y[val_idx],
+        task=raw.task,
+        n_classes=raw.n_classes,
+        input_dim=int(x.shape[1]),
+        output_dim=raw.n_classes if raw.task == "multiclass" else 1,
+        normalizer=norm,
+        truth=raw.truth,
+        params=resolved,
+        noise=noise,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Grids for decision surfaces and fitted curves
+# ---------------------------------------------------------------------------------------------
+
+
+def _extent(dataset: Dataset, margin: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature (lo, hi) over train+val (normalised space), widened by margin·span per side."""
+    x = np.concatenate([dataset.x_train, dataset.x_val])
+    lo, hi = x.min(axis=0), x.max(axis=0)
+    flat = hi == lo  # e.g. a single point: still give it a unit-wide window
+    lo, hi = np.where(flat, lo - 0.5, lo), np.where(flat, hi + 0.5, hi)
+    span = hi - lo
+    return lo - margin * span, hi + margin * span
+
+
+def grid_for(
+    dataset: Dataset, resolution: int = 50, margin: float = 0.1
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Regular grid over a 2-D dataset's (normalised) inputs for decision surfaces.
+
+    Returns ``xs (r,)``, ``ys (r,)`` and ``points (r·r, 2)`` with
+    ``points.reshape(r, r, 2)[i, j] == (xs[j], ys[i])``, so model outputs reshaped to ``(r, r)``
+    are rows-by-y, as a Plotly heatmap/contour ``z`` expects. The window covers train + val with
+    ``margin`` × span extra on each side.
+    """
+    if dataset.input_dim != 2:
+        raise ConfigError(
+            "dataset.name", f"a decision-surface grid needs 2-D inputs, got {dataset.input_dim}-D"
+        )
+    resolution = Param("resolution", "int", 50, min=2, max=1000).validate(resolution, "resolution")
+    margin = Param("margin", "float", 0.1, min=0.0, max=10.0).validate(margin, "margin")
+    lo, hi = _extent(dataset, margin)
+    xs = np.linspace(lo[0], hi[0], resolution)
+    ys = np.linspace(lo[1], hi[1], resolution)
+    gx, gy = np.meshgrid(xs, ys)  # (r, r), gx[i, j] = xs[j], gy[i, j] = ys[i]
+    points = np.column_stack([gx.ravel(), gy.ravel()])
+    return xs, ys, points
+
+
+def curve_grid(dataset: Dataset, n: int = 200, margin: float = 0.1) -> np.ndarray:
+    """``xs (n, 1)``: evenly spaced inputs over a 1-D dataset's (normalised) range plus margin."""
+    if dataset.input_dim != 1:
+        raise ConfigError(
+            "dataset.name", f"a curve grid needs 1-D inputs, got {dataset.input_dim}-D"
+        )
+    n = Param("n", "int", 200, min=2, max=100000).validate(n, "n")
+    margin = Param("margin", "float", 0.1, min=0.0, max=10.0).validate(margin, "margin")
+    lo, hi = _extent(dataset, margin)
+    return np.linspace(lo[0], hi[0], n)[:, None]

@@ -1,0 +1,98 @@
+"""Shared fixtures: in-process TestClient and a real uvicorn server for browser tests."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import socket
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+with warnings.catch_warnings():
+    # Starlette suggests httpx2 for its TestClient; plain httpx still works
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+from app.main import create_app
+from app.settings import Settings
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """Default settings (independent of the developer's GRADPLAY_* environment)."""
+    return Settings()
+
+
+@pytest.fixture
+def make_client() -> Iterator[Callable[..., TestClient]]:
+    """``make_client(max_body_bytes=100)`` -> TestClient for an app with those settings."""
+    clients: list[TestClient] = []
+
+    def make(**overrides: Any) -> TestClient:
+        client = TestClient(create_app(dataclasses.replace(Settings(), **overrides)))
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client: Callable[..., TestClient]) -> TestClient:
+    """TestClient of an app with default settings."""
+    return make_client()
+
+
+class _ThreadedServer(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # the main thread keeps its handlers
+        pass
+
+
+@contextlib.contextmanager
+def run_live_server(app: FastAPI, timeout: float = 20.0) -> Iterator[str]:
+    """Serve ``app`` with a real uvicorn on a free loopback port; yields the base URL."""
+    # bind first and hand the socket to uvicorn: no race for the port number
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="websockets-sansio")
+    server = _ThreadedServer(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            if not thread.is_alive():
+                raise RuntimeError("live server thread exited during startup")
+            try:
+                if httpx.get(f"{base_url}/healthz", timeout=1.0).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"live server did not answer /healthz within {timeout}s")
+            time.sleep(0.05)
+        yield base_url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@pytest.fixture(scope="session")
+def live_server() -> Iterator[str]:
+    """Base URL (``http://127.0.0.1:<port>``) of a real uvicorn server running the app."""
+    with run_live_server(create_app(Settings())) as url:
+        yield url

@@ -1,0 +1,56 @@
+"""Browser smoke test: the playground page loads offline and draws its plotly chart."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, Request, expect
+
+from tests.e2e.conftest import save_screenshot
+
+pytestmark = pytest.mark.e2e
+
+
+def test_index_renders_schedule_chart(page: Page, live_server: str) -> None:
+    external: list[str] = []
+
+    def record(request: Request) -> None:
+        if not request.url.startswith((live_server, "data:")):
+            external.append(request.url)
+
+    page.on("request", record)
+    response = page.goto("/")
+    assert response is not None and response.ok
+
+    expect(page.get_by_test_id("nav-brand")).to_have_text("GradPlay")
+    for testid, label in [
+        ("nav-playground", "Playground"),
+        ("nav-gradients", "Gradients lab"),
+        ("nav-schedules", "Schedules lab"),
+        ("nav-sparsity", "Sparsity lab"),
+    ]:
+        expect(page.get_by_test_id(testid)).to_have_text(label)
+
+    chart = page.get_by_test_id("schedule-chart")
+    expect(chart).to_have_attribute("data-state", "ready", timeout=15000)
+    expect(chart).to_have_class(re.compile(r"\bjs-plotly-plot\b"))
+    # one scatter trace with one point per update
+    n_points = page.evaluate(
+        "() => { const d = document.querySelector('[data-testid=schedule-chart]').data;"
+        " return d.length === 1 ? d[0].y.length : -d.length; }"
+    )
+    assert n_points == 200
+    expect(chart.locator("g.trace.scatter path.js-line")).to_have_count(1)
+    expect(page.get_by_test_id("schedule-chart-error")).to_be_hidden()
+    path = save_screenshot(page, "index")
+    assert path.stat().st_size > 10_000
+    assert external == []  # everything is served by the app (works offline)
+
+
+def test_lab_placeholder_navigation(page: Page) -> None:
+    page.goto("/")
+    page.get_by_test_id("nav-schedules").click()
+    expect(page).to_have_url(re.compile(r"/labs/schedules$"))
+    expect(page.get_by_test_id("placeholder")).to_contain_text("Schedules lab")
+    expect(page.get_by_test_id("nav-schedules")).to_have_attribute("aria-current", "page")
