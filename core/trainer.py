@@ -167,15 +167,10 @@ def resolve_config(raw: Mapping[str, Any] | None, limits: Limits | None = None) 
         raw.get("schedule", DEFAULT_CONFIG["schedule"]), cfg["optimizer"]["lr"], cfg["seed"]
     )
     reg = make_regularization(_mapping(raw.get("regularization"), "regularization"))
-    cfg["regularization"] = {"l1": reg.l1, "l2": reg.l2, "l1_method": reg.l1_method}
+    cfg["regularization"] = reg.to_dict()
     cfg["batch_size"] = _int_field(raw.get("batch_size", 10), "batch_size", 1, limits.max_samples)
     clip = make_grad_clip(_mapping(raw.get("grad_clip"), "grad_clip"))
-    cfg["grad_clip"] = {
-        "mode": clip.mode,
-        "max_norm": clip.max_norm,
-        "norm_type": clip.norm_type,
-        "clip_value": clip.clip_value,
-    }
+    cfg["grad_clip"] = clip.to_dict()
     cfg["eval_every"] = _int_field(raw.get("eval_every", 1), "eval_every", 1, 1_000_000)
     return cfg
 
@@ -466,12 +461,11 @@ class Run:
             merged = {**new_cfg["regularization"],
                       **_mapping(patch["regularization"], "regularization")}
             reg = make_regularization(merged)
-            new_cfg["regularization"] = {"l1": reg.l1, "l2": reg.l2, "l1_method": reg.l1_method}
+            new_cfg["regularization"] = reg.to_dict()
         if "grad_clip" in patch:
             merged = {**new_cfg["grad_clip"], **_mapping(patch["grad_clip"], "grad_clip")}
             clip = make_grad_clip(merged)
-            new_cfg["grad_clip"] = {"mode": clip.mode, "max_norm": clip.max_norm,
-                                    "norm_type": clip.norm_type, "clip_value": clip.clip_value}
+            new_cfg["grad_clip"] = clip.to_dict()
         if "batch_size" in patch:
             new_cfg["batch_size"] = _int_field(
                 patch["batch_size"], "batch_size", 1, self.limits.max_samples
@@ -606,7 +600,11 @@ class Run:
             out["curve"] = {"x": xs[:, 0], "y": model.predict(xs)[:, 0]}
         coef = (ds.truth or {}).get("coef")
         if coef is not None and not model.blocks:
-            out["coefficients"] = {"learned": model.output.W[:, 0].copy(), "true": list(coef)}
+            # The model sees normalised inputs (x - shift) / scale, so its weights are the true
+            # coefficients times scale: divide to compare in the data's own units.
+            learned = model.output.W[:, 0] / ds.normalizer.scale
+            out["coefficients"] = {"learned": learned, "learned_normalized": model.output.W[:, 0]
+                                   .copy(), "true": list(coef)}
         return out
 
 
