@@ -17,14 +17,19 @@ from __future__ import annotations
 # first: importing core limits BLAS to one thread, which only works before NumPy loads
 import core  # isort: skip  # noqa: F401
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.gzip import GZipMiddleware
 
 from app.errors import CatchAllMiddleware, install_error_handlers
 from app.jsonsafe import SafeJSONResponse
-from app.routers import labs, meta, pages
+from app.routers import labs, meta, pages, runs, stream
 from app.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
+from app.sessions import RunManager
 from app.settings import Settings
 from app.static_files import install_static
 
@@ -35,6 +40,8 @@ GradPlay: a visual playground for how neural networks train.
   losses, optimizers, schedules, datasets, regularization, gradient clipping) with parameter
   schemas, formulas and the server limits.
 * **labs**: stateless calculators (schedule previews, activation curves, conv output sizes).
+* **runs**: training runs (create, step, live changes, history, snapshots, weights,
+  export/import, Plotly figures) and the WebSocket stream `/api/runs/{id}/stream`.
 
 Errors use FastAPI's `{"detail": ...}` shape; every invalid field is reported as
 `{"loc": ["body", ...path], "msg": ..., "type": ...}` with status 422. JSON never contains
@@ -44,7 +51,30 @@ NaN or Infinity (non-finite numbers are `null`).
 OPENAPI_TAGS = [
     {"name": "meta", "description": "Health and the component catalog."},
     {"name": "labs", "description": "Stateless calculators behind the lab pages."},
+    {"name": "runs", "description": "Training runs: create, step, change live, stream, export."},
 ]
+
+EXPIRY_INTERVAL_SECONDS = 60.0
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Expire idle runs periodically; stop every play loop at shutdown."""
+    runs_manager: RunManager = app.state.runs
+
+    async def expire_forever() -> None:
+        while True:
+            await asyncio.sleep(EXPIRY_INTERVAL_SECONDS)
+            await runs_manager.expire()
+
+    task = asyncio.create_task(expire_forever())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await runs_manager.close_all()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -60,12 +90,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=OPENAPI_TAGS,
         default_response_class=SafeJSONResponse,
         license_info={"name": "MIT"},
+        lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.runs = RunManager(settings)
 
     install_error_handlers(app)
     app.include_router(meta.router)
     app.include_router(labs.router)
+    app.include_router(runs.router)
+    app.include_router(stream.router)
     app.include_router(pages.router)
 
     asset = install_static(app, settings.static_dir)

@@ -17,6 +17,7 @@ max_body_bytes         1048576  request body bytes (1 MiB); larger bodies get 41
 max_steps_per_request  10000    training steps per API request
 max_preview_steps      100000   steps of a schedule preview
 history_max_points     5000     points kept per metric history
+max_import_steps       200000   steps an imported run may be replayed to
 templates_dir          (auto)   Jinja2 templates folder
 static_dir             (auto)   static files folder
 =====================  =======  ==================================================
@@ -63,6 +64,7 @@ class Settings:
     max_steps_per_request: int = 10000
     max_preview_steps: int = 100000
     history_max_points: int = 5000
+    max_import_steps: int = 200000
     templates_dir: Path | None = None
     static_dir: Path | None = None
 

@@ -496,6 +496,15 @@ class Run:
         self.events.append({"step": self.step_count, "patch": copy.deepcopy(dict(patch))})
         return new_cfg
 
+    def set_weights(self, layers: Sequence[Mapping[str, Any]], prefix: str = "layers") -> None:
+        """Replace every parameter and buffer (exact float64; see ``MLP.set_layers``), keep the
+        optimizer state, and log ``{step, weights}`` so replays stay exact."""
+        self.model.set_layers(layers, prefix)
+        self._prev_weight_sq = self.model.squared_norms(self.model.theta)
+        exact = [{k: np.asarray(v, dtype=np.float64).tolist() for k, v in layer.items()}
+                 for layer in layers]
+        self.events.append({"step": self.step_count, "weights": exact})
+
     # ------------------------------------------------------------------ reset / replay
     def reset(self, seed: int | None = None) -> None:
         """Back to step 0 with the current (patched) config; optionally a new seed."""
@@ -532,8 +541,10 @@ class Run:
         run = cls(config, limits)
         last = -1
         for k, event in enumerate(events):
-            if not isinstance(event, Mapping) or set(event) != {"step", "patch"}:
-                raise ConfigError(f"events[{k}]", "must be an object {step, patch}")
+            if not isinstance(event, Mapping) or not (
+                set(event) == {"step", "patch"} or set(event) == {"step", "weights"}
+            ):
+                raise ConfigError(f"events[{k}]", "must be an object {step, patch|weights}")
             at = _int_field(event["step"], f"events[{k}].step", 0, steps)
             if at < last:
                 raise ConfigError(f"events[{k}].step", "events must be in step order")
@@ -542,7 +553,10 @@ class Run:
                 run.step(at - run.step_count)
             if run.status == "diverged":
                 raise ConfigError(f"events[{k}].step", "the run diverged before this event")
-            run.apply_patch(event["patch"])
+            if "patch" in event:
+                run.apply_patch(event["patch"])
+            else:
+                run.set_weights(event["weights"], prefix=f"events[{k}].weights")
         if steps > run.step_count and run.status != "diverged":
             run.step(steps - run.step_count)
         return run

@@ -1,10 +1,18 @@
 """HTML pages (Jinja2). Pages carry no inline scripts: each loads ES modules from /static/js and
-receives data through ``data-*`` attributes, as the CSP requires."""
+receives data through ``data-*`` attributes, as the CSP requires.
+
+Visible text is rendered in English from ``static/i18n/en.json`` (``t(key)`` in templates) and
+marked ``data-i18n="key"`` so ``static/js/i18n.js`` can switch it to another language.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -27,30 +35,103 @@ NAV: tuple[NavItem, ...] = (
     NavItem("sparsity", "Sparsity lab", "/labs/sparsity"),
 )
 
+# Gradients-lab presets: the classic pairs, column A vs column B. Names refer to the catalog
+# (checked by tests/app/test_labs_analysis.py); the one-line hints are the i18n messages
+# "grad.preset.<id>.title" / "grad.preset.<id>.hint".
+_NET = {"depth": 10, "width": 64, "batch_norm": False, "residual": False}
+GRADIENT_PRESETS: tuple[dict[str, Any], ...] = (
+    {
+        "id": "sigmoid_init",
+        "a": {**_NET, "activation": "sigmoid", "init": "normal", "init_params": {"std": 1.0}},
+        "b": {**_NET, "activation": "sigmoid", "init": "xavier_uniform"},
+    },
+    {
+        "id": "tanh_xavier",
+        "a": {**_NET, "depth": 20, "activation": "tanh", "init": "xavier_uniform"},
+        "b": {**_NET, "depth": 20, "activation": "sigmoid", "init": "xavier_uniform"},
+    },
+    {
+        "id": "relu_init",
+        "a": {**_NET, "depth": 20, "activation": "relu", "init": "kaiming_normal"},
+        "b": {**_NET, "depth": 20, "activation": "relu", "init": "normal",
+              "init_params": {"std": 1.0}},
+    },
+    {
+        "id": "zeros",
+        "a": {**_NET, "activation": "tanh", "init": "zeros"},
+        "b": {**_NET, "activation": "tanh", "init": "xavier_uniform"},
+    },
+    {
+        "id": "batch_norm",
+        "a": {**_NET, "depth": 20, "activation": "tanh", "init": "normal",
+              "init_params": {"std": 1.0}},
+        "b": {**_NET, "depth": 20, "activation": "tanh", "init": "normal",
+              "init_params": {"std": 1.0}, "batch_norm": True},
+    },
+    {
+        "id": "residual",
+        "a": {**_NET, "depth": 30, "activation": "sigmoid", "init": "xavier_uniform"},
+        "b": {**_NET, "depth": 30, "activation": "sigmoid", "init": "xavier_uniform",
+              "residual": True},
+    },
+)
+
 
 def _templates(request: Request) -> Jinja2Templates:
     return request.app.state.templates
 
 
+@cache
+def _messages(path: Path) -> dict[str, str]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _translator(request: Request) -> Callable[[str], str]:
+    """``t(key)``: the English message (server-side fallback text before i18n.js runs)."""
+    messages = _messages(Path(request.app.state.settings.static_dir) / "i18n" / "en.json")
+
+    def t(key: str) -> str:
+        return messages.get(key, key)
+
+    return t
+
+
+def render(request: Request, name: str, context: dict[str, Any]) -> HTMLResponse:
+    return _templates(request).TemplateResponse(
+        request, name, {"t": _translator(request), **context}
+    )
+
+
 @router.get("/", response_class=HTMLResponse)
 def index(request: Request) -> HTMLResponse:
-    return _templates(request).TemplateResponse(request, "index.html", {"active": "playground"})
+    return render(request, "index.html", {"active": "playground"})
 
 
-def _lab_placeholder(key: str) -> Callable[[Request], HTMLResponse]:
-    item = next(i for i in NAV if i.key == key)
-
-    def page(request: Request) -> HTMLResponse:
-        # placeholder until the lab's own template exists
-        return _templates(request).TemplateResponse(
-            request, "base.html", {"active": key, "title": item.label, "placeholder": True}
-        )
-
-    page.__name__ = f"lab_{key}"
-    return page
+@router.get("/labs/schedules", response_class=HTMLResponse)
+def lab_schedules(request: Request) -> HTMLResponse:
+    return render(request, "labs/schedules.html", {"active": "schedules", "title": "Schedules lab"})
 
 
-for _item in NAV[1:]:
-    router.add_api_route(
-        _item.path, _lab_placeholder(_item.key), methods=["GET"], response_class=HTMLResponse
+@router.get("/labs/gradients", response_class=HTMLResponse)
+def lab_gradients(request: Request) -> HTMLResponse:
+    return render(
+        request,
+        "labs/gradients.html",
+        {
+            "active": "gradients",
+            "title": "Gradients lab",
+            "presets": GRADIENT_PRESETS,
+            "presets_json": json.dumps(GRADIENT_PRESETS),
+        },
+    )
+
+
+@router.get("/labs/sparsity", response_class=HTMLResponse)
+def lab_sparsity(request: Request) -> HTMLResponse:
+    # placeholder until the sparsity lab's own template exists
+    return render(
+        request, "base.html", {"active": "sparsity", "title": "Sparsity lab", "placeholder": True}
     )

@@ -1,0 +1,296 @@
+"""``/api/runs``: create, inspect, train, change live, export/import and delete runs."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
+
+from app import figures
+from app.jsonsafe import SafeJSONResponse
+from app.schemas.common import MessageError, ValidationErrorBody
+from app.schemas.runs import (
+    ImportBody,
+    ResetRequest,
+    RunConfig,
+    RunCreated,
+    RunDetail,
+    RunPatch,
+    RunSummary,
+    StepRequest,
+    StepResponse,
+    WeightsBody,
+)
+from app.sessions import RunManager, RunSession
+from core.errors import ConfigError
+from core.history import ALL_FIELDS, LAYER_FIELDS, SCALAR_FIELDS
+from core.trainer import Run
+
+router = APIRouter(prefix="/api/runs", tags=["runs"])
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": MessageError, "description": "No run with this id."},
+    422: {"model": ValidationErrorBody, "description": "Invalid input (field and range named)."},
+}
+
+
+def manager(request: Request) -> RunManager:
+    return request.app.state.runs  # type: ignore[no-any-return]
+
+
+def session_or_404(run_id: str, request: Request) -> RunSession:
+    session = manager(request).get(run_id)
+    if session is None:
+        raise HTTPException(status_code=404, detail=f"no run with id {run_id!r}")
+    return session
+
+
+Session = Annotated[RunSession, Depends(session_or_404)]
+
+
+@router.post("", status_code=201, response_model=RunCreated, responses=ERRORS)
+async def create_run(
+    request: Request, config: Annotated[RunConfig | None, Body()] = None
+) -> Any:
+    """Create a run from a RunConfig (``{}`` gives the defaults). Returns the resolved config."""
+    raw = config.model_dump(exclude_unset=True) if config is not None else {}
+    session = await manager(request).create(raw)
+    return SafeJSONResponse(
+        {"id": session.id, "status": session.status, "step": 0, "config": session.run.config},
+        status_code=201,
+    )
+
+
+@router.get("", response_model=list[RunSummary])
+async def list_runs(request: Request) -> Any:
+    """Every live run of this server."""
+    return [s.summary() for s in manager(request).sessions.values()]
+
+
+@router.post("/import", status_code=201, response_model=RunCreated, responses=ERRORS)
+async def import_run(request: Request, body: ImportBody) -> Any:
+    """Replay an export (config + event log up to ``step``); bit-for-bit reproducible.
+
+    If the export carries its ``history``, the replay is compared with it value for value and a
+    mismatch is a 422 naming the first differing field and step.
+    """
+    mgr = manager(request)
+    if body.step > request.app.state.settings.max_import_steps:
+        raise ConfigError("step", f"must be <= {request.app.state.settings.max_import_steps}")
+
+    def replay() -> Run:
+        return Run.replay(body.config, body.events, body.step, mgr.limits)
+
+    run = await asyncio.to_thread(replay)
+    if body.history is not None:
+        _verify_history(run, body.history)
+    session = await mgr.add(run)
+    return SafeJSONResponse(
+        {"id": session.id, "status": session.status, "step": run.step_count,
+         "config": run.config, "verified": body.history is not None},
+        status_code=201,
+    )
+
+
+def _verify_history(run: Run, history: dict[str, Any]) -> None:
+    mine = run.history.columns()
+    for name, values in history.items():
+        if name not in mine:
+            raise ConfigError(f"history.{name}", "unknown history field")
+        got = np.asarray(mine[name], dtype=np.float64)
+        try:
+            want = np.asarray([np.nan if v is None else v for v in values], dtype=np.float64) \
+                if name in SCALAR_FIELDS else np.asarray(
+                    [[np.nan if v is None else v for v in row] for row in values], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ConfigError(f"history.{name}", "must be numbers or null") from None
+        if got.shape != want.shape or not np.array_equal(got, want, equal_nan=True):
+            raise ConfigError(
+                f"history.{name}", "does not match the replay of config and events"
+            )
+
+
+@router.get("/{run_id}", response_model=RunDetail, responses=ERRORS)
+async def get_run(session: Session) -> Any:
+    """Status, step, epoch, config (with live changes applied) and the latest record."""
+    return SafeJSONResponse(await session.locked(session.describe))
+
+
+@router.patch("/{run_id}", response_model=RunDetail, responses={
+    **ERRORS, 409: {"model": ValidationErrorBody, "description": "Needs a reset or a new run."}})
+async def patch_run(session: Session, patch: RunPatch) -> Any:
+    """Live change of optimizer (incl. name), schedule, regularization, batch_size, dropout,
+    grad_clip or eval_every, effective from the next step and recorded in the event log.
+    Changing dataset, model, seed or loss answers 409: reset or create a new run."""
+    await session.apply_patch(patch.as_patch())
+    return SafeJSONResponse(await session.locked(session.describe))
+
+
+@router.post("/{run_id}/step", response_model=StepResponse, responses={
+    **ERRORS, 409: {"model": MessageError, "description": "The run diverged; reset it."}})
+async def step_run(
+    request: Request, session: Session, body: Annotated[StepRequest | None, Body()] = None
+) -> Any:
+    """Train synchronously for ``steps`` updates and return their records."""
+    steps = body.steps if body is not None else 1
+    limit = request.app.state.settings.max_steps_per_request
+    if steps > limit:
+        raise ConfigError("steps", f"must be an integer with 1 <= x <= {limit}")
+    records = await session.step(steps)
+    return SafeJSONResponse({"step": session.run.step_count, "status": session.status,
+                             "records": records, "divergence": session.run.divergence})
+
+
+@router.post("/{run_id}/reset", response_model=RunDetail, responses=ERRORS)
+async def reset_run(
+    session: Session, body: Annotated[ResetRequest | None, Body()] = None
+) -> Any:
+    """Back to step 0 with the current config (and optionally a new seed)."""
+    session.pause()
+    await session.reset(body.seed if body is not None else None)
+    return SafeJSONResponse(await session.locked(session.describe))
+
+
+@router.get("/{run_id}/history", responses=ERRORS)
+async def run_history(
+    request: Request,
+    session: Session,
+    fields: Annotated[str | None, Query(description="Comma-separated field names.")] = None,
+    every: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    since: Annotated[int | None, Query(ge=0, description="Only steps >= since.")] = None,
+) -> Any:
+    """Columnar history ``{field: [values]}`` (per-layer fields: one list per step).
+
+    At most ``history_max_points`` (default 5,000) rows are returned: longer histories are
+    decimated evenly (``every`` grows) and the last row is always included. Very long runs are
+    also thinned in storage (every other step once a run's buffer is full); the ``step`` column
+    always holds the true step numbers.
+    """
+    names = _parse_fields(fields)
+    cap = request.app.state.settings.history_max_points
+
+    def columns() -> dict[str, Any]:
+        cols = session.run.history.columns(
+            ["step", *[f for f in names if f != "step"]], every=every, max_points=cap,
+            since_step=since,
+        )
+        return cols
+
+    cols = await session.locked(columns)
+    return SafeJSONResponse({"layers": session.run.model.layer_names(), **cols})
+
+
+def _parse_fields(fields: str | None) -> list[str]:
+    if not fields:
+        return list(ALL_FIELDS)
+    names = [f.strip() for f in fields.split(",") if f.strip()]
+    for name in names:
+        if name not in ALL_FIELDS:
+            raise ConfigError("fields", f"unknown field {name!r}; choices: {', '.join(ALL_FIELDS)}")
+    return names
+
+
+@router.get("/{run_id}/snapshot", responses=ERRORS)
+async def run_snapshot(
+    session: Session,
+    bins: Annotated[int, Query(ge=2, le=200)] = 30,
+    grid: Annotated[int, Query(ge=2, le=200)] = 50,
+) -> Any:
+    """Per-layer histograms (weights, biases, gradients, activations) and the decision surface
+    (2-D data), fitted curve (1-D regression) or learned vs true coefficients (linear model)."""
+    snap = await session.locked(session.run.snapshot, bins, grid)
+    return SafeJSONResponse(snap)
+
+
+@router.get("/{run_id}/data", responses=ERRORS)
+async def run_data(session: Session) -> Any:
+    """Training and validation points as the model sees them (after normalisation)."""
+
+    def data() -> dict[str, Any]:
+        ds = session.run.dataset
+        return {
+            "task": ds.task,
+            "n_classes": ds.n_classes,
+            "input_dim": ds.input_dim,
+            "train": {"x": ds.x_train, "y": ds.y_train},
+            "val": {"x": ds.x_val, "y": ds.y_val},
+            "truth": ds.truth,
+            "normalizer": ds.normalizer.to_dict(),
+        }
+
+    return SafeJSONResponse(await session.locked(data))
+
+
+@router.get("/{run_id}/weights", responses=ERRORS)
+async def get_weights(session: Session) -> Any:
+    """``{layers: [{W (in, out), b, [gamma, beta, running_mean, running_var]}, ...]}``."""
+    layers = await session.locked(session.run.model.get_layers)
+    return SafeJSONResponse({"layers": layers})
+
+
+@router.put("/{run_id}/weights", responses=ERRORS)
+async def put_weights(session: Session, body: WeightsBody) -> Any:
+    """Replace every parameter (exact float64); shape mismatches are 422. Recorded in the
+    event log so replays stay exact."""
+    await session.locked(session.run.set_weights, body.layers)
+    layers = await session.locked(session.run.model.get_layers)
+    return SafeJSONResponse({"layers": layers})
+
+
+@router.get("/{run_id}/export", responses=ERRORS)
+async def export_run(
+    session: Session,
+    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+) -> Any:
+    """JSON: resolved config, event log, step and history (``POST /api/runs/import`` replays
+    it). ``?format=csv``: the history as CSV, per-layer fields as ``name[k]`` columns."""
+
+    def build() -> dict[str, Any]:
+        return {**session.run.export(), "history": session.run.history.columns()}
+
+    exported = await session.locked(build)
+    if format == "json":
+        return SafeJSONResponse(exported)
+    filename = f"run-{session.id[:8]}.csv"
+    return Response(_history_csv(exported["history"], session.run.model.n_layers),
+                    media_type="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _history_csv(cols: dict[str, Any], n_layers: int) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    header = list(SCALAR_FIELDS) + [f"{f}[{k}]" for f in LAYER_FIELDS for k in range(n_layers)]
+    writer.writerow(header)
+    scalars = np.column_stack([cols[f] for f in SCALAR_FIELDS])
+    layers = np.concatenate([cols[f] for f in LAYER_FIELDS], axis=1) if n_layers else None
+    table = scalars if layers is None else np.concatenate([scalars, layers], axis=1)
+    for row in table.tolist():
+        writer.writerow(["" if v != v else repr(v) for v in row])  # NaN -> empty cell
+    return out.getvalue()
+
+
+@router.delete("/{run_id}", status_code=204, responses=ERRORS)
+async def delete_run(run_id: str, request: Request) -> Response:
+    """Stop and forget a run."""
+    if not await manager(request).delete(run_id):
+        raise HTTPException(status_code=404, detail=f"no run with id {run_id!r}")
+    return Response(status_code=204)
+
+
+@router.get("/{run_id}/figures/{name}", responses=ERRORS)
+async def run_figure(session: Session, name: str) -> Any:
+    """A Plotly figure (JSON) built with the plotly Python package: ``loss``, ``lr``,
+    ``grad_norm``, ``grad_heatmap``, ``weights_hist``, ``boundary``. Load it in a notebook with
+    ``plotly.io.from_json(text)``."""
+    if name not in figures.FIGURES:
+        raise HTTPException(
+            status_code=404,
+            detail=f"unknown figure {name!r}; choices: {', '.join(figures.FIGURES)}",
+        )
+    text = await session.locked(figures.build, name, session.run)
+    return Response(text, media_type="application/json")

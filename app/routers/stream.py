@@ -1,0 +1,156 @@
+"""WebSocket ``/api/runs/{id}/stream``: watch and drive a run live.
+
+Server -> client (JSON text messages, never NaN/Infinity):
+
+* ``{"type": "state", ...}`` once on connect (as ``GET /api/runs/{id}``), then a snapshot;
+* ``{"type": "frame", step, status, records, divergence}``: every record since the previous
+  frame, at most ~30 frames/s while playing (also after ``step``, and when the status changes);
+* ``{"type": "snapshot", ...}``: as ``GET /api/runs/{id}/snapshot``, about every 0.5 s while
+  playing and after a pause, step or reset;
+* ``{"type": "config", config, step, events}`` after any live change (from any client);
+* ``{"type": "reset", ...}`` after a reset; ``{"type": "deleted"}`` when the run is deleted;
+* ``{"type": "ack", "of": <command>, ...}`` or ``{"type": "error", "of": <command>, "detail"}``.
+
+Client -> server: ``{"type": "play"}``, ``{"type": "pause"}``, ``{"type": "step", "steps": n}``,
+``{"type": "set", "patch": {...}}`` (same rules as ``PATCH /api/runs/{id}``), ``{"type":
+"reset", "seed"?: n}``, ``{"type": "speed", "steps_per_second": x}`` (``x`` in (0, 1e6], or
+``null``/``"unlimited"``) and ``{"type": "snapshot"}``.
+
+Several clients may watch one run. A disconnect never breaks the run; when the last client
+leaves, a playing run pauses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi.encoders import jsonable_encoder
+from pydantic import ValidationError
+
+from app.errors import config_error_items
+from app.jsonsafe import dumps
+from app.schemas.runs import RunPatch
+from app.sessions import MAX_SPEED, RunSession, Watcher
+from core.errors import ConfigError, RebuildRequiredError, RunStateError
+
+router = APIRouter(tags=["runs"])
+
+COMMANDS = ("play", "pause", "step", "set", "reset", "speed", "snapshot")
+
+
+async def _send(ws: WebSocket, message: dict[str, Any]) -> None:
+    await ws.send_text(dumps(message).decode("utf-8"))
+
+
+async def _writer(ws: WebSocket, session: RunSession, watcher: Watcher) -> None:
+    """Drain the watcher: one frame per wake-up with all pending records, then messages."""
+    last_status = session.status
+    while True:
+        await watcher.event.wait()
+        records, messages = watcher.take()
+        status = session.status
+        if records or status != last_status:
+            await _send(ws, session.frame(records))
+            last_status = status
+        for message in messages:
+            await _send(ws, message)
+
+
+@router.websocket("/api/runs/{run_id}/stream")
+async def stream(ws: WebSocket, run_id: str) -> None:
+    session = ws.app.state.runs.get(run_id)
+    await ws.accept()
+    if session is None:
+        await _send(ws, {"type": "error", "of": "connect", "detail": f"no run with id {run_id!r}"})
+        await ws.close(code=4404)
+        return
+    watcher = session.add_watcher()
+    settings = ws.app.state.settings
+    writer = asyncio.create_task(_writer(ws, session, watcher))
+    try:
+        await _send(ws, {"type": "state", **await session.locked(session.describe)})
+        watcher.push_message({"type": "snapshot", **await session.snapshot()})
+        while True:
+            text = await ws.receive_text()
+            reply = await _handle(session, text, settings.max_steps_per_request)
+            if reply is not None:
+                watcher.push_message(reply)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await writer
+        session.remove_watcher(watcher)
+
+
+def _error(command: str, detail: Any) -> dict[str, Any]:
+    return {"type": "error", "of": command, "detail": detail}
+
+
+async def _handle(session: RunSession, text: str, max_steps: int) -> dict[str, Any] | None:
+    """Run one client command; returns the ack or error for this client."""
+    try:
+        message = json.loads(text)
+    except ValueError:
+        return _error("parse", "message must be a JSON object")
+    if not isinstance(message, dict) or message.get("type") not in COMMANDS:
+        return _error("parse", f"'type' must be one of {', '.join(COMMANDS)}")
+    command = message["type"]
+    try:
+        if command == "play":
+            session.play()
+            return {"type": "ack", "of": command, "status": session.status}
+        if command == "pause":
+            session.pause()
+            return {"type": "ack", "of": command, "status": session.status}
+        if command == "step":
+            steps = message.get("steps", 1)
+            if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= max_steps:
+                return _error(command, f"steps must be an integer with 1 <= x <= {max_steps}")
+            await session.step(steps)
+            await session.send_snapshot()
+            return {"type": "ack", "of": command, "step": session.run.step_count}
+        if command == "set":
+            patch = RunPatch.model_validate(message.get("patch", {}))
+            config = await session.apply_patch(patch.as_patch())
+            return {"type": "ack", "of": command, "step": session.run.step_count,
+                    "config": config}
+        if command == "reset":
+            seed = message.get("seed")
+            session.pause()
+            await session.reset(seed)
+            return {"type": "ack", "of": command, "step": 0}
+        if command == "speed":
+            return _set_speed(session, message.get("steps_per_second"))
+        await session.send_snapshot()
+        return None
+    except ValidationError as exc:
+        return _error(command, jsonable_encoder(exc.errors(include_url=False, include_input=False)))
+    except RebuildRequiredError as exc:
+        items = config_error_items(exc, ("patch",))
+        items[0]["type"] = "rebuild_required"
+        return _error(command, items)
+    except ConfigError as exc:
+        return _error(command, config_error_items(exc, ("patch",) if command == "set" else ()))
+    except RunStateError as exc:
+        return _error(command, str(exc))
+
+
+def _set_speed(session: RunSession, value: Any) -> dict[str, Any]:
+    if value is None or value == "unlimited":
+        session.set_speed(None)
+    elif (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 < value <= MAX_SPEED
+    ):
+        return _error("speed", f"steps_per_second must be a number with 0 < x <= {MAX_SPEED:g}, "
+                               "or null / \"unlimited\"")
+    else:
+        session.set_speed(float(value))
+    return {"type": "ack", "of": "speed", "steps_per_second": session.speed}

@@ -1,0 +1,314 @@
+"""Run sessions: the live runs of one server process, their play loops and watchers.
+
+A :class:`RunSession` wraps one :class:`core.trainer.Run`. All engine work happens in worker
+threads (``asyncio.to_thread``) under the session's lock, so training never blocks the event
+loop and two requests never touch one run at once.
+
+Playing: an asyncio task trains in chunks sized to the requested speed (steps per second, or
+"unlimited": chunks of about one frame's worth of time) and pushes a ``frame`` with all records
+since the previous frame to every watcher, at most ``FRAME_RATE`` times per second, plus a
+``snapshot`` about every ``SNAPSHOT_INTERVAL`` seconds. Live changes wake the loop so the next
+frame already carries them. When the last watcher leaves, a playing run pauses.
+
+The :class:`RunManager` keeps at most ``max_runs`` sessions; idle ones expire after
+``run_ttl_seconds``; when full, the longest-idle session is evicted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from app.settings import Settings
+from core.errors import RunStateError
+from core.trainer import Limits, Run
+
+logger = logging.getLogger("gradplay")
+
+FRAME_RATE = 30.0
+SNAPSHOT_INTERVAL = 0.5
+DEFAULT_SPEED = 60.0
+MAX_SPEED = 1_000_000.0
+MAX_CHUNK = 10_000
+MAX_PENDING_RECORDS = 20_000
+"""A watcher that stops reading keeps at most this many unsent records (oldest dropped)."""
+
+T = TypeVar("T")
+
+
+class Watcher:
+    """One WebSocket client of a session: pending records and messages, and a wake-up event."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+        self.messages: list[dict[str, Any]] = []
+        self.event = asyncio.Event()
+        self.dropped = 0
+
+    def push_records(self, records: list[dict[str, Any]]) -> None:
+        self.records.extend(records)
+        overflow = len(self.records) - MAX_PENDING_RECORDS
+        if overflow > 0:
+            del self.records[:overflow]
+            self.dropped += overflow
+        self.event.set()
+
+    def push_message(self, message: dict[str, Any]) -> None:
+        # Only the latest snapshot matters: replace a pending one.
+        if message.get("type") == "snapshot":
+            self.messages = [m for m in self.messages if m.get("type") != "snapshot"]
+        self.messages.append(message)
+        self.event.set()
+
+    def take(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        records, messages = self.records, self.messages
+        self.records, self.messages = [], []
+        self.event.clear()
+        return records, messages
+
+
+class RunSession:
+    """One live run plus its play state and watchers."""
+
+    def __init__(self, run_id: str, run: Run) -> None:
+        self.id = run_id
+        self.run = run
+        self.created = time.time()
+        self.last_access = time.monotonic()
+        self.lock = threading.Lock()
+        self.playing = False
+        self.speed: float | None = DEFAULT_SPEED  # steps per second; None = unlimited
+        self.watchers: set[Watcher] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._seconds_per_step = 1e-4  # running estimate for unlimited speed
+
+    # ------------------------------------------------------------------ state
+    def touch(self) -> None:
+        self.last_access = time.monotonic()
+
+    @property
+    def status(self) -> str:
+        if self.run.status == "diverged":
+            return "diverged"
+        if self.playing:
+            return "running"
+        return "ready" if self.run.step_count == 0 else "paused"
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "status": self.status,
+            "step": self.run.step_count,
+            "epoch": self.run.epoch,
+            "created": self.created,
+        }
+
+    def describe(self) -> dict[str, Any]:
+        """Full state for GET /api/runs/{id} (call with the lock held or from a thread)."""
+        run = self.run
+        return {
+            **self.summary(),
+            "config": run.config,
+            "metrics": run.last_record,
+            "divergence": run.divergence,
+            "layers": run.model.layer_names(),
+            "task": run.dataset.task,
+            "speed": self.speed,
+            "events": run.events,
+        }
+
+    async def locked(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` in a worker thread while holding the session lock."""
+
+        def call() -> T:
+            with self.lock:
+                return fn(*args)
+
+        self.touch()
+        return await asyncio.to_thread(call)
+
+    # ------------------------------------------------------------------ commands
+    async def step(self, n: int) -> list[dict[str, Any]]:
+        records = await self.locked(self.run.step, n)
+        self.broadcast_records(records)
+        return records
+
+    async def apply_patch(self, patch: Mapping[str, Any]) -> dict[str, Any]:
+        config = await self.locked(self.run.apply_patch, patch)
+        self._wake.set()
+        self.broadcast({"type": "config", "config": config, "step": self.run.step_count,
+                        "events": self.run.events})
+        return config
+
+    async def reset(self, seed: int | None = None) -> None:
+        await self.locked(self.run.reset, seed)
+        self.broadcast({"type": "reset", **self.summary(), "config": self.run.config})
+        await self.send_snapshot()
+
+    def set_speed(self, steps_per_second: float | None) -> None:
+        self.speed = steps_per_second
+        self._wake.set()
+
+    async def snapshot(self) -> dict[str, Any]:
+        return await self.locked(self.run.snapshot)
+
+    async def send_snapshot(self) -> None:
+        if self.watchers:
+            snap = await self.snapshot()
+            self.broadcast({"type": "snapshot", **snap})
+
+    # ------------------------------------------------------------------ broadcasting
+    def broadcast_records(self, records: list[dict[str, Any]]) -> None:
+        for w in self.watchers:
+            w.push_records(records)
+
+    def broadcast(self, message: dict[str, Any]) -> None:
+        for w in self.watchers:
+            w.push_message(message)
+
+    def frame(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "type": "frame",
+            "step": self.run.step_count,
+            "status": self.status,
+            "records": records,
+            "divergence": self.run.divergence,
+        }
+
+    # ------------------------------------------------------------------ playing
+    def play(self) -> None:
+        if self.run.status == "diverged":
+            raise RunStateError("run diverged; reset it before playing")
+        self.playing = True
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._play_loop(), name=f"play-{self.id}")
+        self._wake.set()
+
+    def pause(self) -> None:
+        self.playing = False
+        self._wake.set()
+
+    def _chunk_size(self, carry: float, interval: float) -> tuple[int, float]:
+        if self.speed is None:
+            n = max(1, int(interval / self._seconds_per_step))
+            return min(n, MAX_CHUNK), 0.0
+        carry += self.speed * interval
+        n = int(carry)
+        return min(n, MAX_CHUNK), carry - n
+
+    async def _play_loop(self) -> None:
+        interval = 1.0 / FRAME_RATE
+        carry = 0.0
+        last_snapshot = 0.0
+        last_tick = time.perf_counter()
+        try:
+            while self.playing:
+                now = time.perf_counter()
+                elapsed, last_tick = now - last_tick, now
+                n, carry = self._chunk_size(carry, min(max(elapsed, interval), 0.25))
+                if n:
+                    t0 = time.perf_counter()
+                    records = await self.locked(self.run.step, n)
+                    per_step = (time.perf_counter() - t0) / max(len(records), 1)
+                    self._seconds_per_step = 0.7 * self._seconds_per_step + 0.3 * per_step
+                    self.broadcast_records(records)
+                    if self.run.status == "diverged":
+                        self.playing = False
+                if time.perf_counter() - last_snapshot >= SNAPSHOT_INTERVAL or not self.playing:
+                    last_snapshot = time.perf_counter()
+                    await self.send_snapshot()
+                if not self.playing:
+                    break
+                spent = time.perf_counter() - now
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), max(0.0, interval - spent))
+        except Exception:  # never let a play loop die silently
+            logger.exception("play loop of run %s failed", self.id)
+            self.playing = False
+        finally:
+            for w in self.watchers:
+                w.event.set()  # let writers send the final status
+
+    async def close(self) -> None:
+        self.playing = False
+        task = self._task
+        if task is not None and not task.done():
+            self._wake.set()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    def add_watcher(self) -> Watcher:
+        watcher = Watcher()
+        self.watchers.add(watcher)
+        self.touch()
+        return watcher
+
+    def remove_watcher(self, watcher: Watcher) -> None:
+        self.watchers.discard(watcher)
+        if not self.watchers:
+            self.pause()  # nobody is watching: a playing run pauses
+
+
+class RunManager:
+    """All live sessions of the server, bounded in number and idle time."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.limits = Limits(
+            max_hidden_layers=settings.max_hidden_layers,
+            max_units=settings.max_units,
+            max_samples=settings.max_samples,
+        )
+        self.sessions: dict[str, RunSession] = {}
+
+    @staticmethod
+    def new_id() -> str:
+        return secrets.token_urlsafe(24)  # 192 random bits
+
+    async def create(self, config: Mapping[str, Any] | None) -> RunSession:
+        run = await asyncio.to_thread(Run, config, self.limits)
+        return await self.add(run)
+
+    async def add(self, run: Run) -> RunSession:
+        await self.expire()
+        while len(self.sessions) >= self.settings.max_runs:
+            victim = min(self.sessions.values(), key=lambda s: (s.playing, s.last_access))
+            await self.delete(victim.id)
+        session = RunSession(self.new_id(), run)
+        self.sessions[session.id] = session
+        return session
+
+    def get(self, run_id: str) -> RunSession | None:
+        session = self.sessions.get(run_id)
+        if session is not None:
+            session.touch()
+        return session
+
+    async def delete(self, run_id: str) -> bool:
+        session = self.sessions.pop(run_id, None)
+        if session is None:
+            return False
+        await session.close()
+        for w in list(session.watchers):
+            w.push_message({"type": "deleted", "id": run_id})
+        return True
+
+    async def expire(self) -> None:
+        """Drop sessions idle for longer than the TTL (watched or playing ones are kept)."""
+        cutoff = time.monotonic() - self.settings.run_ttl_seconds
+        for run_id, session in list(self.sessions.items()):
+            if session.last_access < cutoff and not session.watchers and not session.playing:
+                await self.delete(run_id)
+
+    async def close_all(self) -> None:
+        for run_id in list(self.sessions):
+            await self.delete(run_id)

@@ -1,0 +1,466 @@
+// Shared browser code for every GradPlay page (loaded by base.html as /static/js/common.js;
+// page modules import it with a relative path so there is exactly one instance).
+//
+// * i18n + the language toggle (data-testid="lang-toggle"), persisted in localStorage
+// * the large-font / projector toggle (data-testid="font-toggle"), persisted in localStorage
+// * URL state: a page's configuration lives in the query string (read on load, written with
+//   history.replaceState on every change) so a copied link reproduces the view
+// * catalog-driven controls: inputs generated from a GET /api/catalog parameter schema
+// * charts: Plotly.react with large fonts that follow the font toggle
+//
+// Playground hand-off format (links from the labs to "/"; the playground page reads these):
+//
+//   /?schedule=<name>&schedule.<param>=<value>&...&lr=<base lr>&warmup_steps=<int>
+//
+//   e.g. /?schedule=step&schedule.step_size=30&schedule.gamma=0.1&lr=0.1&warmup_steps=0
+//
+//   <name> is a schedule name from the catalog; one schedule.<param> per catalog parameter
+//   (every parameter is written, defaults included). Values use the same text encoding as all
+//   URL state (see formatParam/parseParam): numbers as JS number text, bools "true"/"false",
+//   choices as the choice string, float_list/int_list comma-separated ("30,80"), a null
+//   (nullable "auto") value as the empty string.
+
+import { LANGS, applyI18n, getLang, initI18n, setLang, t, tOr } from "./i18n.js";
+
+export { applyI18n, getLang, setLang, t, tOr };
+
+// --------------------------------------------------------------------------------------------
+// API
+
+export class ApiError extends Error {
+  constructor(status, detail) {
+    super(ApiError.describe(status, detail));
+    this.status = status;
+    this.detail = detail;
+  }
+
+  static describe(status, detail) {
+    if (Array.isArray(detail)) {
+      return detail
+        .map((d) => `${(d.loc || []).filter((p) => p !== "body").join(".")}: ${d.msg}`)
+        .join("; ");
+    }
+    return typeof detail === "string" ? detail : `HTTP ${status}`;
+  }
+}
+
+async function parse(response) {
+  let payload = null;
+  try {
+    payload = await response.json();
+  } catch {
+    payload = null;
+  }
+  if (!response.ok) throw new ApiError(response.status, payload && payload.detail);
+  return payload;
+}
+
+export async function getJSON(url) {
+  return parse(await fetch(url, { headers: { Accept: "application/json" } }));
+}
+
+export async function postJSON(url, body, { signal } = {}) {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify(body),
+    signal,
+  });
+  return parse(response);
+}
+
+let catalogPromise = null;
+
+// GET /api/catalog, fetched once per page.
+export function getCatalog() {
+  if (!catalogPromise) catalogPromise = getJSON("/api/catalog");
+  return catalogPromise;
+}
+
+// --------------------------------------------------------------------------------------------
+// small utilities
+
+export function debounce(fn, ms = 150) {
+  let timer = null;
+  return (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+}
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "text") node.textContent = value;
+    else if (key === "className") node.className = value;
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else node.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child !== null && child !== undefined && child !== false) {
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+  }
+  return node;
+}
+
+// Re-run fn whenever the language changes (after the static text has been re-translated).
+export function onLangChange(fn) {
+  document.addEventListener("gradplay:langchange", fn);
+}
+
+// Label/description/help of a catalog component, translated when the message catalog has a
+// "catalog.<kind>.<name>.<field>" key, else the catalog's own English text.
+export function catalogText(kind, entry, field, paramName) {
+  const key = paramName
+    ? `catalog.${kind}.${entry.name}.params.${paramName}`
+    : `catalog.${kind}.${entry.name}.${field}`;
+  const fallback = paramName
+    ? (entry.params.find((p) => p.name === paramName) || {}).help || ""
+    : entry[field] || "";
+  return tOr(key, fallback);
+}
+
+// --------------------------------------------------------------------------------------------
+// URL state
+
+export function readQuery() {
+  return new URLSearchParams(window.location.search);
+}
+
+// Replaces the query string (no new history entry). `params` is a URLSearchParams or an
+// iterable of [key, value] pairs; keys keep their insertion order.
+export function writeQuery(params) {
+  const search = new URLSearchParams(params).toString();
+  const url = `${window.location.pathname}${search ? `?${search}` : ""}${window.location.hash}`;
+  window.history.replaceState(window.history.state, "", url);
+}
+
+// Text form of a parameter value for the URL (see the format note at the top).
+export function formatParam(param, value) {
+  if (value === null || value === undefined) return "";
+  if (param.type === "float_list" || param.type === "int_list") return value.join(",");
+  if (param.type === "bool") return value ? "true" : "false";
+  return String(value);
+}
+
+function parseNumber(text, integer) {
+  const trimmed = String(text).trim();
+  if (trimmed === "") return Number.NaN;
+  const value = Number(trimmed);
+  return integer && Number.isFinite(value) && !Number.isInteger(value) ? Number.NaN : value;
+}
+
+// Inverse of formatParam. Returns undefined when the text cannot be a value of this type.
+export function parseParam(param, text) {
+  if (text === null || text === undefined) return undefined;
+  if (param.nullable && String(text).trim() === "") return null;
+  switch (param.type) {
+    case "float":
+    case "int": {
+      const value = parseNumber(text, param.type === "int");
+      return Number.isFinite(value) ? value : undefined;
+    }
+    case "bool":
+      if (text === "true" || text === "1") return true;
+      if (text === "false" || text === "0") return false;
+      return undefined;
+    case "choice":
+      return (param.choices || []).includes(text) ? text : undefined;
+    case "float_list":
+    case "int_list": {
+      if (String(text).trim() === "") return [];
+      const items = String(text)
+        .split(",")
+        .map((s) => parseNumber(s, param.type === "int_list"));
+      return items.every(Number.isFinite) ? items : undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
+function sameValue(a, b) {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+// [key, text] pairs for the parameters of `entry` that differ from their defaults.
+export function paramsToQuery(entry, values, prefix) {
+  const out = [];
+  for (const p of entry.params) {
+    if (p.name in values && !sameValue(values[p.name], p.default)) {
+      out.push([`${prefix}${p.name}`, formatParam(p, values[p.name])]);
+    }
+  }
+  return out;
+}
+
+// Parameter values of `entry` found in the query under `${prefix}<param>` (valid ones only).
+export function paramsFromQuery(entry, query, prefix) {
+  const out = {};
+  for (const p of entry.params) {
+    const value = parseParam(p, query.get(`${prefix}${p.name}`));
+    if (value !== undefined) out[p.name] = value;
+  }
+  return out;
+}
+
+// Link to the playground carrying one schedule (format documented at the top of this file).
+export function playgroundScheduleUrl(entry, values, lr, warmupSteps) {
+  const q = new URLSearchParams();
+  q.set("schedule", entry.name);
+  for (const p of entry.params) {
+    const value = p.name in values ? values[p.name] : p.default;
+    q.set(`schedule.${p.name}`, formatParam(p, value));
+  }
+  q.set("lr", String(lr));
+  q.set("warmup_steps", String(warmupSteps));
+  return `/?${q.toString()}`;
+}
+
+// --------------------------------------------------------------------------------------------
+// catalog-driven controls
+
+let controlCounter = 0;
+
+function paramInput(param, value, id) {
+  const common = { id, name: param.name, "data-testid": `param-${param.name}` };
+  if (param.type === "bool") {
+    const input = el("input", { ...common, type: "checkbox" });
+    input.checked = Boolean(value);
+    return input;
+  }
+  if (param.type === "choice") {
+    const select = el("select", common);
+    for (const choice of param.choices || []) {
+      select.append(el("option", { value: choice, text: choice }));
+    }
+    select.value = value;
+    return select;
+  }
+  if (param.type === "float_list" || param.type === "int_list") {
+    return el("input", {
+      ...common,
+      type: "text",
+      inputmode: "decimal",
+      spellcheck: "false",
+      value: formatParam(param, value),
+      "data-i18n-placeholder": "controls.list_placeholder",
+      placeholder: t("controls.list_placeholder"),
+    });
+  }
+  const attrs = {
+    ...common,
+    type: "number",
+    step: param.type === "int" ? "1" : "any",
+    min: param.min,
+    max: param.max,
+    value: formatParam(param, value),
+  };
+  if (param.nullable) {
+    attrs["data-i18n-placeholder"] = "controls.auto";
+    attrs.placeholder = t("controls.auto");
+  }
+  return el("input", attrs);
+}
+
+function readInput(param, input) {
+  if (param.type === "bool") return input.checked;
+  if (param.type === "choice") return input.value;
+  const value = parseParam(param, input.value);
+  // invalid text is sent as-is (NaN -> null in JSON) so the server names the field and range
+  return value === undefined ? Number.NaN : value;
+}
+
+function rangeHint(param) {
+  if (param.type === "choice" || param.type === "bool") return "";
+  const lo = param.min === undefined ? "" : `${param.min} ${param.exclusive_min ? "<" : "≤"} `;
+  const hi = param.max === undefined ? "" : ` ${param.exclusive_max ? "<" : "≤"} ${param.max}`;
+  return lo || hi ? `${lo}x${hi}` : "";
+}
+
+// Renders labelled inputs for every parameter of a catalog entry into `container`.
+// kind: catalog key ("schedules", "activations", ...) used for translated help texts.
+// Returns {get(): {param: value}, set(values), element}; onChange(values) fires on edits.
+export function buildParamControls(container, kind, entry, { values = {}, onChange } = {}) {
+  const wrap = el("div", { className: "param-grid", "data-component": entry.name });
+  const inputs = [];
+  for (const param of entry.params) {
+    const id = `param-${++controlCounter}-${param.name}`;
+    const value = param.name in values ? values[param.name] : param.default;
+    const input = paramInput(param, value, id);
+    const help = catalogText(kind, entry, "help", param.name);
+    const hint = rangeHint(param);
+    const label = el("label", { for: id, className: "param-name" }, param.name);
+    const field = el(
+      "div",
+      { className: `field${param.type === "bool" ? " field-check" : ""}`, title: hint || null },
+      param.type === "bool" ? [input, label] : [label, input],
+      help ? el("small", { className: "help" }, help) : null,
+    );
+    wrap.append(field);
+    inputs.push([param, input]);
+    const fire = () => onChange && onChange(get());
+    input.addEventListener(param.type === "bool" || param.type === "choice" ? "change" : "input", fire);
+  }
+  if (!entry.params.length) {
+    wrap.append(el("p", { className: "muted small", "data-i18n": "controls.no_params" }, t("controls.no_params")));
+  }
+  function get() {
+    const out = {};
+    for (const [param, input] of inputs) out[param.name] = readInput(param, input);
+    return out;
+  }
+  function set(newValues) {
+    for (const [param, input] of inputs) {
+      const value = param.name in newValues ? newValues[param.name] : param.default;
+      if (param.type === "bool") input.checked = Boolean(value);
+      else input.value = formatParam(param, value);
+    }
+  }
+  container.append(wrap);
+  return { get, set, element: wrap };
+}
+
+// Fills a <select> with catalog entries (value = name, text = translated label).
+export function fillSelect(select, kind, entries, selected) {
+  select.replaceChildren(
+    ...entries.map((e) => el("option", { value: e.name }, catalogText(kind, e, "label"))),
+  );
+  if (selected !== undefined) select.value = selected;
+}
+
+// --------------------------------------------------------------------------------------------
+// font size / projector mode
+
+const FONT_KEY = "gradplay.fontScale";
+
+export function isLargeFont() {
+  return document.documentElement.classList.contains("large-font");
+}
+
+function applyFont(large) {
+  document.documentElement.classList.toggle("large-font", large);
+  const button = document.querySelector('[data-testid="font-toggle"]');
+  if (button) button.setAttribute("aria-pressed", large ? "true" : "false");
+}
+
+function storedFont() {
+  try {
+    return window.localStorage.getItem(FONT_KEY) === "large";
+  } catch {
+    return false;
+  }
+}
+
+function toggleFont() {
+  const large = !isLargeFont();
+  try {
+    window.localStorage.setItem(FONT_KEY, large ? "large" : "normal");
+  } catch {
+    // not persisted
+  }
+  applyFont(large);
+  redrawAllCharts();
+}
+
+// --------------------------------------------------------------------------------------------
+// charts
+
+const PALETTE = [
+  "#3b6fd8", "#d8573b", "#2e9e5b", "#8a4fd0", "#d19a1f",
+  "#1f9fb3", "#c43c8a", "#6b7a8f", "#7fa82b", "#a0522d",
+];
+
+export function color(i) {
+  return PALETTE[i % PALETTE.length];
+}
+
+const CONFIG = { displaylogo: false, responsive: true };
+const charts = new Map(); // element -> {traces, layout}
+
+function whenPlotly() {
+  if (window.Plotly) return Promise.resolve(window.Plotly);
+  return new Promise((resolve, reject) => {
+    window.addEventListener(
+      "load",
+      () => (window.Plotly ? resolve(window.Plotly) : reject(new Error("plotly.js not loaded"))),
+      { once: true },
+    );
+  });
+}
+
+function fontSize() {
+  return isLargeFont() ? 20 : 14;
+}
+
+function axis(base, extra) {
+  const size = fontSize();
+  return {
+    zeroline: false,
+    gridcolor: "#e3e7ee",
+    automargin: true,
+    tickfont: { size },
+    ...base,
+    ...extra,
+    title: { font: { size: size + 1 }, ...((extra && extra.title) || {}) },
+  };
+}
+
+function fullLayout(layout) {
+  const size = fontSize();
+  const merged = {
+    margin: { l: 64, r: 18, t: layout.title ? 44 : 20, b: 52 },
+    paper_bgcolor: "rgba(0,0,0,0)",
+    plot_bgcolor: "rgba(0,0,0,0)",
+    font: { family: "system-ui, sans-serif", size, color: "#1d2230" },
+    legend: { font: { size }, orientation: "h", y: -0.22 },
+    hoverlabel: { font: { size } },
+    ...layout,
+  };
+  merged.xaxis = axis({}, layout.xaxis);
+  merged.yaxis = axis({}, layout.yaxis);
+  if (layout.title) {
+    merged.title = { font: { size: size + 2 }, x: 0.02, xanchor: "left", ...layout.title };
+  }
+  return merged;
+}
+
+// Draws (first call) or updates (Plotly.react) a chart; re-rendered when the font changes.
+export async function drawChart(element, traces, layout = {}) {
+  const Plotly = await whenPlotly();
+  charts.set(element, { traces, layout });
+  await Plotly.react(element, traces, fullLayout(layout), CONFIG);
+  element.dataset.state = "ready";
+  return element;
+}
+
+function redrawAllCharts() {
+  for (const [element, { traces, layout }] of charts) {
+    if (element.isConnected) drawChart(element, traces, layout);
+    else charts.delete(element);
+  }
+}
+
+// --------------------------------------------------------------------------------------------
+// page chrome
+
+function initChrome() {
+  applyFont(storedFont());
+  const fontButton = document.querySelector('[data-testid="font-toggle"]');
+  if (fontButton) fontButton.addEventListener("click", toggleFont);
+
+  const langButton = document.querySelector('[data-testid="lang-toggle"]');
+  if (langButton) {
+    langButton.addEventListener("click", () => {
+      const next = LANGS[(LANGS.indexOf(getLang()) + 1) % LANGS.length];
+      setLang(next);
+    });
+  }
+  applyI18n();
+  document.body.dataset.i18nReady = "true";
+}
+
+await initI18n();
+initChrome();
