@@ -172,7 +172,15 @@ def resolve_config(raw: Mapping[str, Any] | None, limits: Limits | None = None) 
     clip = make_grad_clip(_mapping(raw.get("grad_clip"), "grad_clip"))
     cfg["grad_clip"] = clip.to_dict()
     cfg["eval_every"] = _int_field(raw.get("eval_every", 1), "eval_every", 1, 1_000_000)
+    _check_batch_norm_batch(cfg)
     return cfg
+
+
+def _check_batch_norm_batch(cfg: Mapping[str, Any]) -> None:
+    """Batch norm cannot normalise one example (torch raises too): batches need >= 2."""
+    if cfg["model"]["batch_norm"] and cfg["batch_size"] < 2:
+        raise ConfigError("batch_size", "must be >= 2 with batch norm (one example has no "
+                          "batch statistics)")
 
 
 def _finite(x: float) -> bool:
@@ -353,6 +361,7 @@ class Run:
         block[4] = act_std
         block[5] = np.nan if saturation is None else saturation
         block[6] = np.nan if dead is None else dead
+        from_zero = not self._prev_weight_sq.all()  # a layer had all-zero weights before
         self._prev_weight_sq = weight_sq
 
         train_acc = self._accuracy(out, yb)
@@ -382,8 +391,8 @@ class Run:
             record["dead_fraction"] = self._nulls
         else:
             record["dead_fraction"][-1] = None
-        if not self._prev_weight_sq.all():
-            record["update_ratio"] = [None if math.isnan(v) else v for v in rows[2]]
+        if from_zero:  # ‖ΔW‖ / 0 is undefined: null, not inf/NaN
+            record["update_ratio"] = [v if math.isfinite(v) else None for v in rows[2]]
         self.history.append_block(scalars, block)
         self.step_count = t + 1
         self._last_record = record
@@ -474,6 +483,7 @@ class Run:
             new_cfg["eval_every"] = _int_field(patch["eval_every"], "eval_every", 1, 1_000_000)
         if "dropout" in patch:
             new_cfg["model"]["dropout"] = check_dropout(patch["dropout"], "dropout")
+        _check_batch_norm_batch(new_cfg)
 
         # Everything validated: commit.
         old_opt = self.config["optimizer"]
@@ -486,7 +496,12 @@ class Run:
             if old.stateful and self.schedule.stateful and new_cfg["schedule"]["name"] == (
                 self.config["schedule"]["name"]
             ):
-                self.schedule.load_state_dict(old.state_dict())  # type: ignore[attr-defined]
+                # Keep the plateau counters; a new base lr replaces the current rate, as
+                # setting param_group["lr"] does in torch.
+                state = dict(old.state_dict())  # type: ignore[attr-defined]
+                if new_cfg["optimizer"]["lr"] != old_opt["lr"]:
+                    state["lr"] = new_cfg["optimizer"]["lr"]
+                self.schedule.load_state_dict(state)  # type: ignore[attr-defined]
         self.reg = make_regularization(new_cfg["regularization"])
         self.clip = make_grad_clip(new_cfg["grad_clip"])
         self.batch_size = new_cfg["batch_size"]
@@ -636,9 +651,12 @@ def histogram(values: FloatArray, bins: int = 30) -> dict[str, Any]:
     }
     if finite.size == 0:
         return {**result, "counts": [], "edges": [], "min": None, "max": None}
-    lo, hi = float(finite.min()), float(finite.max())
-    if lo == hi:
-        lo, hi = lo - 0.5, hi + 0.5
+    vmin, vmax = float(finite.min()), float(finite.max())
+    lo, hi = vmin, vmax
+    if not hi - lo > 1e-9 * max(abs(lo), abs(hi), 1.0):
+        # (nearly) one value: centre a unit-wide (or relatively wide) window on it, so huge
+        # values (|x| > 2**53, where x ± 0.5 == x) still get distinct bin edges
+        half = 0.5 * max(abs(lo), 1.0)
+        lo, hi = lo - half, hi + half
     counts, edges = np.histogram(finite, bins=bins, range=(lo, hi))
-    return {**result, "counts": counts, "edges": edges, "min": float(finite.min()),
-            "max": float(finite.max())}
+    return {**result, "counts": counts, "edges": edges, "min": vmin, "max": vmax}
