@@ -42,7 +42,7 @@ class Dense:
         """``gz = dL/dz (n, d_out)``: writes dL/dW and dL/db, returns dL/dx ``(n, d_in)``."""
         assert self.x is not None, "backward before forward"
         np.matmul(self.x.T, gz, out=self.dW)
-        np.sum(gz, axis=0, out=self.db)
+        np.add.reduce(gz, axis=0, out=self.db)
         return gz @ self.W.T if need_dx else None
 
 
@@ -98,7 +98,7 @@ class BatchNorm1d:
         assert xhat is not None and inv_std is not None, "backward before forward"
         n = gy.shape[0]
         np.einsum("ij,ij->j", gy, xhat, out=self.dgamma)
-        np.sum(gy, axis=0, out=self.dbeta)
+        np.add.reduce(gy, axis=0, out=self.dbeta)
         # dL/dz = gamma/sigma * (gy - mean(gy) - xhat * mean(gy * xhat))
         gz = gy - self.dbeta / n
         gz -= xhat * (self.dgamma / n)
@@ -142,7 +142,7 @@ class LayerNorm:
         assert xhat is not None and inv_std is not None, "backward before forward"
         d = gy.shape[1]
         np.einsum("ij,ij->j", gy, xhat, out=self.dgamma)
-        np.sum(gy, axis=0, out=self.dbeta)
+        np.add.reduce(gy, axis=0, out=self.dbeta)
         gxhat = gy * self.gamma
         gz = gxhat - gxhat.mean(axis=1, keepdims=True)
         gz -= xhat * (np.einsum("ij,ij->i", gxhat, xhat)[:, None] / d)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+# first: importing core limits BLAS to one thread, which only works before NumPy loads
+import core  # isort: skip  # noqa: F401
+
 import contextlib
 import dataclasses
+import os
 import socket
 import threading
 import time
@@ -15,6 +19,7 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from hypothesis import settings as hypothesis_settings
 
 with warnings.catch_warnings():
     # Starlette suggests httpx2 for its TestClient; plain httpx still works
@@ -23,6 +28,14 @@ with warnings.catch_warnings():
 
 from app.main import create_app
 from app.settings import Settings
+
+# CI (CI=true) replays the same examples every run, so a red build is reproducible; locally
+# hypothesis explores new examples each time. No deadlines: CI machines are shared.
+hypothesis_settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+hypothesis_settings.register_profile("dev", deadline=None)
+hypothesis_settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev")
+)
 
 
 @pytest.fixture
