@@ -39,9 +39,12 @@ class Dense:
         return z
 
     def backward(self, gz: FloatArray, need_dx: bool = True) -> FloatArray | None:
-        """``gz = dL/dz (n, d_out)``: writes dL/dW and dL/db, returns dL/dx ``(n, d_in)``."""
+        """``gz = dL/dz (n, d_out)``: writes dL/dW and dL/db, returns dL/dx ``(n, d_in)``.
+
+        If the forward pass carried extra rows after the batch, only the first ``n`` count."""
         assert self.x is not None, "backward before forward"
-        np.matmul(self.x.T, gz, out=self.dW)
+        x = self.x if len(self.x) == len(gz) else self.x[: len(gz)]  # batch rows only
+        np.matmul(x.T, gz, out=self.dW)
         np.add.reduce(gz, axis=0, out=self.db)
         return gz @ self.W.T if need_dx else None
 
@@ -140,6 +143,8 @@ class LayerNorm:
         """``gy = dL/dy (n, d)``: writes dL/dgamma, dL/dbeta, returns dL/dz ``(n, d)``."""
         xhat, inv_std = self._xhat, self._inv_std
         assert xhat is not None and inv_std is not None, "backward before forward"
+        if len(xhat) != len(gy):  # the forward pass carried extra (evaluation) rows
+            xhat, inv_std = xhat[: len(gy)], inv_std[: len(gy)]
         d = gy.shape[1]
         np.einsum("ij,ij->j", gy, xhat, out=self.dgamma)
         np.add.reduce(gy, axis=0, out=self.dbeta)

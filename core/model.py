@@ -224,6 +224,7 @@ class MLP:
         self.output = denses[-1]
         self.dropout = spec.dropout
         self._act_buffers: dict[int, FloatArray] = {}
+        self._n_train = 0
         self._width_total = sum(self.widths)
         self._widths_f = np.asarray(self.widths, dtype=np.float64)
         self._width_offsets = np.concatenate(([0], np.cumsum(self.widths[:-1]))).astype(np.intp)
@@ -278,13 +279,26 @@ class MLP:
             self._act_buffers[n] = buf
         return buf
 
-    def forward_train(self, x: FloatArray, rng: np.random.Generator) -> FloatArray:
+    @property
+    def eval_equals_train(self) -> bool:
+        """True when training and eval mode compute the same function (no batch norm, no
+        dropout), so extra evaluation rows can ride along in a training forward pass."""
+        return not self.spec.batch_norm and self.dropout == 0.0
+
+    def forward_train(
+        self, x: FloatArray, rng: np.random.Generator, n_train: int | None = None
+    ) -> FloatArray:
         """Training-mode forward of ``x (n, d)`` -> outputs ``(n, k)``; caches for backward.
 
+        If ``n_train < n``, only the first ``n_train`` rows are the training batch: the rest
+        (e.g. the validation set) are evaluated in the same pass, which is exact only when
+        :attr:`eval_equals_train`; statistics and the backward pass use the batch rows only.
         Every layer's activation (the logits for the output layer) lands in one flat buffer,
         which :meth:`activation_stats` summarises with a few vectorised calls.
         """
         n = x.shape[0]
+        self._n_train = n if n_train is None else n_train
+        assert self._n_train == n or self.eval_equals_train, "extra rows need eval == train"
         buf = self._act_buffer(n)
         self._last_buffer = buf
         h = x
@@ -312,13 +326,14 @@ class MLP:
         return logits
 
     def backward(self, g_out: FloatArray) -> None:
-        """Backpropagate ``dL/doutputs (n, k)``; writes every gradient into ``grad``."""
+        """Backpropagate ``dL/doutputs (n_train, k)``; writes every gradient into ``grad``."""
+        nt = g_out.shape[0]
         g = self.output.backward(g_out, need_dx=bool(self.blocks))
         for k in range(len(self.blocks) - 1, -1, -1):
             block = self.blocks[k]
             assert g is not None and block.pre is not None and block.act is not None
             g_act = g * block.mask if block.mask is not None else g
-            g_pre = block.activation.derivative(block.pre, block.act)
+            g_pre = block.activation.derivative(block.pre[:nt], block.act[:nt])
             g_pre *= g_act
             if block.norm is not None:
                 g_pre = block.norm.backward(g_pre)
@@ -359,10 +374,19 @@ class MLP:
         """
         buf = self._last_buffer
         n = buf.size // self._width_total
-        counts = n * self._widths_f
+        nt = self._n_train
+        counts = nt * self._widths_f
         offsets = n * self._width_offsets
-        sums = np.add.reduceat(buf, offsets)
-        sumsq = np.add.reduceat(buf * buf, offsets)
+        if nt != n:  # only the leading n_train rows of each layer's block are the batch
+            bounds = np.empty(2 * len(offsets), dtype=np.intp)
+            bounds[0::2] = offsets
+            bounds[1::2] = offsets + nt * np.asarray(self.widths)
+            sums = np.add.reduceat(buf, bounds)[0::2]
+            sumsq = np.add.reduceat(buf * buf, bounds)[0::2]
+        else:
+            bounds = offsets
+            sums = np.add.reduceat(buf, offsets)
+            sumsq = np.add.reduceat(buf * buf, offsets)
         mean = sums / counts
         var = sumsq / counts
         var -= mean * mean
@@ -373,12 +397,13 @@ class MLP:
         if n_hidden and act.saturating:
             hidden = buf[: offsets[-1]]
             saturation = np.full(n_hidden + 1, np.nan)
-            saturation[:-1] = np.add.reduceat(act.saturated(hidden), offsets[:-1],
-                                              dtype=np.int64) / counts[:-1]
+            sat = np.add.reduceat(act.saturated(hidden), bounds[: len(bounds) - (
+                2 if nt != n else 1)], dtype=np.int64)
+            saturation[:-1] = (sat[0::2] if nt != n else sat) / counts[:-1]
         if n_hidden and act.relu_like:
             dead = np.full(n_hidden + 1, np.nan)
             for k, block in enumerate(self.blocks):
-                alive = block.act.any(axis=0)  # type: ignore[union-attr]
+                alive = block.act[:nt].any(axis=0)  # type: ignore[index]
                 dead[k] = 1.0 - np.count_nonzero(alive) / alive.size
         return mean, np.sqrt(var), saturation, dead
 

@@ -315,7 +315,21 @@ class Run:
         epoch = self.epoch
         lr = float(self.schedule.lr_at(t))
 
-        out = model.forward_train(xb, self._dropout_rng)
+        # Validation is measured on the same weights as the training loss (before the update).
+        # Without batch norm or dropout, eval mode equals train mode and the validation rows
+        # ride along in the training forward pass (one pass instead of two).
+        ds = self.dataset
+        evaluate = self._n_val and t % self.eval_every == 0
+        val_out: FloatArray | None = None
+        if evaluate and model.eval_equals_train:
+            nb = len(xb)
+            everything = model.forward_train(np.concatenate((xb, ds.x_val)), self._dropout_rng,
+                                             n_train=nb)
+            out, val_out = everything[:nb], everything[nb:]
+        else:
+            out = model.forward_train(xb, self._dropout_rng)
+            if evaluate:
+                val_out = model.predict(ds.x_val)
         data_loss, g_out = self.loss.value_and_grad(out, yb)
         model.backward(g_out)
         weights, weight_grads = model.weights, model.weight_grads
@@ -366,9 +380,7 @@ class Run:
 
         train_acc = self._accuracy(out, yb)
         val_loss = val_acc = None
-        ds = self.dataset
-        if self._n_val and t % self.eval_every == 0 and diverged is None:
-            val_out = model.predict(ds.x_val)
+        if val_out is not None and diverged is None:
             val_loss = float(self.loss.value(val_out, ds.y_val))
             val_acc = self._accuracy(val_out, ds.y_val)
         n_w = model.n_weights

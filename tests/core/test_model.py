@@ -146,3 +146,38 @@ def test_model_config_errors_name_the_field(values: dict[str, Any], field: str) 
     with pytest.raises(ConfigError) as err:
         resolve_model_config(values)
     assert err.value.field == field
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        {"hidden": (5, 4), "activation": "tanh"},
+        {"hidden": (4, 4), "activation": "relu", "layer_norm": True, "residual": True},
+        {"hidden": (6,), "activation": "sigmoid"},
+        {"hidden": (), "activation": "tanh"},
+    ],
+)
+def test_extra_evaluation_rows_change_nothing_for_the_batch(case: dict[str, Any]) -> None:
+    """The trainer appends the validation rows to the training forward pass (when eval mode
+    equals train mode): gradients, statistics and outputs of the batch must be unaffected, and
+    the extra rows must equal an eval-mode prediction."""
+    rng = np.random.default_rng(3)
+    spec = ModelSpec(input_dim=2, output_dim=1, **case)
+    a, b = MLP(spec, np.random.default_rng(0)), MLP(spec, np.random.default_rng(0))
+    assert a.eval_equals_train
+    x, extra = rng.normal(size=(7, 2)), rng.normal(size=(5, 2))
+    y = (rng.random((7, 1)) > 0.5).astype(float)
+    loss = LOSSES.create("bce_with_logits")
+
+    out_a = a.forward_train(x, rng)
+    out_b = b.forward_train(np.concatenate((x, extra)), rng, n_train=7)
+    np.testing.assert_allclose(out_b[:7], out_a, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(out_b[7:], a.predict(extra), rtol=1e-13, atol=1e-15)
+    for sa, sb in zip(a.activation_stats(), b.activation_stats(), strict=True):
+        if sa is None:
+            assert sb is None
+        else:
+            np.testing.assert_allclose(sb, sa, rtol=1e-12, atol=1e-15, equal_nan=True)
+    a.backward(loss.value_and_grad(out_a, y)[1])
+    b.backward(loss.value_and_grad(out_b[:7], y)[1])
+    np.testing.assert_allclose(b.grad, a.grad, rtol=1e-12, atol=1e-15)
