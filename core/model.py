@@ -412,6 +412,34 @@ class MLP:
         w = vector[: self.n_weights]
         return np.add.reduceat(w * w, self.weight_offsets)
 
+    def first_nonfinite_layer(self, vector: FloatArray) -> int:
+        """Index of the first layer whose part of a flat vector ``(P,)`` (weights, bias or
+        norm parameters) holds a NaN or inf; the output layer if none is found."""
+        views = self.layer_views(vector)
+        for k, parts in enumerate(views):
+            if not all(np.isfinite(v).all() for v in parts):
+                return k
+        return self.n_layers - 1
+
+    def layer_views(self, vector: FloatArray) -> list[list[FloatArray]]:
+        """Per layer, the slices of a flat vector ``(P,)`` belonging to it (same layout as
+        ``theta``): ``[W, b, (gamma, beta)]``."""
+        base = self.theta.__array_interface__["data"][0]
+        item = self.theta.itemsize
+        out: list[list[FloatArray]] = []
+        for k, dense in enumerate(self.dense_layers):
+            arrays = [dense.W, dense.b]
+            if k < len(self.blocks) and self.blocks[k].norm is not None:
+                norm = self.blocks[k].norm
+                assert norm is not None
+                arrays += [norm.gamma, norm.beta]
+            parts = []
+            for arr in arrays:
+                start = (arr.__array_interface__["data"][0] - base) // item
+                parts.append(vector[start : start + arr.size])
+            out.append(parts)
+        return out
+
     # ------------------------------------------------------------------ export / import
     def get_layers(self) -> list[dict[str, Any]]:
         """Parameters and buffers per layer, input to output; ``W`` is ``(in, out)``."""

@@ -344,8 +344,10 @@ class Run:
 
         diverged: dict[str, Any] | None = None
         act_mean, act_std, saturation, dead = model.activation_stats()
-        if not _finite(data_loss) or not np.isfinite(grad_sq).all():
-            diverged = self._divergence_info(t, data_loss, act_mean, grad_sq)
+        # One reduction checks every gradient (weights, biases, norm parameters): a NaN or inf
+        # anywhere makes the sum non-finite.
+        if not _finite(data_loss) or not _finite(float(np.add.reduce(model.grad))):
+            diverged = self._divergence_info(t, data_loss, act_mean)
             weight_sq = self._prev_weight_sq
             update_sq = np.zeros_like(weight_sq)
         else:
@@ -355,8 +357,8 @@ class Run:
             if reg.l1 and reg.l1_method == "proximal":
                 proximal_l1(weights, reg, lr)
             weight_sq = model.squared_norms(model.theta)
-            if not np.isfinite(weight_sq).all():
-                bad = int(np.flatnonzero(~np.isfinite(weight_sq))[0])
+            if not _finite(float(np.add.reduce(model.theta))):
+                bad = model.first_nonfinite_layer(model.theta)
                 diverged = self._divergence_dict(t, bad, "weights are not finite after the update")
                 np.copyto(model.theta, prev)  # roll back to the last finite weights
                 weight_sq = self._prev_weight_sq
@@ -369,13 +371,16 @@ class Run:
         block = self._layer_block
         np.sqrt(grad_sq, out=block[0])
         np.sqrt(weight_sq, out=block[1])
-        with np.errstate(divide="ignore", invalid="ignore"):
+        from_zero = not self._prev_weight_sq.all()  # a layer had all-zero weights before
+        if from_zero:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                np.divide(np.sqrt(update_sq), np.sqrt(self._prev_weight_sq), out=block[2])
+        else:
             np.divide(np.sqrt(update_sq), np.sqrt(self._prev_weight_sq), out=block[2])
         block[3] = act_mean
         block[4] = act_std
         block[5] = np.nan if saturation is None else saturation
         block[6] = np.nan if dead is None else dead
-        from_zero = not self._prev_weight_sq.all()  # a layer had all-zero weights before
         self._prev_weight_sq = weight_sq
 
         train_acc = self._accuracy(out, yb)
@@ -418,20 +423,20 @@ class Run:
     def _accuracy(self, out: FloatArray, y: Any) -> float | None:
         task = self.dataset.task
         if task == "binary":
-            return float(np.count_nonzero((out > 0.0) == (y > 0.5))) / len(y)
+            return float(np.count_nonzero((out > 0.0) == y)) / len(y)  # y is 0.0 / 1.0
         if task == "multiclass":
             return float(np.count_nonzero(np.argmax(out, axis=1) == y)) / len(y)
         return None
 
-    def _divergence_info(
-        self, t: int, loss: float, act_mean: Sequence[Any], grad_sq: FloatArray
-    ) -> dict[str, Any]:
-        for k, m in enumerate(act_mean):
-            if m is None or not _finite(m):
+    def _divergence_info(self, t: int, loss: float, act_mean: FloatArray) -> dict[str, Any]:
+        """Where a non-finite loss or gradient comes from: the first layer with non-finite
+        activations, else the first layer with a non-finite gradient, else the loss."""
+        for k, m in enumerate(act_mean.tolist()):
+            if not _finite(m):
                 return self._divergence_dict(t, k, "activations are not finite")
         if not _finite(loss):
             return self._divergence_dict(t, self.model.n_layers - 1, "loss is not finite")
-        bad = int(np.flatnonzero(~np.isfinite(grad_sq))[0])
+        bad = self.model.first_nonfinite_layer(self.model.grad)
         return self._divergence_dict(t, bad, "gradients are not finite")
 
     def _divergence_dict(self, t: int, layer: int, reason: str) -> dict[str, Any]:
