@@ -1,4 +1,6 @@
-"""Stateless lab endpoints: schedule previews, activation curves, conv output sizes.
+"""Stateless lab endpoints: schedule previews, activation curves, conv output sizes, and the
+core.analysis calculators (depth profile, optimizer trajectories, regularization paths, a
+backprop worked example).
 
 Engine modules are imported inside the handlers: they are plain NumPy and cheap to import, and
 this keeps the app importable while an engine module is being developed.
@@ -19,10 +21,18 @@ from app.jsonsafe import SafeJSONResponse
 from app.schemas.common import MessageError, ValidationErrorBody
 from app.schemas.labs import (
     ActivationCurve,
+    BackpropRequest,
+    BackpropResponse,
     ConvShapeRequest,
     ConvShapeResponse,
+    DepthRequest,
+    DepthResponse,
+    RegularizationPathRequest,
+    RegularizationPathResponse,
     SchedulePreviewRequest,
     SchedulePreviewResponse,
+    TrajectoryRequest,
+    TrajectoryResponse,
 )
 from app.settings import Settings
 from core.convshape import conv_shape
@@ -154,3 +164,129 @@ def conv_output(body: ConvShapeRequest) -> ConvShapeResponse:
         remainder=result.remainder,
     )
 
+
+
+@router.post(
+    "/api/labs/depth",
+    summary="Gradient and activation statistics of a deep network at initialisation",
+    response_model=DepthResponse,
+    responses=_422,
+)
+def depth(body: DepthRequest, request: Request) -> Response:
+    """One forward/backward pass of a fresh MLP ``width -> width × depth -> 1`` on ``n`` random
+    samples (mse loss against random targets). Per layer, input to output (hidden layers, then
+    the output layer): the gradient norm ``‖∂L/∂W‖``, activation mean/std, the share of
+    saturated (sigmoid/tanh) or dead (ReLU) units, and histograms of the activations and of
+    ``∂L/∂W``. Shows vanishing/exploding gradients, and what initialisation, batch norm and
+    residual connections do about them."""
+    from core.analysis import depth_profile
+
+    settings: Settings = request.app.state.settings
+    if body.width > settings.max_units:
+        raise ConfigError("width", f"must be an integer with 1 <= x <= {settings.max_units}")
+    result = depth_profile(
+        depth=body.depth,
+        width=body.width,
+        activation=body.activation,
+        init=body.init,
+        batch_norm=body.batch_norm,
+        residual=body.residual,
+        n=body.n,
+        seed=body.seed,
+        activation_params=body.activation_params,
+        init_params=body.init_params,
+        bins=body.bins,
+    )
+    return SafeJSONResponse(result)
+
+
+@router.post(
+    "/api/optimizers/trajectory",
+    summary="Optimizer path on a 2-D test function",
+    response_model=TrajectoryResponse,
+    responses=_422,
+)
+def optimizer_trajectory(body: TrajectoryRequest) -> Response:
+    """Runs a training optimizer (the same code as training; hyperparameters next to ``name``)
+    on a 2-D test function from ``start``, optionally under a learning-rate schedule.
+    ``path[0]`` is the start and ``path[t + 1]`` the point after update ``t``. A run whose
+    iterate becomes non-finite stops there: ``diverged`` is true and only the finite prefix is
+    returned."""
+    from core.analysis import TEST_FUNCTIONS, trajectory
+
+    TEST_FUNCTIONS.get(body.function, "function")  # unknown names: 422 at body.function
+    schedule = None
+    if body.schedule is not None:
+        schedule = {
+            "name": body.schedule.name,
+            "warmup_steps": body.schedule.warmup_steps,
+            **body.schedule.params(),
+        }
+    result = trajectory(
+        body.function,
+        start=body.start,
+        optimizer={"name": body.optimizer.name, **body.optimizer.values()},
+        schedule=schedule,
+        steps=body.steps,
+        params=body.params,
+        seed=body.seed,
+    )
+    return SafeJSONResponse(result)
+
+
+@router.post(
+    "/api/labs/regularization-path",
+    summary="Lasso / ridge / elastic-net coefficient paths",
+    response_model=RegularizationPathResponse,
+    responses=_422,
+)
+def regularization_path(body: RegularizationPathRequest) -> Response:
+    """Exact penalised least-squares fits on ``sparse_linear`` data along a λ grid:
+    ``(1/(2n))‖y − Xw − b‖² + l1·Σ|w| + (l2/2)·Σw²`` with l1 = λ (``l1``), l2 = λ (``l2``) or
+    l1 = λ·l1_ratio, l2 = λ·(1 − l1_ratio) (``elastic_net``). L1 sets coefficients exactly to 0
+    (``zeros`` counts them); L2 only shrinks them."""
+    from core.analysis import regularization_path as reg_path
+
+    result = reg_path(
+        body.method,
+        lambdas=body.lambdas,
+        n=body.n,
+        n_features=body.n_features,
+        n_informative=body.n_informative,
+        noise=body.noise,
+        seed=body.seed,
+        l1_ratio=body.l1_ratio,
+    )
+    return SafeJSONResponse(result)
+
+
+@router.post(
+    "/api/labs/backprop",
+    summary="Backpropagation worked example (one sample, every number)",
+    response_model=BackpropResponse,
+    responses=_422,
+)
+def backprop(body: BackpropRequest) -> Response:
+    """Forward pass ``z_l = a_{l−1} @ W_l + b_l``, ``a_l = f(z_l)`` (``W (in, out)``), the loss,
+    the backward pass ``delta_l = ∂L/∂z_l``, ``dW_l = outer(a_{l−1}, delta_l)``,
+    ``db_l = delta_l``, and the weights after one SGD step ``W − lr·dW``. ``activation``
+    applies to the output layer too unless ``output_activation`` is given."""
+    from core.activations import ACTIVATIONS
+    from core.analysis import backprop_example
+    from core.losses import LOSSES
+
+    # unknown names: 422 at body.loss / body.output_activation (not ".name")
+    LOSSES.get(body.loss, "loss")
+    if body.output_activation is not None:
+        ACTIVATIONS.get(body.output_activation, "output_activation")
+    result = backprop_example(
+        body.x,
+        body.y,
+        [{"W": layer.W, "b": layer.b} for layer in body.layers],
+        activation=body.activation,
+        loss=body.loss,
+        lr=body.lr,
+        output_activation=body.output_activation,
+        activation_params=body.activation_params,
+    )
+    return SafeJSONResponse(result)

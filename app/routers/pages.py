@@ -70,8 +70,8 @@ GRADIENT_PRESETS: tuple[dict[str, Any], ...] = (
     },
     {
         "id": "residual",
-        "a": {**_NET, "depth": 30, "activation": "sigmoid", "init": "xavier_uniform"},
-        "b": {**_NET, "depth": 30, "activation": "sigmoid", "init": "xavier_uniform",
+        "a": {**_NET, "depth": 20, "activation": "sigmoid", "init": "xavier_uniform"},
+        "b": {**_NET, "depth": 20, "activation": "sigmoid", "init": "xavier_uniform",
               "residual": True},
     },
 )
@@ -110,9 +110,30 @@ def index(request: Request) -> HTMLResponse:
     return render(request, "index.html", {"active": "playground"})
 
 
+# schedules selected when /labs/schedules is opened without a query string
+DEFAULT_SCHEDULES = ("step", "cosine_annealing")
+
+
+@cache
+def stateful_schedules() -> tuple[str, ...]:
+    """Schedules whose rate depends on a metric (reduce_on_plateau): no preview possible."""
+    from core.schedules import SCHEDULES, make_schedule
+
+    return tuple(c.name for c in SCHEDULES if make_schedule(c.name, {}, 0.1).stateful)
+
+
 @router.get("/labs/schedules", response_class=HTMLResponse)
 def lab_schedules(request: Request) -> HTMLResponse:
-    return render(request, "labs/schedules.html", {"active": "schedules", "title": "Schedules lab"})
+    return render(
+        request,
+        "labs/schedules.html",
+        {
+            "active": "schedules",
+            "title": "Schedules lab",
+            "default_schedules": ",".join(DEFAULT_SCHEDULES),
+            "no_preview": ",".join(stateful_schedules()),
+        },
+    )
 
 
 @router.get("/labs/gradients", response_class=HTMLResponse)

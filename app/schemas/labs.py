@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -99,3 +99,229 @@ class ConvShapeResponse(BaseModel):
     remainder: int = Field(
         description="Padded input positions left uncovered after the last window.", examples=[0]
     )
+
+
+# --- analysis endpoints (core.analysis) ------------------------------------------------------
+
+
+class DepthRequest(StrictModel):
+    """A fresh deep MLP ``width -> width × depth -> 1`` measured at initialisation."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "depth": 10,
+                    "width": 64,
+                    "activation": "sigmoid",
+                    "init": "normal",
+                    "init_params": {"std": 1.0},
+                    "batch_norm": False,
+                    "residual": False,
+                    "n": 256,
+                    "seed": 0,
+                }
+            ]
+        }
+    )
+
+    depth: int = Field(ge=1, le=50, description="Hidden layers.", examples=[10])
+    width: int = Field(
+        ge=1, description="Units per hidden layer (at most the server's max_units).", examples=[64]
+    )
+    activation: str = Field(default="tanh", description="Activation name from the catalog.")
+    activation_params: dict[str, Any] | None = Field(
+        default=None, description="Activation parameters (see the catalog)."
+    )
+    init: str = Field(default="xavier_uniform", description="Initializer name from the catalog.")
+    init_params: dict[str, Any] | None = Field(
+        default=None, description="Initializer parameters (see the catalog)."
+    )
+    batch_norm: bool = Field(default=False, description="Batch norm after every hidden dense.")
+    residual: bool = Field(default=False, description="Identity skip around every hidden layer.")
+    n: int = Field(default=256, ge=1, le=4096, description="Samples in the batch.")
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
+    bins: int = Field(default=30, ge=1, le=200, description="Histogram bins.")
+
+
+class Histogram(BaseModel):
+    counts: list[int]
+    edges: list[float | None]
+    nonfinite: int = Field(description="Entries left out because they are NaN or ±inf.")
+
+
+class DepthLayer(BaseModel):
+    index: int
+    name: str = Field(examples=["hidden 1"])
+    width: int
+    grad_norm: float | None = Field(description="‖∂L/∂W‖_F of the layer's weights.")
+    weight_norm: float | None
+    act_mean: float | None
+    act_std: float | None
+    saturation: float | None = Field(
+        description="Share of saturated units (sigmoid/tanh hidden layers), else null."
+    )
+    dead_fraction: float | None = Field(
+        description="Share of dead units (ReLU hidden layers), else null."
+    )
+    act_hist: Histogram
+    grad_hist: Histogram
+
+
+class DepthResponse(BaseModel):
+    layers: list[DepthLayer] = Field(description="Input to output: hidden layers, then output.")
+    loss: float | None
+    finite: bool
+
+
+class OptimizerSpec(BaseModel):
+    """An optimizer: ``name`` plus its hyperparameters as further keys (see the catalog)."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        strict=True,
+        allow_inf_nan=False,
+        json_schema_extra={"examples": [{"name": "adam", "lr": 0.05, "beta1": 0.9}]},
+    )
+
+    name: str = Field(default="sgd", description="Optimizer name from the catalog.")
+    lr: float | None = Field(default=None, gt=0, description="Learning rate.")
+
+    def values(self) -> dict[str, Any]:
+        out = dict(self.model_extra or {})
+        if self.lr is not None:
+            out["lr"] = self.lr
+        return out
+
+
+class TrajectoryRequest(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "function": "rosenbrock",
+                    "start": [-1.5, 2.0],
+                    "optimizer": {"name": "adam", "lr": 0.05},
+                    "schedule": {"name": "cosine_annealing", "T_max": 500},
+                    "steps": 500,
+                }
+            ]
+        }
+    )
+
+    function: str = Field(
+        description="2-D test function: quadratic, rosenbrock, beale, himmelblau or saddle.",
+        examples=["rosenbrock"],
+    )
+    params: dict[str, Any] | None = Field(default=None, description="Function parameters.")
+    start: list[float] | None = Field(
+        default=None, description="[x, y] start point (default: the function's own)."
+    )
+    optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
+    schedule: ScheduleSpec | None = Field(default=None, description="Default: constant rate.")
+    steps: int = Field(default=100, ge=1, le=10_000, description="Updates to run.")
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
+
+
+class TrajectoryResponse(BaseModel):
+    path: list[list[float]] = Field(description="path[0] is the start; one point per update.")
+    value: list[float] = Field(description="f at every point of the path.")
+    lr: list[float] = Field(description="Learning rate used for update t.")
+    steps_done: int
+    diverged: bool
+    diverged_at: int | None = Field(description="Index the first non-finite iterate would have.")
+    minima: list[list[float]]
+
+
+class RegularizationPathRequest(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"method": "l1", "n": 200, "n_features": 20, "n_informative": 3}]
+        }
+    )
+
+    method: Literal["l1", "l2", "elastic_net"]
+    lambdas: list[float] | None = Field(
+        default=None,
+        max_length=200,
+        description="λ grid, each 0 < λ <= 1000 (default: 30 values log-spaced 1e-3 … 10).",
+    )
+    n: int = Field(default=200, description="Samples (2 … 5000).")
+    n_features: int = Field(default=20, description="Features p (2 … 200).")
+    n_informative: int = Field(default=3, description="Non-zero true coefficients (1 … p).")
+    noise: float = Field(default=0.1, description="Noise standard deviation (0 … 1).")
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
+    l1_ratio: float = Field(default=0.5, description="elastic_net: share of λ on the L1 term.")
+
+
+class RegularizationPathResponse(BaseModel):
+    lambdas: list[float]
+    coefs: list[list[float]] = Field(description="coefs[i] is the fit at lambdas[i] (p,).")
+    intercepts: list[float]
+    zeros: list[int] = Field(description="Exactly-zero coefficients per λ.")
+    kkt: list[float] = Field(description="Largest optimality-condition violation per λ.")
+    lambda_max: float | None = Field(description="Smallest λ with all zeros (null for l2).")
+    true_coef: list[float]
+    informative: list[int]
+
+
+class BackpropLayer(StrictModel):
+    W: list[list[float]] = Field(description="Weights (in, out): z = a_prev @ W + b.")
+    b: list[float]
+
+
+class BackpropRequest(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "x": [1.0, 2.0],
+                    "y": [0.5],
+                    "layers": [
+                        {"W": [[0.5, 0.6], [0.7, 0.8]], "b": [0.1, 0.2]},
+                        {"W": [[0.9], [0.1]], "b": [0.3]},
+                    ],
+                    "activation": "sigmoid",
+                    "loss": "half_mse",
+                    "lr": 0.1,
+                }
+            ]
+        }
+    )
+
+    x: list[float] = Field(description="One input example.")
+    y: list[float] = Field(description="Its target (cross_entropy: [class id]).")
+    layers: list[BackpropLayer] = Field(description="Dense layers, input to output.")
+    activation: str = Field(default="sigmoid", description="Applied to every layer.")
+    activation_params: dict[str, Any] | None = None
+    output_activation: str | None = Field(
+        default=None, description="Overrides the output layer's activation (e.g. identity)."
+    )
+    loss: str = Field(default="half_mse", description="Loss name from the catalog.")
+    lr: float = Field(default=0.1, description="SGD step size (0 … 10).")
+
+
+class ForwardStep(BaseModel):
+    z: list[float | None]
+    a: list[float | None]
+
+
+class BackwardStep(BaseModel):
+    delta: list[float | None] = Field(description="∂L/∂z of the layer.")
+    dW: list[list[float | None]]
+    db: list[float | None]
+
+
+class UpdatedLayer(BaseModel):
+    W: list[list[float | None]]
+    b: list[float | None]
+
+
+class BackpropResponse(BaseModel):
+    input: list[float]
+    forward: list[ForwardStep]
+    output: list[float | None]
+    loss: float | None
+    dL_da: list[float | None]
+    backward: list[BackwardStep]
+    updated: list[UpdatedLayer]

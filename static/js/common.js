@@ -219,6 +219,29 @@ export function playgroundScheduleUrl(entry, values, lr, warmupSteps) {
   return `/?${q.toString()}`;
 }
 
+// Client-side check against the catalog schema (so obviously bad input never reaches the
+// server as a failing request). Returns "name: must be …" or null.
+export function checkParam(param, value) {
+  const bad = () => `${param.name}: ${t("controls.invalid", { range: rangeHint(param) || param.type })}`;
+  if (value === null) return param.nullable ? null : bad();
+  if (param.type === "bool") return typeof value === "boolean" ? null : bad();
+  if (param.type === "choice") return (param.choices || []).includes(value) ? null : bad();
+  const items = param.type.endsWith("_list") ? value : [value];
+  if (!Array.isArray(items) || items.length > (param.max_len ?? Infinity)) return bad();
+  for (const v of items) {
+    if (typeof v !== "number" || !Number.isFinite(v)) return bad();
+    if (param.type.startsWith("int") && !Number.isInteger(v)) return bad();
+    if (param.min !== undefined && (v < param.min || (param.exclusive_min && v === param.min))) return bad();
+    if (param.max !== undefined && (v > param.max || (param.exclusive_max && v === param.max))) return bad();
+  }
+  return null;
+}
+
+// All problems of `values` for a catalog entry (empty list: OK to send).
+export function checkParams(entry, values) {
+  return entry.params.map((p) => checkParam(p, values[p.name])).filter(Boolean);
+}
+
 // --------------------------------------------------------------------------------------------
 // catalog-driven controls
 

@@ -50,7 +50,7 @@ def test_index_renders_schedule_chart(page: Page, live_server: str) -> None:
 
 def test_lab_placeholder_navigation(page: Page) -> None:
     page.goto("/")
-    page.get_by_test_id("nav-schedules").click()
-    expect(page).to_have_url(re.compile(r"/labs/schedules$"))
-    expect(page.get_by_test_id("placeholder")).to_contain_text("Schedules lab")
-    expect(page.get_by_test_id("nav-schedules")).to_have_attribute("aria-current", "page")
+    page.get_by_test_id("nav-sparsity").click()
+    expect(page).to_have_url(re.compile(r"/labs/sparsity$"))
+    expect(page.get_by_test_id("placeholder")).to_contain_text("Sparsity lab")
+    expect(page.get_by_test_id("nav-sparsity")).to_have_attribute("aria-current", "page")

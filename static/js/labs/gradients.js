@@ -1,0 +1,407 @@
+// /labs/gradients: two deep networks (columns A and B) measured at initialisation via
+// POST /api/labs/depth. Activation/initializer names and parameters come from the catalog;
+// the presets come from the page (data-presets, defined server-side in app/routers/pages.py).
+//
+// URL state: ?preset=<id>&a.depth=10&a.width=64&a.activation=tanh&a.init=xavier_uniform
+//   &a.bn=1&a.res=1&a.act.<param>=..&a.init.<param>=..  (same for b.; params: non-defaults only)
+
+import {
+  buildParamControls,
+  checkParam,
+  checkParams,
+  debounce,
+  drawChart,
+  fillSelect,
+  getCatalog,
+  onLangChange,
+  paramsFromQuery,
+  paramsToQuery,
+  postJSON,
+  readQuery,
+  t,
+  writeQuery,
+} from "../common.js";
+
+const root = document.querySelector('[data-testid="gradients-lab"]');
+const presets = JSON.parse(root.dataset.presets || "[]");
+const hintEl = document.querySelector('[data-testid="preset-hint"]');
+const COLORS = { a: "#3b6fd8", b: "#d8573b" };
+const KINDS = { activation: "activations", init: "initializers" };
+
+let catalog = null;
+let activePreset = null;
+const columns = {}; // col -> {el, state, results, ...}
+
+function entry(kind, name) {
+  return catalog[KINDS[kind]].find((e) => e.name === name);
+}
+
+// ---- one column ------------------------------------------------------------------------------
+
+function q(colEl, testid) {
+  return colEl.querySelector(`[data-testid="${testid}"]`);
+}
+
+function readState(col) {
+  const c = columns[col];
+  return {
+    depth: Number(q(c.el, "depth").value),
+    width: Number(q(c.el, "width").value),
+    activation: q(c.el, "activation").value,
+    activation_params: c.paramCtl.activation ? c.paramCtl.activation.get() : {},
+    init: q(c.el, "init").value,
+    init_params: c.paramCtl.init ? c.paramCtl.init.get() : {},
+    batch_norm: q(c.el, "batch-norm").checked,
+    residual: q(c.el, "residual").checked,
+  };
+}
+
+function renderSubParams(col, kind, values) {
+  const c = columns[col];
+  const box = c.el.querySelector(`[data-role="${kind}-params"]`);
+  box.replaceChildren();
+  const e = entry(kind, q(c.el, kind).value);
+  c.paramCtl[kind] = null;
+  if (e && e.params.length) {
+    c.paramCtl[kind] = buildParamControls(box, KINDS[kind], e, {
+      values: values || {},
+      onChange: () => userChanged(),
+    });
+  }
+}
+
+function writeState(col, state) {
+  const c = columns[col];
+  q(c.el, "depth").value = state.depth;
+  q(c.el, "width").value = state.width;
+  q(c.el, "activation").value = state.activation;
+  q(c.el, "init").value = state.init;
+  q(c.el, "batch-norm").checked = Boolean(state.batch_norm);
+  q(c.el, "residual").checked = Boolean(state.residual);
+  renderSubParams(col, "activation", state.activation_params);
+  renderSubParams(col, "init", state.init_params);
+}
+
+function setupColumn(col) {
+  const colEl = document.querySelector(`[data-testid="column-${col}"]`);
+  columns[col] = { el: colEl, paramCtl: {}, result: null, seq: 0 };
+  fillSelect(q(colEl, "activation"), "activations", catalog.activations);
+  fillSelect(q(colEl, "init"), "initializers", catalog.initializers);
+  const maxUnits = catalog.limits && catalog.limits.max_units;
+  if (maxUnits) q(colEl, "width").max = String(maxUnits);
+  for (const kind of ["activation", "init"]) {
+    q(colEl, kind).addEventListener("change", () => {
+      renderSubParams(col, kind, {});
+      userChanged();
+    });
+  }
+  for (const id of ["depth", "width"]) q(colEl, id).addEventListener("input", userChanged);
+  for (const id of ["batch-norm", "residual"]) q(colEl, id).addEventListener("change", userChanged);
+}
+
+// ---- URL -------------------------------------------------------------------------------------
+
+function syncUrl() {
+  const out = [];
+  if (activePreset) out.push(["preset", activePreset]);
+  for (const col of ["a", "b"]) {
+    const s = readState(col);
+    out.push([`${col}.depth`, String(s.depth)], [`${col}.width`, String(s.width)]);
+    out.push([`${col}.activation`, s.activation], [`${col}.init`, s.init]);
+    if (s.batch_norm) out.push([`${col}.bn`, "1"]);
+    if (s.residual) out.push([`${col}.res`, "1"]);
+    const act = entry("activation", s.activation);
+    const ini = entry("init", s.init);
+    if (act) out.push(...paramsToQuery(act, s.activation_params, `${col}.act.`));
+    if (ini) out.push(...paramsToQuery(ini, s.init_params, `${col}.init.`));
+  }
+  writeQuery(out);
+}
+
+function stateFromUrl(query, col, fallback) {
+  const get = (k) => query.get(`${col}.${k}`);
+  const intOr = (k, d) => (Number.isInteger(Number(get(k))) && get(k) !== null && get(k) !== "" ? Number(get(k)) : d);
+  const activation = entry("activation", get("activation")) ? get("activation") : fallback.activation;
+  const init = entry("init", get("init")) ? get("init") : fallback.init;
+  const sameAct = activation === fallback.activation;
+  const sameInit = init === fallback.init;
+  return {
+    depth: intOr("depth", fallback.depth),
+    width: intOr("width", fallback.width),
+    activation,
+    init,
+    batch_norm: get("bn") !== null ? get("bn") === "1" : Boolean(fallback.batch_norm),
+    residual: get("res") !== null ? get("res") === "1" : Boolean(fallback.residual),
+    activation_params: {
+      ...(sameAct ? fallback.activation_params : {}),
+      ...paramsFromQuery(entry("activation", activation), query, `${col}.act.`),
+    },
+    init_params: {
+      ...(sameInit ? fallback.init_params : {}),
+      ...paramsFromQuery(entry("init", init), query, `${col}.init.`),
+    },
+  };
+}
+
+// ---- presets ---------------------------------------------------------------------------------
+
+function showPreset(id) {
+  activePreset = id;
+  for (const b of document.querySelectorAll("[data-preset]")) {
+    b.setAttribute("aria-pressed", b.dataset.preset === id ? "true" : "false");
+  }
+  hintEl.textContent = id ? t(`grad.preset.${id}.hint`) : "";
+}
+
+function applyPreset(id) {
+  const p = presets.find((x) => x.id === id);
+  if (!p) return;
+  writeState("a", p.a);
+  writeState("b", p.b);
+  showPreset(id);
+  syncUrl();
+  refreshAll();
+}
+
+function userChanged() {
+  showPreset(null);
+  scheduleRefresh();
+}
+
+// ---- fetch + draw ----------------------------------------------------------------------------
+
+async function refresh(col) {
+  const c = columns[col];
+  const seq = ++c.seq;
+  const s = readState(col);
+  const body = { ...s, n: 256, seed: 0 };
+  const err = q(c.el, "column-error");
+  const problems = [
+    checkParam({ name: "depth", type: "int", min: 1, max: 50 }, s.depth),
+    checkParam({ name: "width", type: "int", min: 1, max: Number(q(c.el, "width").max) }, s.width),
+    ...checkParams(entry("activation", s.activation), s.activation_params),
+    ...checkParams(entry("init", s.init), s.init_params),
+  ].filter(Boolean);
+  if (problems.length) {
+    c.result = null;
+    err.hidden = false;
+    err.textContent = problems.join("; ");
+    return;
+  }
+  try {
+    const result = await postJSON(root.dataset.depthUrl, body);
+    if (seq !== c.seq) return;
+    c.result = result;
+    err.hidden = true;
+  } catch (e) {
+    if (seq !== c.seq) return;
+    c.result = null;
+    err.hidden = false;
+    err.textContent = t("common.error", { msg: e.message });
+  }
+}
+
+async function refreshAll() {
+  await Promise.all(["a", "b"].map(refresh));
+  await drawAll();
+}
+
+const scheduleRefresh = debounce(() => {
+  syncUrl();
+  refreshAll();
+}, 200);
+
+function layerLabels(layers) {
+  return layers.map((l, i) => (i === layers.length - 1 ? t("grad.output") : String(i + 1)));
+}
+
+function gradRange() {
+  // shared log range for both columns so A and B compare at a glance
+  const vals = [];
+  for (const col of ["a", "b"]) {
+    const r = columns[col].result;
+    if (r) for (const l of r.layers) if (l.grad_norm > 0) vals.push(Math.log10(l.grad_norm));
+  }
+  if (!vals.length) return undefined;
+  const lo = Math.min(...vals);
+  const hi = Math.max(...vals);
+  const pad = Math.max(0.3, (hi - lo) * 0.08);
+  return [lo - pad, hi + pad];
+}
+
+function histHeatmap(layers) {
+  // hidden layers only (the output layer holds logits on another scale); re-bin every layer's
+  // histogram on one common grid of values by bin centre; rows normalised to fractions
+  const hidden = layers.slice(0, -1);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const l of hidden) {
+    const e = l.act_hist.edges.filter((v) => v !== null);
+    if (e.length) {
+      lo = Math.min(lo, e[0]);
+      hi = Math.max(hi, e[e.length - 1]);
+    }
+  }
+  if (!(hi > lo)) {
+    lo -= 1;
+    hi += 1;
+  }
+  const nb = 40;
+  const width = (hi - lo) / nb;
+  const x = Array.from({ length: nb }, (_, i) => lo + (i + 0.5) * width);
+  const z = hidden.map((l) => {
+    const row = new Array(nb).fill(0);
+    const { counts, edges } = l.act_hist;
+    const total = counts.reduce((a, b) => a + b, 0) || 1;
+    counts.forEach((cnt, i) => {
+      if (edges[i] === null || edges[i + 1] === null) return;
+      const centre = (edges[i] + edges[i + 1]) / 2;
+      const k = Math.min(nb - 1, Math.max(0, Math.floor((centre - lo) / width)));
+      row[k] += cnt / total;
+    });
+    return row.map((v) => 100 * v);
+  });
+  return { x, y: hidden.map((_, i) => String(i + 1)), z };
+}
+
+async function drawColumn(col, range) {
+  const c = columns[col];
+  const r = c.result;
+  const lossEl = q(c.el, "loss");
+  if (!r) {
+    lossEl.textContent = "";
+    return;
+  }
+  lossEl.textContent = r.finite
+    ? t("grad.loss", { v: r.loss === null ? "—" : Number(r.loss).toPrecision(4) })
+    : t("grad.nonfinite");
+  const labels = layerLabels(r.layers);
+  const norms = r.layers.map((l) => (l.grad_norm > 0 ? l.grad_norm : null));
+  const hiddenZero = r.layers.slice(0, -1).every((l) => l.grad_norm === 0);
+  const layerAxis = { title: { text: t("grad.axis.layer") }, type: "category" };
+  await drawChart(
+    q(c.el, "chart-grad-norm"),
+    [
+      {
+        type: "scatter",
+        mode: "lines+markers",
+        x: labels,
+        y: norms,
+        name: "‖∂L/∂W‖",
+        line: { color: COLORS[col], width: 3 },
+        marker: { size: 7 },
+        hovertemplate: "%{x}: %{y:.3e}<extra></extra>",
+      },
+    ],
+    {
+      xaxis: layerAxis,
+      yaxis: { title: { text: t("grad.axis.norm") }, type: "log", range, exponentformat: "power" },
+      showlegend: false,
+      annotations: hiddenZero
+        ? [{ text: t("grad.zero_grad"), xref: "paper", yref: "paper", x: 0.5, y: 0.5, showarrow: false, font: { size: 16, color: "#b3261e" } }]
+        : [],
+    },
+  );
+  const h = histHeatmap(r.layers);
+  await drawChart(
+    q(c.el, "chart-act-hist"),
+    [
+      {
+        type: "heatmap",
+        x: h.x,
+        y: h.y,
+        z: h.z,
+        colorscale: "Viridis",
+        colorbar: { title: { text: "%" }, thickness: 12 },
+        hovertemplate: `${t("grad.axis.layer")} %{y}<br>${t("grad.axis.value")} %{x:.3g}<br>%{z:.1f}%<extra></extra>`,
+      },
+    ],
+    {
+      xaxis: { title: { text: t("grad.axis.value") } },
+      yaxis: { title: { text: t("grad.axis.layer") }, type: "category" },
+    },
+  );
+  const sat = r.layers.slice(0, -1);
+  const satTraces = [];
+  const hiddenLabels = labels.slice(0, -1);
+  if (sat.some((l) => l.saturation !== null)) {
+    satTraces.push({
+      type: "bar",
+      x: hiddenLabels,
+      y: sat.map((l) => (l.saturation === null ? null : 100 * l.saturation)),
+      name: t("grad.saturated"),
+      marker: { color: COLORS[col] },
+    });
+  }
+  if (sat.some((l) => l.dead_fraction !== null)) {
+    satTraces.push({
+      type: "bar",
+      x: hiddenLabels,
+      y: sat.map((l) => (l.dead_fraction === null ? null : 100 * l.dead_fraction)),
+      name: t("grad.dead"),
+      marker: { color: "#6b7a8f" },
+    });
+  }
+  await drawChart(q(c.el, "chart-saturation"), satTraces, {
+    xaxis: layerAxis,
+    yaxis: { title: { text: t("grad.axis.pct") }, range: [0, 100] },
+    showlegend: satTraces.length > 0,
+    legend: { orientation: "h", y: 1.02, yanchor: "bottom", x: 0 },
+    margin: { t: 30 },
+    annotations: satTraces.length
+      ? []
+      : [{ text: t("grad.no_sat"), xref: "paper", yref: "paper", x: 0.5, y: 0.5, showarrow: false, font: { size: 14 } }],
+  });
+  c.el.dataset.state = "ready";
+}
+
+async function drawAll() {
+  const range = gradRange();
+  await Promise.all(["a", "b"].map((col) => drawColumn(col, range)));
+}
+
+// TODO(runs API): "Train it" — create a run from readState(col) through the runs API
+// (app/routers/runs.py, being written), stream its per-layer gradient norms and draw a
+// layer × step heatmap under the column. Not implemented yet; the page shows a placeholder
+// note (data-testid="train-it-todo").
+export function trainIt(col) {
+  throw new Error(`trainIt(${col}): waiting for the runs API`);
+}
+
+async function main() {
+  try {
+    catalog = await getCatalog();
+  } catch (e) {
+    for (const col of ["a", "b"]) {
+      const err = document.querySelector(`[data-testid="column-${col}"] [data-testid="column-error"]`);
+      err.hidden = false;
+      err.textContent = t("common.error", { msg: e.message });
+    }
+    return;
+  }
+  setupColumn("a");
+  setupColumn("b");
+  const query = readQuery();
+  const presetId = presets.some((p) => p.id === query.get("preset")) ? query.get("preset") : null;
+  const base = presets.find((p) => p.id === presetId) || presets[0];
+  for (const col of ["a", "b"]) writeState(col, stateFromUrl(query, col, base[col]));
+  const hasColumns = [...query.keys()].some((k) => k.startsWith("a.") || k.startsWith("b."));
+  showPreset(presetId || (hasColumns ? null : base.id));
+  for (const b of document.querySelectorAll("[data-preset]")) {
+    b.addEventListener("click", () => applyPreset(b.dataset.preset));
+  }
+  onLangChange(() => {
+    for (const col of ["a", "b"]) {
+      const s = readState(col);
+      fillSelect(q(columns[col].el, "activation"), "activations", catalog.activations, s.activation);
+      fillSelect(q(columns[col].el, "init"), "initializers", catalog.initializers, s.init);
+      writeState(col, s);
+    }
+    showPreset(activePreset);
+    drawAll();
+  });
+  syncUrl();
+  await refreshAll();
+}
+
+main();
