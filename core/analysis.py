@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 from core.activations import ACTIVATIONS
 from core.datasets import make_dataset
 from core.errors import ConfigError
+from core.histogram import histogram
 from core.initializers import INITIALIZERS
 from core.losses import LOSSES
 from core.model import MLP, ModelSpec
@@ -93,29 +94,6 @@ def _mapping(value: Any, field_name: str) -> dict[str, Any]:
     return dict(value)
 
 
-def _histogram(values: FloatArray, bins: int) -> dict[str, Any]:
-    """``{counts (bins,), edges (bins+1,), nonfinite}`` of the finite entries of ``values``."""
-    v = np.asarray(values, dtype=np.float64).ravel()
-    finite = np.isfinite(v)
-    v = v[finite]
-    if v.size == 0:
-        counts, edges = np.zeros(bins, dtype=np.int64), np.linspace(-1.0, 1.0, bins + 1)
-    else:
-        # Bin v / max|v|: the raw range max − min can overflow (exploding activations).
-        scale = float(np.max(np.abs(v)))
-        scale = scale if scale > 0.0 else 1.0
-        try:
-            counts, unit_edges = np.histogram(v / scale, bins=bins)
-            edges = unit_edges * scale
-        except ValueError:  # range too narrow for ``bins`` finite-width bins: one spike
-            mid = float(np.mean(v))
-            half = max(abs(mid) * 1e-6, 1e-300)
-            edges = np.linspace(mid - half, mid + half, bins + 1)
-            counts = np.zeros(bins, dtype=np.int64)
-            counts[bins // 2] = v.size
-    return {"counts": counts, "edges": edges, "nonfinite": int(finite.size - v.size)}
-
-
 def _none_if_nan(x: float) -> float | None:
     return None if math.isnan(x) else float(x)
 
@@ -174,6 +152,10 @@ def depth_setup(
     return model, x, y
 
 
+DEPTH_WORK_LIMIT = 4 * 10**9
+"""Bound on ``depth × width² × n`` multiply-adds per pass, so one request stays ~1-2 s."""
+
+
 def depth_profile(
     depth: int,
     width: int,
@@ -210,6 +192,14 @@ def depth_profile(
     Never raises on overflow: non-finite values are reported (``finite`` false).
     """
     bins = _check(Param("bins", "int", 30, min=1, max=BINS_MAX), bins)
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in (depth, width, n)):
+        work = depth * width * width * n
+        if work > DEPTH_WORK_LIMIT:
+            max_n = max(1, DEPTH_WORK_LIMIT // (depth * width * width))
+            raise ConfigError(
+                "n", f"depth × width² × n must be <= {DEPTH_WORK_LIMIT:.0e} (about 2 s of "
+                f"work); with depth {depth} and width {width}, use n <= {max_n}"
+            )
     model, x, y = depth_setup(
         depth, width, activation, init, batch_norm, residual, n, seed,
         activation_params, init_params,
@@ -236,8 +226,8 @@ def depth_profile(
                 "act_std": float(act_std[k]),
                 "saturation": None if saturation is None else _none_if_nan(saturation[k]),
                 "dead_fraction": None if dead is None else _none_if_nan(dead[k]),
-                "act_hist": _histogram(acts[k], bins),
-                "grad_hist": _histogram(dense.dW, bins),
+                "act_hist": histogram(acts[k], bins),
+                "grad_hist": histogram(dense.dW, bins),
             }
         )
     finite = bool(np.isfinite(loss) and np.all(np.isfinite(model.grad)))

@@ -30,6 +30,7 @@ from numpy.typing import NDArray
 from core.activations import sigmoid, softmax
 from core.datasets import MAX_SAMPLES, Dataset, curve_grid, grid_for, make_dataset
 from core.errors import ConfigError, RebuildRequiredError, RunStateError
+from core.histogram import histogram
 from core.history import LAYER_FIELDS, SCALAR_FIELDS, History
 
 __all__ = ["LAYER_FIELDS", "SCALAR_FIELDS", "Limits", "Run", "histogram", "resolve_config"]
@@ -652,28 +653,3 @@ class Run:
             out["coefficients"] = {"learned": learned, "learned_normalized": model.output.W[:, 0]
                                    .copy(), "true": list(coef)}
         return out
-
-
-def histogram(values: FloatArray, bins: int = 30) -> dict[str, Any]:
-    """``{counts, edges, count, exact_zeros, nonfinite, min, max}`` of the finite values.
-
-    ``exact_zeros`` counts entries that are exactly 0.0 (what L1's proximal step produces).
-    """
-    flat = np.ravel(values)
-    finite = flat[np.isfinite(flat)]
-    result: dict[str, Any] = {
-        "count": int(flat.size),
-        "exact_zeros": int(np.count_nonzero(finite == 0.0)),
-        "nonfinite": int(flat.size - finite.size),
-    }
-    if finite.size == 0:
-        return {**result, "counts": [], "edges": [], "min": None, "max": None}
-    vmin, vmax = float(finite.min()), float(finite.max())
-    lo, hi = vmin, vmax
-    if not hi - lo > 1e-9 * max(abs(lo), abs(hi), 1.0):
-        # (nearly) one value: centre a unit-wide (or relatively wide) window on it, so huge
-        # values (|x| > 2**53, where x ± 0.5 == x) still get distinct bin edges
-        half = 0.5 * max(abs(lo), 1.0)
-        lo, hi = lo - half, hi + half
-    counts, edges = np.histogram(finite, bins=bins, range=(lo, hi))
-    return {**result, "counts": counts, "edges": edges, "min": vmin, "max": vmax}

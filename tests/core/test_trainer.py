@@ -763,3 +763,10 @@ def test_stepping_never_raises(cfg: dict) -> None:
         json.dumps(records, allow_nan=False)
     assert all(math.isfinite(r["loss"]) for r in records[:-1])
     assert np.isfinite(run.model.theta).all()
+
+
+@pytest.mark.parametrize("values", [[1e308, -1e308], [-1e308], [1e-320, 2e-320]])
+def test_histogram_of_extreme_values(values: list[float]) -> None:
+    h = histogram(np.array(values), bins=30)
+    assert int(np.sum(h["counts"])) == len(values)
+    assert np.all(np.isfinite(h["edges"]))

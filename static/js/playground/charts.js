@@ -169,7 +169,11 @@ export class Charts {
       let hi = -Infinity;
       for (const t of traces) for (const v of t.y) if (v > 0 && Number.isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
       const range = Number.isFinite(lo) ? [Math.floor(Math.log10(lo)), Math.max(Math.ceil(Math.log10(hi)), Math.floor(Math.log10(lo)) + 1)] : undefined;
-      drawChart(element, traces, this.base(titleKey, { yaxis: { type: log ? "log" : "linear", exponentformat: "power", dtick: 1, range } }));
+      // One tick per power of ten reads well over a few decades; over many (an exploding
+      // run spans 1e0..1e100) let Plotly thin the ticks so labels never pile up.
+      const decades = range ? range[1] - range[0] : 0;
+      const dtick = decades <= 8 ? 1 : Math.ceil(decades / 8);
+      drawChart(element, traces, this.base(titleKey, { yaxis: { type: log ? "log" : "linear", exponentformat: "power", dtick, range } }));
     };
     perLayer("grad_norm", "pg.chart.grad_norm", this.el.gradNorm);
     perLayer("update_ratio", "pg.chart.update_ratio", this.el.updateRatio);
