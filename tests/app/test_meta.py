@@ -98,13 +98,15 @@ def test_index_page(client: TestClient) -> None:
     assert r.headers["content-type"].startswith("text/html")
     html = r.text
     for testid in ("nav", "nav-playground", "nav-gradients", "nav-schedules", "nav-sparsity",
-                   "schedule-chart", "intro"):
+                   "play", "pause", "step", "reset", "status", "step-counter", "chart-loss",
+                   "chart-lr", "chart-grad-norm", "chart-grad-heatmap", "chart-weights-hist",
+                   "chart-boundary"):
         assert f'data-testid="{testid}"' in html
     for label in ("Playground", "Gradients lab", "Schedules lab", "Sparsity lab"):
         assert label in html
     # plotly URL comes from the Jinja global, scripts are external modules (CSP: no inline JS)
     assert f'src="{client.app.state.plotly_js_url}"' in html  # type: ignore[attr-defined]
-    assert re.search(r'<script type="module" src="/static/js/index\.js\?v=[^"]+">', html)
+    assert re.search(r'<script type="module" src="/static/js/playground/main\.js\?v=[^"]+">', html)
     assert re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html) is None
 
 
