@@ -407,6 +407,12 @@ class MLP:
                 dead[k] = 1.0 - np.count_nonzero(alive) / alive.size
         return mean, np.sqrt(var), saturation, dead
 
+    def squared_norms_rows(self) -> FloatArray:
+        """Per-layer squared norms of the weight parts of ``theta``, ``grad`` and ``delta``
+        at once: ``(3, n_layers)``."""
+        w = self._state[:, : self.n_weights]
+        return np.add.reduceat(w * w, self.weight_offsets, axis=1)
+
     def squared_norms(self, vector: FloatArray) -> FloatArray:
         """Per-layer squared Frobenius norms of the weight part of a flat vector ``(P,)``."""
         w = vector[: self.n_weights]

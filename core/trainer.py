@@ -234,7 +234,7 @@ class Run:
         self.divergence: dict[str, Any] | None = None
         self.events: list[dict[str, Any]] = []
         self.history = History(self.model.n_layers)
-        self._prev_weight_sq = self.model.squared_norms(self.model.theta)
+        self._prev_weight_norm = np.sqrt(self.model.squared_norms(self.model.theta))
         self._prev = np.empty(self.model.n_params)
         self._last_record: dict[str, Any] | None = None
         self._initial_config = copy.deepcopy(cfg)
@@ -341,48 +341,45 @@ class Run:
         grad_norm_total: float | None = None
         if self.clip.mode != "none":
             grad_norm_total = float(clip_gradients(model.grad, self.clip))
-        grad_sq = model.squared_norms(model.grad)
-
         diverged: dict[str, Any] | None = None
         act_mean, act_std, saturation, dead = model.activation_stats()
         # One reduction checks every gradient (weights, biases, norm parameters): a NaN or inf
         # anywhere makes the sum non-finite.
         if not _finite(data_loss) or not _finite(float(np.add.reduce(model.grad))):
             diverged = self._divergence_info(t, data_loss, act_mean)
-            weight_sq = self._prev_weight_sq
-            update_sq = np.zeros_like(weight_sq)
+            model.delta.fill(0.0)  # the update is skipped
         else:
             prev = self._prev
             np.copyto(prev, model.theta)
             self.optimizer.step(model.theta, model.grad, lr)
             if reg.l1 and reg.l1_method == "proximal":
                 proximal_l1(weights, reg, lr)
-            weight_sq = model.squared_norms(model.theta)
             if not _finite(float(np.add.reduce(model.theta))):
                 bad = model.first_nonfinite_layer(model.theta)
                 diverged = self._divergence_dict(t, bad, "weights are not finite after the update")
                 np.copyto(model.theta, prev)  # roll back to the last finite weights
-                weight_sq = self._prev_weight_sq
-                update_sq = np.zeros_like(weight_sq)
+                model.delta.fill(0.0)
             else:
                 np.subtract(model.theta, prev, out=model.delta)
-                update_sq = model.squared_norms(model.delta)
 
-        # One (7, L) block of per-layer telemetry, in LAYER_FIELDS order.
+        # One (7, L) block of per-layer telemetry, in LAYER_FIELDS order. Weight, gradient and
+        # update norms come from one reduction over the model's (3, P) state rows.
+        norms = np.sqrt(model.squared_norms_rows())  # rows: weights, gradients, updates
         block = self._layer_block
-        np.sqrt(grad_sq, out=block[0])
-        np.sqrt(weight_sq, out=block[1])
-        from_zero = not self._prev_weight_sq.all()  # a layer had all-zero weights before
+        block[0] = norms[1]
+        block[1] = norms[0]
+        prev_norm = self._prev_weight_norm
+        from_zero = not prev_norm.all()  # a layer had all-zero weights before the update
         if from_zero:
             with np.errstate(divide="ignore", invalid="ignore"):
-                np.divide(np.sqrt(update_sq), np.sqrt(self._prev_weight_sq), out=block[2])
+                np.divide(norms[2], prev_norm, out=block[2])
         else:
-            np.divide(np.sqrt(update_sq), np.sqrt(self._prev_weight_sq), out=block[2])
+            np.divide(norms[2], prev_norm, out=block[2])
         block[3] = act_mean
         block[4] = act_std
         block[5] = np.nan if saturation is None else saturation
         block[6] = np.nan if dead is None else dead
-        self._prev_weight_sq = weight_sq
+        self._prev_weight_norm = norms[0]
 
         train_acc = self._accuracy(out, yb)
         val_loss = val_acc = None
@@ -533,7 +530,7 @@ class Run:
         """Replace every parameter and buffer (exact float64; see ``MLP.set_layers``), keep the
         optimizer state, and log ``{step, weights}`` so replays stay exact."""
         self.model.set_layers(layers, prefix)
-        self._prev_weight_sq = self.model.squared_norms(self.model.theta)
+        self._prev_weight_norm = np.sqrt(self.model.squared_norms(self.model.theta))
         exact = [{k: np.asarray(v, dtype=np.float64).tolist() for k, v in layer.items()}
                  for layer in layers]
         self.events.append({"step": self.step_count, "weights": exact})
