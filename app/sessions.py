@@ -212,7 +212,10 @@ class RunSession:
             while self.playing:
                 now = time.perf_counter()
                 elapsed, last_tick = now - last_tick, now
-                n, carry = self._chunk_size(carry, min(max(elapsed, interval), 0.25))
+                # Unlimited: about one frame's worth of work per chunk. Paced: the steps due for
+                # the time that really passed (capped, so a stall is not paid back at once).
+                budget = interval if self.speed is None else min(max(elapsed, interval), 0.25)
+                n, carry = self._chunk_size(carry, budget)
                 if n:
                     t0 = time.perf_counter()
                     records = await self.locked(self.run.step, n)

@@ -27,6 +27,8 @@ from app.schemas.labs import (
     ConvShapeResponse,
     DepthRequest,
     DepthResponse,
+    PenaltyGeometryRequest,
+    PenaltyGeometryResponse,
     RegularizationPathRequest,
     RegularizationPathResponse,
     SchedulePreviewRequest,
@@ -256,6 +258,36 @@ def regularization_path(body: RegularizationPathRequest) -> Response:
         noise=body.noise,
         seed=body.seed,
         l1_ratio=body.l1_ratio,
+    )
+    return SafeJSONResponse(result)
+
+
+@router.post(
+    "/api/labs/penalty-geometry",
+    summary="Why L1 gives exact zeros: a 2-D penalised quadratic",
+    response_model=PenaltyGeometryResponse,
+    responses=_422,
+)
+def penalty_geometry(body: PenaltyGeometryRequest) -> Response:
+    """Loss contours of ``½(w − w*)ᵀH(w − w*)`` (``H = R diag(curvature) Rᵀ``), the exact
+    optimum of loss + ``l1|w|₁ + (l2/2)|w|²`` (λ split as in the regularization path), the
+    constraint boundary through it (L1 diamond, L2 circle, elastic net in between) and the path
+    of the optimum as λ grows from 0 (41 values). On the diamond the optimum lands on a corner,
+    i.e. a coordinate exactly 0; on the circle it does not."""
+    from core.analysis import penalty_geometry as geometry
+
+    kwargs: dict[str, Any] = {}
+    if body.w_star is not None:
+        kwargs["w_star"] = body.w_star
+    if body.curvature is not None:
+        kwargs["curvature"] = body.curvature
+    result = geometry(
+        body.method,
+        body.lam,
+        rotation=body.rotation,
+        resolution=body.resolution,
+        l1_ratio=body.l1_ratio,
+        **kwargs,
     )
     return SafeJSONResponse(result)
 

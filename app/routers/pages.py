@@ -150,9 +150,18 @@ def lab_gradients(request: Request) -> HTMLResponse:
     )
 
 
+# the three runs of /labs/sparsity, left to right: (key, which penalties it uses)
+SPARSITY_RUNS: tuple[dict[str, Any], ...] = (
+    {"key": "l1", "l1": True, "l2": False},
+    {"key": "l2", "l1": False, "l2": True},
+    {"key": "enet", "l1": True, "l2": True},
+)
+
+
 @router.get("/labs/sparsity", response_class=HTMLResponse)
 def lab_sparsity(request: Request) -> HTMLResponse:
-    # placeholder until the sparsity lab's own template exists
     return render(
-        request, "base.html", {"active": "sparsity", "title": "Sparsity lab", "placeholder": True}
+        request,
+        "labs/sparsity.html",
+        {"active": "sparsity", "title": "Sparsity lab", "runs": SPARSITY_RUNS},
     )

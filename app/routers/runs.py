@@ -11,6 +11,7 @@ import numpy as np
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
 
 from app import figures
+from app.errors import config_error_as_validation
 from app.jsonsafe import SafeJSONResponse
 from app.schemas.common import MessageError, ValidationErrorBody
 from app.schemas.runs import (
@@ -102,6 +103,7 @@ def _verify_history(run: Run, history: dict[str, Any]) -> None:
         if name not in mine:
             raise ConfigError(f"history.{name}", "unknown history field")
         got = np.asarray(mine[name], dtype=np.float64)
+        got = np.where(np.isfinite(got), got, np.nan)  # exports write inf/NaN as null
         try:
             want = np.asarray([np.nan if v is None else v for v in values], dtype=np.float64) \
                 if name in SCALAR_FIELDS else np.asarray(
@@ -190,7 +192,10 @@ def _parse_fields(fields: str | None) -> list[str]:
     names = [f.strip() for f in fields.split(",") if f.strip()]
     for name in names:
         if name not in ALL_FIELDS:
-            raise ConfigError("fields", f"unknown field {name!r}; choices: {', '.join(ALL_FIELDS)}")
+            raise config_error_as_validation(
+                ConfigError("fields", f"unknown field {name!r}; choices: {', '.join(ALL_FIELDS)}"),
+                ("query",),
+            )
     return names
 
 

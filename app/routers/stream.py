@@ -70,21 +70,29 @@ async def stream(ws: WebSocket, run_id: str) -> None:
         return
     watcher = session.add_watcher()
     settings = ws.app.state.settings
-    writer = asyncio.create_task(_writer(ws, session, watcher))
+    writer: asyncio.Task[None] | None = None
     try:
+        # "state" goes out before the writer starts, so it is always the first message;
+        # records produced meanwhile wait in the watcher.
         await _send(ws, {"type": "state", **await session.locked(session.describe)})
+        writer = asyncio.create_task(_writer(ws, session, watcher))
         watcher.push_message({"type": "snapshot", **await session.snapshot()})
         while True:
-            text = await ws.receive_text()
+            try:
+                text = await ws.receive_text()
+            except (WebSocketDisconnect, RuntimeError):
+                # RuntimeError: Starlette's "not connected" after the writer's send failed
+                break
             reply = await _handle(session, text, settings.max_steps_per_request)
             if reply is not None:
                 watcher.push_message(reply)
     except WebSocketDisconnect:
         pass
     finally:
-        writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await writer
+        if writer is not None:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await writer
         session.remove_watcher(watcher)
 
 
@@ -130,7 +138,10 @@ async def _handle(session: RunSession, text: str, max_steps: int) -> dict[str, A
         await session.send_snapshot()
         return None
     except ValidationError as exc:
-        return _error(command, jsonable_encoder(exc.errors(include_url=False, include_input=False)))
+        items = jsonable_encoder(exc.errors(include_url=False, include_input=False))
+        for item in items:  # same location scheme as engine errors: ["patch", ...]
+            item["loc"] = ["patch", *item.get("loc", [])]
+        return _error(command, items)
     except RebuildRequiredError as exc:
         items = config_error_items(exc, ("patch",))
         items[0]["type"] = "rebuild_required"

@@ -265,6 +265,48 @@ class RegularizationPathResponse(BaseModel):
     informative: list[int]
 
 
+class PenaltyGeometryRequest(StrictModel):
+    """A 2-D penalised quadratic: loss ``½(w − w*)ᵀH(w − w*)`` plus the penalty of ``method``."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"method": "l1", "lam": 0.5, "w_star": [1.5, 0.5], "resolution": 60}]
+        }
+    )
+
+    method: Literal["l1", "l2", "elastic_net"]
+    lam: float = Field(default=1.0, description="Penalty strength λ (0 … 100).")
+    w_star: list[float] | None = Field(
+        default=None, description="Unpenalised optimum [w1, w2], each in [-10, 10] "
+        "(default [1.5, 0.5])."
+    )
+    curvature: list[float] | None = Field(
+        default=None, description="Eigenvalues of H, each in (0, 100] (default [1, 3])."
+    )
+    rotation: float = Field(default=0.5, description="Rotation of H's axes in radians (-10 … 10).")
+    resolution: int = Field(default=80, description="Grid points per axis (2 … 400).")
+    l1_ratio: float = Field(default=0.5, description="elastic_net: share of λ on the L1 term.")
+
+
+class GeometryPath(BaseModel):
+    lambdas: list[float]
+    solutions: list[list[float]] = Field(description="The optimum at each λ (K, 2).")
+
+
+class PenaltyGeometryResponse(BaseModel):
+    x: list[float]
+    y: list[float]
+    loss: list[list[float]] = Field(description="loss[i][j] is the loss at (x[j], y[i]).")
+    solution: list[float] = Field(description="Exact penalised optimum [w1, w2].")
+    solution_loss: float = Field(description="Loss level whose contour touches the constraint.")
+    constraint: list[list[float]] = Field(
+        description="Closed boundary {w : P(w) = P(solution)} (L1 diamond, L2 circle, ...)."
+    )
+    path: GeometryPath
+    w_star: list[float]
+    H: list[list[float]]
+
+
 class BackpropLayer(StrictModel):
     W: list[list[float]] = Field(description="Weights (in, out): z = a_prev @ W + b.")
     b: list[float]

@@ -53,7 +53,7 @@ class ModelConfig(StrictModel):
 
 class OptimizerConfig(ComponentModel):
     name: str = Field("sgd", description="sgd | adagrad | rmsprop | adam | adamw")
-    lr: float = Field(0.03, gt=0.0, description="Base learning rate (torch semantics).")
+    lr: float = Field(0.03, ge=0.0, le=10.0, description="Base learning rate (torch semantics).")
 
 
 class ScheduleConfig(ComponentModel):

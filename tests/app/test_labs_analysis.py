@@ -194,6 +194,44 @@ def test_regularization_path_rejects(
     assert loc in locs(r)
 
 
+GEOMETRY = "/api/labs/penalty-geometry"
+
+
+def test_penalty_geometry_l1_corner_vs_l2(client: TestClient) -> None:
+    # w* = (1.5, 0.5), H = I: L1 soft-thresholds each coordinate, L2 scales both
+    body = {"w_star": [1.5, 0.5], "curvature": [1.0, 1.0], "rotation": 0.0, "resolution": 20}
+    l1 = client.post(GEOMETRY, json={**body, "method": "l1", "lam": 0.8})
+    assert l1.status_code == 200, l1.text
+    out = l1.json()
+    assert out["solution"] == pytest.approx([0.7, 0.0]) and out["solution"][1] == 0.0
+    assert len(out["x"]) == 20 and len(out["loss"]) == 20 and len(out["loss"][0]) == 20
+    assert len(out["path"]["lambdas"]) == len(out["path"]["solutions"]) == 41
+    assert out["constraint"][0] == out["constraint"][-1]  # closed diamond
+    l2 = client.post(GEOMETRY, json={**body, "method": "l2", "lam": 1.0}).json()
+    assert l2["solution"] == pytest.approx([0.75, 0.25])  # shrunk, never exactly 0
+    doc = client.get("/openapi.json").json()["paths"][GEOMETRY]["post"]
+    assert "422" in doc["responses"]
+
+
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [
+        ({"method": "l3"}, ["body", "method"]),
+        ({"method": "l1", "lam": -1.0}, ["body", "lam"]),
+        ({"method": "l1", "w_star": [1.0]}, ["body", "w_star"]),
+        ({"method": "l1", "curvature": [0.0, 1.0]}, ["body", "curvature", 0]),
+        ({"method": "l1", "resolution": 1}, ["body", "resolution"]),
+        ({"method": "l1", "extra": 1}, ["body", "extra"]),
+    ],
+)
+def test_penalty_geometry_rejects(
+    client: TestClient, body: dict[str, Any], loc: list[Any]
+) -> None:
+    r = client.post(GEOMETRY, json=body)
+    assert r.status_code == 422, r.text
+    assert loc in locs(r)
+
+
 # --- backprop worked example ---------------------------------------------------------------
 
 

@@ -115,7 +115,7 @@ def test_index_page(client: TestClient) -> None:
     [
         ("/labs/gradients", "Vanishing and exploding gradients"),
         ("/labs/schedules", "Learning-rate schedules"),
-        ("/labs/sparsity", "Sparsity lab"),
+        ("/labs/sparsity", "Sparsity: L1 vs L2"),
     ],
 )
 def test_lab_placeholder_pages(client: TestClient, path: str, title: str) -> None:

@@ -1,0 +1,95 @@
+"""Property-based API conformance: schemathesis against the app's own ``/openapi.json``.
+
+Every operation gets a bounded, derandomized set of generated requests (``MAX_EXAMPLES`` each).
+Each response must not be a 5xx and must conform to the schema (documented status code,
+content type, headers and body schema). ``{run_id}`` is replaced by a real run's id (a small,
+fast config) except for DELETE, so the handlers behind the 404 are exercised too.
+The app runs with small step/import limits so generated step counts stay fast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.specs.openapi.checks import (
+    allow_header_conformance,
+    positive_data_acceptance,
+)
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+from app.main import create_app
+from app.settings import Settings
+
+MAX_EXAMPLES = 20
+SMALL_RUN = {"dataset": {"n": 20}, "model": {"hidden": [2]}}
+
+APP = create_app(dataclasses.replace(Settings(), max_steps_per_request=200,
+                                     max_import_steps=200, max_runs=64))
+schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
+
+
+@pytest.fixture(scope="module")
+def run_id() -> str:
+    # no ``with``: entering/leaving the lifespan would delete every run at shutdown
+    r = TestClient(APP).post("/api/runs", json=SMALL_RUN)
+    assert r.status_code == 201
+    return str(r.json()["id"])
+
+
+@schema.parametrize()
+@settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))
+def test_api_conforms_to_its_schema(case: schemathesis.Case, run_id: str) -> None:
+    if "run_id" in (case.path_parameters or {}) and case.method.upper() != "DELETE":
+        case.path_parameters["run_id"] = run_id
+    # Excluded checks, each for a stated reason (both reasons are also reported below):
+    # * positive_data_acceptance: many ranges are not in the schema because they depend on
+    #   server settings or on the chosen component (hidden widths <= max_units, dataset.n <=
+    #   max_samples, steps <= max_steps_per_request, component parameters); the app answers
+    #   those schema-valid requests with a documented 422.
+    # * allow_header_conformance: a 405 lists only the methods of one route in ``Allow`` (see the
+    #   strict xfail test_405_allow_header_lists_every_method).
+    response = case.call()
+    if response.status_code == 400:
+        # undecodable (non-UTF-8) JSON bodies: FastAPI answers an undocumented 400 (see the
+        # strict xfail test_undecodable_body_status_is_documented); nothing else may be 400
+        assert response.json() == {"detail": "There was an error parsing the body"}
+        return
+    case.validate_response(response, excluded_checks=[positive_data_acceptance,
+                                                      allow_header_conformance])
+
+
+@pytest.fixture
+def client() -> TestClient:
+    return TestClient(APP)
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: 405 'Allow' lists only the first matching route's "
+                   "method (e.g. OPTIONS /api/runs -> 'Allow: POST', GET missing)")
+@pytest.mark.parametrize(("path", "methods"), [
+    ("/api/runs", {"GET", "POST"}),
+    ("/api/runs/x", {"GET", "PATCH", "DELETE"}),
+    ("/api/runs/x/weights", {"GET", "PUT"}),
+])
+def test_405_allow_header_lists_every_method(
+    client: TestClient, path: str, methods: set[str]
+) -> None:
+    r = client.options(path)
+    assert r.status_code == 405
+    assert {m.strip() for m in r.headers["allow"].split(",")} == methods
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: a body that is not UTF-8 JSON gets 400, which no "
+                   "operation documents (responses list 201/404/422 only)")
+def test_undecodable_body_status_is_documented(client: TestClient) -> None:
+    r = client.post("/api/runs", content=b"\x80", headers={"content-type":
+                                                               "application/json"})
+    documented = client.get("/openapi.json").json()["paths"]["/api/runs"]["post"]["responses"]
+    assert str(r.status_code) in documented
