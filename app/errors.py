@@ -18,7 +18,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -115,7 +117,21 @@ class CatchAllMiddleware:
                 await response(scope, receive, send)
 
 
+_BODY_PARSE_DETAIL = "There was an error parsing the body"
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    """FastAPI's own answer, except that an unparseable body (e.g. not UTF-8) becomes the same
+    422 as invalid JSON, so every operation has one documented status for bad bodies."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _BODY_PARSE_DETAIL:
+        item = {"loc": ["body"], "msg": "body must be UTF-8 encoded JSON", "type": "json_invalid"}
+        return SafeJSONResponse({"detail": [item]}, status_code=422)
+    return await http_exception_handler(request, exc)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(ConfigError, _config_error)
     app.add_exception_handler(RebuildRequiredError, _rebuild_required)  # subclass: 409, not 422
