@@ -45,5 +45,6 @@ def test_lab_placeholder_navigation(page: Page) -> None:
     page.goto("/")
     page.get_by_test_id("nav-sparsity").click()
     expect(page).to_have_url(re.compile(r"/labs/sparsity$"))
-    expect(page.get_by_test_id("placeholder")).to_contain_text("Sparsity lab")
+    expect(page.get_by_test_id("sparsity-lab")).to_be_visible()
+    expect(page.locator("h1")).to_have_text("Sparsity: L1 vs L2")
     expect(page.get_by_test_id("nav-sparsity")).to_have_attribute("aria-current", "page")

@@ -156,6 +156,7 @@ function showPreset(id) {
 function applyPreset(id) {
   const p = presets.find((x) => x.id === id);
   if (!p) return;
+  for (const col of ["a", "b"]) stopTraining(col);
   writeState("a", p.a);
   writeState("b", p.b);
   showPreset(id);
@@ -164,6 +165,7 @@ function applyPreset(id) {
 }
 
 function userChanged() {
+  for (const col of ["a", "b"]) stopTraining(col);
   showPreset(null);
   scheduleRefresh();
 }
@@ -360,12 +362,192 @@ async function drawAll() {
   await Promise.all(["a", "b"].map((col) => drawColumn(col, range)));
 }
 
-// TODO(runs API): "Train it" — create a run from readState(col) through the runs API
-// (app/routers/runs.py, being written), stream its per-layer gradient norms and draw a
-// layer × step heatmap under the column. Not implemented yet; the page shows a placeholder
-// note (data-testid="train-it-todo").
-export function trainIt(col) {
-  throw new Error(`trainIt(${col}): waiting for the runs API`);
+// ---- "Train it": train the column's network through the runs API -----------------------------
+//
+// POST /api/runs with a model matching the column (hidden = [width] * depth, activation, init,
+// batch norm, residual) on the spiral data, then the WebSocket stream (app/routers/stream.py):
+// every record's per-layer grad_norm becomes one column of a layer × step heatmap of
+// log10 ‖∂L/∂W‖ (at most MAX_COLUMNS columns: the stride doubles when it fills up).
+
+const MAX_COLUMNS = 400;
+const TRAIN_SPEED = 100; // steps per second
+
+function trainConfig(s) {
+  return {
+    seed: 0,
+    dataset: { name: "spiral", n: 400, noise: 0.1, normalize: "zscore" },
+    model: {
+      hidden: Array.from({ length: s.depth }, () => s.width),
+      activation: s.activation,
+      activation_params: s.activation_params,
+      init: s.init,
+      init_params: s.init_params,
+      batch_norm: s.batch_norm,
+      residual: s.residual,
+    },
+    optimizer: { name: "adam", lr: 0.003 },
+    batch_size: 32,
+  };
+}
+
+function trainEls(col) {
+  const colEl = columns[col].el;
+  return {
+    go: q(colEl, "train-it"),
+    stop: q(colEl, "train-stop"),
+    status: q(colEl, "train-status"),
+    chart: q(colEl, "chart-grad-heatmap"),
+  };
+}
+
+function renderTrainStatus(col) {
+  const tr = columns[col].train;
+  const { go, stop, status } = trainEls(col);
+  const state = tr ? tr.status : "idle";
+  const active = state === "starting" || state === "running";
+  go.disabled = active;
+  stop.disabled = !active;
+  status.dataset.status = state;
+  status.dataset.step = String(tr ? tr.step : 0);
+  let text = t(`gtrain.status.${state}`);
+  if (tr && tr.last) {
+    const fmt = (v) => (v === null || v === undefined ? "—" : Number(v).toPrecision(3));
+    text += ` · ${t("gtrain.progress", { step: tr.step, loss: fmt(tr.last.loss), acc: fmt(tr.last.train_acc) })}`;
+  }
+  status.textContent = text;
+}
+
+function pushTrainRecord(tr, rec) {
+  if (rec.step % tr.stride !== 0) return;
+  tr.steps.push(rec.step);
+  tr.cols.push(rec.grad_norm.map((v) => (v > 0 && Number.isFinite(v) ? Math.log10(v) : null)));
+  if (tr.cols.length > MAX_COLUMNS) {
+    tr.stride *= 2;
+    const keep = [];
+    tr.steps.forEach((step, i) => {
+      if (step % tr.stride === 0) keep.push(i);
+    });
+    tr.steps = keep.map((i) => tr.steps[i]);
+    tr.cols = keep.map((i) => tr.cols[i]);
+  }
+}
+
+async function drawTrainHeatmap(col) {
+  const tr = columns[col].train;
+  const { chart } = trainEls(col);
+  if (!tr || !tr.cols.length) return;
+  const labels = tr.layers.map((_, i) => (i === tr.layers.length - 1 ? t("grad.output") : String(i + 1)));
+  // z[layer][column], layers input -> output (bottom -> top)
+  const z = labels.map((_, k) => tr.cols.map((c) => c[k]));
+  await drawChart(
+    chart,
+    [
+      {
+        type: "heatmap",
+        x: tr.steps,
+        y: labels,
+        z,
+        colorscale: "Viridis",
+        colorbar: { title: { text: "log₁₀" }, thickness: 12 },
+        hovertemplate: `${t("gtrain.axis.step")} %{x}<br>${t("grad.axis.layer")} %{y}<br>log₁₀‖∂L/∂W‖ %{z:.2f}<extra></extra>`,
+      },
+    ],
+    {
+      xaxis: { title: { text: t("gtrain.axis.step") } },
+      yaxis: { title: { text: t("gtrain.axis.layer") }, type: "category" },
+    },
+  );
+  chart.dataset.columns = String(tr.cols.length);
+  chart.dataset.stride = String(tr.stride);
+}
+
+function scheduleTrainDraw(col) {
+  const tr = columns[col].train;
+  if (!tr || tr.drawTimer) return;
+  tr.drawTimer = setTimeout(() => {
+    tr.drawTimer = null;
+    if (columns[col].train === tr) drawTrainHeatmap(col);
+  }, 200);
+}
+
+function onTrainMessage(col, tr, msg) {
+  if (columns[col].train !== tr) return;
+  if (msg.type === "state") {
+    tr.layers = msg.layers;
+    tr.status = "running";
+    tr.ws.send(JSON.stringify({ type: "speed", steps_per_second: TRAIN_SPEED }));
+    tr.ws.send(JSON.stringify({ type: "play" }));
+  } else if (msg.type === "frame") {
+    for (const rec of msg.records) pushTrainRecord(tr, rec);
+    if (msg.records.length) tr.last = msg.records[msg.records.length - 1];
+    tr.step = msg.step;
+    if (msg.status === "diverged") tr.status = "diverged";
+    scheduleTrainDraw(col);
+  } else if (msg.type === "error") {
+    const err = q(columns[col].el, "column-error");
+    err.hidden = false;
+    err.textContent = t("common.error", { msg: JSON.stringify(msg.detail) });
+  }
+  renderTrainStatus(col);
+}
+
+// Stops (pauses, disconnects and deletes) the column's training run; the heatmap stays.
+export function stopTraining(col) {
+  const tr = columns[col] && columns[col].train;
+  if (!tr || tr.status === "stopped") return;
+  if (tr.ws) {
+    if (tr.ws.readyState === WebSocket.OPEN) tr.ws.send(JSON.stringify({ type: "pause" }));
+    tr.ws.close();
+  }
+  if (tr.id) fetch(`/api/runs/${tr.id}`, { method: "DELETE", keepalive: true }).catch(() => {});
+  if (tr.status !== "diverged") tr.status = "stopped";
+  if (tr.drawTimer) {
+    clearTimeout(tr.drawTimer);
+    tr.drawTimer = null;
+  }
+  drawTrainHeatmap(col);
+  renderTrainStatus(col);
+}
+
+export async function trainIt(col) {
+  stopTraining(col);
+  const s = readState(col);
+  const tr = { id: null, ws: null, status: "starting", step: 0, steps: [], cols: [], stride: 1, layers: [], last: null, drawTimer: null };
+  columns[col].train = tr;
+  renderTrainStatus(col);
+  const err = q(columns[col].el, "column-error");
+  try {
+    const created = await postJSON("/api/runs", trainConfig(s));
+    tr.id = created.id;
+    trainEls(col).chart.dataset.runId = created.id;
+    if (columns[col].train !== tr || tr.status === "stopped") {
+      fetch(`/api/runs/${created.id}`, { method: "DELETE", keepalive: true }).catch(() => {});
+      return;
+    }
+  } catch (e) {
+    tr.status = "stopped";
+    err.hidden = false;
+    err.textContent = t("common.error", { msg: e.message });
+    renderTrainStatus(col);
+    return;
+  }
+  const proto = window.location.protocol === "https:" ? "wss" : "ws";
+  const ws = new WebSocket(`${proto}://${window.location.host}/api/runs/${tr.id}/stream`);
+  tr.ws = ws;
+  ws.addEventListener("message", (event) => onTrainMessage(col, tr, JSON.parse(event.data)));
+  ws.addEventListener("close", () => {
+    if (columns[col].train === tr && (tr.status === "running" || tr.status === "starting")) {
+      tr.status = "stopped";
+      renderTrainStatus(col);
+    }
+  });
+}
+
+function setupTraining(col) {
+  const { go, stop } = trainEls(col);
+  go.addEventListener("click", () => trainIt(col));
+  stop.addEventListener("click", () => stopTraining(col));
+  renderTrainStatus(col);
 }
 
 async function main() {
@@ -381,6 +563,9 @@ async function main() {
   }
   setupColumn("a");
   setupColumn("b");
+  for (const col of ["a", "b"]) setupTraining(col);
+  // leaving the page: stop training (the server pauses a run whose last watcher leaves anyway)
+  window.addEventListener("pagehide", () => ["a", "b"].forEach(stopTraining));
   const query = readQuery();
   const presetId = presets.some((p) => p.id === query.get("preset")) ? query.get("preset") : null;
   const base = presets.find((p) => p.id === presetId) || presets[0];
@@ -399,6 +584,10 @@ async function main() {
     }
     showPreset(activePreset);
     drawAll();
+    for (const col of ["a", "b"]) {
+      renderTrainStatus(col);
+      drawTrainHeatmap(col);
+    }
   });
   syncUrl();
   await refreshAll();

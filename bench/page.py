@@ -1,0 +1,223 @@
+"""Browser-side benchmark of the playground page (``/``): prints figures, asserts nothing.
+
+    OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/page.py              # heap sampled for 60 s
+    OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/page.py --minutes 10
+
+Starts its own uvicorn server on a free loopback port (in this process, OPENBLAS_NUM_THREADS=1)
+and drives Debian's Chromium through Playwright with the launch flags of tests/e2e/conftest.py.
+
+* cold / warm: time from navigation start to the first chart drawn (the first
+  ``.js-plotly-plot`` whose ``data`` has a trace), from ``performance.now()`` in the page (its
+  origin is the navigation start). Cold: a fresh browser context (empty cache); warm: the same
+  context, second navigation.
+* bytes: sum of ``encodedDataLength`` (CDP Network.loadingFinished) of every response of the
+  cold and of the warm load, plus how many responses were gzip-encoded.
+* chart updates/s: ``Plotly.react`` calls on ``chart-loss`` counted over ~10 s of training
+  (the function is wrapped in the page right before play).
+* JS heap: CDP ``Performance.getMetrics`` JSHeapUsedSize every 10 s while training, for
+  ``--minutes`` (default 1), as found and after a forced garbage collection (CDP
+  HeapProfiler.collectGarbage; the live heap, which is what must stay flat).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import core  # noqa: E402,F401  # isort: skip  (limits BLAS threads before NumPy loads)
+import uvicorn  # noqa: E402
+from playwright.sync_api import BrowserContext, Page, sync_playwright  # noqa: E402
+
+from app.main import create_app  # noqa: E402
+from app.settings import Settings  # noqa: E402
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+
+FIRST_CHART_JS = """
+(() => {
+  const tick = () => {
+    const el = [...document.querySelectorAll('.js-plotly-plot')]
+      .find((e) => e.data && e.data.length);
+    if (el) { window.__firstChart = performance.now(); window.__firstChartId = el.dataset.testid; }
+    else requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+})();
+"""
+
+WRAP_REACT_JS = """
+() => {
+  window.__reacts = { loss: 0, all: 0 };
+  const orig = window.Plotly.react;
+  window.Plotly.react = function (el, ...rest) {
+    window.__reacts.all += 1;
+    if (el && el.dataset && el.dataset.testid === 'chart-loss') window.__reacts.loss += 1;
+    return orig.call(this, el, ...rest);
+  };
+}
+"""
+
+
+class _Server(uvicorn.Server):
+    def install_signal_handlers(self) -> None:
+        pass
+
+
+def start_server() -> tuple[str, _Server, threading.Thread]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(create_app(Settings()), log_level="warning")
+    server = _Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    return f"http://127.0.0.1:{port}", server, thread
+
+
+class Traffic:
+    """Encoded bytes and gzip responses seen through CDP Network events."""
+
+    def __init__(self, context: BrowserContext, page: Page) -> None:
+        self.cdp = context.new_cdp_session(page)
+        self.cdp.send("Network.enable")
+        self.bytes = 0
+        self.responses = 0
+        self.gzip = 0
+        self.cdp.on("Network.loadingFinished", self._finished)
+        self.cdp.on("Network.responseReceived", self._response)
+
+    def _finished(self, event: dict[str, Any]) -> None:
+        self.bytes += int(event.get("encodedDataLength", 0))
+        self.responses += 1
+
+    def _response(self, event: dict[str, Any]) -> None:
+        headers = {k.lower(): v for k, v in event["response"].get("headers", {}).items()}
+        if "gzip" in headers.get("content-encoding", ""):
+            self.gzip += 1
+
+    def take(self) -> tuple[int, int, int]:
+        out = (self.bytes, self.responses, self.gzip)
+        self.bytes = self.responses = self.gzip = 0
+        return out
+
+
+def first_chart(page: Page, url: str) -> tuple[float, str]:
+    page.goto(url)
+    page.wait_for_function("() => window.__firstChart !== undefined", timeout=30000)
+    return page.evaluate("() => [window.__firstChart, window.__firstChartId || '?']")
+
+
+def heap_mb(cdp: Any) -> tuple[float, float]:
+    """(JS heap used as found, JS heap used after a forced garbage collection) in MB."""
+    def used() -> float:
+        metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+        return metrics["JSHeapUsedSize"] / 1e6
+
+    before = used()
+    cdp.send("HeapProfiler.collectGarbage")
+    return before, used()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=1.0, help="heap sampling duration")
+    parser.add_argument("--every", type=float, default=10.0, help="heap sample interval (s)")
+    parser.add_argument("--updates-seconds", type=float, default=10.0)
+    args = parser.parse_args()
+
+    base, server, thread = start_server()
+    print(f"server {base}  (OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']})")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(base_url=base, viewport={"width": 1280, "height": 800})
+        context.add_init_script(FIRST_CHART_JS)
+        page = context.new_page()
+        traffic = Traffic(context, page)
+
+        cold_ms, cold_chart = first_chart(page, "/")
+        page.wait_for_load_state("networkidle")
+        cold_bytes, cold_n, cold_gz = traffic.take()
+        warm_ms, warm_chart = first_chart(page, "/")
+        page.wait_for_load_state("networkidle")
+        warm_bytes, warm_n, warm_gz = traffic.take()
+
+        # chart updates per second while training
+        page.wait_for_function(
+            "() => !document.querySelector('[data-testid=play]').disabled", timeout=30000
+        )
+        page.evaluate(WRAP_REACT_JS)
+        page.get_by_test_id("play").click()
+        t0 = time.perf_counter()
+        page.wait_for_timeout(args.updates_seconds * 1000)
+        counts = page.evaluate("() => window.__reacts")
+        elapsed = time.perf_counter() - t0
+        step = page.get_by_test_id("step-counter").get_attribute("data-step")
+        loss_rate = counts["loss"] / elapsed
+        all_rate = counts["all"] / elapsed
+        play_bytes, play_n, _ = traffic.take()
+
+        # JS heap while training
+        cdp = context.new_cdp_session(page)
+        cdp.send("Performance.enable")
+        samples: list[tuple[float, float, float]] = []
+        start = time.perf_counter()
+        n_samples = int(args.minutes * 60.0 / args.every + 1e-9) + 1
+        for k in range(n_samples):
+            wait = start + k * args.every - time.perf_counter()
+            if wait > 0:
+                page.wait_for_timeout(wait * 1000)
+            samples.append((time.perf_counter() - start, *heap_mb(cdp)))
+        final_step = page.get_by_test_id("step-counter").get_attribute("data-step")
+        page.get_by_test_id("pause").click()
+        context.close()
+        browser.close()
+    server.should_exit = True
+    thread.join(timeout=10)
+
+    print()
+    print(f"{'measure':<44}{'value':>16}   target")
+    print(f"{'cold: navigation -> first chart':<44}{cold_ms:>13.0f} ms   -    ({cold_chart})")
+    print(f"{'warm: navigation -> first chart':<44}{warm_ms:>13.0f} ms   <= 1000 ms"
+          f"  {'OK' if warm_ms <= 1000 else 'MISSED'}  ({warm_chart})")
+    print(f"{'cold load: bytes transferred (encoded)':<44}{cold_bytes / 1024:>13.1f} KB"
+          f"   {cold_n} responses, {cold_gz} gzip")
+    print(f"{'warm load: bytes transferred (encoded)':<44}{warm_bytes / 1024:>13.1f} KB"
+          f"   {warm_n} responses, {warm_gz} gzip")
+    print(f"{'chart-loss updates/s while training':<44}{loss_rate:>16.1f}   >= 20 /s"
+          f"  {'OK' if loss_rate >= 20 else 'MISSED'}")
+    print(f"{'all Plotly.react calls/s while training':<44}{all_rate:>16.1f}")
+    print(f"{'steps after the updates window':<44}{step:>16}")
+    print(f"{'bytes during the updates window (HTTP only)':<44}{play_bytes / 1024:>13.1f} KB"
+          f"   {play_n} responses (WebSocket frames not counted)")
+    print()
+    print(f"JS heap used while training (every {args.every:g} s for {args.minutes:g} min; "
+          f"final step {final_step}):")
+    print(f"  {'t':>8}   {'used':>10}   {'after GC':>10}")
+    for t, used, live in samples:
+        print(f"  {t:6.0f} s   {used:7.2f} MB   {live:7.2f} MB")
+    if len(samples) >= 2:
+        first, last = samples[0][2], samples[-1][2]
+        peak = max(s[2] for s in samples)
+        print(f"  after GC: first {first:.2f} MB, last {last:.2f} MB, peak {peak:.2f} MB, "
+              f"drift {last - first:+.2f} MB")
+
+
+if __name__ == "__main__":
+    main()
