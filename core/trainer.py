@@ -302,11 +302,13 @@ class Run:
                 f"run diverged at step {self.divergence and self.divergence['step']}; reset it"
             )
         records = []
-        for _ in range(n):
-            record = self._one_step()
-            records.append(record)
-            if self.status == "diverged":
-                break
+        # Overflow on the way to divergence is expected and reported as state, not warned about.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for _ in range(n):
+                record = self._one_step()
+                records.append(record)
+                if self.status == "diverged":
+                    break
         return records
 
     def _one_step(self) -> dict[str, Any]:
