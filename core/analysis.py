@@ -32,6 +32,7 @@ from core.model import MLP, ModelSpec
 from core.optimizers import make_optimizer
 from core.registry import Param, Registry
 from core.schedules import make_schedule
+from core.trainer import run_seed_streams
 
 __all__ = [
     "DEPTH_MAX",
@@ -565,32 +566,40 @@ def _split_penalty(method: str, lam: float, l1_ratio: float) -> tuple[float, flo
 
 
 def regularization_data(
-    n: int = 200, n_features: int = 20, n_informative: int = 3, noise: float = 0.1, seed: int = 0
+    n: int = 200,
+    n_features: int = 20,
+    n_informative: int = 3,
+    noise: float = 0.1,
+    seed: int = 0,
+    val_fraction: float = 0.2,
 ) -> tuple[FloatArray, FloatArray, dict[str, Any]]:
-    """The data :func:`regularization_path` fits: ``(x (n, p), y (n,), truth)``; p <= n − 1.
+    """The data :func:`regularization_path` fits: ``(x (n_train, p), y (n_train,), truth)``.
 
-    ``core.datasets.make_dataset("sparse_linear", n, noise, val_fraction=0, normalize="none",
-    rng=default_rng(seed))``: x ~ N(0, I) already has unit scale, so the fitted coefficients are
-    directly comparable with ``truth["coef"]`` (no normalisation).
+    Exactly the training split a run with the same ``seed`` and dataset settings trains on
+    (``sparse_linear``, no normalisation, the run's data stream — see
+    ``core.trainer.run_seed_streams``), so the path and the sparsity lab's runs agree. x ~ N(0, I)
+    already has unit scale, so the coefficients compare directly with ``truth["coef"]``.
+    Requires ``p <= n_train − 1`` so the fit is unique.
     """
     n = _check(Param("n", "int", 200, min=2, max=5000), n)
     n_features = _check(Param("n_features", "int", 20, min=2, max=200), n_features)
     n_informative = _check(
         Param("n_informative", "int", 3, min=1, max=n_features), n_informative
     )
-    if n_features > n - 1:
-        raise ConfigError(
-            "n_features",
-            f"must be an integer with 2 <= x <= n - 1 (= {n - 1}) so the fit is unique, "
-            f"got {n_features}",
-        )
     noise = _check(Param("noise", "float", 0.1, min=0.0, max=1.0), noise)
+    val_fraction = _check(Param("val_fraction", "float", 0.2, min=0.0, max=0.9), val_fraction)
     seed = _seed(seed)
     ds = make_dataset(
-        "sparse_linear", n=n, noise=noise, val_fraction=0.0, normalize="none",
+        "sparse_linear", n=n, noise=noise, val_fraction=val_fraction, normalize="none",
         params={"n_features": n_features, "n_informative": n_informative},
-        rng=np.random.default_rng(seed),
+        rng=np.random.default_rng(run_seed_streams(seed)[0]),
     )
+    if n_features > ds.n_train - 1:
+        raise ConfigError(
+            "n_features",
+            f"must be an integer with 2 <= x <= n_train - 1 (= {ds.n_train - 1}) so the fit "
+            f"is unique, got {n_features}",
+        )
     assert ds.truth is not None
     return ds.x_train, ds.y_train[:, 0].copy(), ds.truth
 
@@ -769,8 +778,10 @@ def regularization_path(
     noise: float = 0.1,
     seed: int = 0,
     l1_ratio: float = 0.5,
+    val_fraction: float = 0.2,
 ) -> dict[str, Any]:
-    """Exact penalised least-squares fits along a λ grid on ``sparse_linear`` data.
+    """Exact penalised least-squares fits along a λ grid on ``sparse_linear`` data (the
+    training split of a run with the same settings; see :func:`regularization_data`).
 
     Minimises ``(1/(2n))‖y − Xw − b‖² + l1·Σ|w| + (l2/2)·Σw²`` (intercept b unpenalised) with
     l1 = λ (``"l1"``), l2 = λ (``"l2"``), or l1 = λ·l1_ratio, l2 = λ·(1 − l1_ratio)
@@ -796,7 +807,7 @@ def regularization_path(
             "lambdas", "must be a list of 1 to 200 numbers, each x with 0 < x <= 1000"
         )
     l1_ratio = _check(Param("l1_ratio", "float", 0.5, min=0.0, max=1.0), l1_ratio)
-    x, y, truth = regularization_data(n, n_features, n_informative, noise, seed)
+    x, y, truth = regularization_data(n, n_features, n_informative, noise, seed, val_fraction)
     n_rows, p = x.shape
     xm, ym = x.mean(axis=0), y.mean()
     xc, yc = x - xm, y - ym

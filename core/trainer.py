@@ -184,6 +184,15 @@ def _check_batch_norm_batch(cfg: Mapping[str, Any]) -> None:
                           "batch statistics)")
 
 
+def run_seed_streams(seed: int) -> list[np.random.SeedSequence]:
+    """The independent random streams of a run: data, initialisation, shuffling, dropout.
+
+    Labs that must see exactly a run's data (e.g. the regularization path next to the sparsity
+    lab's runs) draw it from ``np.random.default_rng(run_seed_streams(seed)[0])``.
+    """
+    return np.random.SeedSequence(seed).spawn(4)
+
+
 def _finite(x: float) -> bool:
     return math.isfinite(x)
 
@@ -200,7 +209,7 @@ class Run:
     def _build(self) -> None:
         cfg = self.config
         seed = cfg["seed"]
-        data_ss, init_ss, shuffle_ss, dropout_ss = np.random.SeedSequence(seed).spawn(4)
+        data_ss, init_ss, shuffle_ss, dropout_ss = run_seed_streams(seed)
         ds = cfg["dataset"]
         self.dataset: Dataset = make_dataset(
             ds["name"],

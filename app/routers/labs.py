@@ -258,6 +258,7 @@ def regularization_path(body: RegularizationPathRequest) -> Response:
         noise=body.noise,
         seed=body.seed,
         l1_ratio=body.l1_ratio,
+        val_fraction=body.val_fraction,
     )
     return SafeJSONResponse(result)
 

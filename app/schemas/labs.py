@@ -252,6 +252,11 @@ class RegularizationPathRequest(StrictModel):
     noise: float = Field(default=0.1, description="Noise standard deviation (0 … 1).")
     seed: int = Field(default=0, ge=0, le=2**63 - 1)
     l1_ratio: float = Field(default=0.5, description="elastic_net: share of λ on the L1 term.")
+    val_fraction: float = Field(
+        default=0.2,
+        description="Validation share held out (0 … 0.9): the path is fitted on the training "
+        "split of a run with the same dataset settings and seed.",
+    )
 
 
 class RegularizationPathResponse(BaseModel):

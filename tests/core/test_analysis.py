@@ -19,9 +19,9 @@ from core.analysis import (
     solve_penalized_2d,
     trajectory,
 )
-from core.datasets import make_dataset
 from core.errors import ConfigError
 from core.losses import LOSSES
+from core.trainer import Run
 
 # --- depth profile ---------------------------------------------------------------------------
 
@@ -293,12 +293,14 @@ def test_ridge_equals_closed_form() -> None:
         assert b == pytest.approx(sol[p], abs=1e-10)
 
 
-def test_data_is_the_sparse_linear_generator() -> None:
+def test_data_is_the_training_split_of_a_matching_run() -> None:
     x, y, truth = regularization_data(n=50, n_features=6, n_informative=2, noise=0.2, seed=9)
-    ds = make_dataset("sparse_linear", 50, 0.2, 0.0, "none",
-                      {"n_features": 6, "n_informative": 2}, rng=np.random.default_rng(9))
-    np.testing.assert_array_equal(x, ds.x_train)
-    np.testing.assert_array_equal(y, ds.y_train[:, 0])
+    run = Run({"seed": 9, "dataset": {"name": "sparse_linear", "n": 50, "noise": 0.2,
+                                      "params": {"n_features": 6, "n_informative": 2}},
+               "model": {"hidden": []}})
+    np.testing.assert_array_equal(x, run.dataset.x_train)
+    np.testing.assert_array_equal(y, run.dataset.y_train[:, 0])
+    assert truth["coef"] == run.dataset.truth["coef"]
     assert np.count_nonzero(truth["coef"]) == 2
 
 
@@ -332,7 +334,8 @@ def test_lasso_recovers_the_informative_features() -> None:
 
 
 def test_p_close_to_n_is_exact() -> None:
-    r = regularization_path("l1", [1e-3, 0.1], n=22, n_features=20, n_informative=5)
+    r = regularization_path("l1", [1e-3, 0.1], n=22, n_features=20, n_informative=5,
+                            val_fraction=0.0)
     assert np.all(r["kkt"] < 1e-9)
 
 
