@@ -9,6 +9,7 @@ import { color, drawChart, el } from "../common.js";
 import { pt } from "./messages.js";
 
 export const MAX_POINTS = 5000;
+export const DRAW_POINTS = 1000;
 const HEATMAP_COLUMNS = 400;
 
 export class RecordStore {
@@ -33,9 +34,15 @@ export class RecordStore {
     }
   }
 
-  // Rows to draw (the newest record appended when decimation skipped it).
+  // Rows to draw: at most DRAW_POINTS evenly spaced stored rows (a chart cannot show more on
+  // screen, and redrawing 5,000-point traces many times a second is what makes charts lag),
+  // plus the newest record when decimation skipped it.
   view() {
-    const rows = this.rows;
+    let rows = this.rows;
+    if (rows.length > DRAW_POINTS) {
+      const every = Math.ceil(rows.length / DRAW_POINTS);
+      rows = rows.filter((_, i) => i % every === 0 || i === this.rows.length - 1);
+    }
     if (this.last && (!rows.length || rows[rows.length - 1] !== this.last)) return [...rows, this.last];
     return rows;
   }

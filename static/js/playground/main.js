@@ -83,6 +83,8 @@ function epochSteps() {
 // ------------------------------------------------------------------------------------------
 // rendering (throttled)
 
+// At most ~25 redraws of the time-series charts per second; frames arrive up to 30/s.
+const RENDER_INTERVAL_MS = 40;
 let dirtySeries = false;
 let renderTimer = null;
 
@@ -97,7 +99,7 @@ function scheduleRender() {
       root.dataset.points = String(charts.store.rows.length);
       maybeExtendPlan();
     }
-  }, 120);
+  }, RENDER_INTERVAL_MS);
 }
 
 // ------------------------------------------------------------------------------------------
