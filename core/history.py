@@ -64,21 +64,10 @@ class History:
         return self.size
 
     def append(self, record: Mapping[str, Any]) -> None:
-        if record["step"] % self.stride:
-            return
-        if self.size == self._alloc:
-            if self._alloc < self.capacity:
-                self._grow(min(self.capacity, 2 * self._alloc))
-            else:
-                self._decimate()
-                if record["step"] % self.stride:
-                    return
-        row = self.size
-        self._scalars[row] = [_num(record[f]) for f in SCALAR_FIELDS]
-        layer_row = self._layers[row]
-        for k, f in enumerate(LAYER_FIELDS):
-            layer_row[k] = [_num(v) for v in record[f]]
-        self.size += 1
+        """Store one record (a dict with every field; see :meth:`append_block` for the fast
+        path the trainer uses)."""
+        layers = np.array([[_num(v) for v in record[f]] for f in LAYER_FIELDS])
+        self.append_block(tuple(record[f] for f in SCALAR_FIELDS), layers)
 
     def append_block(self, scalars: tuple[Any, ...], layers: np.ndarray) -> None:
         """Fast path: ``scalars`` in SCALAR_FIELDS order (None allowed), ``layers (7, L)``."""
