@@ -10,8 +10,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # installed `app` package in site-packages has no copy), so the paths are set explicitly.
 WORKDIR /srv/gradplay
 
-# README.m[d]: the wildcard keeps the build working if README.md is absent
-COPY pyproject.toml README.m[d] ./
+COPY pyproject.toml README.md ./
 COPY app ./app
 COPY core ./core
 COPY templates ./templates
