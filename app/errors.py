@@ -22,6 +22,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.jsonsafe import SafeJSONResponse
@@ -124,10 +125,35 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
     """FastAPI's own answer, except that an unparseable body (e.g. not UTF-8) becomes the same
     422 as invalid JSON, so every operation has one documented status for bad bodies."""
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 405:
+        return _method_not_allowed(request)
     if exc.status_code == 400 and exc.detail == _BODY_PARSE_DETAIL:
         item = {"loc": ["body"], "msg": "body must be UTF-8 encoded JSON", "type": "json_invalid"}
         return SafeJSONResponse({"detail": [item]}, status_code=422)
     return await http_exception_handler(request, exc)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _method_not_allowed(request: Request) -> Response:
+    """405 whose ``Allow`` lists the methods of EVERY route on this path (Starlette's router
+    names only the first route that matched the path, e.g. POST but not GET on /api/runs).
+    Each method is probed against the router, so nested/included routers are covered."""
+    allowed = [
+        method for method in _METHODS
+        if any(
+            route.matches({"type": "http", "path": request.url.path, "method": method,
+                           "root_path": ""})[0] == Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
+    allow = ", ".join(allowed)
+    return SafeJSONResponse(
+        {"detail": f"method {request.method} not allowed; allowed: {allow}"},
+        status_code=405,
+        headers={"Allow": allow},
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
