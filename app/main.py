@@ -117,7 +117,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # add_middleware wraps the current stack: the last one added is the outermost
     app.add_middleware(CatchAllMiddleware)
-    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    # Level 1: a 1,000-step response (0.7 MB of JSON) compresses in ~4 ms instead of ~27 ms at
+    # the default 9, for ~12 % more bytes; plotly.js is precompressed at level 9 once.
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
     return app

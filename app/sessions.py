@@ -1,8 +1,8 @@
 """Run sessions: the live runs of one server process, their play loops and watchers.
 
 A :class:`RunSession` wraps one :class:`core.trainer.Run`. All engine work happens in worker
-threads (``asyncio.to_thread``) under the session's lock, so training never blocks the event
-loop and two requests never touch one run at once.
+threads (a small pool shared by all runs) under the session's lock, so training never blocks
+the event loop and two requests never touch one run at once.
 
 Playing: an asyncio task trains in chunks sized to the requested speed (steps per second, or
 "unlimited": chunks of about one frame's worth of time) and pushes a ``frame`` with all records
@@ -20,9 +20,11 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from app.settings import Settings
@@ -45,6 +47,10 @@ MAX_PENDING_RECORDS = 20_000
 """A watcher that stops reading keeps at most this many unsent records (oldest dropped)."""
 
 T = TypeVar("T")
+
+# Hand the GIL over every 1 ms (default 5 ms) so the event loop gets a turn soon even while
+# training threads run NumPy code that holds it.
+sys.setswitchinterval(0.001)
 
 
 class Watcher:
@@ -81,8 +87,15 @@ class Watcher:
 class RunSession:
     """One live run plus its play state and watchers."""
 
-    def __init__(self, run_id: str, run: Run, playing_count: Callable[[], int] = lambda: 1) -> None:
+    def __init__(
+        self,
+        run_id: str,
+        run: Run,
+        playing_count: Callable[[], int] = lambda: 1,
+        executor: Executor | None = None,
+    ) -> None:
         self.id = run_id
+        self._executor = executor  # None: the event loop's default executor
         self._playing_count = playing_count
         self.run = run
         self.created = time.time()
@@ -131,14 +144,14 @@ class RunSession:
         }
 
     async def locked(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(*args)`` in a worker thread while holding the session lock."""
+        """Run ``fn(*args)`` in a training worker thread while holding the session lock."""
 
         def call() -> T:
             with self.lock:
                 return fn(*args)
 
         self.touch()
-        return await asyncio.to_thread(call)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
 
     # ------------------------------------------------------------------ commands
     async def step(self, n: int) -> list[dict[str, Any]]:
@@ -284,13 +297,21 @@ class RunManager:
             max_samples=settings.max_samples,
         )
         self.sessions: dict[str, RunSession] = {}
+        # All engine work shares a few threads: with the GIL, more threads would not train
+        # faster, they would only take turns away from the event loop (so /healthz and the
+        # WebSocket writers stay prompt while every run trains flat out).
+        self.executor = ThreadPoolExecutor(
+            max_workers=settings.training_threads, thread_name_prefix="gradplay-train"
+        )
 
     @staticmethod
     def new_id() -> str:
         return secrets.token_urlsafe(24)  # 192 random bits
 
     async def create(self, config: Mapping[str, Any] | None) -> RunSession:
-        run = await asyncio.to_thread(Run, config, self.limits)
+        run = await asyncio.get_running_loop().run_in_executor(
+            self.executor, Run, config, self.limits
+        )
         return await self.add(run)
 
     async def add(self, run: Run) -> RunSession:
@@ -298,7 +319,7 @@ class RunManager:
         while len(self.sessions) >= self.settings.max_runs:
             victim = min(self.sessions.values(), key=lambda s: (s.playing, s.last_access))
             await self.delete(victim.id)
-        session = RunSession(self.new_id(), run, self.playing_count)
+        session = RunSession(self.new_id(), run, self.playing_count, self.executor)
         self.sessions[session.id] = session
         return session
 
@@ -330,3 +351,5 @@ class RunManager:
     async def close_all(self) -> None:
         for run_id in list(self.sessions):
             await self.delete(run_id)
+        # The executor stays: an app may be started again (tests reuse one app); its idle
+        # threads cost nothing and end with the process.

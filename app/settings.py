@@ -18,6 +18,7 @@ max_steps_per_request  10000    training steps per API request
 max_preview_steps      100000   steps of a schedule preview
 history_max_points     5000     points kept per metric history
 max_import_steps       200000   steps an imported run may be replayed to
+training_threads       2        worker threads shared by all training (GIL-bound)
 templates_dir          (auto)   Jinja2 templates folder
 static_dir             (auto)   static files folder
 =====================  =======  ==================================================
@@ -65,6 +66,7 @@ class Settings:
     max_preview_steps: int = 100000
     history_max_points: int = 5000
     max_import_steps: int = 200000
+    training_threads: int = 2
     templates_dir: Path | None = None
     static_dir: Path | None = None
 

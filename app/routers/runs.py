@@ -86,7 +86,7 @@ async def import_run(request: Request, body: ImportBody) -> Any:
     def replay() -> Run:
         return Run.replay(body.config, body.events, body.step, mgr.limits)
 
-    run = await asyncio.to_thread(replay)
+    run = await asyncio.get_running_loop().run_in_executor(mgr.executor, replay)
     if body.history is not None:
         _verify_history(run, body.history)
     session = await mgr.add(run)
