@@ -59,6 +59,10 @@ from core.schedules import SCHEDULES, Schedule, make_schedule
 
 FloatArray = NDArray[np.float64]
 
+NETWORK_MAX_LAYERS = 7
+NETWORK_MAX_UNITS = 16
+"""Snapshots carry every weight and gradient (``network``) for nets up to this size."""
+
 DEFAULT_LOSS = {"binary": "bce_with_logits", "multiclass": "cross_entropy", "regression": "mse"}
 
 PATCHABLE = ("optimizer", "schedule", "regularization", "batch_size", "dropout", "grad_clip",
@@ -615,7 +619,8 @@ class Run:
         output. Plus, by dataset: ``surface`` (2-D inputs: a ``grid`` x ``grid`` window with, for
         binary data, P(class 1); for multiclass, per-class probabilities and the argmax class;
         for regression, the prediction), ``curve`` (1-D regression: the fitted curve), and
-        ``coefficients`` (linear models on data with known coefficients: learned vs true).
+        ``coefficients`` (linear models on data with known coefficients: learned vs true), and
+        for small nets ``network``: per layer ``{W (in, out), dW (last gradient), b}``.
         """
         model, ds = self.model, self.dataset
         acts = model.forward_eval(ds.x_train[:max_points])
@@ -653,6 +658,14 @@ class Run:
         elif ds.input_dim == 1 and ds.task == "regression":
             xs = curve_grid(ds)
             out["curve"] = {"x": xs[:, 0], "y": model.predict(xs)[:, 0]}
+        if model.n_layers <= NETWORK_MAX_LAYERS and max(
+            [ds.input_dim, *model.widths]
+        ) <= NETWORK_MAX_UNITS:
+            # Small nets: every weight and its last gradient, for the network diagram.
+            out["network"] = [
+                {"W": dense.W.copy(), "dW": dense.dW.copy(), "b": dense.b.copy()}
+                for dense in model.dense_layers
+            ]
         coef = (ds.truth or {}).get("coef")
         if coef is not None and not model.blocks:
             # The model sees normalised inputs (x - shift) / scale, so its weights are the true

@@ -770,3 +770,13 @@ def test_histogram_of_extreme_values(values: list[float]) -> None:
     h = histogram(np.array(values), bins=30)
     assert int(np.sum(h["counts"])) == len(values)
     assert np.all(np.isfinite(h["edges"]))
+
+
+def test_snapshot_network_for_small_nets_only() -> None:
+    run = Run({"model": {"hidden": [4, 3]}})
+    run.step(2)
+    net = run.snapshot()["network"]
+    assert [np.shape(layer["W"]) for layer in net] == [(2, 4), (4, 3), (3, 1)]
+    for layer, dense in zip(net, run.model.dense_layers, strict=True):
+        np.testing.assert_array_equal(layer["dW"], dense.dW)  # the last update's gradient
+    assert "network" not in Run({"model": {"hidden": [32]}}).snapshot()
