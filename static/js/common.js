@@ -113,13 +113,59 @@ export function onLangChange(fn) {
 // Label/description/help of a catalog component, translated when the message catalog has a
 // "catalog.<kind>.<name>.<field>" key, else the catalog's own English text.
 export function catalogText(kind, entry, field, paramName) {
-  const key = paramName
-    ? `catalog.${kind}.${entry.name}.params.${paramName}`
-    : `catalog.${kind}.${entry.name}.${field}`;
-  const fallback = paramName
-    ? (entry.params.find((p) => p.name === paramName) || {}).help || ""
-    : entry[field] || "";
+  const [key, fallback] = catalogKey(kind, entry, field, paramName);
   return tOr(key, fallback);
+}
+
+// [message key, English fallback] of a catalog text (see catalogText). Parameter help:
+// "catalog.<kind>.<name>.params.<param>".
+export function catalogKey(kind, entry, field, paramName) {
+  if (paramName) {
+    return [
+      `catalog.${kind}.${entry.name}.params.${paramName}`,
+      ((entry.params || []).find((p) => p.name === paramName) || {}).help || "",
+    ];
+  }
+  return [`catalog.${kind}.${entry.name}.${field}`, entry[field] || ""];
+}
+
+// Short translated name of a parameter shown next to its identifier ("catalog.param.<name>";
+// empty in English, where the identifier says it all).
+export function paramLabel(name) {
+  return tOr(`catalog.param.${name}`, "");
+}
+
+// Display text of a choice value ("catalog.choice.<value>", else the value itself).
+export function choiceLabel(value) {
+  return tOr(`catalog.choice.${value}`, String(value));
+}
+
+// Text nodes and titles made from catalog texts carry their key and English fallback, so a
+// language switch re-translates them even on pages that do not rebuild their controls:
+//   data-catalog-key / data-catalog-fallback              -> textContent
+//   data-catalog-title-key / -title-fallback / -title-suffix -> title (text, then suffix)
+export function catalogNode(tag, key, fallback, attrs = {}) {
+  return el(tag, { ...attrs, "data-catalog-key": key, "data-catalog-fallback": fallback }, tOr(key, fallback));
+}
+
+export function setCatalogTitle(node, key, fallback, suffix = "") {
+  node.dataset.catalogTitleKey = key;
+  node.dataset.catalogTitleFallback = fallback;
+  node.dataset.catalogTitleSuffix = suffix || "";
+  const title = [tOr(key, fallback), suffix].filter(Boolean).join("\n");
+  if (title) node.setAttribute("title", title);
+  else node.removeAttribute("title");
+}
+
+export function applyCatalogI18n(root = document) {
+  for (const node of root.querySelectorAll("[data-catalog-key]")) {
+    const text = tOr(node.dataset.catalogKey, node.dataset.catalogFallback || "");
+    if (node.textContent !== text) node.textContent = text;
+  }
+  for (const node of root.querySelectorAll("[data-catalog-title-key]")) {
+    setCatalogTitle(node, node.dataset.catalogTitleKey, node.dataset.catalogTitleFallback || "",
+      node.dataset.catalogTitleSuffix || "");
+  }
 }
 
 // --------------------------------------------------------------------------------------------
@@ -257,7 +303,7 @@ function paramInput(param, value, id) {
   if (param.type === "choice") {
     const select = el("select", common);
     for (const choice of param.choices || []) {
-      select.append(el("option", { value: choice, text: choice }));
+      select.append(catalogNode("option", `catalog.choice.${choice}`, String(choice), { value: choice }));
     }
     select.value = value;
     return select;
@@ -313,14 +359,18 @@ export function buildParamControls(container, kind, entry, { values = {}, onChan
     const id = `param-${++controlCounter}-${param.name}`;
     const value = param.name in values ? values[param.name] : param.default;
     const input = paramInput(param, value, id);
-    const help = catalogText(kind, entry, "help", param.name);
+    const [helpKey, helpFallback] = catalogKey(kind, entry, "help", param.name);
+    const help = tOr(helpKey, helpFallback);
     const hint = rangeHint(param);
-    const label = el("label", { for: id, className: "param-name" }, param.name);
+    // the identifier (as in the URL and the API) plus, where translated, a short name
+    const label = el("label", { for: id, className: "param-name" },
+      catalogNode("span", `catalog.param.${param.name}`, "", { className: "param-tr" }),
+      el("span", { className: "param-id" }, param.name));
     const field = el(
       "div",
       { className: `field${param.type === "bool" ? " field-check" : ""}`, title: hint || null },
       param.type === "bool" ? [input, label] : [label, input],
-      help ? el("small", { className: "help" }, help) : null,
+      help || helpFallback ? catalogNode("small", helpKey, helpFallback, { className: "help", "data-hint": hint || null }) : null,
     );
     wrap.append(field);
     inputs.push([param, input]);
@@ -349,7 +399,7 @@ export function buildParamControls(container, kind, entry, { values = {}, onChan
 // Fills a <select> with catalog entries (value = name, text = translated label).
 export function fillSelect(select, kind, entries, selected) {
   select.replaceChildren(
-    ...entries.map((e) => el("option", { value: e.name }, catalogText(kind, e, "label"))),
+    ...entries.map((e) => catalogNode("option", ...catalogKey(kind, e, "label"), { value: e.name })),
   );
   if (selected !== undefined) select.value = selected;
 }
@@ -386,6 +436,7 @@ function toggleFont() {
   }
   applyFont(large);
   redrawAllCharts();
+  document.dispatchEvent(new CustomEvent("gradplay:fontchange", { detail: { large } }));
 }
 
 // --------------------------------------------------------------------------------------------
@@ -455,7 +506,7 @@ export async function drawChart(element, traces, layout = {}) {
   const Plotly = await whenPlotly();
   charts.set(element, { traces, layout });
   await Plotly.react(element, traces, fullLayout(layout), CONFIG);
-  element.dataset.state = "ready";
+  if (element.dataset.state !== "ready") element.dataset.state = "ready";
   return element;
 }
 
@@ -482,6 +533,8 @@ function initChrome() {
     });
   }
   applyI18n();
+  // registered before any page module's onLangChange handler, so pages see translated nodes
+  document.addEventListener("gradplay:langchange", () => applyCatalogI18n());
   document.body.dataset.i18nReady = "true";
 }
 

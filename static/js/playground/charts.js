@@ -5,7 +5,7 @@
 // then on only every stride-th step is kept (like the server's history), so memory stays flat;
 // the newest record is always drawn.
 
-import { color, drawChart, el } from "../common.js";
+import { color, drawChart, el, isLargeFont } from "../common.js";
 import { pt } from "./messages.js";
 
 export const MAX_POINTS = 5000;
@@ -15,6 +15,7 @@ const HEATMAP_COLUMNS = 400;
 export class RecordStore {
   constructor(cap = MAX_POINTS) {
     this.cap = cap;
+    this.version = 0; // bumped on every change (charts skip redraws when it did not move)
     this.clear();
   }
 
@@ -22,10 +23,13 @@ export class RecordStore {
     this.rows = [];
     this.stride = 1;
     this.last = null;
+    this.cached = null;
+    this.version += 1;
   }
 
   push(record) {
     this.last = record;
+    this.version += 1;
     if (record.step % this.stride) return;
     this.rows.push(record);
     if (this.rows.length > this.cap) {
@@ -36,27 +40,76 @@ export class RecordStore {
 
   // Rows to draw: at most DRAW_POINTS evenly spaced stored rows (a chart cannot show more on
   // screen, and redrawing 5,000-point traces many times a second is what makes charts lag),
-  // plus the newest record when decimation skipped it.
+  // plus the newest record when decimation skipped it. Cached until the next change.
   view() {
+    if (this.cached && this.cached.version === this.version) return this.cached.rows;
     let rows = this.rows;
     if (rows.length > DRAW_POINTS) {
       const every = Math.ceil(rows.length / DRAW_POINTS);
-      rows = rows.filter((_, i) => i % every === 0 || i === this.rows.length - 1);
+      const last = rows.length - 1;
+      const picked = [];
+      for (let i = 0; i <= last; i += every) picked.push(rows[i]);
+      if (last % every) picked.push(rows[last]);
+      rows = picked;
     }
-    if (this.last && (!rows.length || rows[rows.length - 1] !== this.last)) return [...rows, this.last];
+    if (this.last && (!rows.length || rows[rows.length - 1] !== this.last)) rows = [...rows, this.last];
+    this.cached = { version: this.version, rows };
     return rows;
   }
 }
 
 function col(rows, field) {
-  return rows.map((r) => r[field]);
+  const out = new Array(rows.length);
+  for (let i = 0; i < rows.length; i += 1) out[i] = rows[i][field];
+  return out;
 }
 
 function positive(v) {
   return v === null || v === undefined || !(v > 0) ? null : v;
 }
 
-const FMT = "%{y:.4g}";
+// A planned-LR curve (one value per step, up to 100,000 steps) thinned to about DRAW_POINTS
+// points for drawing: every k-th step plus both sides of every jump (step/multistep/
+// piecewise schedules keep their exact edges); each kept point is an exact value.
+export function thinCurve(curve, target = DRAW_POINTS) {
+  const { x, y } = curve;
+  const n = y.length;
+  if (n <= target * 1.5) return curve;
+  const every = Math.ceil(n / target);
+  let top = 0;
+  for (const v of y) if (Number.isFinite(v) && Math.abs(v) > top) top = Math.abs(v);
+  const jump = top * 0.01;
+  const keep = new Uint8Array(n);
+  let kept = 0;
+  for (let i = 0; i < n; i += 1) {
+    if (i % every === 0 || i === n - 1 || (i > 0 && !(Math.abs(y[i] - y[i - 1]) <= jump))) {
+      if (!keep[i]) { keep[i] = 1; kept += 1; }
+      if (i > 0 && i % every && !keep[i - 1]) { keep[i - 1] = 1; kept += 1; }
+    }
+    if (kept > target * 4) return thinCurve(curve, target / 2); // noisy curve: plain stride
+  }
+  const ox = [];
+  const oy = [];
+  for (let i = 0; i < n; i += 1) if (keep[i]) { ox.push(x[i]); oy.push(y[i]); }
+  return { x: ox, y: oy };
+}
+
+// Hover: the recorded value to 6 significant digits (the series are not interpolated).
+const FMT = "%{y:.6g}";
+
+// Internal names of the layers ("hidden 1", "output") in the page language.
+export function layerLabel(name) {
+  const m = /^hidden (\d+)$/.exec(name);
+  if (m) return pt("pg.layer_hidden", { n: m[1] });
+  return name === "output" ? pt("pg.layer_output") : name;
+}
+
+const SERIES = ["loss", "accuracy", "lr", "gradNorm", "updateRatio", "heatmap", "zeros"];
+const SNAPSHOT = ["hist", "boundary"];
+// Charts scrolled out of view are refreshed at most once per HIDDEN_REFRESH_MS (one chart per
+// tick, at most two per second), and at once when they scroll into view.
+const HIDDEN_REFRESH_MS = 2000;
+const HIDDEN_TICK_MS = 500;
 
 export class Charts {
   constructor(elements) {
@@ -64,13 +117,48 @@ export class Charts {
     this.store = new RecordStore();
     this.layers = [];
     this.markers = []; // {step, text}
-    this.planned = null; // {x, y}
+    this._planned = null; // {x, y}
+    this.plannedDraw = null; // thinned copy
+    this.plannedRev = 0;
     this.lossLog = true;
     this.task = null;
     this.regularized = false;
     this.data = null; // GET /data
     this.snapshot = null;
+    this.snapshotRev = 0;
     this.uirev = 0;
+    // Per chart: what was last drawn and when; visible = intersects the viewport.
+    this.slots = new Map();
+    for (const key of [...SERIES, ...SNAPSHOT]) {
+      this.slots.set(key, { key, el: elements[key], sig: null, want: null, drawnAt: 0, visible: true });
+    }
+    // Time spent per chart (aggregates only; see timings()).
+    this.perf = {};
+    this.forceRev = 0;
+    this.hiddenTimer = null;
+    if (typeof IntersectionObserver === "function") {
+      const byEl = new Map([...this.slots.values()].map((s) => [s.el, s]));
+      this.observer = new IntersectionObserver((entries) => {
+        for (const entry of entries) {
+          const slot = byEl.get(entry.target);
+          if (!slot) continue;
+          slot.visible = entry.isIntersecting;
+          if (slot.visible && slot.want !== slot.sig) this.drawSlot(slot);
+        }
+      }, { rootMargin: "0px" });
+      for (const slot of this.slots.values()) if (slot.el) this.observer.observe(slot.el);
+    }
+    document.addEventListener("gradplay:fontchange", () => this.renderAll());
+  }
+
+  get planned() {
+    return this._planned;
+  }
+
+  set planned(curve) {
+    this._planned = curve;
+    this.plannedDraw = curve ? thinCurve(curve) : null;
+    this.plannedRev += 1;
   }
 
   reset(layers, task) {
@@ -81,6 +169,14 @@ export class Charts {
     this.snapshot = null;
     this.data = null;
     this.uirev += 1;
+  }
+
+  // Milliseconds spent drawing each chart since load: {chart: {n, ms, avg}} — which chart is
+  // the expensive one (also exposed as window.gradplayChartTimes()).
+  timings() {
+    const out = {};
+    for (const [k, v] of Object.entries(this.perf)) out[k] = { n: v.n, ms: Math.round(v.ms), avg: +(v.ms / v.n).toFixed(1) };
+    return out;
   }
 
   // vertical lines + labels for every live change
@@ -97,149 +193,270 @@ export class Charts {
     return { shapes, annotations };
   }
 
+  // Layout of a time-series chart. Margins are fixed (no automargin: measuring every tick
+  // label twice per redraw was a third of the cost) and tick labels are never hidden-checked
+  // (ticklabeloverflow "allow" skips a bounding-box query per label).
   base(titleKey, extra = {}) {
+    const large = isLargeFont();
+    const tick = { automargin: false, ticklabeloverflow: "allow" };
     return {
       title: { text: pt(titleKey) },
       uirevision: this.uirev,
-      xaxis: { hoverformat: "d", ...(extra.xaxis || {}) },
-      yaxis: { ...(extra.yaxis || {}) },
-      margin: { l: 64, r: 16, t: 40, b: 30 },
-      legend: { orientation: "h", y: -0.1, yanchor: "top", x: 0, xanchor: "left" },
-      hovermode: "x unified",
+      // explicit axis types: Plotly otherwise scans the data for dates on every redraw
+      // standoff: the x label "0" must not touch the y label "0" in the corner
+      xaxis: { type: "linear", hoverformat: "d", ticklabelstandoff: 4, ...tick, ...(extra.xaxis || {}) },
+      yaxis: { type: "linear", ...tick, ...(extra.yaxis || {}) },
+      margin: large ? { l: 92, r: 20, t: 50, b: 40 } : { l: 66, r: 16, t: 40, b: 30 },
+      legend: { orientation: "h", y: large ? -0.14 : -0.1, yanchor: "top", x: 0, xanchor: "left" },
+      // "x": every trace's exact value at the hovered step, each in its own label ("x unified"
+      // sets up a legend-like hover box on every redraw and costs ~20% more per redraw)
+      hovermode: "x",
       ...this.markerLayout(),
       ...(extra.layout || {}),
     };
   }
 
-  renderSeries() {
-    const rows = this.store.view();
-    const x = col(rows, "step");
-    const line = (y, name, i, more = {}) => ({
-      type: "scatter", mode: "lines", x, y, name, line: { color: color(i), width: 2 },
-      hovertemplate: FMT, connectgaps: true, ...more,
-    });
-    const valRows = rows.filter((r) => r.val_loss !== null && r.val_loss !== undefined);
+  // Everything the time-series charts depend on; a chart whose signature did not change is
+  // not redrawn.
+  seriesSig() {
+    return [this.uirev, this.store.version, this.markers.length, this.lossLog, this.regularized,
+      this.plannedRev, this.task, this.layers.length, pt("pg.chart.loss"), isLargeFont()].join("|");
+  }
 
-    // loss
-    const lossTraces = [line(col(rows, "loss").map(this.lossLog ? positive : (v) => v), pt("pg.trace.train"), 0)];
+  ctx() {
+    if (this._ctx) return this._ctx;
+    const rows = this.store.view();
+    const lastStep = rows.length ? rows[rows.length - 1].step : 0;
+    const x = col(rows, "step");
+    this._ctx = { rows, x, lastStep, xrange: [0, Math.max(10, lastStep)] };
+    return this._ctx;
+  }
+
+  line(y, name, i, more = {}) {
+    return {
+      type: "scatter", mode: "lines", x: this.ctx().x, y, name, line: { color: color(i), width: 2 },
+      hovertemplate: FMT, connectgaps: true, ...more,
+    };
+  }
+
+  build(key) {
+    switch (key) {
+      case "loss": return this.buildLoss();
+      case "accuracy": return this.buildAccuracy();
+      case "lr": return this.buildLr();
+      case "gradNorm": return this.buildPerLayer("grad_norm", "pg.chart.grad_norm");
+      case "updateRatio": return this.buildPerLayer("update_ratio", "pg.chart.update_ratio");
+      case "heatmap": return this.buildHeatmap();
+      case "zeros": return this.buildZeros();
+      case "hist": return this.buildHist();
+      case "boundary": return this.buildBoundary();
+      default: return null;
+    }
+  }
+
+  buildLoss() {
+    const { rows, xrange } = this.ctx();
+    const tf = this.lossLog ? positive : (v) => v;
+    const traces = [this.line(col(rows, "loss").map(tf), pt("pg.trace.train"), 0)];
+    const valRows = rows.filter((r) => r.val_loss !== null && r.val_loss !== undefined);
     if (valRows.length) {
-      lossTraces.push({
+      traces.push({
         type: "scatter", mode: "lines", x: col(valRows, "step"),
-        y: col(valRows, "val_loss").map(this.lossLog ? positive : (v) => v), name: pt("pg.trace.val"),
+        y: col(valRows, "val_loss").map(tf), name: pt("pg.trace.val"),
         line: { color: color(1), width: 2 }, hovertemplate: FMT,
       });
     }
     if (this.regularized || rows.some((r) => r.reg_loss > 0)) {
-      lossTraces.push(line(col(rows, "data_loss").map(this.lossLog ? positive : (v) => v), pt("pg.trace.data_loss"), 2, { line: { color: color(2), width: 1.5, dash: "dash" } }));
-      lossTraces.push(line(col(rows, "reg_loss").map(this.lossLog ? positive : (v) => v), pt("pg.trace.penalty"), 3, { line: { color: color(3), width: 1.5, dash: "dot" } }));
+      traces.push(this.line(col(rows, "data_loss").map(tf), pt("pg.trace.data_loss"), 2, { line: { color: color(2), width: 1.5, dash: "dash" } }));
+      traces.push(this.line(col(rows, "reg_loss").map(tf), pt("pg.trace.penalty"), 3, { line: { color: color(3), width: 1.5, dash: "dot" } }));
     }
-    drawChart(this.el.loss, lossTraces, this.base("pg.chart.loss", { yaxis: { type: this.lossLog ? "log" : "linear" } }));
+    return [traces, this.base("pg.chart.loss", {
+      xaxis: { range: xrange },
+      yaxis: { type: this.lossLog ? "log" : "linear" },
+    })];
+  }
 
-    // accuracy
+  buildAccuracy() {
     if (this.task === "regression") {
-      drawChart(this.el.accuracy, [], this.base("pg.chart.accuracy", {
+      return [[], this.base("pg.chart.accuracy", {
         layout: { annotations: [{ text: pt("pg.no_accuracy"), xref: "paper", yref: "paper", x: 0.5, y: 0.5, showarrow: false }] },
         yaxis: { range: [0, 1] },
-      }));
-    } else {
-      const accTraces = [line(col(rows, "train_acc"), pt("pg.trace.train"), 0)];
-      const valAcc = rows.filter((r) => r.val_acc !== null && r.val_acc !== undefined);
-      if (valAcc.length) {
-        accTraces.push({ type: "scatter", mode: "lines", x: col(valAcc, "step"), y: col(valAcc, "val_acc"),
-          name: pt("pg.trace.val"), line: { color: color(1), width: 2 }, hovertemplate: FMT });
-      }
-      drawChart(this.el.accuracy, accTraces, this.base("pg.chart.accuracy", { yaxis: { range: [0, 1.02] } }));
+      })];
     }
+    const { rows, xrange } = this.ctx();
+    const traces = [this.line(col(rows, "train_acc"), pt("pg.trace.train"), 0)];
+    const valAcc = rows.filter((r) => r.val_acc !== null && r.val_acc !== undefined);
+    if (valAcc.length) {
+      traces.push({ type: "scatter", mode: "lines", x: col(valAcc, "step"), y: col(valAcc, "val_acc"),
+        name: pt("pg.trace.val"), line: { color: color(1), width: 2 }, hovertemplate: FMT });
+    }
+    return [traces, this.base("pg.chart.accuracy", { xaxis: { range: xrange }, yaxis: { range: [0, 1.02] } })];
+  }
 
-    // learning rate: planned (dashed) and actual (solid)
-    const lrTraces = [];
-    if (this.planned) {
-      lrTraces.push({ type: "scatter", mode: "lines", x: this.planned.x, y: this.planned.y, name: pt("pg.trace.planned"),
+  // learning rate: planned (dashed) and actual (solid)
+  buildLr() {
+    const { rows, lastStep } = this.ctx();
+    const traces = [];
+    if (this.plannedDraw) {
+      traces.push({ type: "scatter", mode: "lines", x: this.plannedDraw.x, y: this.plannedDraw.y, name: pt("pg.trace.planned"),
         line: { color: "#8a93a6", width: 2, dash: "dash" }, hovertemplate: "%{y:.5g}" });
     }
-    lrTraces.push(line(col(rows, "lr"), pt("pg.trace.actual"), 0, { hovertemplate: "%{y:.5g}", line: { color: color(0), width: 2.5 } }));
-    const lastStep = rows.length ? rows[rows.length - 1].step : 0;
+    traces.push(this.line(col(rows, "lr"), pt("pg.trace.actual"), 0, { hovertemplate: "%{y:.5g}", line: { color: color(0), width: 2.5 } }));
     let top = 0;
-    for (const t of lrTraces) for (const v of t.y) if (v > top && Number.isFinite(v)) top = v;
-    drawChart(this.el.lr, lrTraces, this.base("pg.chart.lr", {
+    for (const t of traces) for (const v of t.y) if (v > top && Number.isFinite(v)) top = v;
+    return [traces, this.base("pg.chart.lr", {
       xaxis: { range: [0, Math.max(50, lastStep * 1.1 + 10)] },
       yaxis: { range: [0, (top || 1) * 1.12], exponentformat: "e" },
+    })];
+  }
+
+  buildPerLayer(field, titleKey, log = true) {
+    const { rows, xrange } = this.ctx();
+    const traces = this.layers.map((name, k) => ({
+      type: "scatter", mode: "lines", x: this.ctx().x,
+      y: rows.map((r) => (r[field] ? (log ? positive(r[field][k]) : r[field][k]) : null)),
+      name: layerLabel(name), line: { color: color(k), width: 1.8 }, hovertemplate: "%{y:.6e}",
     }));
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const t of traces) for (const v of t.y) if (v > 0 && Number.isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+    const range = Number.isFinite(lo) ? [Math.floor(Math.log10(lo)), Math.max(Math.ceil(Math.log10(hi)), Math.floor(Math.log10(lo)) + 1)] : undefined;
+    // One tick per power of ten reads well over a few decades; over many (an exploding
+    // run spans 1e0..1e100) let Plotly thin the ticks so labels never pile up.
+    const decades = range ? range[1] - range[0] : 0;
+    const dtick = decades <= 8 ? 1 : Math.ceil(decades / 8);
+    return [traces, this.base(titleKey, { xaxis: { range: xrange }, yaxis: { type: log ? "log" : "linear", exponentformat: "power", dtick, range } })];
+  }
 
-    // per-layer charts
-    const perLayer = (field, titleKey, element, log = true) => {
-      const traces = this.layers.map((name, k) => ({
-        type: "scatter", mode: "lines", x, y: rows.map((r) => (r[field] ? (log ? positive(r[field][k]) : r[field][k]) : null)),
-        name, line: { color: color(k), width: 1.8 }, hovertemplate: "%{y:.3e}",
-      }));
-      let lo = Infinity;
-      let hi = -Infinity;
-      for (const t of traces) for (const v of t.y) if (v > 0 && Number.isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
-      const range = Number.isFinite(lo) ? [Math.floor(Math.log10(lo)), Math.max(Math.ceil(Math.log10(hi)), Math.floor(Math.log10(lo)) + 1)] : undefined;
-      // One tick per power of ten reads well over a few decades; over many (an exploding
-      // run spans 1e0..1e100) let Plotly thin the ticks so labels never pile up.
-      const decades = range ? range[1] - range[0] : 0;
-      const dtick = decades <= 8 ? 1 : Math.ceil(decades / 8);
-      drawChart(element, traces, this.base(titleKey, { yaxis: { type: log ? "log" : "linear", exponentformat: "power", dtick, range } }));
-    };
-    perLayer("grad_norm", "pg.chart.grad_norm", this.el.gradNorm);
-    perLayer("update_ratio", "pg.chart.update_ratio", this.el.updateRatio);
-
-    // heatmap: layer x step of log10 |grad|
+  // heatmap: layer x step of log10 |grad|
+  buildHeatmap() {
+    const { rows } = this.ctx();
     const every = Math.max(1, Math.ceil(rows.length / HEATMAP_COLUMNS));
     const hrows = rows.filter((_, i) => i % every === 0 || i === rows.length - 1);
     const z = this.layers.map((_, k) => hrows.map((r) => {
       const v = r.grad_norm ? r.grad_norm[k] : null;
       return v > 0 ? Math.log10(v) : null;
     }));
-    drawChart(this.el.heatmap, [{
-      type: "heatmap", x: col(hrows, "step"), y: this.layers, z, colorscale: "Viridis",
+    const base = this.base("pg.chart.grad_heatmap");
+    return [[{
+      type: "heatmap", x: col(hrows, "step"), y: this.layers.map(layerLabel), z, colorscale: "Viridis",
       colorbar: { title: { text: "log₁₀" }, thickness: 14 },
       hovertemplate: `${pt("pg.axis.step")} %{x}<br>%{y}<br>log₁₀‖g‖ = %{z:.2f}<extra></extra>`,
     }], {
-      ...this.base("pg.chart.grad_heatmap"), hovermode: "closest",
-      yaxis: { title: { text: pt("pg.axis.layer") }, type: "category" },
-    });
-
-    // zeros
-    drawChart(this.el.zeros, [
-      line(col(rows, "zero_fraction"), pt("pg.trace.exact_zero"), 0, { hovertemplate: "%{y:.1%}" }),
-      line(col(rows, "near_zero_fraction"), pt("pg.trace.near_zero"), 4, { hovertemplate: "%{y:.1%}", line: { color: color(4), width: 1.5, dash: "dash" } }),
-    ], this.base("pg.chart.zeros", { yaxis: { range: [0, 1.02], tickformat: ".0%" } }));
+      ...base, hovermode: "closest",
+      // category labels ("hidden 12") and the axis title need the measured margin
+      margin: { ...base.margin, l: 40 },
+      yaxis: { title: { text: pt("pg.axis.layer") }, type: "category", automargin: true },
+    }];
   }
 
-  renderSnapshot() {
+  buildZeros() {
+    const { rows, xrange } = this.ctx();
+    return [[
+      this.line(col(rows, "zero_fraction"), pt("pg.trace.exact_zero"), 0, { hovertemplate: "%{y:.1%}" }),
+      this.line(col(rows, "near_zero_fraction"), pt("pg.trace.near_zero"), 4, { hovertemplate: "%{y:.1%}", line: { color: color(4), width: 1.5, dash: "dash" } }),
+    ], this.base("pg.chart.zeros", { xaxis: { range: xrange }, yaxis: { range: [0, 1.02], tickformat: ".0%" } })];
+  }
+
+  drawSlot(slot) {
+    const built = this.build(slot.key);
+    slot.sig = slot.want;
+    slot.drawnAt = performance.now();
+    if (!built || !slot.el) return;
+    const t0 = performance.now();
+    drawChart(slot.el, built[0], built[1]);
+    const p = this.perf[slot.key] || (this.perf[slot.key] = { n: 0, ms: 0 });
+    p.n += 1;
+    p.ms += performance.now() - t0;
+  }
+
+  // Draws the charts whose inputs changed: visible ones now, the others soon (hidden ticker).
+  // Charts never drawn yet are drawn at once wherever they are.
+  // everywhere = true (language, font size, log scale switched): every chart at once.
+  update(keys, sig, everywhere = false) {
+    this._ctx = null;
+    for (const key of keys) {
+      const slot = this.slots.get(key);
+      slot.want = sig;
+      if (slot.want === slot.sig) continue;
+      if (everywhere || slot.visible || slot.sig === null) this.drawSlot(slot);
+    }
+    this._ctx = null;
+    this.armHidden();
+  }
+
+  armHidden() {
+    if (this.hiddenTimer) return;
+    const stale = [...this.slots.values()].some((s) => s.want !== s.sig);
+    if (!stale) return;
+    this.hiddenTimer = setTimeout(() => {
+      this.hiddenTimer = null;
+      const now = performance.now();
+      let pick = null;
+      for (const s of this.slots.values()) {
+        if (s.want === s.sig || now - s.drawnAt < HIDDEN_REFRESH_MS) continue;
+        if (!pick || s.drawnAt < pick.drawnAt) pick = s;
+      }
+      if (pick) {
+        this._ctx = null;
+        this.drawSlot(pick);
+        this._ctx = null;
+      }
+      this.armHidden();
+    }, HIDDEN_TICK_MS);
+  }
+
+  renderSeries(force = false) {
+    if (force) this.forceRev += 1;
+    this.update(SERIES, `${this.seriesSig()}|${this.forceRev}`, force);
+  }
+
+  renderAll() {
+    this.renderSeries(true);
+    this.renderSnapshot(true);
+  }
+
+  // Snapshot charts (weight histograms, prediction view): new content on every snapshot.
+  renderSnapshot(everywhere = false) {
+    this.snapshotRev += 1;
+    this.update(SNAPSHOT, `${this.snapshotRev}|${this.uirev}`, everywhere);
+  }
+
+  renderBoundary() {
+    this.renderSnapshot();
+  }
+
+  buildHist() {
     const snap = this.snapshot;
-    if (!snap) return;
+    if (!snap) return null;
     // weight histograms
     const traces = snap.layers.map((layer, k) => {
       const h = layer.weights;
       const centers = h.counts.map((_, i) => (h.edges[i] + h.edges[i + 1]) / 2);
       return {
         type: "scatter", mode: "lines", line: { shape: "hvh", color: color(k), width: 2 },
-        x: centers, y: h.counts, name: `${layer.name} (0: ${h.exact_zeros}/${h.count})`,
-        hovertemplate: `${layer.name}<br>w ≈ %{x:.3g}<br>n = %{y}<extra></extra>`,
+        x: centers, y: h.counts, name: `${layerLabel(layer.name)} (0: ${h.exact_zeros}/${h.count})`,
+        hovertemplate: `${layerLabel(layer.name)}<br>w ≈ %{x:.3g}<br>n = %{y}<extra></extra>`,
       };
     });
-    drawChart(this.el.hist, traces, {
+    return [traces, {
       title: { text: `${pt("pg.chart.weights_hist")} · ${pt("pg.step_counter", { n: snap.step })}` },
       xaxis: { title: { text: pt("pg.axis.weight") } },
       yaxis: { title: { text: pt("pg.axis.count") } },
       margin: { l: 64, r: 16, t: 40, b: 30 },
       legend: { orientation: "h", y: 1, yanchor: "top", x: 1, xanchor: "right", bgcolor: "rgba(255,255,255,0.7)" },
       hovermode: "closest",
-    });
-    this.renderBoundary();
+    }];
   }
 
-  renderBoundary() {
+  buildBoundary() {
     const snap = this.snapshot;
     const data = this.data;
-    if (!snap || !data) return;
+    if (!snap || !data) return null;
     const title = { text: `${pt("pg.chart.boundary")} · ${pt("pg.step_counter", { n: snap.step })}` };
     const flat = (ys) => ys.map((v) => (Array.isArray(v) ? v[0] : v));
     const layout = { title, margin: { l: 56, r: 16, t: 40, b: 30 }, hovermode: "closest",
-      legend: { orientation: "h", y: -0.12, yanchor: "top" } };
+      legend: { orientation: "h", x: 1, xanchor: "right", y: 1.01, yanchor: "bottom", bgcolor: "rgba(255,255,255,0)" } };
     if (snap.surface) {
       const s = snap.surface;
       const traces = [];
@@ -273,8 +490,8 @@ export class Charts {
           customdata: y, hovertemplate: `${name}: (%{x:.2f}, %{y:.2f}) y = %{customdata}<extra></extra>`,
         });
       }
-      drawChart(this.el.boundary, traces, { ...layout, xaxis: { title: { text: "x₁" }, constrain: "domain", range: [s.x[0], s.x[s.x.length - 1]] },
-        yaxis: { title: { text: "x₂" }, scaleanchor: "x", constrain: "domain", range: [s.y[0], s.y[s.y.length - 1]] } });
+      return [traces, { ...layout, xaxis: { title: { text: "x₁" }, constrain: "domain", range: [s.x[0], s.x[s.x.length - 1]] },
+        yaxis: { title: { text: "x₂" }, scaleanchor: "x", constrain: "domain", range: [s.y[0], s.y[s.y.length - 1]] } }];
     } else if (snap.curve) {
       const traces = [];
       for (const [part, name, i] of [["train", pt("pg.trace.train"), 0], ["val", pt("pg.trace.val"), 1]]) {
@@ -285,17 +502,17 @@ export class Charts {
       }
       traces.push({ type: "scatter", mode: "lines", name: "ŷ(x)", x: snap.curve.x, y: snap.curve.y,
         line: { color: "#1d2230", width: 3 }, hovertemplate: "ŷ(%{x:.3f}) = %{y:.3f}<extra></extra>" });
-      drawChart(this.el.boundary, traces, { ...layout, xaxis: { title: { text: "x" } }, yaxis: { title: { text: "y" } } });
+      return [traces, { ...layout, xaxis: { title: { text: "x" } }, yaxis: { title: { text: "y" } } }];
     } else if (snap.coefficients) {
       const c = snap.coefficients;
       const idx = c.learned.map((_, i) => `x${i + 1}`);
-      drawChart(this.el.boundary, [
-        { type: "bar", name: pt("pg.trace.true"), x: idx, y: c.true, marker: { color: "#b8c0d0" }, hovertemplate: "%{y:.4g}" },
-        { type: "bar", name: pt("pg.trace.learned"), x: idx, y: c.learned, marker: { color: color(0) }, hovertemplate: "%{y:.4g}" },
+      return [[
+        { type: "bar", name: pt("pg.trace.true"), x: idx, y: c.true, marker: { color: "#b8c0d0" }, hovertemplate: "%{y:.6g}" },
+        { type: "bar", name: pt("pg.trace.learned"), x: idx, y: c.learned, marker: { color: color(0) }, hovertemplate: "%{y:.6g}" },
       ], { ...layout, barmode: "group", xaxis: { title: { text: pt("pg.axis.feature") } },
-        yaxis: { title: { text: pt("pg.axis.coef") } } });
+        yaxis: { title: { text: pt("pg.axis.coef") } } }];
     } else {
-      drawChart(this.el.boundary, [], { ...layout, annotations: [{ text: "—", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }] });
+      return [[], { ...layout, annotations: [{ text: "—", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }] }];
     }
   }
 }

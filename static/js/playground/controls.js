@@ -10,7 +10,7 @@
 //   l1, l2, l1_method, batch_size, clip, clip.<p>, seed
 
 import {
-  buildParamControls, catalogText, el, fillSelect, formatParam, parseParam,
+  buildParamControls, catalogKey, el, fillSelect, formatParam, parseParam, setCatalogTitle,
 } from "../common.js";
 import { pt } from "./messages.js";
 
@@ -237,12 +237,13 @@ function tagged(container, name, testid) {
   return input;
 }
 
-// Moves the (long) help texts of generated parameter fields into tooltips.
+// Moves the (long) help texts of generated parameter fields into tooltips (re-translated on a
+// language switch through the data-catalog-title-* attributes, see common.js).
 function compactHelp(root) {
   for (const field of root.querySelectorAll(".field")) {
     const help = field.querySelector("small.help");
     if (help) {
-      field.title = [help.textContent, field.title].filter(Boolean).join("\n");
+      setCatalogTitle(field, help.dataset.catalogKey, help.dataset.catalogFallback, help.dataset.hint || "");
       help.remove();
     }
   }
@@ -331,7 +332,7 @@ export class Controls {
       compactHelp(host);
       for (const p of shown.params) tagged(host, p.name, `${testid}.${p.name}`);
       const select = body.querySelector(`[data-testid="${testid}"]`);
-      if (select) select.title = catalogText(kind, entry, "description");
+      if (select) setCatalogTitle(select, ...catalogKey(kind, entry, "description"));
     };
     const select = this.select(testid, kind, entries, value, (name) => draw(name, {}));
     if (extraOption) {
@@ -360,7 +361,7 @@ export class Controls {
     this.noise = this.number("noise", cfg.dataset.noise, { min: 0, max: 1, step: "0.05" });
     this.valSplit = this.number("val-split", cfg.dataset.val_fraction, { min: 0, max: 0.9, step: "0.05" });
     this.normalize = el("select", { "data-testid": "normalize" },
-      NORMALIZE.map((v) => el("option", { value: v }, v)));
+      NORMALIZE.map((v) => el("option", { value: v, "data-pg-i18n": `pg.normalize.${v}` }, pt(`pg.normalize.${v}`))));
     this.normalize.value = cfg.dataset.normalize;
     this.normalize.addEventListener("change", () => this.fire());
     data.body.append(
@@ -407,6 +408,7 @@ export class Controls {
     const lrInput = tagged(lrHost, "lr", "lr");
     lrInput.step = "any";
     const lrLabel = lrHost.querySelector("label");
+    lrLabel.classList.remove("param-name"); // a plain label, not an identifier
     lrLabel.textContent = pt("pg.lr");
     lrLabel.setAttribute("data-pg-i18n", "pg.lr");
     this.optimizer = this.component(opt.body, {
@@ -436,7 +438,8 @@ export class Controls {
     compactHelp(regHost);
     for (const p of rp) tagged(regHost, p.name, p.name.replace(/_/g, "-"));
     for (const label of regHost.querySelectorAll("label.param-name")) {
-      const key = `pg.${label.textContent}`;
+      const key = `pg.${label.querySelector(".param-id").textContent}`;
+      label.classList.remove("param-name"); // translated labels, not identifiers
       label.setAttribute("data-pg-i18n", key);
       label.textContent = pt(key);
     }

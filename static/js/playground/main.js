@@ -11,7 +11,7 @@ import {
   Controls, configFromQuery, livePatch, needsRebuild, queryFromConfig,
 } from "./controls.js";
 import {
-  Charts, DIAGRAM_MAX_LAYERS, DIAGRAM_MAX_UNITS, drawNetwork, emptyNote,
+  Charts, DIAGRAM_MAX_LAYERS, DIAGRAM_MAX_UNITS, drawNetwork, emptyNote, layerLabel,
 } from "./charts.js";
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
@@ -47,26 +47,47 @@ function showError(message) {
   box.hidden = false;
 }
 
+// Writes only what changed: this runs for every frame (up to 30/s) and needless DOM writes
+// make the next chart redraw re-layout the page.
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
+function setData(node, key, value) {
+  if (node.dataset[key] !== value) node.dataset[key] = value;
+}
+
+function setDisabled(node, value) {
+  if (node.disabled !== value) node.disabled = value;
+}
+
+// The engine's divergence reason (English) in the page language when it is a known one.
+function reasonText(reason) {
+  const key = `pg.reason.${reason}`;
+  const text = pt(key);
+  return text === key ? reason : text;
+}
+
 function renderStatus() {
   const status = $("status");
-  status.textContent = pt(`pg.status.${S.status}`);
-  status.dataset.status = S.status;
-  root.dataset.status = S.status;
-  $("step-counter").textContent = pt("pg.step_counter", { n: S.step });
-  $("step-counter").dataset.step = String(S.step);
-  $("epoch-counter").textContent = pt("pg.epoch_counter", { n: S.epoch });
+  setText(status, pt(`pg.status.${S.status}`));
+  setData(status, "status", S.status);
+  setData(root, "status", S.status);
+  setText($("step-counter"), pt("pg.step_counter", { n: S.step }));
+  setData($("step-counter"), "step", String(S.step));
+  setText($("epoch-counter"), pt("pg.epoch_counter", { n: S.epoch }));
   const running = S.status === "running";
   const diverged = S.status === "diverged";
-  $("play").disabled = running || diverged || !S.ws;
-  $("pause").disabled = !running;
-  for (const id of ["step", "step-10", "step-epoch"]) $(id).disabled = diverged || !S.ws;
-  $("play").classList.toggle("pg-active", running);
+  setDisabled($("play"), running || diverged || !S.ws);
+  setDisabled($("pause"), !running);
+  for (const id of ["step", "step-10", "step-epoch"]) setDisabled($(id), diverged || !S.ws);
+  if ($("play").classList.contains("pg-active") !== running) $("play").classList.toggle("pg-active", running);
   const banner = $("diverged-banner");
   if (diverged && S.divergence) {
     const d = S.divergence;
-    banner.textContent = pt("pg.diverged", { step: d.step, layer: d.layer + 1, name: d.layer_name, reason: d.reason });
+    setText(banner, pt("pg.diverged", { step: d.step, layer: d.layer + 1, name: layerLabel(d.layer_name), reason: reasonText(d.reason) }));
     banner.hidden = false;
-  } else {
+  } else if (!banner.hidden) {
     banner.hidden = true;
   }
 }
@@ -83,23 +104,33 @@ function epochSteps() {
 // ------------------------------------------------------------------------------------------
 // rendering (throttled)
 
-// At most ~25 redraws of the time-series charts per second; frames arrive up to 30/s.
-const RENDER_INTERVAL_MS = 40;
+// At most ~30 redraws of the time-series charts per second (frames arrive up to 30/s). The
+// interval is counted from the start of the previous redraw (not its end), so a redraw that
+// takes 30 ms still allows ~30 redraws per second. Only charts in view are redrawn at that rate
+// (charts.js); the others catch up about once a second and at once when scrolled into view.
+const RENDER_INTERVAL_MS = 34;
 let dirtySeries = false;
+let forceSeries = false;
 let renderTimer = null;
+let lastRender = -Infinity;
 
-function scheduleRender() {
+function scheduleRender(force = false) {
   dirtySeries = true;
+  forceSeries = forceSeries || force;
   if (renderTimer) return;
+  const wait = Math.max(0, lastRender + RENDER_INTERVAL_MS - performance.now());
   renderTimer = setTimeout(() => {
     renderTimer = null;
     if (dirtySeries) {
+      lastRender = performance.now();
       dirtySeries = false;
-      charts.renderSeries();
-      root.dataset.points = String(charts.store.rows.length);
+      const force = forceSeries;
+      forceSeries = false;
+      charts.renderSeries(force);
+      setData(root, "points", String(charts.store.rows.length));
       maybeExtendPlan();
     }
-  }, RENDER_INTERVAL_MS);
+  }, wait);
 }
 
 // ------------------------------------------------------------------------------------------
@@ -121,8 +152,12 @@ const drawControlPreview = debounce(async () => {
   caption.textContent = pt("pg.schedule_preview", { n });
   try {
     const curve = await preview(cfg, n);
+    // from 0 up: a constant rate would otherwise be drawn mid-axis at what reads as "0"
+    let top = 0;
+    for (const v of curve.y) if (Number.isFinite(v) && v > top) top = v;
     await drawChart(controls.preview, [{ type: "scatter", mode: "lines", ...curve, line: { color: "#3b6fd8", width: 2 }, hovertemplate: "t=%{x}: %{y:.4g}<extra></extra>" }], {
-      margin: { l: 48, r: 8, t: 6, b: 26 }, showlegend: false, yaxis: { exponentformat: "e" },
+      margin: { l: 48, r: 8, t: 6, b: 26 }, showlegend: false,
+      yaxis: { exponentformat: "e", range: [0, (top || 1) * 1.12] },
     });
   } catch (err) {
     caption.textContent = err.message;
@@ -204,7 +239,7 @@ async function refreshNetwork() {
         prev && prev[k] && prev[k].W[i] ? -(w - prev[k].W[i][j]) / lr : 0))));
     }
     S.prevWeights = layers;
-    drawNetwork(host, layers, values, S.layers);
+    drawNetwork(host, layers, values, S.layers.map(layerLabel));
     $("network-legend").textContent = pt(grads ? "pg.net_legend_g" : "pg.net_legend_w");
     $("network-diagram").dataset.state = "ready";
   } catch {
@@ -469,7 +504,7 @@ function wire() {
   });
   $("loss-log").addEventListener("change", () => {
     charts.lossLog = $("loss-log").checked;
-    scheduleRender();
+    scheduleRender(true);
   });
   $("network-grads").addEventListener("change", refreshNetwork);
   document.addEventListener("keydown", (event) => {
@@ -491,8 +526,7 @@ function wire() {
     renderStatus();
     setSpeedUi($("speed-unlimited").checked ? null : sliderToSpeed($("speed").value));
     renderExplain();
-    scheduleRender();
-    charts.renderSnapshot();
+    charts.renderAll();
     drawControlPreview();
     refreshNetwork();
   });
@@ -508,6 +542,8 @@ async function main() {
     updateRatio: $("chart-update-ratio"), hist: $("chart-weights-hist"), zeros: $("chart-zeros"),
     boundary: $("chart-boundary"),
   });
+  // which chart costs what: window.gradplayChartTimes() in the console
+  window.gradplayChartTimes = () => charts.timings();
   controls = new Controls($("controls"), S.catalog, (cfg) => applyChange(cfg));
   wire();
   const partial = configFromQuery(readQuery(), S.catalog);
