@@ -222,3 +222,17 @@ def test_chinese_language(page: Page) -> None:
     save_screenshot(page, "playground-zh")
     page.get_by_test_id("lang-toggle").click()
     expect(page.get_by_test_id("play")).to_contain_text("Play")
+
+
+def test_network_diagram_shows_weights_or_gradients(page: Page) -> None:
+    open_playground(page)
+    page.get_by_test_id("step-10").click()
+    expect(page.get_by_test_id("step-counter")).to_have_attribute("data-step", "10")
+    expect(page.get_by_test_id("network-diagram")).to_have_attribute("data-state", "ready")
+    links = page.get_by_test_id("network-svg").locator("line, path")
+    assert links.count() > 0
+    widths_w = links.evaluate_all("els => els.map(e => e.getAttribute('stroke-width'))")
+    page.get_by_test_id("network-grads").check()
+    expect(page.get_by_test_id("network-legend")).to_contain_text("∂L/∂w")
+    widths_g = links.evaluate_all("els => els.map(e => e.getAttribute('stroke-width'))")
+    assert widths_g != widths_w  # the links now encode the gradient, not the weight

@@ -29,7 +29,6 @@ const S = {
   divergence: null,
   ws: null,
   trainSize: 0,
-  prevWeights: null,
   pendingRebuild: null,
   error: null,
 };
@@ -220,33 +219,31 @@ function diagramFits() {
 
 let weightsBusy = false;
 
+// Weights (and the last update's exact gradients ∂L/∂W) come with every snapshot for small
+// nets (`network`); before the first snapshot the weights are fetched once.
 async function refreshNetwork() {
   const host = $("network-svg");
   if (!S.runId || weightsBusy) return;
   if (!diagramFits()) { emptyNote(host, "pg.net_too_big"); return; }
-  weightsBusy = true;
-  const runId = S.runId;
-  try {
-    const { layers } = await getJSON(`/api/runs/${runId}/weights`);
-    if (runId !== S.runId) return;
-    if (layers.length && layers[0].W.length > DIAGRAM_MAX_UNITS) { emptyNote(host, "pg.net_too_big"); return; }
-    const grads = $("network-grads").checked;
-    let values = layers.map((l) => l.W);
-    if (grads) {
-      const prev = S.prevWeights;
-      const lr = (charts.store.last && charts.store.last.lr) || S.runConfig.optimizer.lr;
-      values = layers.map((l, k) => l.W.map((row, i) => row.map((w, j) => (
-        prev && prev[k] && prev[k].W[i] ? -(w - prev[k].W[i][j]) / lr : 0))));
+  const grads = $("network-grads").checked;
+  let layers = charts.snapshot && charts.snapshot.network;
+  if (!layers) {
+    weightsBusy = true;
+    const runId = S.runId;
+    try {
+      layers = (await getJSON(`/api/runs/${runId}/weights`)).layers;
+      if (runId !== S.runId) return;
+    } catch {
+      return; // the run may have been replaced meanwhile
+    } finally {
+      weightsBusy = false;
     }
-    S.prevWeights = layers;
-    drawNetwork(host, layers, values, S.layers.map(layerLabel));
-    $("network-legend").textContent = pt(grads ? "pg.net_legend_g" : "pg.net_legend_w");
-    $("network-diagram").dataset.state = "ready";
-  } catch {
-    // the run may have been replaced meanwhile
-  } finally {
-    weightsBusy = false;
   }
+  if (!layers.length || layers[0].W.length > DIAGRAM_MAX_UNITS) { emptyNote(host, "pg.net_too_big"); return; }
+  const values = layers.map((l) => (grads ? (l.dW || l.W.map((row) => row.map(() => 0))) : l.W));
+  drawNetwork(host, layers, values, S.layers.map(layerLabel));
+  $("network-legend").textContent = pt(grads ? "pg.net_legend_g" : "pg.net_legend_w");
+  $("network-diagram").dataset.state = "ready";
 }
 
 // ------------------------------------------------------------------------------------------
@@ -341,7 +338,6 @@ function onMessage(msg) {
       S.epoch = msg.epoch;
       S.divergence = null;
       S.runConfig = msg.config;
-      S.prevWeights = null;
       charts.store.clear();
       charts.markers = [];
       renderStatus();
@@ -402,7 +398,6 @@ async function createRun(config) {
   S.step = 0;
   S.epoch = 0;
   S.divergence = null;
-  S.prevWeights = null;
   S.pendingRebuild = null;
   $("rebuild-notice").hidden = true;
   root.dataset.runId = created.id;
