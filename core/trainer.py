@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core.activations import sigmoid, softmax
-from core.datasets import MAX_SAMPLES, Dataset, curve_grid, grid_for, make_dataset
+from core.datasets import DATASETS, MAX_SAMPLES, Dataset, curve_grid, grid_for, make_dataset
 from core.errors import ConfigError, RebuildRequiredError, RunStateError
 from core.histogram import histogram
 from core.history import LAYER_FIELDS, SCALAR_FIELDS, History
@@ -156,16 +156,21 @@ def resolve_config(raw: Mapping[str, Any] | None, limits: Limits | None = None) 
             f"unknown field; allowed: {', '.join(DEFAULT_CONFIG['dataset'])}",
         )
     dataset["n"] = _int_field(dataset["n"], "dataset.n", 1, limits.max_samples)
-    dataset["params"] = _mapping(dataset["params"], "dataset.params")
+    data_comp = DATASETS.get(dataset["name"], "dataset.name")
+    dataset["params"] = data_comp.resolve(
+        _mapping(dataset["params"], "dataset.params"), "dataset.params"
+    )
     cfg["dataset"] = dataset
     cfg["model"] = resolve_model_config(
         raw.get("model"), "model", limits.max_hidden_layers, limits.max_units
     )
     loss = raw.get("loss")
-    if loss is not None:
-        LOSSES.get(loss, "loss")
-    cfg["loss"] = loss
-    cfg["loss_params"] = _mapping(raw.get("loss_params"), "loss_params")
+    loss_comp = LOSSES.get(loss if loss is not None else DEFAULT_LOSS[data_comp.meta["task"]],
+                           "loss")
+    cfg["loss"] = loss  # null: the task's default loss
+    cfg["loss_params"] = loss_comp.resolve(
+        _mapping(raw.get("loss_params"), "loss_params"), "loss_params"
+    )
     optimizer = dict(DEFAULT_CONFIG["optimizer"]) if "optimizer" not in raw else raw["optimizer"]
     cfg["optimizer"] = resolve_optimizer(optimizer)
     cfg["schedule"] = resolve_schedule(

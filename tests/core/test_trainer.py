@@ -780,3 +780,13 @@ def test_snapshot_network_for_small_nets_only() -> None:
     for layer, dense in zip(net, run.model.dense_layers, strict=True):
         np.testing.assert_array_equal(layer["dW"], dense.dW)  # the last update's gradient
     assert "network" not in Run({"model": {"hidden": [32]}}).snapshot()
+
+
+def test_resolved_config_fills_component_parameters() -> None:
+    cfg = resolve_config({"dataset": {"name": "spiral"}, "loss": None})
+    assert cfg["dataset"]["params"] == {"classes": 3, "turns": 1.0}
+    cfg = resolve_config({"dataset": {"name": "sine"}, "loss": "huber"})
+    assert cfg["loss_params"] == {"delta": 1.0}
+    with pytest.raises(ConfigError) as err:
+        resolve_config({"dataset": {"name": "spiral", "params": {"arms": 3}}})
+    assert err.value.field == "dataset.params.arms"
