@@ -627,6 +627,11 @@ class Run:
         ``coefficients`` (linear models on data with known coefficients: learned vs true), and
         for small nets ``network``: per layer ``{W (in, out), dW (last gradient), b}``.
         """
+        # A diverged (or diverging) model overflows here too: that is state, not a warning.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return self._snapshot(bins, grid, max_points)
+
+    def _snapshot(self, bins: int, grid: int, max_points: int) -> dict[str, Any]:
         model, ds = self.model, self.dataset
         acts = model.forward_eval(ds.x_train[:max_points])
         layers = []
