@@ -243,7 +243,11 @@ class RunSession:
                 n, carry = self._chunk_size(carry, budget)
                 if n:
                     t0 = time.perf_counter()
-                    records = await self.locked(self.run.step, n)
+                    try:
+                        records = await self.locked(self.run.step, n)
+                    except RunStateError:  # diverged meanwhile (e.g. via POST .../step)
+                        records = []
+                        self.playing = False
                     per_step = (time.perf_counter() - t0) / max(len(records), 1)
                     self._seconds_per_step = 0.7 * self._seconds_per_step + 0.3 * per_step
                     self.broadcast_records(records)
