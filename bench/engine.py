@@ -228,14 +228,18 @@ def torch_rates(case: Case) -> tuple[float, float, float] | None:
     bs, n = case.batch_size, len(x)
     state = {"xs": x, "ys": y, "pos": n}
 
-    def step(telemetry: bool) -> None:
+    def next_batch() -> tuple[Any, Any]:
+        """The engine's batching: reshuffle per epoch, the last partial batch is its own."""
         if state["pos"] >= n or (spec.batch_norm and n - state["pos"] < 2):
             perm = torch.randperm(n)
             state["xs"], state["ys"], state["pos"] = x[perm], y[perm], 0
         lo = state["pos"]
         hi = min(lo + bs, n)
         state["pos"] = hi
-        xb, yb = state["xs"][lo:hi], state["ys"][lo:hi]
+        return state["xs"][lo:hi], state["ys"][lo:hi]
+
+    def step(telemetry: bool) -> None:
+        xb, yb = next_batch()
         opt.zero_grad(set_to_none=True)
         out = net(xb)
         loss = lossf(out, yb)
@@ -253,13 +257,7 @@ def torch_rates(case: Case) -> tuple[float, float, float] | None:
         """Everything a GradPlay record holds: batch loss and accuracy, validation loss and
         accuracy (every step), per-layer gradient/weight/update norms, activation mean/std,
         saturation (tanh) or dead units (relu), exact and near-zero weight fractions."""
-        if state["pos"] >= n or (spec.batch_norm and n - state["pos"] < 2):
-            perm = torch.randperm(n)
-            state["xs"], state["ys"], state["pos"] = x[perm], y[perm], 0
-        lo = state["pos"]
-        hi = min(lo + bs, n)
-        state["pos"] = hi
-        xb, yb = state["xs"][lo:hi], state["ys"][lo:hi]
+        xb, yb = next_batch()
         opt.zero_grad(set_to_none=True)
         acts = []
         h = xb

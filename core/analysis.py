@@ -32,7 +32,7 @@ from core.model import MLP, ModelSpec
 from core.optimizers import make_optimizer
 from core.registry import Param, Registry
 from core.schedules import make_schedule
-from core.trainer import run_seed_streams
+from core.trainer import as_mapping, run_seed_streams
 
 __all__ = [
     "DEPTH_MAX",
@@ -87,14 +87,6 @@ def _float_pair(value: Any, field_name: str, lo: float, hi: float,
     return np.array([p.validate(v, f"{field_name}[{i}]") for i, v in enumerate(value)])
 
 
-def _mapping(value: Any, field_name: str) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ConfigError(field_name, "must be an object")
-    return dict(value)
-
-
 def _none_if_nan(x: float) -> float | None:
     return None if math.isnan(x) else float(x)
 
@@ -131,9 +123,11 @@ def depth_setup(
     if batch_norm and n < 2:
         raise ConfigError("n", "must be an integer with 2 <= x <= 4096 when batch_norm is on")
     act = ACTIVATIONS.get(activation, "activation")
-    act_params = act.resolve(_mapping(activation_params, "activation_params"), "activation_params")
+    act_params = act.resolve(
+        as_mapping(activation_params, "activation_params"), "activation_params"
+    )
     ini = INITIALIZERS.get(init, "init")
-    ini_params = ini.resolve(_mapping(init_params, "init_params"), "init_params")
+    ini_params = ini.resolve(as_mapping(init_params, "init_params"), "init_params")
     spec = ModelSpec(
         input_dim=width,
         output_dim=1,
@@ -443,7 +437,7 @@ _register_surface(
 
 
 def _surface(function: Any, params: Any) -> Surface:
-    return TEST_FUNCTIONS.create(function, _mapping(params, "params"), "params")
+    return TEST_FUNCTIONS.create(function, as_mapping(params, "params"), "params")
 
 
 def trajectory(
@@ -473,10 +467,10 @@ def trajectory(
     w = _float_pair(start, "start", -COORD_MAX, COORD_MAX)
     steps = _check(Param("steps", "int", 100, min=1, max=STEPS_MAX), steps)
     seed = _seed(seed)
-    opt_cfg = _mapping(optimizer, "optimizer")
+    opt_cfg = as_mapping(optimizer, "optimizer")
     opt_name = opt_cfg.pop("name", "sgd")
     opt = make_optimizer(opt_name, opt_cfg, "optimizer")
-    sched_cfg = _mapping(schedule, "schedule")
+    sched_cfg = as_mapping(schedule, "schedule")
     sched_name = sched_cfg.pop("name", "constant")
     warmup = sched_cfg.pop("warmup_steps", 0)
     sched = make_schedule(sched_name, sched_cfg, opt.hp["lr"], seed=seed, warmup_steps=warmup)
@@ -1010,7 +1004,7 @@ def backprop_example(
     output. Shapes are validated: errors name e.g. ``layers[1].W``.
     """
     act_comp = ACTIVATIONS.get(activation, "activation")
-    act_params = act_comp.resolve(_mapping(activation_params, "activation_params"),
+    act_params = act_comp.resolve(as_mapping(activation_params, "activation_params"),
                                   "activation_params")
     hidden_act = act_comp.factory(**act_params)
     out_act = (

@@ -109,7 +109,8 @@ def _int_field(value: Any, field_name: str, lo: int, hi: int) -> int:
     return int(value)
 
 
-def _mapping(value: Any, field_name: str) -> dict[str, Any]:
+def as_mapping(value: Any, field_name: str) -> dict[str, Any]:
+    """``None`` -> ``{}``; a mapping -> a dict copy; anything else -> ConfigError."""
     if value is None:
         return {}
     if not isinstance(value, Mapping):
@@ -119,7 +120,7 @@ def _mapping(value: Any, field_name: str) -> dict[str, Any]:
 
 def resolve_optimizer(values: Any, prefix: str = "optimizer") -> dict[str, Any]:
     """``{name, lr, …}`` -> fully resolved dict (torch defaults filled in)."""
-    values = _mapping(values, prefix)
+    values = as_mapping(values, prefix)
     name = values.pop("name", "sgd")
     comp = OPTIMIZERS.get(name, f"{prefix}.name")
     return {"name": name, **comp.resolve(values, prefix)}
@@ -127,7 +128,7 @@ def resolve_optimizer(values: Any, prefix: str = "optimizer") -> dict[str, Any]:
 
 def resolve_schedule(values: Any, base_lr: float, seed: int, prefix: str = "schedule") -> dict:
     """``{name, warmup_steps, …}`` -> fully resolved dict (validated by building it)."""
-    values = _mapping(values, prefix)
+    values = as_mapping(values, prefix)
     name = values.pop("name", "constant")
     warmup = values.pop("warmup_steps", 0)
     # Building it runs the cross-parameter checks; the resolved dict is what we store.
@@ -142,13 +143,13 @@ def resolve_config(raw: Mapping[str, Any] | None, limits: Limits | None = None) 
     Raises ConfigError naming the dotted field. ``raw`` may omit anything (``{}`` is valid).
     """
     limits = limits or Limits()
-    raw = _mapping(raw, "config")
+    raw = as_mapping(raw, "config")
     unknown = sorted(set(raw) - set(DEFAULT_CONFIG))
     if unknown:
         raise ConfigError(unknown[0], f"unknown field; allowed: {', '.join(DEFAULT_CONFIG)}")
     cfg: dict[str, Any] = {}
     cfg["seed"] = _int_field(raw.get("seed", 0), "seed", 0, 2**63 - 1)
-    dataset = {**DEFAULT_CONFIG["dataset"], **_mapping(raw.get("dataset"), "dataset")}
+    dataset = {**DEFAULT_CONFIG["dataset"], **as_mapping(raw.get("dataset"), "dataset")}
     extra = sorted(set(dataset) - set(DEFAULT_CONFIG["dataset"]))
     if extra:
         raise ConfigError(
@@ -158,7 +159,7 @@ def resolve_config(raw: Mapping[str, Any] | None, limits: Limits | None = None) 
     dataset["n"] = _int_field(dataset["n"], "dataset.n", 1, limits.max_samples)
     data_comp = DATASETS.get(dataset["name"], "dataset.name")
     dataset["params"] = data_comp.resolve(
-        _mapping(dataset["params"], "dataset.params"), "dataset.params"
+        as_mapping(dataset["params"], "dataset.params"), "dataset.params"
     )
     cfg["dataset"] = dataset
     cfg["model"] = resolve_model_config(
@@ -169,17 +170,17 @@ def resolve_config(raw: Mapping[str, Any] | None, limits: Limits | None = None) 
                            "loss")
     cfg["loss"] = loss  # null: the task's default loss
     cfg["loss_params"] = loss_comp.resolve(
-        _mapping(raw.get("loss_params"), "loss_params"), "loss_params"
+        as_mapping(raw.get("loss_params"), "loss_params"), "loss_params"
     )
     optimizer = dict(DEFAULT_CONFIG["optimizer"]) if "optimizer" not in raw else raw["optimizer"]
     cfg["optimizer"] = resolve_optimizer(optimizer)
     cfg["schedule"] = resolve_schedule(
         raw.get("schedule", DEFAULT_CONFIG["schedule"]), cfg["optimizer"]["lr"], cfg["seed"]
     )
-    reg = make_regularization(_mapping(raw.get("regularization"), "regularization"))
+    reg = make_regularization(as_mapping(raw.get("regularization"), "regularization"))
     cfg["regularization"] = reg.to_dict()
     cfg["batch_size"] = _int_field(raw.get("batch_size", 10), "batch_size", 1, limits.max_samples)
-    clip = make_grad_clip(_mapping(raw.get("grad_clip"), "grad_clip"))
+    clip = make_grad_clip(as_mapping(raw.get("grad_clip"), "grad_clip"))
     cfg["grad_clip"] = clip.to_dict()
     cfg["eval_every"] = _int_field(raw.get("eval_every", 1), "eval_every", 1, 1_000_000)
     _check_batch_norm_batch(cfg)
@@ -474,7 +475,7 @@ class Run:
         ``dropout``, ``grad_clip`` and ``eval_every``. Nothing changes unless the whole patch
         validates. Returns the new effective config.
         """
-        patch = _mapping(patch, "patch")
+        patch = as_mapping(patch, "patch")
         for key in patch:
             if key in REBUILD_FIELDS:
                 raise RebuildRequiredError(
@@ -484,7 +485,7 @@ class Run:
                 raise ConfigError(key, f"unknown field; live-changeable: {', '.join(PATCHABLE)}")
         new_cfg = copy.deepcopy(self.config)
         if "optimizer" in patch:
-            opt = _mapping(patch["optimizer"], "optimizer")
+            opt = as_mapping(patch["optimizer"], "optimizer")
             current = dict(new_cfg["optimizer"])
             if "name" in opt and opt["name"] != current["name"]:
                 new_cfg["optimizer"] = resolve_optimizer(opt)
@@ -492,7 +493,7 @@ class Run:
                 current.update(opt)
                 new_cfg["optimizer"] = resolve_optimizer(current)
         if "schedule" in patch or "optimizer" in patch:
-            sched = _mapping(patch.get("schedule"), "schedule")
+            sched = as_mapping(patch.get("schedule"), "schedule")
             current = dict(new_cfg["schedule"])
             if "name" in sched and sched["name"] != current["name"]:
                 merged = sched
@@ -503,11 +504,11 @@ class Run:
             )
         if "regularization" in patch:
             merged = {**new_cfg["regularization"],
-                      **_mapping(patch["regularization"], "regularization")}
+                      **as_mapping(patch["regularization"], "regularization")}
             reg = make_regularization(merged)
             new_cfg["regularization"] = reg.to_dict()
         if "grad_clip" in patch:
-            merged = {**new_cfg["grad_clip"], **_mapping(patch["grad_clip"], "grad_clip")}
+            merged = {**new_cfg["grad_clip"], **as_mapping(patch["grad_clip"], "grad_clip")}
             clip = make_grad_clip(merged)
             new_cfg["grad_clip"] = clip.to_dict()
         if "batch_size" in patch:
