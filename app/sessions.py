@@ -27,6 +27,8 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from app.encoder import EncoderProcess, RecordEncoder
+from app.jsonenc import dumps
 from app.settings import Settings
 from core.errors import RunStateError
 from core.trainer import Limits, Run
@@ -43,6 +45,10 @@ process with one GIL trains, encodes and sends everything: 32 runs still get >= 
 DEFAULT_SPEED = 60.0
 MAX_SPEED = 1_000_000.0
 MAX_CHUNK = 10_000
+STEP_SLICE = 100
+"""Steps per slice of a long POST .../step: each slice is encoded while the next one trains."""
+TAIL_SLICE = 10
+"""The last slice is this small: only its encoding waits after the training."""
 MAX_PENDING_RECORDS = 20_000
 """A watcher that stops reading keeps at most this many unsent records (oldest dropped)."""
 
@@ -51,6 +57,14 @@ T = TypeVar("T")
 # Hand the GIL over every 1 ms (default 5 ms) so the event loop gets a turn soon even while
 # training threads run NumPy code that holds it.
 sys.setswitchinterval(0.001)
+
+
+def slice_sizes(n: int) -> list[int]:
+    """``n`` steps as slices of ``STEP_SLICE``, the last one ``TAIL_SLICE`` (when n allows)."""
+    if n <= STEP_SLICE:
+        return [n]
+    full, rest = divmod(n - TAIL_SLICE, STEP_SLICE)
+    return [STEP_SLICE] * full + ([rest] if rest else []) + [TAIL_SLICE]
 
 
 class Watcher:
@@ -158,6 +172,65 @@ class RunSession:
         records = await self.locked(self.run.step, n)
         self.broadcast_records(records)
         return records
+
+    async def step_body(
+        self, n: int, encoder: RecordEncoder, gzip_level: int | None
+    ) -> tuple[bytes, bool]:
+        """Train ``n`` steps and return the JSON body of the step response and whether it is
+        gzip-compressed (at ``gzip_level``; None: plain): ``{"records": [...], "step", "status",
+        "divergence"}``.
+
+        The steps run under one hold of the lock (contiguous even while the run plays), in
+        slices of ``STEP_SLICE``; each slice goes to a helper process of ``encoder`` (if one is
+        ready) that encodes it while the next slice trains, and to the watchers. Without a
+        helper, or if it fails, the body is encoded here. A diverged run raises RunStateError.
+        """
+        loop = asyncio.get_running_loop()
+
+        def train() -> tuple[bytes, bool]:
+            helper = encoder.acquire()
+
+            def to_helper(send: Callable[..., None], *args: Any) -> None:
+                nonlocal helper
+                if helper is None:
+                    return
+                try:
+                    send(helper, *args)
+                except (OSError, EOFError):  # the helper died: go on without it
+                    encoder.release(helper, healthy=False)
+                    helper = None
+
+            records: list[dict[str, Any]] = []
+            try:
+                with self.lock:
+                    to_helper(EncoderProcess.begin, b'{"records":[', gzip_level)
+                    for size in slice_sizes(n):  # a diverged run raises on the first slice
+                        batch = self.run.step(size)
+                        records.extend(batch)
+                        if self.watchers:  # waking the event loop costs the GIL: only if needed
+                            with contextlib.suppress(RuntimeError):  # loop closed: shutting down
+                                loop.call_soon_threadsafe(self.broadcast_records, batch)
+                        to_helper(EncoderProcess.add, batch)
+                        if self.run.status == "diverged":
+                            break
+                    final = {"step": self.run.step_count, "status": self.status,
+                             "divergence": self.run.divergence}
+            except BaseException:
+                if helper is not None:
+                    encoder.release(helper)  # its next "begin" discards this body
+                raise
+            if helper is not None:
+                try:
+                    body = helper.finish(b"]," + dumps(final)[1:])
+                except (OSError, EOFError, TimeoutError):
+                    encoder.release(helper, healthy=False)
+                else:
+                    encoder.release(helper)
+                    return body, gzip_level is not None
+            return dumps({"records": records, **final}), False
+
+        self.touch()
+        return await loop.run_in_executor(self._executor, train)
 
     async def apply_patch(self, patch: Mapping[str, Any]) -> dict[str, Any]:
         config = await self.locked(self.run.apply_patch, patch)

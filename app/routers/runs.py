@@ -11,6 +11,7 @@ import numpy as np
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
 
 from app import figures
+from app.compression import GZIP_LEVEL, wants_gzip
 from app.errors import config_error_as_validation
 from app.jsonsafe import SafeJSONResponse
 from app.schemas.common import MessageError, ValidationErrorBody
@@ -26,7 +27,7 @@ from app.schemas.runs import (
     StepResponse,
     WeightsBody,
 )
-from app.sessions import RunManager, RunSession
+from app.sessions import STEP_SLICE, RunManager, RunSession
 from core.errors import ConfigError
 from core.history import ALL_FIELDS, LAYER_FIELDS, SCALAR_FIELDS
 from core.trainer import Run
@@ -137,14 +138,27 @@ async def patch_run(session: Session, patch: RunPatch) -> Any:
 async def step_run(
     request: Request, session: Session, body: Annotated[StepRequest | None, Body()] = None
 ) -> Any:
-    """Train synchronously for ``steps`` updates and return their records."""
+    """Train synchronously for ``steps`` updates and return their records (the steps are
+    contiguous even while the run plays; training stops early at divergence).
+
+    Long requests train in slices; a helper process encodes (and gzips) each slice while the
+    next one trains, so the response costs little more than the training itself."""
     steps = body.steps if body is not None else 1
     limit = request.app.state.settings.max_steps_per_request
     if steps > limit:
         raise ConfigError("steps", f"must be an integer with 1 <= x <= {limit}")
-    records = await session.step(steps)
-    return SafeJSONResponse({"step": session.run.step_count, "status": session.status,
-                             "records": records, "divergence": session.run.divergence})
+    if steps <= STEP_SLICE:
+        records = await session.step(steps)
+        return SafeJSONResponse({"records": records, "step": session.run.step_count,
+                                 "status": session.status, "divergence": session.run.divergence})
+    gzip = wants_gzip(request.scope, request.headers.get("accept-encoding", ""))
+    content, compressed = await session.step_body(
+        steps, request.app.state.encoder, GZIP_LEVEL if gzip else None
+    )
+    headers = {"Vary": "Accept-Encoding"}
+    if compressed:  # the GZip middleware passes responses with a Content-Encoding through
+        headers["Content-Encoding"] = "gzip"
+    return Response(content, media_type="application/json", headers=headers)
 
 
 @router.post("/{run_id}/reset", response_model=RunDetail, responses=ERRORS)
