@@ -9,6 +9,16 @@ from collections.abc import Sequence
 
 from app.settings import Settings, SettingsError
 
+UVICORN_OPTIONS: dict[str, object] = {
+    "ws": "websockets-sansio",
+    # Per-message deflate of WebSocket frames cost ~13 % of the server's CPU with 32 runs
+    # streaming flat out (more than encoding the frames' JSON), and the server is CPU-bound
+    # (one GIL). At the default 60 steps/s a client receives ~45 KB/s uncompressed.
+    "ws_per_message_deflate": False,
+    "proxy_headers": False,
+}
+"""How ``gradplay serve`` runs uvicorn (the tests' live server and the benchmarks too)."""
+
 
 def _port(text: str) -> int:
     try:
@@ -37,6 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="interface to bind (default: 127.0.0.1, loopback only; 0.0.0.0 exposes it)",
     )
     serve.add_argument("--port", type=_port, default=8000, help="TCP port (default: 8000)")
+    serve.add_argument(
+        "--ws-compression",
+        action="store_true",
+        help="offer per-message deflate on WebSockets (less bandwidth, more server CPU; off "
+        "by default)",
+    )
     serve.add_argument(
         "--log-level",
         default="info",
@@ -67,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         log_level=args.log_level,
-        proxy_headers=False,
+        **{**UVICORN_OPTIONS, "ws_per_message_deflate": args.ws_compression},  # type: ignore[arg-type]
     )
     return 0
 

@@ -5,10 +5,14 @@ threads (a small pool shared by all runs) under the session's lock, so training 
 the event loop and two requests never touch one run at once.
 
 Playing: an asyncio task trains in chunks sized to the requested speed (steps per second, or
-"unlimited": chunks of about one frame's worth of time) and pushes a ``frame`` with all records
-since the previous frame to every watcher, at most ``FRAME_RATE`` times per second, plus a
-``snapshot`` about every ``SNAPSHOT_INTERVAL`` seconds. Live changes wake the loop so the next
-frame already carries them. When the last watcher leaves, a playing run pauses.
+"unlimited") and pushes a ``frame`` with all records since the previous frame to every watcher,
+at most ``FRAME_RATE`` times per second, plus a ``snapshot`` about every ``SNAPSHOT_INTERVAL``
+seconds. Play loops take turns on one thread (``play_executor``); requests use the
+``training_threads`` pool. Runs at unlimited speed each train their share of a frame interval
+per chunk (measured in CPU time), scaled down while a full cycle takes longer than the
+interval, so every watcher keeps getting frames however many runs play. Live changes wake the
+loop so the next frame already carries them. When the last watcher leaves, a playing run
+pauses.
 
 The :class:`RunManager` keeps at most ``max_runs`` sessions; idle ones expire after
 ``run_ttl_seconds``; when full, the longest-idle session is evicted.
@@ -37,11 +41,12 @@ logger = logging.getLogger("gradplay")
 
 FRAME_RATE = 30.0
 SNAPSHOT_INTERVAL = 0.5
-MAX_TOTAL_FRAME_RATE = 360.0
+MAX_TOTAL_FRAME_RATE = 480.0
 MAX_TOTAL_SNAPSHOT_RATE = 16.0
 """With many runs playing, frames and snapshots are spread so that the server as a whole sends
-at most this many per second (training speed is unchanged; frames carry more records). One
-process with one GIL trains, encodes and sends everything: 32 runs still get >= 10 frames/s."""
+at most this many per second (frames then carry more records). One process with one GIL
+trains, encodes and sends everything; with 32 runs at 60 steps/s or flat out, each watcher
+gets ~14 or ~12 frames/s on the 2-core dev machine (bench/stream.py [3])."""
 DEFAULT_SPEED = 60.0
 MAX_SPEED = 1_000_000.0
 MAX_CHUNK = 10_000
@@ -105,12 +110,14 @@ class RunSession:
         self,
         run_id: str,
         run: Run,
-        playing_count: Callable[[], int] = lambda: 1,
+        play_counts: Callable[[], tuple[int, int]] = lambda: (1, 1),
         executor: Executor | None = None,
+        play_executor: Executor | None = None,
     ) -> None:
         self.id = run_id
         self._executor = executor  # None: the event loop's default executor
-        self._playing_count = playing_count
+        self._play_executor = play_executor or executor  # for the play loop's chunks
+        self._play_counts = play_counts  # (runs playing, runs playing at unlimited speed)
         self.run = run
         self.created = time.time()
         self.last_access = time.monotonic()
@@ -120,7 +127,8 @@ class RunSession:
         self.watchers: set[Watcher] = set()
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
-        self._seconds_per_step = 1e-4  # running estimate for unlimited speed
+        self._seconds_per_step = 1e-4  # running estimate (CPU time) for unlimited speed
+        self._budget_scale = 1.0  # share of the unlimited budget that keeps the frame rate
 
     # ------------------------------------------------------------------ state
     def touch(self) -> None:
@@ -157,7 +165,9 @@ class RunSession:
             "events": run.events,
         }
 
-    async def locked(self, fn: Callable[..., T], *args: Any) -> T:
+    async def locked(
+        self, fn: Callable[..., T], *args: Any, executor: Executor | None = None
+    ) -> T:
         """Run ``fn(*args)`` in a training worker thread while holding the session lock."""
 
         def call() -> T:
@@ -165,7 +175,8 @@ class RunSession:
                 return fn(*args)
 
         self.touch()
-        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(executor or self._executor, call)
 
     # ------------------------------------------------------------------ commands
     async def step(self, n: int) -> list[dict[str, Any]]:
@@ -248,12 +259,12 @@ class RunSession:
         self.speed = steps_per_second
         self._wake.set()
 
-    async def snapshot(self) -> dict[str, Any]:
-        return await self.locked(self.run.snapshot)
+    async def snapshot(self, executor: Executor | None = None) -> dict[str, Any]:
+        return await self.locked(self.run.snapshot, executor=executor)
 
-    async def send_snapshot(self) -> None:
+    async def send_snapshot(self, executor: Executor | None = None) -> None:
         if self.watchers:
-            snap = await self.snapshot()
+            snap = await self.snapshot(executor)
             self.broadcast({"type": "snapshot", **snap})
 
     # ------------------------------------------------------------------ broadcasting
@@ -295,43 +306,71 @@ class RunSession:
         n = int(carry)
         return min(n, MAX_CHUNK), carry - n
 
-    def _pacing(self) -> tuple[float, float]:
-        """(frame interval, snapshot interval) in seconds, given how many runs are playing."""
-        playing = max(1, self._playing_count())
-        return (max(1.0 / FRAME_RATE, playing / MAX_TOTAL_FRAME_RATE),
-                max(SNAPSHOT_INTERVAL, playing / MAX_TOTAL_SNAPSHOT_RATE))
+    def _pacing(self) -> tuple[float, float, float]:
+        """(frame interval, snapshot interval, training seconds per unlimited chunk), given how
+        many runs are playing.
+
+        Runs at unlimited speed share one core (one GIL): each trains about its share of a
+        frame interval per chunk, so that every one of them gets a frame each interval (32
+        runs: 2.8 ms chunks, ~11 frames/s each) instead of one run hogging the trainers for a
+        whole interval while the others wait their turn.
+        """
+        playing, unlimited = self._play_counts()
+        interval = max(1.0 / FRAME_RATE, max(1, playing) / MAX_TOTAL_FRAME_RATE)
+        return (interval, max(SNAPSHOT_INTERVAL, max(1, playing) / MAX_TOTAL_SNAPSHOT_RATE),
+                interval / max(1, unlimited))
+
+    def _timed_step(self, n: int) -> tuple[list[dict[str, Any]], float]:
+        """``run.step(n)`` and the CPU seconds it took: time spent queueing for a worker or
+        waiting for the GIL (held by other runs' chunks) is not the cost of these steps."""
+        t0 = time.thread_time()
+        records = self.run.step(n)
+        return records, time.thread_time() - t0
 
     async def _play_loop(self) -> None:
         carry = 0.0
         last_snapshot = 0.0
         last_tick = time.perf_counter()
+        busy = 0.0  # seconds the previous iteration took before it waited
         try:
             while self.playing:
-                interval, snapshot_interval = self._pacing()
+                interval, snapshot_interval, unlimited_budget = self._pacing()
                 now = time.perf_counter()
                 elapsed, last_tick = now - last_tick, now
-                # Unlimited: about one frame's worth of work per chunk. Paced: the steps due for
-                # the time that really passed (capped, so a stall is not paid back at once).
-                budget = interval if self.speed is None else min(max(elapsed, interval), 0.25)
+                # Unlimited: this run's share of a frame interval, scaled down while a cycle
+                # (waiting for a worker, training, the frame, the others' turns) takes longer
+                # than the interval, so frames keep their rate and training takes what is left.
+                # Paced: the steps due for the time that really passed (capped, so a stall is
+                # not paid back at once).
+                if self.speed is None:
+                    waited = busy < interval  # the last cycle had time to spare
+                    target = 1.25 if waited else 0.95 * interval / max(elapsed, 1e-6)
+                    correction = min(1.25, max(0.8, target))
+                    self._budget_scale = min(1.0, max(0.05, self._budget_scale * correction))
+                    budget = unlimited_budget * self._budget_scale
+                else:
+                    budget = min(max(elapsed, interval), 0.25)
                 n, carry = self._chunk_size(carry, budget)
                 if n:
-                    t0 = time.perf_counter()
                     try:
-                        records = await self.locked(self.run.step, n)
+                        records, seconds = await self.locked(
+                            self._timed_step, n, executor=self._play_executor
+                        )
                     except RunStateError:  # diverged meanwhile (e.g. via POST .../step)
-                        records = []
+                        records, seconds = [], 0.0
                         self.playing = False
-                    per_step = (time.perf_counter() - t0) / max(len(records), 1)
-                    self._seconds_per_step = 0.7 * self._seconds_per_step + 0.3 * per_step
+                    if records:
+                        per_step = seconds / len(records)
+                        self._seconds_per_step = 0.7 * self._seconds_per_step + 0.3 * per_step
                     self.broadcast_records(records)
                     if self.run.status == "diverged":
                         self.playing = False
                 if time.perf_counter() - last_snapshot >= snapshot_interval or not self.playing:
                     last_snapshot = time.perf_counter()
-                    await self.send_snapshot()
+                    await self.send_snapshot(self._play_executor)
                 if not self.playing:
                     break
-                spent = time.perf_counter() - now
+                spent = busy = time.perf_counter() - now
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), max(0.0, interval - spent))
@@ -380,6 +419,12 @@ class RunManager:
         self.executor = ThreadPoolExecutor(
             max_workers=settings.training_threads, thread_name_prefix="gradplay-train"
         )
+        # Play loops train one chunk at a time, all runs taking turns on one thread: a second
+        # thread would not train faster (GIL) but would take GIL turns from the event loop,
+        # which sends the frames (with 32 runs playing flat out, frames/s per client dropped
+        # from ~11 to ~9). Requests (POST .../step, PATCH, ...) use the threads above, so a
+        # long request never waits for the play loops or the other way round.
+        self.play_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gradplay-play")
 
     @staticmethod
     def new_id() -> str:
@@ -396,12 +441,19 @@ class RunManager:
         while len(self.sessions) >= self.settings.max_runs:
             victim = min(self.sessions.values(), key=lambda s: (s.playing, s.last_access))
             await self.delete(victim.id)
-        session = RunSession(self.new_id(), run, self.playing_count, self.executor)
+        session = RunSession(self.new_id(), run, self.play_counts, self.executor,
+                             self.play_executor)
         self.sessions[session.id] = session
         return session
 
-    def playing_count(self) -> int:
-        return sum(1 for s in self.sessions.values() if s.playing)
+    def play_counts(self) -> tuple[int, int]:
+        """(runs playing, runs playing at unlimited speed)."""
+        playing = unlimited = 0
+        for s in self.sessions.values():
+            if s.playing:
+                playing += 1
+                unlimited += s.speed is None
+        return playing, unlimited
 
     def get(self, run_id: str) -> RunSession | None:
         session = self.sessions.get(run_id)

@@ -9,6 +9,7 @@ loop blocked by training would show whole seconds).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import statistics
 import threading
@@ -18,6 +19,8 @@ from typing import Any
 import httpx
 from websockets.sync.client import connect as ws_connect
 
+from app.sessions import RunManager
+from app.settings import Settings
 from tests.app.test_stream import create, ws_url
 
 P95_BOUND_S = 0.5
@@ -102,3 +105,32 @@ def test_long_step_request_does_not_block_healthz(live_server: str) -> None:
         assert result["response"].status_code == 200
         assert result["response"].json()["step"] == 10000
         assert answered_during >= 3
+
+
+def test_many_unlimited_runs_share_fairly() -> None:
+    """24 runs playing flat out: every run gets a chunk (= a frame for its watchers) several
+    times a second. Before chunks were sized to each run's share of a frame interval, each run
+    trained a whole interval per turn and most watchers saw < 1 frame/s."""
+    n_runs, seconds = 24, 2.0
+
+    async def go() -> list[int]:
+        manager = RunManager(Settings())
+        sessions = [await manager.create({"seed": k}) for k in range(n_runs)]
+        watchers = [s.add_watcher() for s in sessions]
+        pushes = [0] * n_runs
+        for k, w in enumerate(watchers):
+            def count(records: list[dict[str, Any]], k: int = k) -> None:
+                pushes[k] += 1
+            w.push_records = count  # type: ignore[method-assign]
+        for s in sessions:
+            s.set_speed(None)
+            s.play()
+        await asyncio.sleep(0.5)  # chunk sizes settle
+        start = list(pushes)
+        await asyncio.sleep(seconds)
+        counts = [p - s for p, s in zip(pushes, start, strict=True)]
+        await manager.close_all()
+        return counts
+
+    counts = asyncio.run(go())
+    assert min(counts) / seconds >= 3.0, counts
