@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -153,3 +154,16 @@ def test_cli_reports_invalid_env(
     assert main(["serve"]) == 2
     err = capsys.readouterr().err
     assert "GRADPLAY_MAX_UNITS" in err and "'lots'" in err
+
+
+def test_cli_passes_uvicorn_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(kw))
+    assert main(["serve", "--port", "9002"]) == 0
+    assert main(["serve", "--ws-compression"]) == 0
+    first, second = calls
+    assert first["port"] == 9002 and first["host"] == "127.0.0.1"
+    assert first["ws"] == "websockets-sansio" and first["ws_per_message_deflate"] is False
+    assert second["ws_per_message_deflate"] is True
