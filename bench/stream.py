@@ -238,13 +238,13 @@ def main() -> None:
         for speed in (60, None):
             for n in (1, 8, 32):
                 bench_many(base, http, n, speed, 1.5 if QUICK else 3.0)
-        bench_step_overhead(http, 7 if QUICK else 31, "loopback client")
+        bench_step_overhead(http, 7 if QUICK else 41, "loopback client")
     host = non_loopback_address()
     if host is None:
         print("[4] non-loopback client: skipped (no non-loopback IPv4 address)")
         return
     with server(host) as base, httpx.Client(base_url=base, timeout=120) as http:
-        bench_step_overhead(http, 7 if QUICK else 31, f"client via {host} (gzip)")
+        bench_step_overhead(http, 7 if QUICK else 41, f"client via {host} (gzip)")
 
 
 def non_loopback_address() -> str | None:
