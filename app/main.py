@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from fastapi.templating import Jinja2Templates
 
+from app.api_reference import inline_markdown
 from app.compression import GZIP_LEVEL, RemoteGZipMiddleware
 from app.encoder import RecordEncoder
 from app.errors import CatchAllMiddleware, install_error_handlers
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # cache-busting query so browsers refetch app assets after an upgrade
         static_url=lambda path: f"/static/{path.lstrip('/')}?v={version}",
     )
+    templates.env.filters["inline_md"] = inline_markdown
     app.state.templates = templates
     app.state.plotly_js_url = asset.url
 

@@ -165,3 +165,27 @@ def lab_sparsity(request: Request) -> HTMLResponse:
         "labs/sparsity.html",
         {"active": "sparsity", "title": "Sparsity lab", "runs": SPARSITY_RUNS},
     )
+
+
+@router.get("/api-reference", response_class=HTMLResponse)
+def api_reference(request: Request) -> HTMLResponse:
+    """Every endpoint and schema from the OpenAPI document, rendered here (works offline,
+    unlike /docs and /redoc, which load Swagger UI / ReDoc from a CDN)."""
+    from app.api_reference import linked_type, operations_by_tag, schemas
+    from app.routers import stream
+
+    openapi = request.app.openapi()
+    names = frozenset(openapi.get("components", {}).get("schemas", {}))
+    return render(
+        request,
+        "api_reference.html",
+        {
+            "active": "api",
+            "title": "API reference",
+            "info": openapi.get("info", {}),
+            "groups": operations_by_tag(openapi),
+            "schemas": schemas(openapi),
+            "websocket_protocol": (stream.__doc__ or "").strip(),
+            "type_html": lambda summary: linked_type(summary, names),
+        },
+    )

@@ -141,8 +141,9 @@ async def step_run(
     """Train synchronously for ``steps`` updates and return their records (the steps are
     contiguous even while the run plays; training stops early at divergence).
 
-    Long requests train in slices; a helper process encodes (and gzips) each slice while the
-    next one trains, so the response costs little more than the training itself."""
+    Long requests train in slices; a helper process encodes each slice (and gzips it for
+    remote clients) while the next one trains, so the response costs little more than the
+    training itself."""
     steps = body.steps if body is not None else 1
     limit = request.app.state.settings.max_steps_per_request
     if steps > limit:

@@ -49,3 +49,22 @@ def test_nav_reaches_the_sparsity_lab(page: Page) -> None:
     expect(page.get_by_test_id("sparsity-lab")).to_be_visible()
     expect(page.locator("h1")).to_have_text("Sparsity: L1 vs L2")
     expect(page.get_by_test_id("nav-sparsity")).to_have_attribute("aria-current", "page")
+
+
+def test_api_docs_link_opens_the_offline_reference(page: Page, live_server: str) -> None:
+    external: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith((live_server, "data:"))
+            else external.append(r.url))
+    page.goto("/")
+    page.get_by_test_id("nav-docs").click()
+    expect(page).to_have_url(re.compile(r"/api-reference$"))
+    expect(page.get_by_test_id("nav-docs")).to_have_attribute("aria-current", "page")
+    expect(page.get_by_test_id("api-reference")).to_be_visible()
+    assert page.get_by_test_id("api-op").count() > 20
+    # the table of contents jumps to an operation; schema names link to their entries
+    page.locator(".api-toc a[href='#step_run_api_runs__run_id__step_post']").click()
+    expect(page).to_have_url(re.compile(r"#step_run_"))
+    page.locator("#step_run_api_runs__run_id__step_post a[href='#schema-StepResponse']").click()
+    expect(page.locator("#schema-StepResponse")).to_be_in_viewport()
+    save_screenshot(page, "api-reference")
+    assert external == []
