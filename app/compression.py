@@ -21,14 +21,17 @@ bytes. (plotly.js is served precompressed at level 9; see :mod:`app.static_files
 
 
 def is_loopback_client(scope: Scope) -> bool:
-    """True if the request comes from a loopback address (127.0.0.0/8, ::1)."""
+    """True if the request comes from a loopback address (127.0.0.0/8, ::1, or 127.x mapped
+    into IPv6 as ::ffff:127.x)."""
     client = scope.get("client")
     if not client:
         return False
     try:
-        return ipaddress.ip_address(client[0]).is_loopback
+        address = ipaddress.ip_address(client[0])
     except ValueError:  # not an IP address (e.g. Starlette's TestClient says "testclient")
         return False
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1 on a dual-stack socket
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
 def wants_gzip(scope: Scope, accept_encoding: str) -> bool:

@@ -20,7 +20,6 @@ import core  # isort: skip  # noqa: F401
 
 import asyncio
 import contextlib
-import gc
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -71,11 +70,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await asyncio.sleep(EXPIRY_INTERVAL_SECONDS)
             await runs_manager.expire()
 
-    # Everything alive now (modules, the app) lives as long as the process. Freezing it keeps
-    # it out of the collector's full passes, which otherwise walk ~70k objects (~40 ms, a
-    # visible stall of training and streaming) whenever enough new objects have piled up.
-    gc.collect()
-    gc.freeze()
     task = asyncio.create_task(expire_forever())
     try:
         yield

@@ -165,24 +165,32 @@ class RunSession:
             "events": run.events,
         }
 
-    async def locked(
-        self, fn: Callable[..., T], *args: Any, executor: Executor | None = None
-    ) -> T:
-        """Run ``fn(*args)`` in a training worker thread while holding the session lock."""
+    async def locked(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` in a request worker thread while holding the session lock."""
 
         def call() -> T:
             with self.lock:
                 return fn(*args)
 
         self.touch()
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(executor or self._executor, call)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    def _post_records(self, loop: asyncio.AbstractEventLoop, records: list[dict[str, Any]]) -> None:
+        """From a worker thread holding the lock: hand ``records`` to the watchers. Posting
+        under the lock keeps every producer's records (requests, the play loop) in step order
+        on the event loop. No watchers: nothing to wake the loop for."""
+        if self.watchers:
+            with contextlib.suppress(RuntimeError):  # the loop closed: shutting down
+                loop.call_soon_threadsafe(self.broadcast_records, records)
+
+    def _step_and_post(self, n: int, loop: asyncio.AbstractEventLoop) -> list[dict[str, Any]]:
+        records = self.run.step(n)
+        self._post_records(loop, records)
+        return records
 
     # ------------------------------------------------------------------ commands
     async def step(self, n: int) -> list[dict[str, Any]]:
-        records = await self.locked(self.run.step, n)
-        self.broadcast_records(records)
-        return records
+        return await self.locked(self._step_and_post, n, asyncio.get_running_loop())
 
     async def step_body(
         self, n: int, encoder: RecordEncoder, gzip_level: int | None
@@ -207,7 +215,7 @@ class RunSession:
                     return
                 try:
                     send(helper, *args)
-                except (OSError, EOFError):  # the helper died: go on without it
+                except (OSError, EOFError):  # died or stuck (TimeoutError): go on without it
                     encoder.release(helper, healthy=False)
                     helper = None
 
@@ -218,9 +226,7 @@ class RunSession:
                     for size in slice_sizes(n):  # a diverged run raises on the first slice
                         batch = self.run.step(size)
                         records.extend(batch)
-                        if self.watchers:  # waking the event loop costs the GIL: only if needed
-                            with contextlib.suppress(RuntimeError):  # loop closed: shutting down
-                                loop.call_soon_threadsafe(self.broadcast_records, batch)
+                        self._post_records(loop, batch)
                         to_helper(EncoderProcess.add, batch)
                         if self.run.status == "diverged":
                             break
@@ -233,7 +239,8 @@ class RunSession:
             if helper is not None:
                 try:
                     body = helper.finish(b"]," + dumps(final)[1:])
-                except (OSError, EOFError, TimeoutError):
+                except Exception:  # died, stuck (TimeoutError), garbled: encode here instead
+                    logger.exception("JSON encoder process failed at the end of a request")
                     encoder.release(helper, healthy=False)
                 else:
                     encoder.release(helper)
@@ -259,12 +266,12 @@ class RunSession:
         self.speed = steps_per_second
         self._wake.set()
 
-    async def snapshot(self, executor: Executor | None = None) -> dict[str, Any]:
-        return await self.locked(self.run.snapshot, executor=executor)
+    async def snapshot(self) -> dict[str, Any]:
+        return await self.locked(self.run.snapshot)
 
-    async def send_snapshot(self, executor: Executor | None = None) -> None:
+    async def send_snapshot(self) -> None:
         if self.watchers:
-            snap = await self.snapshot(executor)
+            snap = await self.snapshot()
             self.broadcast({"type": "snapshot", **snap})
 
     # ------------------------------------------------------------------ broadcasting
@@ -320,14 +327,35 @@ class RunSession:
         return (interval, max(SNAPSHOT_INTERVAL, max(1, playing) / MAX_TOTAL_SNAPSHOT_RATE),
                 interval / max(1, unlimited))
 
-    def _timed_step(self, n: int) -> tuple[list[dict[str, Any]], float]:
-        """``run.step(n)`` and the CPU seconds it took: time spent queueing for a worker or
-        waiting for the GIL (held by other runs' chunks) is not the cost of these steps."""
-        t0 = time.thread_time()
-        records = self.run.step(n)
-        return records, time.thread_time() - t0
+    def _play_chunk(
+        self, n: int, loop: asyncio.AbstractEventLoop
+    ) -> tuple[list[dict[str, Any]], float] | None:
+        """On the play thread: ``run.step(n)`` and the CPU seconds it took (time spent
+        waiting for the GIL, held by other runs' chunks, is not the cost of these steps), or
+        None if a request is training this run right now: all play loops share one thread,
+        which must never wait for one run's lock."""
+        if not self.lock.acquire(blocking=False):
+            return None
+        try:
+            t0 = time.thread_time()
+            records = self.run.step(n)
+            seconds = time.thread_time() - t0
+            self._post_records(loop, records)
+            return records, seconds
+        finally:
+            self.lock.release()
+
+    def _snapshot_nowait(self) -> dict[str, Any] | None:
+        """On the play thread: a snapshot, or None if a request holds the run."""
+        if not self.lock.acquire(blocking=False):
+            return None
+        try:
+            return self.run.snapshot()
+        finally:
+            self.lock.release()
 
     async def _play_loop(self) -> None:
+        loop = asyncio.get_running_loop()
         carry = 0.0
         last_snapshot = 0.0
         last_tick = time.perf_counter()
@@ -352,22 +380,26 @@ class RunSession:
                     budget = min(max(elapsed, interval), 0.25)
                 n, carry = self._chunk_size(carry, budget)
                 if n:
+                    self.touch()
                     try:
-                        records, seconds = await self.locked(
-                            self._timed_step, n, executor=self._play_executor
+                        chunk = await loop.run_in_executor(
+                            self._play_executor, self._play_chunk, n, loop
                         )
                     except RunStateError:  # diverged meanwhile (e.g. via POST .../step)
-                        records, seconds = [], 0.0
+                        chunk = None
                         self.playing = False
-                    if records:
-                        per_step = seconds / len(records)
+                    if chunk is not None and chunk[0]:
+                        per_step = chunk[1] / len(chunk[0])
                         self._seconds_per_step = 0.7 * self._seconds_per_step + 0.3 * per_step
-                    self.broadcast_records(records)
                     if self.run.status == "diverged":
                         self.playing = False
-                if time.perf_counter() - last_snapshot >= snapshot_interval or not self.playing:
+                if not self.playing:  # the final snapshot must not be skipped: wait for it
+                    await self.send_snapshot()
+                elif time.perf_counter() - last_snapshot >= snapshot_interval and self.watchers:
                     last_snapshot = time.perf_counter()
-                    await self.send_snapshot(self._play_executor)
+                    snap = await loop.run_in_executor(self._play_executor, self._snapshot_nowait)
+                    if snap is not None:
+                        self.broadcast({"type": "snapshot", **snap})
                 if not self.playing:
                     break
                 spent = busy = time.perf_counter() - now
@@ -421,9 +453,9 @@ class RunManager:
         )
         # Play loops train one chunk at a time, all runs taking turns on one thread: a second
         # thread would not train faster (GIL) but would take GIL turns from the event loop,
-        # which sends the frames (with 32 runs playing flat out, frames/s per client dropped
-        # from ~11 to ~9). Requests (POST .../step, PATCH, ...) use the threads above, so a
-        # long request never waits for the play loops or the other way round.
+        # which sends the frames. Requests (POST .../step, PATCH, ...) use the threads above;
+        # a play chunk never waits for a run's lock (it skips a run a request is training), so
+        # a long request on one run does not stall the others.
         self.play_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gradplay-play")
 
     @staticmethod

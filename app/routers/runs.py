@@ -156,9 +156,9 @@ async def step_run(
     content, compressed = await session.step_body(
         steps, request.app.state.encoder, GZIP_LEVEL if gzip else None
     )
-    headers = {"Vary": "Accept-Encoding"}
-    if compressed:  # the GZip middleware passes responses with a Content-Encoding through
-        headers["Content-Encoding"] = "gzip"
+    # Compressed here: the GZip middleware passes responses with a Content-Encoding through.
+    # Otherwise it may compress the body itself (and adds the Vary header then).
+    headers = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"} if compressed else {}
     return Response(content, media_type="application/json", headers=headers)
 
 

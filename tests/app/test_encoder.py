@@ -22,9 +22,10 @@ from fastapi.testclient import TestClient
 
 from app import encoder as encoder_module
 from app.compression import is_loopback_client, wants_gzip
-from app.encoder import EncoderProcess, RecordEncoder, _serve
+from app.encoder import EncoderProcess, RecordEncoder, _read_message, _serve, _write_message
 from app.jsonenc import dumps
-from app.sessions import STEP_SLICE, TAIL_SLICE, RunSession, slice_sizes
+from app.sessions import STEP_SLICE, TAIL_SLICE, RunManager, RunSession, slice_sizes
+from app.settings import Settings
 from core.errors import RunStateError
 from core.trainer import Run
 
@@ -85,16 +86,17 @@ def test_slices_cover_every_step_and_end_small(n: int) -> None:
 
 # --- the helper's protocol (run in a thread here, so it is visible to coverage) -------------
 def serve_in_thread() -> tuple[Any, Any, threading.Thread]:
+    """The helper's main loop in a thread; returns (request writer, result reader, thread)."""
     requests_in, requests_out = multiprocessing.Pipe(duplex=False)
     results_in, results_out = multiprocessing.Pipe(duplex=False)
     thread = threading.Thread(target=_serve, args=(requests_in, results_out), daemon=True)
     thread.start()
-    assert results_in.recv_bytes() == b"ready"
+    assert _read_message(results_in.fileno(), None) == b"ready"
     return requests_out, results_in, thread
 
 
 def send(conn: Any, *message: Any) -> None:
-    conn.send_bytes(pickle.dumps(message))
+    _write_message(conn.fileno(), pickle.dumps(message), None)
 
 
 @pytest.mark.parametrize("level", [None, 1, 9])
@@ -109,13 +111,13 @@ def test_helper_protocol_builds_the_body(level: int | None) -> None:
     send(conn, "records", a)
     send(conn, "records", b)
     send(conn, "end", b'],"step":25}')
-    body = results.recv_bytes()
+    body = _read_message(results.fileno(), None)
     if level is not None:
         body = gzip.decompress(body)
     assert body == b'{"records":[' + dumps(records)[1:-1] + b'],"step":25}'
-    conn.close()
+    conn.close()  # EOF ends the loop
     thread.join(timeout=5)
-    assert not thread.is_alive()  # EOF ends the loop
+    assert not thread.is_alive()
 
 
 # --- the real helper process -------------------------------------------------------------------
@@ -215,9 +217,10 @@ def ready_encoder_after(enc: RecordEncoder, timeout: float = 30.0) -> EncoderPro
 def test_step_body_never_waits_for_a_stopped_helper(
     monkeypatch: pytest.MonkeyPatch, pipe_bytes: int
 ) -> None:
-    """A frozen helper (SIGSTOP): with a small pipe the first full write fails at once, with
-    the big one the final answer times out; either way the request encodes in-process."""
+    """A frozen helper (SIGSTOP): with a small pipe a write times out, with the big one the
+    final answer does; either way the request encodes in-process."""
     monkeypatch.setattr(encoder_module, "FINISH_TIMEOUT_SECONDS", 0.5)
+    monkeypatch.setattr(encoder_module, "SEND_TIMEOUT_SECONDS", 0.5)
     monkeypatch.setattr(encoder_module, "REQUEST_PIPE_BYTES", pipe_bytes)
     enc = ready_encoder()
     helper = enc._idle[0]
@@ -300,7 +303,7 @@ def test_long_step_is_gzipped_for_remote_clients(client: TestClient) -> None:
                         headers={"accept-encoding": "gzip"})
         assert r.status_code == 200
         assert r.headers["content-encoding"] == "gzip"
-        assert "accept-encoding" in r.headers["vary"].lower()
+        assert [v.lower() for v in r.headers.get_list("vary")] == ["accept-encoding"]
     body = r.json()
     assert [rec["step"] for rec in body["records"]] == list(range(300, 600))
     plain = client.post(f"/api/runs/{run_id}/step", json={"steps": 300},
@@ -321,6 +324,7 @@ def test_long_step_on_diverged_run_is_409(client: TestClient) -> None:
     ("client", "loopback"),
     [(("127.0.0.1", 5), True), (("127.8.9.1", 5), True), (("::1", 5), True),
      (("192.0.2.2", 5), False), (("10.0.0.1", 5), False), (("2001:db8::1", 5), False),
+     (("::ffff:127.0.0.1", 5), True), (("::ffff:192.0.2.2", 5), False),
      (("testclient", 50000), False), (None, False)],
 )
 def test_loopback_detection(client: Any, loopback: bool) -> None:
@@ -328,3 +332,89 @@ def test_loopback_detection(client: Any, loopback: bool) -> None:
     assert is_loopback_client(scope) is loopback
     assert wants_gzip(scope, "gzip, deflate") is (not loopback)
     assert wants_gzip(scope, "identity") is False
+
+
+def test_close_stops_helpers_in_use_when_they_come_back(encoder: RecordEncoder) -> None:
+    helper = encoder.acquire()
+    assert helper is not None
+    encoder.close()
+    encoder.release(helper)  # healthy, but from before close(): stopped, not reused
+    helper.process.join(timeout=5)
+    assert not helper.process.is_alive()
+    assert encoder._idle == [] and encoder._count == 0
+
+
+def test_helpers_that_cannot_be_started_do_not_fail_requests(
+    make_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_processes(*args: Any) -> None:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(encoder_module, "EncoderProcess", no_processes)
+    client = make_client()
+    run_id = client.post("/api/runs", json={}).json()["id"]
+    for k in range(encoder_module.MAX_STARTUP_FAILURES + 1):
+        r = client.post(f"/api/runs/{run_id}/step", json={"steps": 150})
+        assert r.status_code == 200, r.text
+        assert [rec["step"] for rec in r.json()["records"]] == list(range(150 * k, 150 * (k + 1)))
+    assert client.app.state.encoder.processes == 0  # gave up after repeated failures
+
+
+def test_watchers_get_records_in_step_order(encoder: RecordEncoder) -> None:
+    """A run plays flat out while long requests train it and the event loop is slow (as with
+    many watchers): every watcher still sees each step once, in order."""
+
+    async def go() -> list[int]:
+        manager = RunManager(Settings())
+        session = await manager.create({})
+        watcher = session.add_watcher()
+        seen: list[int] = []
+        watcher.push_records = lambda records: seen.extend(r["step"] for r in records)
+        stop = False
+
+        async def slow_loop() -> None:
+            k = 0
+            while not stop:
+                k += 1
+                time.sleep(0.005 + 0.005 * (k % 5))  # blocks the loop, like encoding frames
+                await asyncio.sleep(0.001)
+
+        blocker = asyncio.create_task(slow_loop())
+        session.set_speed(None)
+        session.play()
+        for k in range(30):
+            await session.step_body(150, encoder, None)
+            await asyncio.sleep(0.01 * (k % 4))  # the play loop trains meanwhile
+        session.pause()
+        stop = True
+        await blocker
+        await asyncio.sleep(0.1)
+        await manager.close_all()
+        return seen
+
+    seen = asyncio.run(go())
+    assert len(seen) > 30 * 150 + 100  # both the requests and the play loop trained
+    assert seen == list(range(seen[0], seen[0] + len(seen)))
+
+
+def test_a_long_request_does_not_stall_other_playing_runs(encoder: RecordEncoder) -> None:
+    async def go() -> int:
+        manager = RunManager(Settings())
+        busy = await manager.create({})
+        other = await manager.create({"seed": 1})
+        busy.add_watcher()
+        busy.set_speed(None)
+        busy.play()  # its play chunks wait while the request holds its lock
+        watcher = other.add_watcher()
+        pushed: list[int] = []
+        watcher.push_records = lambda records: pushed.append(len(records))
+        other.set_speed(None)
+        other.play()
+        await asyncio.sleep(0.3)
+        before = len(pushed)
+        await busy.step_body(5000, encoder, None)  # holds busy's lock for ~0.5-1 s
+        during = len(pushed) - before
+        await manager.close_all()
+        return during
+
+    assert asyncio.run(go()) >= 5  # chunks of the other run kept coming (~30/s when alone)

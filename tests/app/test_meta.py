@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Callable
 from typing import Any
@@ -161,9 +162,12 @@ def test_cli_passes_uvicorn_options(monkeypatch: pytest.MonkeyPatch) -> None:
 
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(kw))
+    frozen: list[bool] = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))  # not this test process
     assert main(["serve", "--port", "9002"]) == 0
     assert main(["serve", "--ws-compression"]) == 0
     first, second = calls
     assert first["port"] == 9002 and first["host"] == "127.0.0.1"
     assert first["ws"] == "websockets-sansio" and first["ws_per_message_deflate"] is False
     assert second["ws_per_message_deflate"] is True
+    assert frozen == [True, True]  # startup objects kept out of full GC passes
