@@ -51,9 +51,10 @@ SEND_TIMEOUT_SECONDS = 5.0
 """A slice that cannot be written within this time means the helper is stuck."""
 FINISH_TIMEOUT_SECONDS = 10.0
 """Time to wait for the body after the last slice (normally ~1 ms)."""
-REQUEST_PIPE_BYTES = 1 << 20
-"""Requested request-pipe size (Linux ``F_SETPIPE_SZ``): a whole 1,000-step request fits, so
-the training thread normally never waits for the helper."""
+PIPE_BYTES = 1 << 20
+"""Requested pipe size (Linux ``F_SETPIPE_SZ``, both directions): a whole 1,000-step request
+fits, so the training thread never waits for the helper, and the body comes back in one read
+instead of 64 KiB round trips between the processes (~2 ms)."""
 MAX_STARTUP_FAILURES = 3
 """After this many helpers in a row failed to start, stop starting new ones."""
 _READY = b"ready"
@@ -145,8 +146,9 @@ class EncoderProcess:
         child_requests, self.requests = context.Pipe(duplex=False)
         self.results, child_results = context.Pipe(duplex=False)
         try:
-            with contextlib.suppress(AttributeError, OSError):  # not Linux, or over the max
-                fcntl.fcntl(self.requests.fileno(), fcntl.F_SETPIPE_SZ, REQUEST_PIPE_BYTES)
+            for conn in (self.requests, self.results):
+                with contextlib.suppress(AttributeError, OSError):  # not Linux, or over the max
+                    fcntl.fcntl(conn.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
             os.set_blocking(self.requests.fileno(), False)
             os.set_blocking(self.results.fileno(), False)
             self.process = context.Process(

@@ -82,6 +82,8 @@ def test_slices_cover_every_step_and_end_small(n: int) -> None:
     assert sum(sizes) == n and all(0 < s <= STEP_SLICE for s in sizes)
     if n > STEP_SLICE:
         assert sizes[-1] == TAIL_SLICE
+        assert sizes[-2] == 4 * TAIL_SLICE and sizes[-3] == 16 * TAIL_SLICE
+        assert len(sizes) <= n // STEP_SLICE + 5
 
 
 # --- the helper's protocol (run in a thread here, so it is visible to coverage) -------------
@@ -213,7 +215,7 @@ def ready_encoder_after(enc: RecordEncoder, timeout: float = 30.0) -> EncoderPro
     return helper
 
 
-@pytest.mark.parametrize("pipe_bytes", [4096, encoder_module.REQUEST_PIPE_BYTES])
+@pytest.mark.parametrize("pipe_bytes", [4096, encoder_module.PIPE_BYTES])
 def test_step_body_never_waits_for_a_stopped_helper(
     monkeypatch: pytest.MonkeyPatch, pipe_bytes: int
 ) -> None:
@@ -221,7 +223,7 @@ def test_step_body_never_waits_for_a_stopped_helper(
     final answer does; either way the request encodes in-process."""
     monkeypatch.setattr(encoder_module, "FINISH_TIMEOUT_SECONDS", 0.5)
     monkeypatch.setattr(encoder_module, "SEND_TIMEOUT_SECONDS", 0.5)
-    monkeypatch.setattr(encoder_module, "REQUEST_PIPE_BYTES", pipe_bytes)
+    monkeypatch.setattr(encoder_module, "PIPE_BYTES", pipe_bytes)
     enc = ready_encoder()
     helper = enc._idle[0]
     os.kill(helper.process.pid, signal.SIGSTOP)
