@@ -328,40 +328,32 @@ class RunSession:
 
         Runs at unlimited speed share one core (one GIL): each trains about its share of a
         frame interval per chunk, so that every one of them gets a frame each interval (32
-        runs: 2.8 ms chunks, ~11 frames/s each) instead of one run hogging the trainers for a
-        whole interval while the others wait their turn.
+        runs: a 67 ms interval, chunks of at most 2.1 ms of training) instead of one run
+        hogging the trainer for a whole interval while the others wait their turn.
         """
         playing, unlimited = self._play_counts()
         interval = max(1.0 / FRAME_RATE, max(1, playing) / MAX_TOTAL_FRAME_RATE)
         return (interval, max(SNAPSHOT_INTERVAL, max(1, playing) / MAX_TOTAL_SNAPSHOT_RATE),
                 interval / max(1, unlimited))
 
-    def _play_chunk(
-        self, n: int, loop: asyncio.AbstractEventLoop
-    ) -> tuple[list[dict[str, Any]], float] | None:
-        """On the play thread: ``run.step(n)`` and the CPU seconds it took (time spent
-        waiting for the GIL, held by other runs' chunks, is not the cost of these steps), or
-        None if a request is training this run right now: all play loops share one thread,
-        which must never wait for one run's lock."""
+    def _unless_busy(self, fn: Callable[..., T], *args: Any) -> T | None:
+        """On the play thread: ``fn(*args)`` under the lock, or None if a request holds it
+        (all play loops share this one thread, which must never wait for one run's lock)."""
         if not self.lock.acquire(blocking=False):
             return None
         try:
-            t0 = time.thread_time()
-            records = self.run.step(n)
-            seconds = time.thread_time() - t0
-            self._post_records(loop, records)
-            return records, seconds
+            return fn(*args)
         finally:
             self.lock.release()
 
-    def _snapshot_nowait(self) -> dict[str, Any] | None:
-        """On the play thread: a snapshot, or None if a request holds the run."""
-        if not self.lock.acquire(blocking=False):
-            return None
-        try:
-            return self.run.snapshot()
-        finally:
-            self.lock.release()
+    def _timed_chunk(
+        self, n: int, loop: asyncio.AbstractEventLoop
+    ) -> tuple[list[dict[str, Any]], float]:
+        """``run.step(n)`` (records posted to the watchers) and the CPU seconds it took: time
+        spent waiting for the GIL, held by other runs' chunks, is not the cost of these steps."""
+        t0 = time.thread_time()
+        records = self._step_and_post(n, loop)
+        return records, time.thread_time() - t0
 
     async def _play_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -392,7 +384,7 @@ class RunSession:
                     self.touch()
                     try:
                         chunk = await loop.run_in_executor(
-                            self._play_executor, self._play_chunk, n, loop
+                            self._play_executor, self._unless_busy, self._timed_chunk, n, loop
                         )
                     except RunStateError:  # diverged meanwhile (e.g. via POST .../step)
                         chunk = None
@@ -406,15 +398,17 @@ class RunSession:
                     await self.send_snapshot()
                 elif time.perf_counter() - last_snapshot >= snapshot_interval and self.watchers:
                     last_snapshot = time.perf_counter()
-                    snap = await loop.run_in_executor(self._play_executor, self._snapshot_nowait)
+                    snap = await loop.run_in_executor(
+                        self._play_executor, self._unless_busy, self.run.snapshot
+                    )
                     if snap is not None:
                         self.broadcast({"type": "snapshot", **snap})
                 if not self.playing:
                     break
-                spent = busy = time.perf_counter() - now
+                busy = time.perf_counter() - now
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), max(0.0, interval - spent))
+                    await asyncio.wait_for(self._wake.wait(), max(0.0, interval - busy))
         except Exception:  # never let a play loop die silently
             logger.exception("play loop of run %s failed", self.id)
             self.playing = False
