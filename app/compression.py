@@ -11,6 +11,7 @@ let it compress (e.g. nginx ``gzip on``).
 from __future__ import annotations
 
 import ipaddress
+import zlib
 
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import Receive, Scope, Send
@@ -47,3 +48,9 @@ class RemoteGZipMiddleware(GZipMiddleware):
             await self.app(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
+
+
+def gzip_bytes(data: bytes, level: int = GZIP_LEVEL) -> bytes:
+    """``data`` as one gzip member (what ``Content-Encoding: gzip`` expects)."""
+    compressor = zlib.compressobj(level, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    return compressor.compress(data) + compressor.flush()

@@ -5,8 +5,9 @@ produces such values routinely, so every non-finite float (Python float, NumPy s
 element) is written as ``null``. NumPy arrays are encoded directly (no per-element Python work
 when all values are finite).
 
-This module imports no web framework on purpose: the helper process that encodes training
-records (:mod:`app.encoder`) imports it and nothing else of the app.
+Records of long step responses take a faster path from the history rows (:mod:`app.rowjson`);
+this module is the general encoder and the reference it is tested against. It imports no web
+framework.
 """
 
 from __future__ import annotations

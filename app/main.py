@@ -27,7 +27,6 @@ from fastapi.templating import Jinja2Templates
 
 from app.api_reference import inline_markdown
 from app.compression import GZIP_LEVEL, RemoteGZipMiddleware
-from app.encoder import RecordEncoder
 from app.errors import CatchAllMiddleware, install_error_handlers
 from app.jsonsafe import SafeJSONResponse
 from app.routers import labs, meta, pages, runs, stream
@@ -62,7 +61,7 @@ EXPIRY_INTERVAL_SECONDS = 60.0
 
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Expire idle runs periodically; stop every play loop and the encoder at shutdown."""
+    """Expire idle runs periodically; stop every play loop at shutdown."""
     runs_manager: RunManager = app.state.runs
 
     async def expire_forever() -> None:
@@ -78,7 +77,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await runs_manager.close_all()
-        app.state.encoder.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -98,7 +96,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.runs = RunManager(settings)
-    app.state.encoder = RecordEncoder(settings.encoder_processes)
 
     install_error_handlers(app)
     app.include_router(meta.router)

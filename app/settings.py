@@ -1,8 +1,8 @@
 """Server settings, read once from ``GRADPLAY_*`` environment variables.
 
 Every limit protects the single server process from oversized work. Numeric values must be
-positive integers (``encoder_processes`` may be 0); an invalid value stops the app at startup
-with a message naming the variable.
+positive integers; an invalid value stops the app at startup with a message naming the
+variable.
 
 Each field ``name`` is read from ``GRADPLAY_<NAME>`` (e.g. ``GRADPLAY_MAX_UNITS``):
 
@@ -20,7 +20,6 @@ max_preview_steps      100000   steps of a schedule preview
 history_max_points     5000     points kept per metric history
 max_import_steps       200000   steps an imported run may be replayed to
 training_threads       2        worker threads shared by all training (GIL-bound)
-encoder_processes      1        helper processes encoding long step responses (0: none)
 templates_dir          (auto)   Jinja2 templates folder
 static_dir             (auto)   static files folder
 =====================  =======  ==================================================
@@ -47,14 +46,6 @@ class SettingsError(ValueError):
     """An environment variable holds an invalid value."""
 
 
-ZERO_ALLOWED = frozenset({"encoder_processes"})
-_KIND = {0: "a non-negative integer", 1: "a positive integer"}
-
-
-def _minimum(name: str) -> int:
-    return 0 if name in ZERO_ALLOWED else 1
-
-
 def _default_dir(name: str) -> Path:
     beside_package = _PACKAGE_PARENT / name
     if beside_package.is_dir():
@@ -77,7 +68,6 @@ class Settings:
     history_max_points: int = 5000
     max_import_steps: int = 200000
     training_threads: int = 2
-    encoder_processes: int = 1
     templates_dir: Path | None = None
     static_dir: Path | None = None
 
@@ -87,8 +77,8 @@ class Settings:
             if f.name.endswith("_dir"):
                 path = _default_dir(f.name.removesuffix("_dir")) if value is None else Path(value)
                 object.__setattr__(self, f.name, path)
-            elif isinstance(value, bool) or not isinstance(value, int) or value < _minimum(f.name):
-                raise SettingsError(f"{f.name} must be {_KIND[_minimum(f.name)]}, got {value!r}")
+            elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise SettingsError(f"{f.name} must be a positive integer, got {value!r}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -110,11 +100,9 @@ class Settings:
             try:
                 number = int(raw.replace("_", ""))
             except ValueError:
-                raise SettingsError(
-                    f"{var} must be {_KIND[_minimum(f.name)]}, got {raw!r}"
-                ) from None
-            if number < _minimum(f.name):
-                raise SettingsError(f"{var} must be {_KIND[_minimum(f.name)]}, got {raw!r}")
+                raise SettingsError(f"{var} must be a positive integer, got {raw!r}") from None
+            if number < 1:
+                raise SettingsError(f"{var} must be a positive integer, got {raw!r}")
             values[f.name] = number
         return cls(**values)
 

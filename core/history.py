@@ -104,6 +104,12 @@ class History:
         self._layers[n:] = np.nan
         self.size = n
 
+    def rows(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of stored rows ``start:stop``: ``(scalars (m, 12), layers (m, 7, L))``."""
+        if not 0 <= start <= stop <= self.size:
+            raise IndexError(f"rows {start}:{stop} of {self.size}")
+        return self._scalars[start:stop].copy(), self._layers[start:stop].copy()
+
     def columns(
         self,
         fields: Iterable[str] | None = None,

@@ -58,6 +58,8 @@ from core.regularizers import (
 from core.schedules import SCHEDULES, Schedule, make_schedule
 
 FloatArray = NDArray[np.float64]
+_SATURATION = LAYER_FIELDS.index("saturation")
+_DEAD = LAYER_FIELDS.index("dead_fraction")
 
 NETWORK_MAX_LAYERS = 7
 NETWORK_MAX_UNITS = 16
@@ -256,6 +258,7 @@ class Run:
         self._prev_weight_norm = np.sqrt(self.model.squared_norms(self.model.theta))
         self._prev = np.empty(self.model.n_params)
         self._last_record: dict[str, Any] | None = None
+        self._last_parts: tuple[tuple[Any, ...], bool, bool, bool] | None = None
         self._initial_config = copy.deepcopy(cfg)
         self._layer_block = np.empty((len(LAYER_FIELDS), self.model.n_layers))
         self._nulls: list[Any] = [None] * self.model.n_layers
@@ -314,8 +317,11 @@ class Run:
     def layer_count(self) -> int:
         return self.model.n_layers
 
-    def step(self, n: int = 1) -> list[dict[str, Any]]:
-        """Perform up to ``n`` updates; stops early (and returns) on divergence."""
+    def step(self, n: int = 1, collect: bool = True) -> list[dict[str, Any]]:
+        """Perform up to ``n`` updates and return their records; stops early (and returns) on
+        divergence. ``collect=False`` returns no records (``[]``): the same numbers are in
+        :attr:`history` (see :meth:`record_rows`), which is cheaper for a caller that only
+        serialises them."""
         if self.status == "diverged":
             raise RunStateError(
                 f"run diverged at step {self.divergence and self.divergence['step']}; reset it"
@@ -324,13 +330,14 @@ class Run:
         # Overflow on the way to divergence is expected and reported as state, not warned about.
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for _ in range(n):
-                record = self._one_step()
-                records.append(record)
+                self._one_step()
+                if collect:
+                    records.append(self.last_record)
                 if self.status == "diverged":
                     break
         return records
 
-    def _one_step(self) -> dict[str, Any]:
+    def _one_step(self) -> None:
         model, reg = self.model, self.reg
         t = self.step_count
         xb, yb = self._next_batch()
@@ -414,30 +421,48 @@ class Run:
             near_zero = float(np.count_nonzero(np.abs(weights) < NEAR_ZERO)) / n_w
         scalars = (t, epoch, lr, float(data_loss) + reg_loss, float(data_loss), reg_loss,
                    val_loss, train_acc, val_acc, grad_norm_total, zero_fraction, near_zero)
-        record: dict[str, Any] = dict(zip(SCALAR_FIELDS, scalars, strict=True))
-        rows = block.tolist()
-        for k, name in enumerate(LAYER_FIELDS):
-            record[name] = rows[k]
-        # Not-applicable entries are null, not NaN (NaN appears only for divergence).
-        if saturation is None:
-            record["saturation"] = self._nulls
-        else:
-            record["saturation"][-1] = None
-        if dead is None:
-            record["dead_fraction"] = self._nulls
-        else:
-            record["dead_fraction"][-1] = None
-        if from_zero:  # ‖ΔW‖ / 0 is undefined: null, not inf/NaN
-            record["update_ratio"] = [v if math.isfinite(v) else None for v in rows[2]]
         self.history.append_block(scalars, block)
         self.step_count = t + 1
-        self._last_record = record
+        # The record (a dict) is built on demand from these and the (7, L) block, which keeps
+        # this step's numbers until the next step.
+        self._last_record = None
+        self._last_parts = (scalars, saturation is None, dead is None, from_zero)
         if diverged is not None:
             self.status = "diverged"
             self.divergence = diverged
         else:
             self.status = "ready"
+
+    def _make_record(self) -> dict[str, Any]:
+        """The record of the last step (see :attr:`last_record`)."""
+        assert self._last_parts is not None
+        scalars, no_saturation, no_dead, from_zero = self._last_parts
+        record: dict[str, Any] = dict(zip(SCALAR_FIELDS, scalars, strict=True))
+        rows = self._layer_block.tolist()
+        for k, name in enumerate(LAYER_FIELDS):
+            record[name] = rows[k]
+        # Not-applicable entries are null, not NaN (NaN appears only for divergence): the
+        # output layer has no saturation or dead fraction (see :meth:`record_rows`).
+        if no_saturation:
+            record["saturation"] = self._nulls
+        else:
+            record["saturation"][-1] = None
+        if no_dead:
+            record["dead_fraction"] = self._nulls
+        else:
+            record["dead_fraction"][-1] = None
+        if from_zero:  # ‖ΔW‖ / 0 is undefined: null, not inf/NaN
+            record["update_ratio"] = [v if math.isfinite(v) else None for v in rows[2]]
         return record
+
+    def record_rows(self, start: int, stop: int) -> tuple[FloatArray, FloatArray]:
+        """Rows ``start:stop`` of :attr:`history` as the records show them: ``(scalars (m, 12)
+        in SCALAR_FIELDS order, layers (m, 7, L) in LAYER_FIELDS order)``, copies, where NaN
+        and ±inf stand for null. Rows are steps only while ``history.stride == 1``."""
+        scalars, layers = self.history.rows(start, stop)
+        layers[:, _SATURATION, -1] = np.nan  # null in records: see _make_record
+        layers[:, _DEAD, -1] = np.nan
+        return scalars, layers
 
     def _accuracy(self, out: FloatArray, y: Any) -> float | None:
         task = self.dataset.task
@@ -615,6 +640,9 @@ class Run:
     # ------------------------------------------------------------------ inspection
     @property
     def last_record(self) -> dict[str, Any] | None:
+        """The record of the last step (None before the first)."""
+        if self._last_record is None and self._last_parts is not None:
+            self._last_record = self._make_record()
         return self._last_record
 
     def snapshot(self, bins: int = 30, grid: int = 50, max_points: int = 2000) -> dict[str, Any]:

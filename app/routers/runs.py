@@ -141,9 +141,8 @@ async def step_run(
     """Train synchronously for ``steps`` updates and return their records (the steps are
     contiguous even while the run plays; training stops early at divergence).
 
-    Long requests train in slices; a helper process encodes each slice (and gzips it for
-    remote clients) while the next one trains, so the response costs little more than the
-    training itself."""
+    Long requests are encoded straight from the run's history rows, so the response costs
+    little more than the training itself."""
     steps = body.steps if body is not None else 1
     limit = request.app.state.settings.max_steps_per_request
     if steps > limit:
@@ -153,12 +152,11 @@ async def step_run(
         return SafeJSONResponse({"records": records, "step": session.run.step_count,
                                  "status": session.status, "divergence": session.run.divergence})
     gzip = wants_gzip(request.scope, request.headers.get("accept-encoding", ""))
-    content, compressed = await session.step_body(
-        steps, request.app.state.encoder, GZIP_LEVEL if gzip else None
-    )
-    # Compressed here: the GZip middleware passes responses with a Content-Encoding through.
-    # Otherwise it may compress the body itself (and adds the Vary header then).
-    headers = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"} if compressed else {}
+    content = await session.step_body(steps, GZIP_LEVEL if gzip else None)
+    # Compressed here (off the event loop): the GZip middleware passes responses with a
+    # Content-Encoding through. Otherwise it may compress the body itself (and adds the Vary
+    # header then).
+    headers = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"} if gzip else {}
     return Response(content, media_type="application/json", headers=headers)
 
 

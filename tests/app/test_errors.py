@@ -211,7 +211,6 @@ def test_settings_defaults() -> None:
     assert s.max_steps_per_request == 10000
     assert s.max_preview_steps == 100000
     assert s.history_max_points == 5000
-    assert s.encoder_processes == 1
     assert s.templates_dir is not None and (s.templates_dir / "base.html").is_file()
     assert s.static_dir is not None and (s.static_dir / "css" / "app.css").is_file()
 
@@ -240,7 +239,7 @@ def test_settings_from_env(tmp_path: Path) -> None:
         ("GRADPLAY_MAX_RUNS", "-5"),
         ("GRADPLAY_HISTORY_MAX_POINTS", "1.5"),
         ("GRADPLAY_TEMPLATES_DIR", "/definitely/not/here"),
-        ("GRADPLAY_ENCODER_PROCESSES", "-1"),
+        ("GRADPLAY_TRAINING_THREADS", "0"),
     ],
 )
 def test_settings_invalid_env(var: str, value: str) -> None:
@@ -253,14 +252,8 @@ def test_settings_invalid_env(var: str, value: str) -> None:
 def test_settings_invalid_direct_value() -> None:
     with pytest.raises(SettingsError, match="max_units must be a positive integer"):
         Settings(max_units=0)
-    with pytest.raises(SettingsError, match="encoder_processes must be a non-negative integer"):
-        Settings(encoder_processes=-1)
-
-
-def test_encoder_processes_may_be_zero() -> None:
-    assert Settings.from_env({"GRADPLAY_ENCODER_PROCESSES": "0"}).encoder_processes == 0
-    with pytest.raises(SettingsError, match="GRADPLAY_TRAINING_THREADS must be a positive"):
-        Settings.from_env({"GRADPLAY_TRAINING_THREADS": "0"})
+    with pytest.raises(SettingsError, match="training_threads must be a positive integer"):
+        Settings(training_threads=-1)
 
 
 def test_create_app_fails_on_bad_env(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -208,3 +208,19 @@ def test_layer_record_length_mismatch_raises() -> None:
     rec["grad_norm"] = [1.0, 2.0, 3.0]
     with pytest.raises(ValueError):
         h.append(rec)
+
+
+def test_rows_are_copies_within_bounds() -> None:
+    h = History(2)
+    for t in range(5):
+        h.append(record(t, 2))
+    scalars, layers = h.rows(1, 4)
+    assert scalars.shape == (3, len(SCALAR_FIELDS)) and layers.shape == (3, len(LAYER_FIELDS), 2)
+    np.testing.assert_array_equal(scalars[:, 0], [1, 2, 3])
+    scalars[:] = -1.0
+    layers[:] = -1.0
+    assert h.rows(1, 2)[0][0, 0] == 1.0  # the history is untouched
+    assert h.rows(5, 5)[0].shape == (0, len(SCALAR_FIELDS))
+    for bad in ((-1, 2), (3, 2), (0, 6)):
+        with pytest.raises(IndexError):
+            h.rows(*bad)

@@ -790,3 +790,36 @@ def test_resolved_config_fills_component_parameters() -> None:
     with pytest.raises(ConfigError) as err:
         resolve_config({"dataset": {"name": "spiral", "params": {"arms": 3}}})
     assert err.value.field == "dataset.params.arms"
+
+
+@pytest.mark.parametrize("config", [
+    {},
+    {"model": {"hidden": [4, 4], "activation": "relu", "init": "zeros"}},  # update_ratio null
+    {"dataset": {"name": "sine"}, "model": {"hidden": [5], "batch_norm": True}},
+    {"dataset": {"name": "unscaled"}, "model": {"hidden": []},
+     "optimizer": {"name": "sgd", "lr": 10.0}},  # diverges
+])
+def test_step_without_records_trains_identically(config: dict) -> None:
+    quiet, loud = Run(config), Run(config)
+    assert quiet.last_record is None
+    assert quiet.step(120, collect=False) == []
+    records = loud.step(120)
+    assert quiet.history.equal(loud.history)
+    assert quiet.step_count == loud.step_count and quiet.status == loud.status
+    assert quiet.divergence == loud.divergence
+    # built on demand, same values (json text: NaN equals NaN there)
+    assert json.dumps(quiet.last_record) == json.dumps(records[-1])
+    assert quiet.last_record is quiet.last_record
+    # record_rows: the history rows as the records show them (NaN/inf <-> null)
+    scalars, layers = quiet.record_rows(0, quiet.history.size)
+    for record, s_row, l_row in zip(records, scalars.tolist(), layers.tolist(), strict=True):
+        for k, f in enumerate(SCALAR_FIELDS):
+            want = record[f]
+            assert (s_row[k] if math.isfinite(s_row[k]) else None) == (
+                want if want is None or math.isfinite(want) else None), f
+        for k, f in enumerate(LAYER_FIELDS):
+            got = [v if math.isfinite(v) else None for v in l_row[k]]
+            assert got == [v if v is None or math.isfinite(v) else None for v in record[f]], f
+    if quiet.status != "diverged":
+        quiet.reset()
+        assert quiet.last_record is None
