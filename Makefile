@@ -50,6 +50,8 @@ lint: install-test
 
 bench: install-test
 	$(PY) bench/engine.py
+	$(PY) bench/encode.py
+	$(PY) bench/stream.py
 
 # Regenerate the PyTorch golden fixtures (tests/fixtures/*.json).
 golden: install-test

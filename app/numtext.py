@@ -2,7 +2,7 @@
 
 Encoding a 1,000-step response spends most of its time in ``float.__repr__`` (~0.3-0.4 µs per
 number on the dev machine, ~33 numbers per record). This module formats arrays with NumPy
-instead (about 3x faster in blocks of a few thousand values, see :mod:`app.rowjson`), and the
+instead (about 2x faster in blocks of a few thousand values; ``bench/encode.py``), and the
 text is byte for byte what ``json.dumps`` writes: the shortest decimal that reads back as the
 same float (the tests compare it with ``repr`` over random bit patterns and edge cases).
 
