@@ -7,7 +7,9 @@ the event loop and two requests never touch one run at once.
 Playing: an asyncio task trains in chunks sized to the requested speed (steps per second, or
 "unlimited") and pushes a ``frame`` with all records since the previous frame to every watcher,
 at most ``FRAME_RATE`` times per second, plus a ``snapshot`` about every ``SNAPSHOT_INTERVAL``
-seconds. Play loops take turns on one thread (``play_executor``); requests use the
+seconds. Records reach the watchers as JSON text, encoded once per chunk on the training
+thread (from the history rows for chunks of ``ROWS_MIN`` steps or more), not per watcher on
+the event loop. Play loops take turns on one thread (``play_executor``); requests use the
 ``training_threads`` pool. Runs at unlimited speed each train their share of a frame interval
 per chunk (measured in CPU time), scaled down while a full cycle takes longer than the
 interval, so every watcher keeps getting frames however many runs play. Live changes wake the
@@ -22,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import secrets
 import sys
@@ -58,8 +59,13 @@ STEP_SLICE = 100
 records as soon as it is trained."""
 INT_FIELDS = ("step", "epoch")
 """Record fields that are integers (the history stores them as floats)."""
+ROWS_MIN = 64
+"""Chunks of at least this many steps train without record dicts and are encoded from the
+history rows (:mod:`app.rowjson`), ~1.7x faster than dicts and ``json.dumps`` at this size;
+below it the gain shrinks (break-even at ~20 records: ``bench/encode.py`` [2])."""
 MAX_PENDING_RECORDS = 20_000
-"""A watcher that stops reading keeps at most this many unsent records (oldest dropped)."""
+"""A watcher that stops reading keeps at most about this many unsent records (the oldest
+chunks are dropped)."""
 
 T = TypeVar("T")
 
@@ -74,20 +80,26 @@ def slice_sizes(n: int) -> list[int]:
 
 
 class Watcher:
-    """One WebSocket client of a session: pending records and messages, and a wake-up event."""
+    """One WebSocket client of a session: pending records (as JSON text, encoded once per chunk
+    for all watchers) and messages, and a wake-up event."""
 
     def __init__(self) -> None:
-        self.records: list[dict[str, Any]] = []
+        self.chunks: list[bytes] = []  # records as JSON without brackets, each "{...},{...}"
+        self.counts: list[int] = []  # records per chunk
+        self.pending = 0
         self.messages: list[dict[str, Any]] = []
         self.event = asyncio.Event()
         self.dropped = 0
 
-    def push_records(self, records: list[dict[str, Any]]) -> None:
-        self.records.extend(records)
-        overflow = len(self.records) - MAX_PENDING_RECORDS
-        if overflow > 0:
-            del self.records[:overflow]
-            self.dropped += overflow
+    def push_records(self, text: bytes, count: int) -> None:
+        self.chunks.append(text)
+        self.counts.append(count)
+        self.pending += count
+        while self.pending > MAX_PENDING_RECORDS and len(self.chunks) > 1:
+            self.chunks.pop(0)
+            oldest = self.counts.pop(0)
+            self.pending -= oldest
+            self.dropped += oldest
         self.event.set()
 
     def push_message(self, message: dict[str, Any]) -> None:
@@ -97,11 +109,12 @@ class Watcher:
         self.messages.append(message)
         self.event.set()
 
-    def take(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        records, messages = self.records, self.messages
-        self.records, self.messages = [], []
+    def take(self) -> tuple[list[bytes], list[dict[str, Any]]]:
+        """The pending record chunks and messages (and clears them)."""
+        chunks, messages = self.chunks, self.messages
+        self.chunks, self.counts, self.pending, self.messages = [], [], 0, []
         self.event.clear()
-        return records, messages
+        return chunks, messages
 
 
 class RunSession:
@@ -176,67 +189,102 @@ class RunSession:
         self.touch()
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)
 
-    def _post_records(self, loop: asyncio.AbstractEventLoop, records: list[dict[str, Any]]) -> None:
-        """From a worker thread holding the lock: hand ``records`` to the watchers. Posting
-        under the lock keeps every producer's records (requests, the play loop) in step order
-        on the event loop. No watchers: nothing to wake the loop for."""
-        if self.watchers:
+    def _post_text(self, loop: asyncio.AbstractEventLoop, text: bytes, count: int) -> None:
+        """From a worker thread holding the lock: hand ``count`` records, encoded as ``text``,
+        to the watchers. Posting under the lock keeps every producer's records (requests, the
+        play loop) in step order on the event loop. No watchers: nothing to wake it for."""
+        if count and self.watchers:
             with contextlib.suppress(RuntimeError):  # the loop closed: shutting down
-                loop.call_soon_threadsafe(self.broadcast_records, records)
+                loop.call_soon_threadsafe(self.broadcast_records, text, count)
+
+    def _post_records(self, loop: asyncio.AbstractEventLoop, records: list[dict[str, Any]]) -> None:
+        if records and self.watchers:
+            self._post_text(loop, dumps(records)[1:-1], len(records))
+
+    def _rows_fit(self, n: int) -> bool:
+        """Whether the history will hold the rows of the next ``n`` steps, one per step."""
+        history = self.run.history
+        return history.stride == 1 and history.size + n <= history.capacity
+
+    def _encode_rows(self, start: int, stop: int) -> bytes:
+        """History rows ``start:stop`` as the JSON text of their records (no brackets)."""
+        run = self.run
+        encoder = record_rows(SCALAR_FIELDS, LAYER_FIELDS, run.layer_count, INT_FIELDS)
+        return encoder.encode(*run.record_rows(start, stop))
 
     def _step_and_post(self, n: int, loop: asyncio.AbstractEventLoop) -> list[dict[str, Any]]:
         records = self.run.step(n)
         self._post_records(loop, records)
         return records
 
+    def _advance_and_post(self, n: int, loop: asyncio.AbstractEventLoop) -> int:
+        """Train ``n`` steps, post their records to the watchers; returns the steps done. From
+        ``ROWS_MIN`` steps on, without building record dicts."""
+        run = self.run
+        if n < ROWS_MIN or not self._rows_fit(n):
+            return len(self._step_and_post(n, loop))
+        start = run.history.size
+        run.step(n, collect=False)
+        done = run.history.size - start
+        if self.watchers:
+            self._post_text(loop, self._encode_rows(start, start + done), done)
+        return done
+
     # ------------------------------------------------------------------ commands
     async def step(self, n: int) -> list[dict[str, Any]]:
+        """Train ``n`` steps and return their records (watchers get them too)."""
         return await self.locked(self._step_and_post, n, asyncio.get_running_loop())
+
+    async def advance(self, n: int) -> int:
+        """Train ``n`` steps for the watchers only; returns the steps done."""
+        return await self.locked(self._advance_and_post, n, asyncio.get_running_loop())
 
     async def step_body(self, n: int, gzip_level: int | None) -> bytes:
         """Train ``n`` steps and return the JSON body of the step response, ``{"records":
         [...], "step", "status", "divergence"}``, gzip-compressed at ``gzip_level`` unless None.
 
-        The steps run under one hold of the lock (contiguous even while the run plays). With
-        nobody watching, the engine keeps the records as history rows only, and the body is
-        encoded from those rows (:mod:`app.rowjson`, outside the lock): together about twice
-        as fast as building record dicts and ``json.dumps`` them. Watchers get the records in
-        slices of ``STEP_SLICE`` as they are trained. A diverged run raises RunStateError.
+        The steps run under one hold of the lock (contiguous even while the run plays). While
+        the history holds one row per step, the engine builds no record dicts and the records
+        are encoded from the rows (:mod:`app.rowjson`; with nobody watching, after the lock
+        is released): together about twice as fast as building dicts and ``json.dumps`` them.
+        Watchers get the records in slices of ``STEP_SLICE`` as they are trained; the body
+        reuses that text. A diverged run raises RunStateError.
         """
         loop = asyncio.get_running_loop()
 
         def train() -> bytes:
-            records: list[dict[str, Any]] = []
-            encoded: bytes | None = None
+            pieces: list[bytes] = []  # the records' text, "{...},{...}" per piece
+            rows: tuple[Any, ...] | None = None
             with self.lock:
                 run, history = self.run, self.run.history
                 start = history.size
-                as_rows = history.stride == 1 and start + n <= history.capacity
-                watched = bool(self.watchers)
-                if watched or not as_rows:
+                as_rows = self._rows_fit(n)
+                if as_rows and not self.watchers:
+                    run.step(n, collect=False)
+                    if self.watchers:  # someone started watching meanwhile: they get it all
+                        pieces.append(self._encode_rows(start, history.size))
+                        self._post_text(loop, pieces[0], history.size - start)
+                    else:
+                        rows = run.record_rows(start, history.size)
+                else:
                     for size in slice_sizes(n):  # a diverged run raises on the first slice
-                        batch = run.step(size)
-                        records.extend(batch)
-                        self._post_records(loop, batch)
+                        if as_rows:
+                            done = history.size
+                            run.step(size, collect=False)
+                            pieces.append(self._encode_rows(done, history.size))
+                            self._post_text(loop, pieces[-1], history.size - done)
+                        else:
+                            batch = run.step(size)
+                            pieces.append(dumps(batch)[1:-1])
+                            self._post_text(loop, pieces[-1], len(batch))
                         if run.status == "diverged":
                             break
-                else:
-                    run.step(n, collect=False)
                 final = dumps({"step": run.step_count, "status": self.status,
                                "divergence": run.divergence})
-                if as_rows:
-                    scalars, layers = run.record_rows(start, history.size)
-                    encoder = record_rows(SCALAR_FIELDS, LAYER_FIELDS, run.layer_count,
-                                          INT_FIELDS)
-                    if self.watchers and not watched:  # someone started watching meanwhile
-                        encoded = encoder.encode(scalars, layers)
-                        self._post_records(loop, json.loads(b"[" + encoded + b"]"))
-            if as_rows:
-                if encoded is None:
-                    encoded = encoder.encode(scalars, layers)
-                body = b"".join((b'{"records":[', encoded, b"],", final[1:]))
-            else:
-                body = b'{"records":' + dumps(records) + b"," + final[1:]
+                encoder = record_rows(SCALAR_FIELDS, LAYER_FIELDS, run.layer_count, INT_FIELDS)
+            if rows is not None:
+                pieces.append(encoder.encode(*rows))
+            body = b"".join((b'{"records":[', b",".join(pieces), b"],", final[1:]))
             return body if gzip_level is None else gzip_bytes(body, gzip_level)
 
         self.touch()
@@ -267,22 +315,21 @@ class RunSession:
             self.broadcast({"type": "snapshot", **snap})
 
     # ------------------------------------------------------------------ broadcasting
-    def broadcast_records(self, records: list[dict[str, Any]]) -> None:
+    def broadcast_records(self, text: bytes, count: int) -> None:
         for w in self.watchers:
-            w.push_records(records)
+            w.push_records(text, count)
 
     def broadcast(self, message: dict[str, Any]) -> None:
         for w in self.watchers:
             w.push_message(message)
 
-    def frame(self, records: list[dict[str, Any]]) -> dict[str, Any]:
-        return {
-            "type": "frame",
-            "step": self.run.step_count,
-            "status": self.status,
-            "records": records,
-            "divergence": self.run.divergence,
-        }
+    def frame(self, chunks: list[bytes]) -> str:
+        """The text of a ``frame`` message with the records of ``chunks``: ``{"type": "frame",
+        "step", "status", "records": [...], "divergence"}``."""
+        head = dumps({"type": "frame", "step": self.run.step_count, "status": self.status})
+        tail = dumps({"divergence": self.run.divergence})
+        return b"".join((head[:-1], b',"records":[', b",".join(chunks), b"],",
+                         tail[1:])).decode()
 
     # ------------------------------------------------------------------ playing
     def play(self) -> None:
@@ -329,14 +376,13 @@ class RunSession:
         finally:
             self.lock.release()
 
-    def _timed_chunk(
-        self, n: int, loop: asyncio.AbstractEventLoop
-    ) -> tuple[list[dict[str, Any]], float]:
-        """``run.step(n)`` (records posted to the watchers) and the CPU seconds it took: time
-        spent waiting for the GIL, held by other runs' chunks, is not the cost of these steps."""
+    def _timed_chunk(self, n: int, loop: asyncio.AbstractEventLoop) -> tuple[int, float]:
+        """``n`` steps (records posted to the watchers): the steps done and the CPU seconds
+        they took (encoding included): time spent waiting for the GIL, held by other runs'
+        chunks, is not the cost of these steps."""
         t0 = time.thread_time()
-        records = self._step_and_post(n, loop)
-        return records, time.thread_time() - t0
+        done = self._advance_and_post(n, loop)
+        return done, time.thread_time() - t0
 
     async def _play_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -373,7 +419,7 @@ class RunSession:
                         chunk = None
                         self.playing = False
                     if chunk is not None and chunk[0]:
-                        per_step = chunk[1] / len(chunk[0])
+                        per_step = chunk[1] / chunk[0]
                         self._seconds_per_step = 0.7 * self._seconds_per_step + 0.3 * per_step
                     if self.run.status == "diverged":
                         self.playing = False

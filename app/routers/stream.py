@@ -51,10 +51,10 @@ async def _writer(ws: WebSocket, session: RunSession, watcher: Watcher) -> None:
     last_status = session.status
     while True:
         await watcher.event.wait()
-        records, messages = watcher.take()
+        chunks, messages = watcher.take()
         status = session.status
-        if records or status != last_status:
-            await _send(ws, session.frame(records))
+        if chunks or status != last_status:
+            await ws.send_text(session.frame(chunks))
             last_status = status
         for message in messages:
             await _send(ws, message)
@@ -120,7 +120,7 @@ async def _handle(session: RunSession, text: str, max_steps: int) -> dict[str, A
             steps = message.get("steps", 1)
             if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= max_steps:
                 return _error(command, f"steps must be an integer with 1 <= x <= {max_steps}")
-            await session.step(steps)
+            await session.advance(steps)
             await session.send_snapshot()
             return {"type": "ack", "of": command, "step": session.run.step_count}
         if command == "set":

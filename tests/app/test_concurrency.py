@@ -119,7 +119,7 @@ def test_many_unlimited_runs_share_fairly() -> None:
         watchers = [s.add_watcher() for s in sessions]
         pushes = [0] * n_runs
         for k, w in enumerate(watchers):
-            def count(records: list[dict[str, Any]], k: int = k) -> None:
+            def count(text: bytes, n: int, k: int = k) -> None:
                 pushes[k] += 1
             w.push_records = count  # type: ignore[method-assign]
         for s in sessions:

@@ -15,7 +15,15 @@ from fastapi.testclient import TestClient
 
 from app.compression import is_loopback_client, wants_gzip
 from app.jsonenc import dumps
-from app.sessions import STEP_SLICE, RunManager, RunSession, slice_sizes
+from app.sessions import (
+    MAX_PENDING_RECORDS,
+    ROWS_MIN,
+    STEP_SLICE,
+    RunManager,
+    RunSession,
+    Watcher,
+    slice_sizes,
+)
 from app.settings import Settings
 from core.errors import RunStateError
 from core.trainer import Run
@@ -33,6 +41,13 @@ def expected_body(config: dict[str, Any], n: int, status: str = "paused") -> byt
     return dumps({"records": records, "step": run.step_count,
                   "status": "diverged" if run.status == "diverged" else status,
                   "divergence": run.divergence})
+
+
+def steps_of(text: bytes, count: int) -> list[int]:
+    """The steps of records pushed to a watcher as JSON text (checking their count)."""
+    records = json.loads(b"[" + text + b"]")
+    assert len(records) == count
+    return [r["step"] for r in records]
 
 
 def step_body(config: dict[str, Any], n: int, gzip_level: int | None = None,
@@ -69,9 +84,10 @@ def test_body_is_the_engines_records_on_every_path(config: dict[str, Any], n: in
 
 
 @pytest.mark.parametrize(("watched", "capacity", "dicts"),
-                         [(False, None, False), (True, None, True), (False, 100, True)])
+                         [(False, None, False), (True, None, False), (False, 100, True),
+                          (True, 100, True)])
 def test_record_dicts_only_when_needed(watched: bool, capacity: int | None, dicts: bool) -> None:
-    """Nobody watching and room in the history: the engine builds no record dicts."""
+    """Room in the history for every step: the engine builds no record dicts."""
     calls: list[bool] = []
 
     async def go() -> None:
@@ -191,7 +207,7 @@ def test_watchers_get_records_in_step_order() -> None:
         session = await manager.create({})
         watcher = session.add_watcher()
         seen: list[int] = []
-        watcher.push_records = lambda records: seen.extend(r["step"] for r in records)
+        watcher.push_records = lambda text, n: seen.extend(steps_of(text, n))
         stop = False
 
         async def slow_loop() -> None:
@@ -229,7 +245,7 @@ def test_a_long_request_does_not_stall_other_playing_runs() -> None:
         busy.play()  # its play chunks wait while the request holds its lock
         watcher = other.add_watcher()
         pushed: list[int] = []
-        watcher.push_records = lambda records: pushed.append(len(records))
+        watcher.push_records = lambda text, n: pushed.append(n)
         other.set_speed(None)
         other.play()
         await asyncio.sleep(0.3)
@@ -252,7 +268,7 @@ def test_a_watcher_that_joins_during_a_request_gets_its_records() -> None:
             def step_then_join(n: int, collect: bool = True) -> list[dict[str, Any]]:
                 out = step(n, collect)
                 watcher = session.add_watcher()  # (on the worker thread: fine for a test)
-                watcher.push_records = lambda records: seen.extend(r["step"] for r in records)
+                watcher.push_records = lambda text, n: seen.extend(steps_of(text, n))
                 return out
 
             session.run.step = step_then_join  # type: ignore[method-assign]
@@ -263,3 +279,50 @@ def test_a_watcher_that_joins_during_a_request_gets_its_records() -> None:
     seen, body = asyncio.run(go())
     assert seen == list(range(300))
     assert body == expected_body({}, 300)
+
+
+# --- what watchers get -------------------------------------------------------------------------
+@pytest.mark.parametrize("n", [1, ROWS_MIN - 1, ROWS_MIN, 300])
+def test_advance_posts_the_engines_records(n: int) -> None:
+    """WebSocket "step" and play chunks: short ones as dicts, longer ones from the rows;
+    watchers get the same text either way."""
+
+    async def go() -> tuple[list[bytes], int]:
+        with ThreadPoolExecutor(1) as pool:
+            session = RunSession("r", Run({"seed": 3}), executor=pool)
+            watcher = session.add_watcher()
+            done = await session.advance(n)
+            await asyncio.sleep(0.02)
+            chunks, _ = watcher.take()
+            return chunks, done
+
+    chunks, done = asyncio.run(go())
+    assert done == n
+    assert b"[" + b",".join(chunks) + b"]" == dumps(Run({"seed": 3}).step(n))
+
+
+def test_frame_text() -> None:
+    async def go() -> str:
+        with ThreadPoolExecutor(1) as pool:
+            session = RunSession("r", Run(DIVERGING), executor=pool)
+            session.add_watcher()
+            await session.advance(500)  # diverges
+            return session.frame([b'{"step":1}', b'{"step":2},{"step":3}'])
+
+    frame = json.loads(asyncio.run(go()))
+    assert list(frame) == ["type", "step", "status", "records", "divergence"]
+    assert frame["type"] == "frame" and frame["status"] == "diverged"
+    assert frame["records"] == [{"step": 1}, {"step": 2}, {"step": 3}]
+    assert frame["divergence"]["step"] == frame["step"] - 1
+    assert json.loads(RunSession("s", Run({})).frame([]))["records"] == []
+
+
+def test_a_watcher_that_stops_reading_keeps_the_newest_chunks() -> None:
+    watcher = Watcher()
+    for _ in range(30):
+        watcher.push_records(b"x", 1000)
+    assert watcher.pending <= MAX_PENDING_RECORDS and watcher.dropped == 30_000 - watcher.pending
+    watcher.push_records(b"big", 3 * MAX_PENDING_RECORDS)  # one chunk is always kept
+    chunks, messages = watcher.take()
+    assert chunks == [b"big"] and messages == [] and watcher.pending == 0
+    assert not watcher.event.is_set()
