@@ -240,19 +240,6 @@ def float_text(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return out
 
 
-def int_text(v: np.ndarray) -> np.ndarray:
-    """(N, WIDTH) uint8: the JSON text of each integer of ``v`` (|v| < 10**17), NUL-padded."""
-    v = np.asarray(v).reshape(-1).astype(np.int64)
-    a = np.abs(v)
-    if len(v) and a.max() >= _POW10[17]:
-        raise ValueError("int_text handles |v| < 10**17")
-    ndig = np.searchsorted(_POW10[1:18], a, side="right") + 1
-    out = np.zeros((len(v), WIDTH), dtype=np.uint8)
-    out[:, 0] = (v < 0) * ord("-")
-    out[:, 1:21] = _blank_leading(digit_columns(a), ndig)
-    return out
-
-
 def texts(matrix: np.ndarray) -> list[str]:
     """The rows of a text matrix as strings (for tests and debugging)."""
     return [bytes(row).replace(b"\0", b"").decode() for row in matrix]

@@ -16,6 +16,7 @@ from functools import cache
 import numpy as np
 
 from app import numtext
+from core.history import INT_FIELDS, LAYER_FIELDS, SCALAR_FIELDS
 
 BLOCK_VALUES = 9000
 """Values encoded per block (see :meth:`RecordRows.encode`): the fastest size on the dev
@@ -93,11 +94,7 @@ class RecordRows:
 
 
 @cache
-def record_rows(
-    scalar_fields: tuple[str, ...],
-    layer_fields: tuple[str, ...],
-    n_layers: int,
-    int_fields: tuple[str, ...],
-) -> RecordRows:
-    """A shared encoder per record shape."""
-    return RecordRows(scalar_fields, layer_fields, n_layers, int_fields)
+def run_records(n_layers: int) -> RecordRows:
+    """The encoder of a run's records (:mod:`core.history` fields) for ``n_layers`` layers,
+    shared: :meth:`core.trainer.Run.record_rows` gives its input."""
+    return RecordRows(SCALAR_FIELDS, LAYER_FIELDS, n_layers, INT_FIELDS)

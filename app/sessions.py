@@ -35,10 +35,9 @@ from typing import Any, TypeVar
 
 from app.compression import gzip_bytes
 from app.jsonenc import dumps
-from app.rowjson import record_rows
+from app.rowjson import run_records
 from app.settings import Settings
 from core.errors import RunStateError
-from core.history import LAYER_FIELDS, SCALAR_FIELDS
 from core.trainer import Limits, Run
 
 logger = logging.getLogger("gradplay")
@@ -57,8 +56,6 @@ MAX_CHUNK = 10_000
 STEP_SLICE = 100
 """Steps per slice of a long POST .../step on a watched run: watchers get each slice's
 records as soon as it is trained."""
-INT_FIELDS = ("step", "epoch")
-"""Record fields that are integers (the history stores them as floats)."""
 ROWS_MIN = 64
 """Chunks of at least this many steps train without record dicts and are encoded from the
 history rows (:mod:`app.rowjson`), ~1.7x faster than dicts and ``json.dumps`` at this size;
@@ -209,8 +206,19 @@ class RunSession:
     def _encode_rows(self, start: int, stop: int) -> bytes:
         """History rows ``start:stop`` as the JSON text of their records (no brackets)."""
         run = self.run
-        encoder = record_rows(SCALAR_FIELDS, LAYER_FIELDS, run.layer_count, INT_FIELDS)
-        return encoder.encode(*run.record_rows(start, stop))
+        return run_records(run.layer_count).encode(*run.record_rows(start, stop))
+
+    def _train_text(self, n: int, as_rows: bool) -> tuple[bytes, int]:
+        """Train ``n`` steps: (their records as JSON text without brackets, steps done).
+        ``as_rows`` (the caller checked :meth:`_rows_fit`): without record dicts, the text
+        encoded from the history rows."""
+        run = self.run
+        if not as_rows:
+            records = run.step(n)
+            return dumps(records)[1:-1], len(records)
+        start = run.history.size
+        run.step(n, collect=False)
+        return self._encode_rows(start, run.history.size), run.history.size - start
 
     def _step_and_post(self, n: int, loop: asyncio.AbstractEventLoop) -> list[dict[str, Any]]:
         records = self.run.step(n)
@@ -220,14 +228,8 @@ class RunSession:
     def _advance_and_post(self, n: int, loop: asyncio.AbstractEventLoop) -> int:
         """Train ``n`` steps, post their records to the watchers; returns the steps done. From
         ``ROWS_MIN`` steps on, without building record dicts."""
-        run = self.run
-        if n < ROWS_MIN or not self._rows_fit(n):
-            return len(self._step_and_post(n, loop))
-        start = run.history.size
-        run.step(n, collect=False)
-        done = run.history.size - start
-        if self.watchers:
-            self._post_text(loop, self._encode_rows(start, start + done), done)
+        text, done = self._train_text(n, n >= ROWS_MIN and self._rows_fit(n))
+        self._post_text(loop, text, done)
         return done
 
     # ------------------------------------------------------------------ commands
@@ -268,22 +270,15 @@ class RunSession:
                         rows = run.record_rows(start, history.size)
                 else:
                     for size in slice_sizes(n):  # a diverged run raises on the first slice
-                        if as_rows:
-                            done = history.size
-                            run.step(size, collect=False)
-                            pieces.append(self._encode_rows(done, history.size))
-                            self._post_text(loop, pieces[-1], history.size - done)
-                        else:
-                            batch = run.step(size)
-                            pieces.append(dumps(batch)[1:-1])
-                            self._post_text(loop, pieces[-1], len(batch))
+                        text, done = self._train_text(size, as_rows)
+                        pieces.append(text)
+                        self._post_text(loop, text, done)
                         if run.status == "diverged":
                             break
                 final = dumps({"step": run.step_count, "status": self.status,
                                "divergence": run.divergence})
-                encoder = record_rows(SCALAR_FIELDS, LAYER_FIELDS, run.layer_count, INT_FIELDS)
             if rows is not None:
-                pieces.append(encoder.encode(*rows))
+                pieces.append(run_records(run.layer_count).encode(*rows))
             body = b"".join((b'{"records":[', b",".join(pieces), b"],", final[1:]))
             return body if gzip_level is None else gzip_bytes(body, gzip_level)
 

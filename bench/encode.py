@@ -33,9 +33,7 @@ import numpy as np  # noqa: E402
 
 from app import numtext  # noqa: E402
 from app.jsonenc import dumps  # noqa: E402
-from app.rowjson import BLOCK_VALUES, record_rows  # noqa: E402
-from app.sessions import INT_FIELDS  # noqa: E402
-from core.history import LAYER_FIELDS, SCALAR_FIELDS  # noqa: E402
+from app.rowjson import BLOCK_VALUES, run_records  # noqa: E402
 from core.trainer import Run  # noqa: E402
 
 
@@ -63,7 +61,7 @@ def main() -> None:
     run = Run({})
     records = run.step(3000)
     scalars, layers = run.record_rows(0, run.history.size)
-    encoder = record_rows(SCALAR_FIELDS, LAYER_FIELDS, run.layer_count, INT_FIELDS)
+    encoder = run_records(run.layer_count)
     for n in (1, 10, 30, 100, 1000, 3000):
         s, lay, recs = scalars[:n], layers[:n], records[:n]
         t = best_of({"rows": lambda s=s, lay=lay: encoder.encode(s, lay),

@@ -44,6 +44,8 @@ LAYER_FIELDS = (
 """Per-update lists with one entry per layer (hidden layers, then the output layer)."""
 
 ALL_FIELDS = SCALAR_FIELDS + LAYER_FIELDS
+INT_FIELDS = ("step", "epoch")
+"""Scalar fields that are integers in records (stored as float64 here, exactly)."""
 DEFAULT_FLOAT_BUDGET = 4_000_000  # ~32 MB of float64 per run
 
 

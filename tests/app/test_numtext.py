@@ -99,14 +99,6 @@ def test_integral_values_drop_the_point_where_asked() -> None:
     assert numtext.texts(out) == ["0", "7", "12", "1000", "9007199254740992", "-3"]
 
 
-def test_int_text() -> None:
-    rng = np.random.default_rng(2)
-    v = np.concatenate((rng.integers(-10**16, 10**16, 20_000), [0, 1, -1, 9, 10, 10**16 - 1]))
-    assert numtext.texts(numtext.int_text(v)) == [str(i) for i in v.tolist()]
-    with pytest.raises(ValueError, match="10\\*\\*17"):
-        numtext.int_text(np.array([10**17]))
-
-
 def test_join_drops_the_padding() -> None:
     rows = numtext.float_text(np.array([0.5, np.inf, -2.25]))
     assert numtext.join(rows) == b"0.5null-2.25"

@@ -11,9 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from app.jsonenc import dumps
-from app.rowjson import RecordRows, record_rows
-from app.sessions import INT_FIELDS
-from core.history import LAYER_FIELDS, SCALAR_FIELDS
+from app.rowjson import RecordRows, run_records
 from core.trainer import Run
 
 CONFIGS: list[dict[str, Any]] = [
@@ -40,7 +38,7 @@ def test_runs_records_match_dumps(config: dict[str, Any]) -> None:
     start = run.history.size
     records = run.step(400)
     scalars, layers = run.record_rows(start, run.history.size)
-    encoder = record_rows(SCALAR_FIELDS, LAYER_FIELDS, run.layer_count, INT_FIELDS)
+    encoder = run_records(run.layer_count)
     assert b"[" + encoder.encode(scalars, layers) + b"]" == dumps(records)
 
 
@@ -50,7 +48,7 @@ def test_collecting_nothing_keeps_the_same_rows() -> None:
     quiet, loud = Run(config), Run(config)
     assert quiet.step(250, collect=False) == []
     records = loud.step(250)
-    encoder = record_rows(SCALAR_FIELDS, LAYER_FIELDS, quiet.layer_count, INT_FIELDS)
+    encoder = run_records(quiet.layer_count)
     body = encoder.encode(*quiet.record_rows(0, quiet.history.size))
     assert b"[" + body + b"]" == dumps(records)
     assert quiet.last_record == loud.last_record
