@@ -626,7 +626,7 @@ class Run:
                 raise ConfigError(f"events[{k}].step", "events must be in step order")
             last = at
             if at > run.step_count:
-                run.step(at - run.step_count)
+                run.step(at - run.step_count, collect=False)
             if run.status == "diverged":
                 raise ConfigError(f"events[{k}].step", "the run diverged before this event")
             if "patch" in event:
@@ -634,7 +634,7 @@ class Run:
             else:
                 run.set_weights(event["weights"], prefix=f"events[{k}].weights")
         if steps > run.step_count and run.status != "diverged":
-            run.step(steps - run.step_count)
+            run.step(steps - run.step_count, collect=False)
         return run
 
     # ------------------------------------------------------------------ inspection
