@@ -13,8 +13,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from core.layers import BatchNorm1d
+from core.layers import BatchNorm1d, LayerNorm
 from core.losses import LOSSES
 from core.model import MLP, ModelSpec
 from core.normalization import bn_gaps, forward_mode, mode_comparison
@@ -124,3 +126,80 @@ def test_fixture_has_batch_norm_that_moves() -> None:
             np.asarray(last["train_activations"][-1]) - np.asarray(last["eval_activations"][-1])
         )
         assert diff.max() > 1e-3
+
+
+# ------------------------------------------------------------------ live, when torch is here
+@settings(max_examples=25)
+@given(
+    width=st.integers(1, 6),
+    n=st.integers(2, 9),
+    steps=st.integers(1, 6),
+    momentum=st.sampled_from([0.0, 0.1, 0.3, 0.9, 1.0]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_batch_norm_layer_live_against_torch(
+    width: int, n: int, steps: int, momentum: float, seed: int
+) -> None:
+    """Fresh random cases: running statistics after every training pass, train-mode and
+    eval-mode outputs and the folded affine equal torch.nn.BatchNorm1d's."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(seed)
+    gamma, beta = 1.0 + rng.normal(scale=0.3, size=width), rng.normal(size=width)
+    ours = BatchNorm1d(
+        gamma.copy(),
+        beta.copy(),
+        np.zeros(width),
+        np.zeros(width),
+        np.zeros(width),
+        np.ones(width),
+        momentum=momentum,
+    )
+    theirs = torch.nn.BatchNorm1d(width, momentum=momentum).double()
+    with torch.no_grad():
+        theirs.weight.copy_(torch.tensor(gamma))
+        theirs.bias.copy_(torch.tensor(beta))
+    for _ in range(steps):
+        z = rng.normal(loc=rng.normal(), scale=rng.uniform(0.5, 3), size=(n, width))
+        theirs.train()
+        want = theirs(torch.tensor(z)).detach().numpy()
+        close(ours.normalize(z, True), want, "train look")
+        close(ours.forward(z, True), want, "train")
+        close(ours.running_mean, theirs.running_mean.numpy(), "running_mean")
+        close(ours.running_var, theirs.running_var.numpy(), "running_var")
+        theirs.eval()
+        with torch.no_grad():
+            close(ours.forward(z, False), theirs(torch.tensor(z)).numpy(), "eval")
+        identity = torch.nn.Linear(width, width).double().eval()
+        with torch.no_grad():
+            identity.weight.copy_(torch.eye(width, dtype=torch.float64))
+            identity.bias.zero_()
+        fused = torch.nn.utils.fusion.fuse_linear_bn_eval(identity, theirs)
+        scale, shift = ours.folded_affine()
+        close(scale, torch.diagonal(fused.weight).detach().numpy(), "scale")
+        np.testing.assert_allclose(shift, fused.bias.detach().numpy(), rtol=1e-9, atol=1e-12)
+
+
+@settings(max_examples=25)
+@given(width=st.integers(2, 8), n=st.integers(1, 7), seed=st.integers(0, 2**32 - 1))
+def test_layer_norm_layer_live_against_torch(width: int, n: int, seed: int) -> None:
+    """torch.nn.LayerNorm(width) (eps 1e-5, elementwise affine), both modes, and its backward."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(seed)
+    gamma, beta = 1.0 + rng.normal(scale=0.3, size=width), rng.normal(size=width)
+    dgamma, dbeta = np.zeros(width), np.zeros(width)
+    ours = LayerNorm(gamma.copy(), beta.copy(), dgamma, dbeta)
+    theirs = torch.nn.LayerNorm(width).double()
+    assert theirs.eps == ours.eps and theirs.elementwise_affine
+    with torch.no_grad():
+        theirs.weight.copy_(torch.tensor(gamma))
+        theirs.bias.copy_(torch.tensor(beta))
+    z = rng.normal(loc=rng.normal(), scale=rng.uniform(0.5, 3), size=(n, width))
+    zt = torch.tensor(z, requires_grad=True)
+    want = theirs(zt)
+    gy = rng.normal(size=(n, width))
+    want.backward(torch.tensor(gy))
+    close(ours.forward(z, False), want.detach().numpy(), "eval")
+    close(ours.forward(z, True), want.detach().numpy(), "train")
+    close(ours.backward(gy), zt.grad.numpy(), "dL/dz")
+    close(dgamma, theirs.weight.grad.numpy(), "dL/dgamma")
+    close(dbeta, theirs.bias.grad.numpy(), "dL/dbeta")
