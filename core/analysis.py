@@ -106,6 +106,7 @@ def depth_setup(
     seed: int = 0,
     activation_params: Mapping[str, Any] | None = None,
     init_params: Mapping[str, Any] | None = None,
+    layer_norm: bool = False,
 ) -> tuple[MLP, FloatArray, FloatArray]:
     """Validate and build what :func:`depth_profile` measures: ``(model, x (n, width), y (n, 1))``.
 
@@ -120,6 +121,9 @@ def depth_setup(
     seed = _seed(seed)
     batch_norm = _check(Param("batch_norm", "bool", False), batch_norm)
     residual = _check(Param("residual", "bool", False), residual)
+    layer_norm = _check(Param("layer_norm", "bool", False), layer_norm)
+    if batch_norm and layer_norm:
+        raise ConfigError("layer_norm", "choose batch_norm or layer_norm, not both")
     if batch_norm and n < 2:
         raise ConfigError("n", "must be an integer with 2 <= x <= 4096 when batch_norm is on")
     act = ACTIVATIONS.get(activation, "activation")
@@ -137,6 +141,7 @@ def depth_setup(
         init=init,
         init_params=ini_params,
         batch_norm=batch_norm,
+        layer_norm=layer_norm,
         residual=residual,
     )
     init_ss, data_ss = np.random.SeedSequence(seed).spawn(2)
@@ -163,6 +168,7 @@ def depth_profile(
     activation_params: Mapping[str, Any] | None = None,
     init_params: Mapping[str, Any] | None = None,
     bins: int = 30,
+    layer_norm: bool = False,
 ) -> dict[str, Any]:
     """Per-layer gradient and activation statistics of ONE forward/backward pass at init.
 
@@ -197,7 +203,7 @@ def depth_profile(
             )
     model, x, y = depth_setup(
         depth, width, activation, init, batch_norm, residual, n, seed,
-        activation_params, init_params,
+        activation_params, init_params, layer_norm,
     )
     loss_fn = LOSSES.create("mse")
     with np.errstate(all="ignore"):

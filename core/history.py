@@ -28,9 +28,11 @@ SCALAR_FIELDS = (
     "grad_norm_total",
     "zero_fraction",
     "near_zero_fraction",
+    "bn_momentum",
 )
 """Per-update scalar fields of a record (accuracies are null for regression; ``val_*`` are null
-on steps without evaluation or without a validation split)."""
+on steps without evaluation or without a validation split; ``bn_momentum``, the batch-norm
+momentum the update used, is null without batch norm)."""
 
 LAYER_FIELDS = (
     "grad_norm",
@@ -40,8 +42,16 @@ LAYER_FIELDS = (
     "act_std",
     "saturation",
     "dead_fraction",
+    "bn_mean_gap",
+    "bn_var_gap",
 )
-"""Per-update lists with one entry per layer (hidden layers, then the output layer)."""
+"""Per-update lists with one entry per layer (hidden layers, then the output layer).
+
+``bn_mean_gap`` / ``bn_var_gap``: per batch-norm layer, the mean over units of
+``|batch mean - running_mean|`` and ``|batch variance - running_var|``, with the batch statistics
+the training pass normalised with (the variance is the biased one, as torch normalises) and the
+running statistics after this update's running-average step (what eval mode uses from now on);
+null for layers without batch norm and for the output layer."""
 
 ALL_FIELDS = SCALAR_FIELDS + LAYER_FIELDS
 INT_FIELDS = ("step", "epoch")
@@ -72,7 +82,8 @@ class History:
         self.append_block(tuple(record[f] for f in SCALAR_FIELDS), layers)
 
     def append_block(self, scalars: tuple[Any, ...], layers: np.ndarray) -> None:
-        """Fast path: ``scalars`` in SCALAR_FIELDS order (None allowed), ``layers (7, L)``."""
+        """Fast path: ``scalars`` in SCALAR_FIELDS order (None allowed), ``layers (F, L)`` in
+        LAYER_FIELDS order (``F = len(LAYER_FIELDS)``)."""
         step = scalars[0]
         if step % self.stride:
             return
@@ -107,7 +118,8 @@ class History:
         self.size = n
 
     def rows(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-        """Copies of stored rows ``start:stop``: ``(scalars (m, 12), layers (m, 7, L))``."""
+        """Copies of stored rows ``start:stop``: ``(scalars (m, S), layers (m, F, L))`` with
+        ``S = len(SCALAR_FIELDS)``, ``F = len(LAYER_FIELDS)``."""
         if not 0 <= start <= stop <= self.size:
             raise IndexError(f"rows {start}:{stop} of {self.size}")
         return self._scalars[start:stop].copy(), self._layers[start:stop].copy()

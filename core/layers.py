@@ -72,6 +72,10 @@ class BatchNorm1d:
         self.momentum, self.eps = momentum, eps
         self._xhat: FloatArray | None = None
         self._inv_std: FloatArray | None = None
+        # The last training batch's statistics (d,): mean and biased variance, and its size.
+        self.batch_mean: FloatArray | None = None
+        self.batch_var: FloatArray | None = None
+        self.batch_n = 0
 
     def forward(self, z: FloatArray, train: bool = True) -> FloatArray:
         """``z (n, d) -> y (n, d)``. Training needs ``n >= 2`` (as torch)."""
@@ -84,6 +88,7 @@ class BatchNorm1d:
             xhat = centred
             xhat *= inv_std
             self._xhat, self._inv_std = xhat, inv_std
+            self.batch_mean, self.batch_var, self.batch_n = mean, var, n
             m = self.momentum
             self.running_mean *= 1.0 - m
             self.running_mean += m * mean
@@ -94,6 +99,25 @@ class BatchNorm1d:
         y = xhat * self.gamma
         y += self.beta
         return y
+
+    def normalize(self, z: FloatArray, train: bool) -> FloatArray:
+        """``z (n, d) -> y (n, d)`` like :meth:`forward` but without side effects: train mode
+        normalises with the batch statistics and leaves the running statistics and the
+        backward caches alone (a look at train mode that does not change the run)."""
+        if train:
+            centred = z - z.mean(axis=0)  # the same operations as forward: the same numbers
+            var = np.einsum("ij,ij->j", centred, centred) / z.shape[0]
+            xhat = centred * (1.0 / np.sqrt(var + self.eps))
+        else:
+            xhat = (z - self.running_mean) / np.sqrt(self.running_var + self.eps)
+        return xhat * self.gamma + self.beta
+
+    def folded_affine(self) -> tuple[FloatArray, FloatArray]:
+        """Eval mode as one affine map per unit, ``y = scale * z + shift`` ``(d,), (d,)``:
+        ``scale = gamma / sqrt(running_var + eps)``, ``shift = beta - scale * running_mean``
+        (what ``torch.nn.utils.fusion.fuse_linear_bn_eval`` folds into the dense layer)."""
+        scale = self.gamma / np.sqrt(self.running_var + self.eps)
+        return scale, self.beta - scale * self.running_mean
 
     def backward(self, gy: FloatArray) -> FloatArray:
         """``gy = dL/dy (n, d)``: writes dL/dgamma, dL/dbeta, returns dL/dz ``(n, d)``."""

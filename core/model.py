@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 from core.activations import ACTIVATIONS, Activation, activation_gain
 from core.errors import ConfigError
 from core.initializers import INITIALIZERS
-from core.layers import BatchNorm1d, Dense, LayerNorm, dropout_mask
+from core.layers import BN_MOMENTUM, BatchNorm1d, Dense, LayerNorm, dropout_mask
 
 FloatArray = NDArray[np.float64]
 
@@ -52,6 +52,7 @@ class ModelSpec:
     layer_norm: bool = False
     dropout: float = 0.0
     residual: bool = False
+    batch_norm_momentum: float = BN_MOMENTUM
 
 
 MODEL_DEFAULTS: dict[str, Any] = {
@@ -66,6 +67,7 @@ MODEL_DEFAULTS: dict[str, Any] = {
     "layer_norm": False,
     "dropout": 0.0,
     "residual": False,
+    "batch_norm_momentum": BN_MOMENTUM,
 }
 
 
@@ -104,6 +106,9 @@ def resolve_model_config(
     if cfg["batch_norm"] and cfg["layer_norm"]:
         raise ConfigError(f"{prefix}.layer_norm", "choose batch_norm or layer_norm, not both")
     cfg["dropout"] = check_dropout(cfg["dropout"], f"{prefix}.dropout")
+    cfg["batch_norm_momentum"] = check_bn_momentum(
+        cfg["batch_norm_momentum"], f"{prefix}.batch_norm_momentum"
+    )
     act = ACTIVATIONS.get(cfg["activation"], f"{prefix}.activation")
     cfg["activation_params"] = act.resolve(cfg["activation_params"], f"{prefix}.activation_params")
     init = INITIALIZERS.get(cfg["init"], f"{prefix}.init")
@@ -127,6 +132,14 @@ def check_dropout(value: Any, field_name: str) -> float:
     return float(value)
 
 
+def check_bn_momentum(value: Any, field_name: str) -> float:
+    """Batch-norm momentum with ``0 <= m <= 1`` (torch's convention: ``running = (1 - m) *
+    running + m * batch``; 0 freezes the running statistics, 1 keeps the last batch's)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+        raise ConfigError(field_name, "must be a number with 0 <= x <= 1")
+    return float(value)
+
+
 def spec_from_config(cfg: Mapping[str, Any], input_dim: int, output_dim: int) -> ModelSpec:
     """Build a ModelSpec from a resolved model config."""
     return ModelSpec(
@@ -143,6 +156,7 @@ def spec_from_config(cfg: Mapping[str, Any], input_dim: int, output_dim: int) ->
         layer_norm=cfg["layer_norm"],
         dropout=cfg["dropout"],
         residual=cfg["residual"],
+        batch_norm_momentum=cfg.get("batch_norm_momentum", BN_MOMENTUM),
     )
 
 
@@ -217,12 +231,14 @@ class MLP:
                     running_mean = self.buffers[cursor_buf : cursor_buf + o]
                     running_var = self.buffers[cursor_buf + o : cursor_buf + 2 * o]
                     cursor_buf += 2 * o
-                    norm = BatchNorm1d(gamma, beta, dgamma, dbeta, running_mean, running_var)
+                    norm = BatchNorm1d(gamma, beta, dgamma, dbeta, running_mean, running_var,
+                                       momentum=spec.batch_norm_momentum)
                 else:
                     norm = LayerNorm(gamma, beta, dgamma, dbeta)
             self.blocks.append(HiddenBlock(dense, norm, self.activation, spec.residual and i == o))
         self.output = denses[-1]
         self.dropout = spec.dropout
+        self.last_dropout = spec.dropout  # p of the last training pass (its masks are kept)
         self._act_buffers: dict[int, FloatArray] = {}
         self._n_train = 0
         self._width_total = sum(self.widths)
@@ -251,6 +267,12 @@ class MLP:
                 block.norm.running_var[...] = 1.0
         self.grad[...] = 0.0
         self.delta[...] = 0.0
+
+    def set_bn_momentum(self, momentum: float) -> None:
+        """Momentum of every batch-norm layer from the next training pass on."""
+        for block in self.blocks:
+            if isinstance(block.norm, BatchNorm1d):
+                block.norm.momentum = momentum
 
     @property
     def dense_layers(self) -> list[Dense]:
@@ -303,7 +325,7 @@ class MLP:
         self._last_buffer = buf
         h = x
         start = 0
-        p = self.dropout
+        p = self.last_dropout = self.dropout
         for block, width in zip(self.blocks, self.widths, strict=False):
             pre = block.dense.forward(h)
             if block.norm is not None:

@@ -34,15 +34,25 @@ from core.histogram import histogram
 from core.history import LAYER_FIELDS, SCALAR_FIELDS, History
 
 __all__ = ["LAYER_FIELDS", "SCALAR_FIELDS", "Limits", "Run", "histogram", "resolve_config"]
+from core.layers import BatchNorm1d
 from core.losses import LOSSES, Loss
 from core.model import (
     MAX_HIDDEN_LAYERS,
     MAX_UNITS,
     MLP,
     NEAR_ZERO,
+    check_bn_momentum,
     check_dropout,
     resolve_model_config,
     spec_from_config,
+)
+from core.normalization import (
+    MODES,
+    bn_gaps,
+    dropout_check,
+    forward_mode,
+    mode_comparison,
+    network_internals,
 )
 from core.optimizers import OPTIMIZERS, Optimizer, make_optimizer, switch_optimizer
 from core.regularizers import (
@@ -60,15 +70,21 @@ from core.schedules import SCHEDULES, Schedule, make_schedule
 FloatArray = NDArray[np.float64]
 _SATURATION = LAYER_FIELDS.index("saturation")
 _DEAD = LAYER_FIELDS.index("dead_fraction")
+_BN_MEAN_GAP = LAYER_FIELDS.index("bn_mean_gap")
+_BN_VAR_GAP = LAYER_FIELDS.index("bn_var_gap")
 
 NETWORK_MAX_LAYERS = 7
 NETWORK_MAX_UNITS = 16
 """Snapshots carry every weight and gradient (``network``) for nets up to this size."""
 
+SNAPSHOT_STREAM = 1000
+"""Spawn-key root of the dropout masks a train-mode snapshot draws (``(1000, step)``): apart
+from the run's own streams (``run_seed_streams``), so a snapshot never consumes them."""
+
 DEFAULT_LOSS = {"binary": "bce_with_logits", "multiclass": "cross_entropy", "regression": "mse"}
 
 PATCHABLE = ("optimizer", "schedule", "regularization", "batch_size", "dropout", "grad_clip",
-             "eval_every")
+             "eval_every", "batch_norm_momentum")
 """Fields a live change (:meth:`Run.apply_patch`) may touch; others need a reset or a new run."""
 
 REBUILD_FIELDS = ("seed", "dataset", "model", "loss", "loss_params")
@@ -261,6 +277,9 @@ class Run:
         self._last_parts: tuple[tuple[Any, ...], bool, bool, bool] | None = None
         self._initial_config = copy.deepcopy(cfg)
         self._layer_block = np.empty((len(LAYER_FIELDS), self.model.n_layers))
+        self._layer_block[_BN_MEAN_GAP:_BN_VAR_GAP + 1] = np.nan  # null unless batch norm
+        self._bn_layers = [(k, b.norm) for k, b in enumerate(self.model.blocks)
+                           if isinstance(b.norm, BatchNorm1d)]
         self._nulls: list[Any] = [None] * self.model.n_layers
         self._n_val = len(self.dataset.x_val)
 
@@ -390,7 +409,7 @@ class Run:
             else:
                 np.subtract(model.theta, prev, out=model.delta)
 
-        # One (7, L) block of per-layer telemetry, in LAYER_FIELDS order. Weight, gradient and
+        # One (F, L) block of per-layer telemetry, in LAYER_FIELDS order. Weight, gradient and
         # update norms come from one reduction over the model's (3, P) state rows.
         norms = np.sqrt(model.squared_norms_rows())  # rows: weights, gradients, updates
         block = self._layer_block
@@ -407,6 +426,10 @@ class Run:
         block[4] = act_std
         block[5] = np.nan if saturation is None else saturation
         block[6] = np.nan if dead is None else dead
+        bn_momentum = None
+        for k, bn in self._bn_layers:
+            block[_BN_MEAN_GAP, k], block[_BN_VAR_GAP, k] = bn_gaps(bn)
+            bn_momentum = bn.momentum
         self._prev_weight_norm = norms[0]
 
         train_acc = self._accuracy(out, yb)
@@ -420,10 +443,11 @@ class Run:
             zero_fraction = float(n_w - np.count_nonzero(weights)) / n_w
             near_zero = float(np.count_nonzero(np.abs(weights) < NEAR_ZERO)) / n_w
         scalars = (t, epoch, lr, float(data_loss) + reg_loss, float(data_loss), reg_loss,
-                   val_loss, train_acc, val_acc, grad_norm_total, zero_fraction, near_zero)
+                   val_loss, train_acc, val_acc, grad_norm_total, zero_fraction, near_zero,
+                   bn_momentum)
         self.history.append_block(scalars, block)
         self.step_count = t + 1
-        # The record (a dict) is built on demand from these and the (7, L) block, which keeps
+        # The record (a dict) is built on demand from these and the (F, L) block, which keeps
         # this step's numbers until the next step.
         self._last_record = None
         self._last_parts = (scalars, saturation is None, dead is None, from_zero)
@@ -453,11 +477,14 @@ class Run:
             record["dead_fraction"][-1] = None
         if from_zero:  # ‖ΔW‖ / 0 is undefined: null, not inf/NaN
             record["update_ratio"] = [v if math.isfinite(v) else None for v in rows[2]]
+        for name in ("bn_mean_gap", "bn_var_gap"):  # null where there is no batch norm
+            record[name] = ([v if math.isfinite(v) else None for v in record[name]]
+                            if self._bn_layers else self._nulls)
         return record
 
     def record_rows(self, start: int, stop: int) -> tuple[FloatArray, FloatArray]:
-        """Rows ``start:stop`` of :attr:`history` as the records show them: ``(scalars (m, 12)
-        in SCALAR_FIELDS order, layers (m, 7, L) in LAYER_FIELDS order)``, copies, where NaN
+        """Rows ``start:stop`` of :attr:`history` as the records show them: ``(scalars (m, S)
+        in SCALAR_FIELDS order, layers (m, F, L) in LAYER_FIELDS order)``, copies, where NaN
         and ±inf stand for null. Rows are steps only while ``history.stride == 1``."""
         scalars, layers = self.history.rows(start, stop)
         layers[:, _SATURATION, -1] = np.nan  # null in records: see _make_record
@@ -497,8 +524,8 @@ class Run:
 
         ``patch`` may hold ``optimizer`` (incl. ``name``: a new name starts fresh optimizer
         state, the same name keeps it), ``schedule``, ``regularization``, ``batch_size``,
-        ``dropout``, ``grad_clip`` and ``eval_every``. Nothing changes unless the whole patch
-        validates. Returns the new effective config.
+        ``dropout``, ``grad_clip``, ``eval_every`` and ``batch_norm_momentum``. Nothing changes
+        unless the whole patch validates. Returns the new effective config.
         """
         patch = as_mapping(patch, "patch")
         for key in patch:
@@ -544,6 +571,10 @@ class Run:
             new_cfg["eval_every"] = _int_field(patch["eval_every"], "eval_every", 1, 1_000_000)
         if "dropout" in patch:
             new_cfg["model"]["dropout"] = check_dropout(patch["dropout"], "dropout")
+        if "batch_norm_momentum" in patch:
+            new_cfg["model"]["batch_norm_momentum"] = check_bn_momentum(
+                patch["batch_norm_momentum"], "batch_norm_momentum"
+            )
         _check_batch_norm_batch(new_cfg)
 
         # Everything validated: commit.
@@ -568,6 +599,7 @@ class Run:
         self.batch_size = new_cfg["batch_size"]
         self.eval_every = new_cfg["eval_every"]
         self.model.dropout = new_cfg["model"]["dropout"]
+        self.model.set_bn_momentum(new_cfg["model"]["batch_norm_momentum"])
         self.config = new_cfg
         self.events.append({"step": self.step_count, "patch": copy.deepcopy(dict(patch))})
         return new_cfg
@@ -645,24 +677,47 @@ class Run:
             self._last_record = self._make_record()
         return self._last_record
 
-    def snapshot(self, bins: int = 30, grid: int = 50, max_points: int = 2000) -> dict[str, Any]:
+    def snapshot(
+        self, bins: int = 30, grid: int = 50, max_points: int = 2000, mode: str | None = None
+    ) -> dict[str, Any]:
         """Per-layer histograms and the model's picture of the data.
 
         ``layers[k]``: histograms of weights, biases, last gradients (∂L/∂W of the last update)
-        and activations (eval-mode forward over at most ``max_points`` training inputs), input to
-        output. Plus, by dataset: ``surface`` (2-D inputs: a ``grid`` x ``grid`` window with, for
-        binary data, P(class 1); for multiclass, per-class probabilities and the argmax class;
-        for regression, the prediction), ``curve`` (1-D regression: the fitted curve), and
-        ``coefficients`` (linear models on data with known coefficients: learned vs true), and
-        for small nets ``network``: per layer ``{W (in, out), dW (last gradient), b}``.
+        and activations (eval-mode forward over at most ``max_points`` training inputs; train
+        mode with ``mode="train"``), input to output. Plus, by dataset: ``surface`` (2-D inputs:
+        a ``grid`` x ``grid`` window with, for binary data, P(class 1); for multiclass, per-class
+        probabilities and the argmax class; for regression, the prediction), ``curve`` (1-D
+        regression: the fitted curve), and ``coefficients`` (linear models on data with known
+        coefficients: learned vs true); surface and curve are always eval mode (inference).
+        For small nets ``network``: per layer ``{W (in, out), dW (last gradient), b}`` and, for
+        hidden layers, ``batch_norm`` / ``layer_norm`` / ``dropout`` internals
+        (:func:`core.normalization.network_internals`). ``dropout``: the last step's
+        ``E[x'] = x`` check (:func:`core.normalization.dropout_check`), when it used dropout.
+        With ``mode`` (``"train"`` or ``"eval"``), ``modes``: both modes on the same validation
+        batch (its first ``max_points`` rows; the training inputs without a validation split of
+        at least 2 rows), see :func:`core.normalization.mode_comparison`.
+
+        A snapshot never changes the run: train mode here updates no running statistics and
+        draws its dropout masks from a stream of its own (``SNAPSHOT_STREAM``, the step).
         """
+        if mode is not None and mode not in MODES:
+            raise ConfigError("mode", f"must be one of {', '.join(MODES)}")
         # A diverged (or diverging) model overflows here too: that is state, not a warning.
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            return self._snapshot(bins, grid, max_points)
+            return self._snapshot(bins, grid, max_points, mode)
 
-    def _snapshot(self, bins: int, grid: int, max_points: int) -> dict[str, Any]:
+    def _snapshot_rng(self) -> np.random.Generator:
+        seq = np.random.SeedSequence(self.config["seed"],
+                                     spawn_key=(SNAPSHOT_STREAM, self.step_count))
+        return np.random.default_rng(seq)
+
+    def _snapshot(self, bins: int, grid: int, max_points: int, mode: str | None) -> dict[str, Any]:
         model, ds = self.model, self.dataset
-        acts = model.forward_eval(ds.x_train[:max_points])
+        x_hist = ds.x_train[:max_points]
+        if mode == "train" and not (model.spec.batch_norm and len(x_hist) < 2):
+            acts = forward_mode(model, x_hist, True, self._snapshot_rng())
+        else:
+            acts = model.forward_eval(x_hist)
         layers = []
         for k, (name, dense) in enumerate(zip(model.layer_names(), model.dense_layers,
                                               strict=True)):
@@ -697,14 +752,27 @@ class Run:
         elif ds.input_dim == 1 and ds.task == "regression":
             xs = curve_grid(ds)
             out["curve"] = {"x": xs[:, 0], "y": model.predict(xs)[:, 0]}
-        if model.n_layers <= NETWORK_MAX_LAYERS and max(
+        small = model.n_layers <= NETWORK_MAX_LAYERS and max(
             [ds.input_dim, *model.widths]
-        ) <= NETWORK_MAX_UNITS:
+        ) <= NETWORK_MAX_UNITS
+        if small:
             # Small nets: every weight and its last gradient, for the network diagram.
             out["network"] = [
                 {"W": dense.W.copy(), "dW": dense.dW.copy(), "b": dense.b.copy()}
                 for dense in model.dense_layers
             ]
+            for entry, extra in zip(out["network"], network_internals(model), strict=False):
+                entry.update(extra)
+        drop = dropout_check(model)
+        if drop is not None:
+            out["dropout"] = drop
+        if mode is not None:
+            x, y, batch = ds.x_val[:max_points], ds.y_val[:max_points], "val"
+            if len(x) < 2:  # no validation split to speak of (train mode needs 2 rows)
+                x, y, batch = ds.x_train[:max_points], ds.y_train[:max_points], "train"
+            if len(x) >= 2 or not model.spec.batch_norm:
+                cmp = mode_comparison(model, x, y, self.loss, self._snapshot_rng(), small)
+                out["modes"] = {"mode": mode, "batch": batch, **cmp}
         coef = (ds.truth or {}).get("coef")
         if coef is not None and not model.blocks:
             # The model sees normalised inputs (x - shift) / scale, so its weights are the true

@@ -179,8 +179,8 @@ def depth(body: DepthRequest, request: Request) -> Response:
     samples (mse loss against random targets). Per layer, input to output (hidden layers, then
     the output layer): the gradient norm ``‖∂L/∂W‖``, activation mean/std, the share of
     saturated (sigmoid/tanh) or dead (ReLU) units, and histograms of the activations and of
-    ``∂L/∂W``. Shows vanishing/exploding gradients, and what initialisation, batch norm and
-    residual connections do about them."""
+    ``∂L/∂W``. Shows vanishing/exploding gradients, and what initialisation, batch norm, layer
+    norm and residual connections do about them."""
     from core.analysis import depth_profile
 
     settings: Settings = request.app.state.settings
@@ -198,6 +198,7 @@ def depth(body: DepthRequest, request: Request) -> Response:
         activation_params=body.activation_params,
         init_params=body.init_params,
         bins=body.bins,
+        layer_norm=body.layer_norm,
     )
     return SafeJSONResponse(result)
 

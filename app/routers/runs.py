@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
@@ -217,10 +217,19 @@ async def run_snapshot(
     session: Session,
     bins: Annotated[int, Query(ge=2, le=200)] = 30,
     grid: Annotated[int, Query(ge=2, le=200)] = 50,
+    mode: Annotated[Literal["train", "eval"] | None, Query(description=(
+        "Adds `modes`: outputs and hidden activations on the same validation batch in train "
+        "and in eval mode (batch norm: batch vs running statistics; dropout on vs off) and "
+        "their differences; activation histograms are then in this mode. Without it: eval "
+        "mode and no `modes`. Never changes the run."))] = None,
 ) -> Any:
     """Per-layer histograms (weights, biases, gradients, activations) and the decision surface
-    (2-D data), fitted curve (1-D regression) or learned vs true coefficients (linear model)."""
-    snap = await session.locked(session.run.snapshot, bins, grid)
+    (2-D data), fitted curve (1-D regression) or learned vs true coefficients (linear model).
+    Small nets: every weight, plus batch-norm statistics (batch vs running, folded inference
+    affine), layer-norm parameters and the last step's dropout masks (``network``); with
+    dropout, the last step's ``E[x'] = x`` check (``dropout``). Fields: ``Run.snapshot`` and
+    ``core/normalization.py``."""
+    snap = await session.locked(session.run.snapshot, bins, grid, 2000, mode)
     return SafeJSONResponse(snap)
 
 

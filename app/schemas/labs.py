@@ -138,6 +138,11 @@ class DepthRequest(StrictModel):
         default=None, description="Initializer parameters (see the catalog)."
     )
     batch_norm: bool = Field(default=False, description="Batch norm after every hidden dense.")
+    layer_norm: bool = Field(
+        default=False,
+        description="Layer norm (torch.nn.LayerNorm over the features) after every hidden "
+        "dense; not together with batch_norm.",
+    )
     residual: bool = Field(default=False, description="Identity skip around every hidden layer.")
     n: int = Field(default=256, ge=1, le=4096, description="Samples in the batch.")
     seed: int = Field(default=0, ge=0, le=2**63 - 1)

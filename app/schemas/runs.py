@@ -49,6 +49,11 @@ class ModelConfig(StrictModel):
     layer_norm: bool = False
     dropout: float = Field(0.0, ge=0.0, le=0.95)
     residual: bool = False
+    batch_norm_momentum: float = Field(
+        0.1, ge=0.0, le=1.0,
+        description="Batch norm's running-statistics momentum (torch's `momentum`): running = "
+        "(1 - momentum) * running + momentum * batch statistic. Live-changeable.",
+    )
 
 
 class OptimizerConfig(ComponentModel):
@@ -143,6 +148,9 @@ class RunPatch(StrictModel):
     dropout: float | None = Field(None, ge=0.0, le=0.95)
     grad_clip: GradClipPatch | None = None
     eval_every: int | None = Field(None, ge=1, le=1_000_000)
+    batch_norm_momentum: float | None = Field(
+        None, ge=0.0, le=1.0, description="Batch norm's momentum (model.batch_norm_momentum)."
+    )
     seed: Any = Field(None, description="Not live-changeable: 409.")
     dataset: Any = Field(None, description="Not live-changeable: 409.")
     model: Any = Field(None, description="Not live-changeable: 409.")
