@@ -133,9 +133,9 @@ def cancel(storage: RDBStorage, study: optuna.Study) -> None:
     study_id = storage.get_study_id_from_name(study.study_name)
     for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
         trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, t.number)
-        try:
-            if storage.set_trial_state_values(trial_id, TrialState.FAIL):
-                storage.set_trial_user_attr(trial_id, "fail_reason", "cancelled")
+        try:  # the reason first: a finished trial takes no more attributes
+            storage.set_trial_user_attr(trial_id, "fail_reason", "cancelled")
+            storage.set_trial_state_values(trial_id, TrialState.FAIL)
         except optuna.exceptions.UpdateFinishedTrialError:
             pass  # a worker took it meanwhile: it stops at its first report
 

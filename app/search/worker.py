@@ -21,6 +21,9 @@ SIGTERM ends a worker between two chunks: its trial is failed and queued again.
 
 from __future__ import annotations
 
+# first: importing core limits BLAS to one thread, which only works before NumPy loads
+import core  # isort: skip  # noqa: F401
+
 import argparse
 import logging
 import math
