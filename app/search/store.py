@@ -74,9 +74,18 @@ def open_storage(url: str) -> RDBStorage:
         heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_REQUEUES),
     )
     if url.startswith("sqlite"):
+        @event.listens_for(storage.engine, "connect")
+        def _pragmas(dbapi_conn: Any, record: Any) -> None:
+            # WAL: readers never wait for the writer; synchronous=NORMAL: a commit is not an
+            # fsync (WAL stays consistent; a power cut may lose the last commits, not corrupt)
+            dbapi_conn.execute("PRAGMA journal_mode=WAL")
+            dbapi_conn.execute("PRAGMA synchronous=NORMAL")
+
         @event.listens_for(storage.engine, "begin")
         def _begin_immediate(conn: Any) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        storage.engine.dispose()  # connections made before the listeners get the pragmas too
 
     return storage
 

@@ -48,6 +48,7 @@ from core.trainer import Limits, Run
 
 logger = logging.getLogger("gradplay.search")
 IDLE_POLL_SECONDS = 0.25
+CANCEL_CHECK_SECONDS = 1.0
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 
 
@@ -151,6 +152,8 @@ def run_trial(storage: RDBStorage, study: optuna.Study, trial_id: int, limits: L
         trial.set_user_attr("run_config", run.config)
         metric, steps, every = spec["objective"]["metric"], spec["steps"], spec["report_every"]
         done = 0
+        study_id = storage.get_study_id_from_name(search_id)
+        next_cancel_check = 0.0
         while done < steps:
             if stop.is_set():
                 raise Stop
@@ -164,9 +167,10 @@ def run_trial(storage: RDBStorage, study: optuna.Study, trial_id: int, limits: L
             if not math.isfinite(value):
                 return finish(TrialState.FAIL, reason=f"{metric} is not finite")
             trial.report(value, done)
-            if storage.get_study_user_attrs(storage.get_study_id_from_name(search_id)).get(
-                    "cancelled"):
-                return finish(TrialState.FAIL, reason="cancelled")
+            if time.monotonic() >= next_cancel_check:  # a read per second at most
+                next_cancel_check = time.monotonic() + CANCEL_CHECK_SECONDS
+                if storage.get_study_user_attrs(study_id).get("cancelled"):
+                    return finish(TrialState.FAIL, reason="cancelled")
             if trial.should_prune():
                 return finish(TrialState.PRUNED)
         return finish(TrialState.COMPLETE, value)
