@@ -1,13 +1,21 @@
 """Search trials in real worker processes: two ``gradplay worker`` processes share one study
-(one killed mid-trial), and the server's own pool resumes a search after a restart."""
+(one killed mid-trial) on the embedded SQLite storage and on a real PostgreSQL server, and the
+server's own pool resumes a search after a restart.
+
+PostgreSQL: a throwaway cluster in a temporary directory, run as the ``postgres`` user (Debian's
+``postgresql`` package; ``make test`` installs it when missing), removed afterwards."""
 
 from __future__ import annotations
 
 import dataclasses
+import glob
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,7 +36,7 @@ GRID = {
         {"path": "optimizer.name", "type": "categorical", "choices": ["sgd", "adam"]},
     ],
     "sampler": {"name": "grid", "points": 3},
-    "steps": 3000,
+    "steps": 1500,
     "report_every": 100,
 }
 
@@ -43,12 +51,58 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL server on loopback with an empty database; its SQLAlchemy URL."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        pytest.fail("PostgreSQL is not installed: `make test` installs Debian's postgresql")
+    bindir = Path(found[-1]).parent
+    # not under pytest's tmp dir: its parents are private to root, and the server runs as the
+    # postgres user
+    data = Path(tempfile.mkdtemp(prefix="gradplay-pg-"))
+    shutil.chown(data, "postgres")
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    port = _free_port()
+    subprocess.run([*as_postgres, str(bindir / "initdb"), "-D", str(data / "db"), "-A", "trust",
+                    "-U", "postgres", "--no-sync"], check=True, capture_output=True)
+    subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data / "db"), "-w",
+                    "-l", str(data / "log"), "-o",
+                    f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
+                   check=True, capture_output=True)
+    try:
+        subprocess.run([*as_postgres, str(bindir / "psql"), "-h", "127.0.0.1", "-p", str(port),
+                        "-U", "postgres", "-c", "CREATE DATABASE gradplay"],
+                       check=True, capture_output=True)
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/gradplay"
+    finally:
+        subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data / "db"), "-m",
+                        "fast", "stop"], capture_output=True)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """"": the embedded default (SQLite in the data directory), or a PostgreSQL URL."""
+    if request.param == "sqlite":
+        return ""
+    return str(request.getfixturevalue("postgres_url"))
+
+
 @pytest.fixture
-def workers(tmp_path: Path) -> Iterator[Callable[[str], subprocess.Popen[bytes]]]:
+def workers(tmp_path: Path,
+            storage_url: str) -> Iterator[Callable[[str], subprocess.Popen[bytes]]]:
     procs: list[subprocess.Popen[bytes]] = []
 
     def start(search_id: str) -> subprocess.Popen[bytes]:
-        env = {**os.environ, "GRADPLAY_DATA_DIR": str(tmp_path)}
+        env = {**os.environ, "GRADPLAY_DATA_DIR": str(tmp_path),
+               "GRADPLAY_SEARCH_STORAGE": storage_url}
         proc = subprocess.Popen([sys.executable, "-m", "app.cli", "worker", "--search",
                                  search_id], env=env, stdin=subprocess.DEVNULL)
         procs.append(proc)
@@ -62,9 +116,9 @@ def workers(tmp_path: Path) -> Iterator[Callable[[str], subprocess.Popen[bytes]]
 
 
 def test_two_workers_share_a_study_and_survive_a_killed_one(
-        make_client: Callable[..., TestClient], tmp_path: Path,
+        make_client: Callable[..., TestClient], tmp_path: Path, storage_url: str,
         workers: Callable[[str], subprocess.Popen[bytes]]) -> None:
-    client = make_client(data_dir=tmp_path, search_workers=0)
+    client = make_client(data_dir=tmp_path, search_workers=0, search_storage=storage_url)
     search_id = client.post("/api/searches", json=GRID).json()["id"]
     doomed, survivor = workers(search_id), workers(search_id)
 
