@@ -8,14 +8,17 @@ restart.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response, WebSocket
+from fastapi.websockets import WebSocketDisconnect
 
-from app.jsonsafe import SafeJSONResponse
+from app import search_figures
+from app.jsonsafe import SafeJSONResponse, dumps
 from app.schemas.common import MessageError, ValidationErrorBody
 from app.schemas.runs import RunCreated
 from app.schemas.searches import SearchCreate, SearchOut
@@ -183,3 +186,93 @@ async def open_trial_as_run(request: Request, search_id: str, number: int) -> An
          "config": run.config},
         status_code=201,
     )
+
+
+@router.get("/{search_id}/figures/{name}", responses={
+    **ERRORS, 409: {"model": MessageError, "description": "Not enough trials for the figure."}})
+async def search_figure(request: Request, search_id: str, name: str) -> Any:
+    """A Plotly figure (JSON, for ``plotly.io.from_json``) drawn by ``optuna.visualization``:
+    ``history`` (objective and best so far vs trial), ``parallel_coordinate``, ``slice``,
+    ``contour`` (two or more parameters), ``param_importances`` (fANOVA) and
+    ``intermediate_values`` (the learning curves the pruner saw)."""
+    if name not in search_figures.FIGURES:
+        raise HTTPException(status_code=404, detail=f"unknown figure {name!r}; choices: "
+                            + ", ".join(search_figures.FIGURES))
+    mgr = manager(request)
+
+    def build() -> str:
+        _describe_or_404(mgr, search_id, trials=False)
+        study = store.load(mgr.storage, search_id)
+        assert study is not None
+        return search_figures.build(name, study)
+
+    try:
+        text = await mgr.call(build)
+    except search_figures.NotEnoughTrials as exc:
+        raise HTTPException(status_code=409, detail=str(exc)) from None
+    return Response(text, media_type="application/json")
+
+
+STREAM_POLL_SECONDS = 0.25
+
+
+@router.websocket("/{search_id}/stream")
+async def stream_search(ws: WebSocket, search_id: str) -> None:
+    """Server -> client, JSON text: ``{"type": "search", ...}`` once (as ``GET``), then
+    ``{"type": "trial", "trial": {...}}`` whenever a trial starts or finishes (any worker, any
+    machine: the storage is polled every 0.25 s), ``{"type": "state", state, counts, best}``
+    when those change, and finally ``{"type": "end", state}`` (done or cancelled) or
+    ``{"type": "deleted"}``; then the server closes the socket. Client messages are ignored."""
+    mgr: SearchManager = ws.app.state.searches
+    await ws.accept()
+
+    def describe() -> dict[str, Any] | None:
+        study = store.load(mgr.storage, search_id)
+        if study is None or store.spec_of(study) is None:
+            return None
+        return store.describe(study)
+
+    async def send(message: dict[str, Any]) -> None:
+        await ws.send_text(dumps(message).decode("utf-8"))
+
+    async def drain() -> None:  # notices the client leaving
+        with contextlib.suppress(WebSocketDisconnect):
+            while True:
+                await ws.receive_text()
+
+    reader = asyncio.create_task(drain())
+    try:
+        detail = await mgr.call(describe)
+        if detail is None:
+            await send({"type": "error", "detail": f"no search with id {search_id!r}"})
+            await ws.close(code=4404)
+            return
+        await send({"type": "search", **detail})
+        seen = {t["number"]: t["state"] for t in detail["trials"]}
+        summary = {k: detail[k] for k in ("state", "counts", "best")}
+        while detail["state"] in ("queued", "running") and not reader.done():
+            await asyncio.sleep(STREAM_POLL_SECONDS)
+            fresh = await mgr.call(describe)
+            if fresh is None:
+                await send({"type": "deleted"})
+                break
+            detail = fresh
+            for trial in detail["trials"]:
+                if seen.get(trial["number"]) != trial["state"]:
+                    seen[trial["number"]] = trial["state"]
+                    await send({"type": "trial", "trial": trial})
+            now = {k: detail[k] for k in ("state", "counts", "best")}
+            if now != summary:
+                summary = now
+                await send({"type": "state", **now})
+        else:
+            if not reader.done():
+                await send({"type": "end", "state": detail["state"]})
+        if not reader.done():
+            await ws.close()
+    except WebSocketDisconnect:
+        pass
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+            await reader

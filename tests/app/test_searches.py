@@ -222,3 +222,53 @@ def test_searches_survive_a_restart(make_client: Callable[..., TestClient],
     second = make_client(data_dir=tmp_path, search_workers=0)  # a new app, same data dir
     assert [x["id"] for x in second.get("/api/searches").json()] == [s["id"]]
     assert second.get(f"/api/searches/{s['id']}").json()["trials"] == done["trials"]
+
+
+def test_figures_from_optuna_visualization(search_client: TestClient) -> None:
+    s = create(search_client, space=[LR, {"path": "regularization.l2", "type": "float",
+                                          "low": 1e-5, "high": 1e-2, "log": True}],
+               sampler={"name": "random"}, trials=4)
+    early = search_client.get(f"/api/searches/{s['id']}/figures/contour")
+    assert early.status_code == 409 and "completed trial" in early.json()["detail"]
+    run_trials(search_client, s["id"])
+    for name in ("history", "parallel_coordinate", "slice", "contour", "param_importances",
+                 "intermediate_values"):
+        r = search_client.get(f"/api/searches/{s['id']}/figures/{name}")
+        assert r.status_code == 200, (name, r.text)
+        figure = r.json()
+        assert figure["data"], name
+    history = search_client.get(f"/api/searches/{s['id']}/figures/history").json()
+    objective = next(tr for tr in history["data"] if tr.get("mode") == "markers")
+    values = [t["value"] for t in search_client.get(f"/api/searches/{s['id']}").json()["trials"]]
+    assert objective["y"] == values  # the figure shows the trials' numbers
+    assert search_client.get(f"/api/searches/{s['id']}/figures/pie").status_code == 404
+
+
+def test_stream_pushes_trials_as_they_finish(search_client: TestClient) -> None:
+    s = create(search_client, space=[LR], sampler={"name": "random"}, trials=3, steps=100)
+    url = search_client.app.state.searches.url  # type: ignore[attr-defined]
+    messages = []
+    with search_client.websocket_connect(f"/api/searches/{s['id']}/stream") as ws:
+        first = ws.receive_json()
+        assert first["type"] == "search" and first["state"] == "queued"
+        runner = threading.Thread(target=worker.work, args=(
+            url, s["id"], worker.limits_from(Settings()), threading.Event()))
+        runner.start()
+        while True:
+            message = ws.receive_json()
+            messages.append(message)
+            if message["type"] == "end":
+                break
+        runner.join()
+    assert messages[-1] == {"type": "end", "state": "done"}
+    finished = {m["trial"]["number"]: m["trial"] for m in messages
+                if m["type"] == "trial" and m["trial"]["state"] == "COMPLETE"}
+    assert sorted(finished) == [0, 1, 2]
+    assert all(t["value"] is not None and t["worker"] for t in finished.values())
+    states = [m for m in messages if m["type"] == "state"]
+    assert states[-1]["state"] == "done" and states[-1]["counts"]["COMPLETE"] == 3
+
+
+def test_stream_of_unknown_search(search_client: TestClient) -> None:
+    with search_client.websocket_connect("/api/searches/nope/stream") as ws:
+        assert ws.receive_json()["type"] == "error"
