@@ -101,6 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # visible stall of training and streaming) whenever enough new objects have piled up.
     # Done here, not in the app's lifespan: an app embedded elsewhere (or the tests' many
     # apps) must stay collectable.
+    # Search workers start with the server (its lifespan), so the first search starts at
+    # once; an app embedded elsewhere starts them with its first search.
+    app.state.searches.eager = True
     gc.collect()
     gc.freeze()
     uvicorn.run(

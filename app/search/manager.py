@@ -28,6 +28,8 @@ class SearchManager:
         # Storage calls block (SQLite/PostgreSQL): never on the event loop. Their own threads,
         # so a long training request does not delay a search page.
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="gradplay-search")
+        self.eager = False
+        """Start the workers at startup (``gradplay serve``) rather than with the first search."""
 
     @property
     def storage(self) -> RDBStorage:
@@ -37,12 +39,15 @@ class SearchManager:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
     def _has_storage(self) -> bool:
-        if self.url.startswith("sqlite:///"):
-            return Path(self.url.removeprefix("sqlite:///")).exists()
+        for prefix in ("sqlite:///", store.JOURNAL_PREFIX):
+            if self.url.startswith(prefix):
+                return Path(self.url.removeprefix(prefix)).exists()
         return True
 
     def resume(self) -> None:
-        """At startup: start the workers if the storage holds unfinished searches."""
+        """At startup: start the workers if eager or the storage holds unfinished searches."""
+        if self.eager:
+            self.pool.ensure_started()
         if not self.pool.size or not self._has_storage():
             return
         storage = self.storage

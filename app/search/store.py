@@ -54,9 +54,23 @@ def default_storage_url(data_dir: Path) -> str:
     return f"sqlite:///{(data_dir / 'searches.sqlite3').resolve()}"
 
 
+JOURNAL_PREFIX = "journal:///"
+
+
 @functools.cache
 def open_storage(url: str) -> RDBStorage:
-    """The process's storage object for ``url`` (creates the tables on first use)."""
+    """The process's storage object for ``url`` (creates the tables on first use).
+
+    ``journal:///path/file.log`` opens Optuna's journal file storage instead: it needs no
+    database, but has no heartbeats, so a trial whose worker dies stays RUNNING (the search
+    never finishes). It exists for ``bench/search.py``'s comparison; the default is SQLite.
+    """
+    if url.startswith(JOURNAL_PREFIX):
+        from optuna.storages.journal import JournalFileBackend
+
+        path = Path(url.removeprefix(JOURNAL_PREFIX))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return optuna.storages.JournalStorage(JournalFileBackend(str(path)))  # type: ignore[return-value]
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     engine_kwargs: dict[str, Any] = {}
@@ -155,6 +169,7 @@ def _finite_or_none(value: float | None) -> float | None:
 
 def trial_dict(t: FrozenTrial, requeued: set[int]) -> dict[str, Any]:
     attrs = t.user_attrs
+    result = attrs.get("result") or {}  # written by the worker when the trial ends
     return {
         "number": t.number,
         "state": t.state.name,
@@ -163,11 +178,11 @@ def trial_dict(t: FrozenTrial, requeued: set[int]) -> dict[str, Any]:
         t.state == TrialState.PRUNED else None,
         "intermediate_values": [[step, _finite_or_none(v)]
                                 for step, v in sorted(t.intermediate_values.items())],
-        "steps": attrs.get("steps", 0),
-        "run_config": attrs.get("run_config"),
-        "wall_time": attrs.get("wall_time"),
+        "steps": result.get("steps", 0),
+        "run_config": result.get("run_config"),
+        "wall_time": result.get("wall_time"),
         "worker": attrs.get("worker"),
-        "fail_reason": attrs.get("fail_reason") or (
+        "fail_reason": result.get("fail_reason") or attrs.get("fail_reason") or (
             "worker stopped sending heartbeats" if t.state == TrialState.FAIL and
             t.number in requeued else None),
         "retry_of": t.system_attrs.get("failed_trial"),

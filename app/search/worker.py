@@ -48,6 +48,8 @@ from core.trainer import Limits, Run
 
 logger = logging.getLogger("gradplay.search")
 IDLE_POLL_SECONDS = 0.25
+IDLE_SLOW_POLL_SECONDS = 1.0
+IDLE_SLOW_AFTER_SECONDS = 30.0
 CANCEL_CHECK_SECONDS = 1.0
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -78,7 +80,8 @@ def claim(storage: RDBStorage, search_id: str) -> int | None:
         trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, t.number)
         try:
             if storage.set_trial_state_values(trial_id, TrialState.RUNNING):
-                storage.record_heartbeat(trial_id)
+                if hasattr(storage, "record_heartbeat"):  # not the journal storage
+                    storage.record_heartbeat(trial_id)
                 return trial_id
         except optuna.exceptions.UpdateFinishedTrialError:
             continue  # cancelled meanwhile
@@ -94,6 +97,8 @@ class _Heartbeat:
         self._thread.start()
 
     def _beat(self, storage: RDBStorage, trial_id: int) -> None:
+        if not hasattr(storage, "record_heartbeat"):
+            return
         while not self._stop.wait(store.HEARTBEAT_SECONDS):
             try:
                 storage.record_heartbeat(trial_id)
@@ -122,10 +127,13 @@ def run_trial(storage: RDBStorage, study: optuna.Study, trial_id: int, limits: L
     run: Run | None = None
 
     def finish(state: TrialState, value: float | None = None, reason: str | None = None) -> str:
-        trial.set_user_attr("wall_time", time.perf_counter() - started)
-        trial.set_user_attr("steps", run.step_count if run is not None else 0)
-        if reason is not None:
-            trial.set_user_attr("fail_reason", reason)
+        # one write for everything the API shows of a finished trial
+        trial.set_user_attr("result", {
+            "wall_time": time.perf_counter() - started,
+            "steps": run.step_count if run is not None else 0,
+            "run_config": run.config if run is not None else None,
+            "fail_reason": reason,
+        })
         if state == TrialState.COMPLETE:
             study.tell(trial, value)
         else:
@@ -149,7 +157,6 @@ def run_trial(storage: RDBStorage, study: optuna.Study, trial_id: int, limits: L
             run = Run(apply_params(spec, params), limits)
         except ConfigError as exc:
             return finish(TrialState.FAIL, reason=f"invalid run config: {exc}")
-        trial.set_user_attr("run_config", run.config)
         metric, steps, every = spec["objective"]["metric"], spec["steps"], spec["report_every"]
         done = 0
         study_id = storage.get_study_id_from_name(search_id)
@@ -222,13 +229,17 @@ def work(url: str, search_id: str | None, limits: Limits, stop: threading.Event,
     """The worker loop. ``search_id=None``: every search; otherwise exits once that search
     has nothing left (when ``exit_when_done``)."""
     storage = store.open_storage(url)
+    idle_since = time.monotonic()
     while not stop.is_set():
         ids = [search_id] if search_id else store.search_ids(storage)
         if work_once(storage, ids, limits, stop):
+            idle_since = time.monotonic()
             continue
         if search_id and exit_when_done and not pending(storage, search_id):
             return 0
-        stop.wait(IDLE_POLL_SECONDS)
+        # poll quickly while searches come and go, slowly when nothing has run for a while
+        idle = time.monotonic() - idle_since > IDLE_SLOW_AFTER_SECONDS
+        stop.wait(IDLE_SLOW_POLL_SECONDS if idle else IDLE_POLL_SECONDS)
     return 0
 
 
