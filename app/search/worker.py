@@ -265,7 +265,7 @@ def main(argv: Sequence[str] | None = None, args: argparse.Namespace | None = No
         return 2
     assert settings.data_dir is not None
     url = args.storage or settings.search_storage or store.default_storage_url(settings.data_dir)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s worker %(message)s")
     stop = threading.Event()
 
     def on_term(signum: int, frame: Any) -> None:
