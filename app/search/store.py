@@ -26,6 +26,7 @@ import math
 import secrets
 import time
 import warnings
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -236,8 +237,10 @@ def make_sampler(spec: Mapping[str, Any], trial_number: int) -> optuna.samplers.
     search samples the same points whichever worker runs which trial."""
     sampler = spec["sampler"]
     base_seed = int(sampler.get("seed", 0))
-    seed = (base_seed * 1_000_003 + trial_number) % 2**32
     name = sampler["name"]
+    # the sampler's name enters the seed: random search and TPE's random start-up trials draw
+    # different points from the same search seed
+    seed = (base_seed * 1_000_003 + zlib.crc32(name.encode()) + trial_number) % 2**32
     if name == "grid":
         # one shuffle of the grid for the whole search: trial k takes grid point k
         grid = {d["path"]: grid_values(d, sampler["points"]) for d in spec["space"]}

@@ -89,6 +89,10 @@ function request(method) {
   const steps = Number(inputs.steps.value);
   const sampler = { name: method, seed: Number(inputs.seed.value) };
   if (method === "grid") sampler.points = presetPoints();
+  // Optuna's default of 10 random start-up trials would leave TPE no model on a small budget
+  if (method === "tpe") {
+    sampler.n_startup_trials = Math.max(2, Math.floor(Number(inputs.trials.value) / 3));
+  }
   return {
     base: {
       seed: Number(inputs.seed.value),
@@ -176,7 +180,7 @@ function finished(s) {
 
 function axisFor(key) {
   const dim = DIMENSIONS[key];
-  return { title: { text: t(`search.dim.${key}`) }, type: dim.log ? "log" : "linear" };
+  return { title: { text: dim.path }, type: dim.log ? "log" : "linear" };
 }
 
 function statusText(method, s) {
@@ -199,7 +203,7 @@ function drawPlane(method, s) {
   ];
   const values = trials.filter((tr) => tr.value !== null).map((tr) => tr.value);
   const [cmin, cmax] = values.length ? [Math.min(...values), Math.max(...values)] : [0, 1];
-  const traces = groups.map(([state, symbol], i) => {
+  const traces = groups.map(([state, symbol]) => {
     const group = trials.filter((tr) => tr.state === state && !tr.requeued);
     return {
       type: "scatter", mode: "markers", name: t(`search.trial_state.${state}`),
@@ -211,8 +215,7 @@ function drawPlane(method, s) {
         size: 13, symbol,
         color: state === "FAIL" ? "#9aa3b2" : group.map((tr) => tr.value ?? cmax),
         colorscale: "Viridis", reversescale: true, cmin, cmax,
-        showscale: i === 0 && values.length > 0,
-        colorbar: { title: { text: t("search.objective") }, thickness: 12 },
+        showscale: false,
         line: { width: state === "COMPLETE" ? 0 : 2 },
       },
     };
@@ -220,7 +223,7 @@ function drawPlane(method, s) {
   const el_ = $(`plane-${method}`);
   drawChart(el_, traces, {
     xaxis: axisFor(xKey), yaxis: axisFor(yKey), showlegend: false,
-    margin: { l: 70, r: 10, t: 10, b: 56 },
+    margin: { l: 60, r: 10, t: 10, b: 50 },
   }).then(() => {
     if (!el_.dataset.clickBound) {
       el_.dataset.clickBound = "1";
