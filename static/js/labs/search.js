@@ -30,6 +30,9 @@ const inputs = {
 };
 
 let catalog = null;
+// a horizontal legend under the x-axis title (not on it)
+const BELOW = { legend: { orientation: "h", y: -0.32, yanchor: "top" },
+                margin: { l: 64, r: 18, t: 44, b: 96 } };
 // method -> {id, detail (GET shape), trials: Map number -> trial, socket}
 const searches = new Map();
 let redrawTimer = null;
@@ -127,6 +130,7 @@ async function runAll() {
   await cancelAll();
   searches.clear();
   $("trial-details").hidden = true;
+  shownTrial = null;
   $("search-run").disabled = true;
   try {
     for (const method of METHODS) {
@@ -246,7 +250,7 @@ function drawBest() {
                   x: done.map((tr) => tr.number + 1), y, line: { color: color(i), width: 3 } });
   });
   drawChart($("chart-best"), traces, {
-    title: { text: t("search.chart.best") },
+    title: { text: t("search.chart.best") }, ...BELOW,
     xaxis: { title: { text: t("search.axis.trial") } },
     yaxis: { title: { text: t("search.objective") }, type: "log" },
   });
@@ -271,7 +275,7 @@ function drawCurves() {
     }
   });
   drawChart($("chart-curves"), traces, {
-    title: { text: t("search.chart.curves") },
+    title: { text: t("search.chart.curves") }, ...BELOW,
     xaxis: { title: { text: t("search.axis.step") } },
     yaxis: { title: { text: t("search.objective") }, type: "log" },
   });
@@ -295,7 +299,10 @@ async function drawOptuna() {
   }
 }
 
+let shownTrial = null; // [method, number] of the details box, re-rendered on a language change
+
 function showTrial(method, number) {
+  shownTrial = [method, number];
   const s = searches.get(method);
   const tr = s && s.trials.get(number);
   const box = $("trial-details");
@@ -364,7 +371,11 @@ async function main() {
   });
   $("search-figure").addEventListener("change", drawOptuna);
   $("search-figure-method").addEventListener("change", drawOptuna);
-  onLangChange(() => { redraw(); drawOptuna(); });
+  onLangChange(() => {
+    redraw();
+    drawOptuna();
+    if (shownTrial) showTrial(...shownTrial);
+  });
   redraw();
   root.dataset.ready = "true";
 }
