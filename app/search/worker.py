@@ -186,6 +186,11 @@ def run_trial(storage: RDBStorage, study: optuna.Study, trial_id: int, limits: L
         frozen = storage.get_trial(trial_id)
         RetryHeartbeatStaleTrialCallback(max_retry=store.MAX_REQUEUES)(study, frozen)
         return state
+    except (KeyError, optuna.exceptions.UpdateFinishedTrialError):
+        raise  # the search was deleted (or the trial failed elsewhere): nothing to tell
+    except Exception as exc:  # an engine bug must not leave the trial RUNNING for ever
+        logger.exception("search %s trial %s failed", search_id, number)
+        return finish(TrialState.FAIL, reason=f"internal error: {type(exc).__name__}: {exc}")
     finally:
         heartbeat.stop()
 

@@ -272,3 +272,17 @@ def test_stream_pushes_trials_as_they_finish(search_client: TestClient) -> None:
 def test_stream_of_unknown_search(search_client: TestClient) -> None:
     with search_client.websocket_connect("/api/searches/nope/stream") as ws:
         assert ws.receive_json()["type"] == "error"
+
+
+def test_an_engine_error_fails_the_trial_not_the_search(
+        search_client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    s = create(search_client, space=[LR], sampler={"name": "random"}, trials=2)
+
+    def broken(run: Any, metric: str) -> float:
+        raise RuntimeError("planted")
+
+    monkeypatch.setattr(worker, "objective_value", broken)
+    done = run_trials(search_client, s["id"])
+    assert done["state"] == "done"
+    assert [t["state"] for t in done["trials"]] == ["FAIL", "FAIL"]
+    assert done["trials"][0]["fail_reason"] == "internal error: RuntimeError: planted"
