@@ -1,4 +1,4 @@
-# GradPlay: every target installs what it needs itself (venv, packages, Chromium).
+# GradPlay: every target installs what it needs itself (venv, packages, Chromium, PostgreSQL).
 SHELL := /bin/bash
 # Tiny matrices: single-threaded BLAS is much faster (see core/__init__.py).
 export OPENBLAS_NUM_THREADS ?= 1
@@ -12,7 +12,7 @@ PORT ?= 8000
 # PyTorch is only an oracle for conformance tests and benchmarks, never an app dependency.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: install install-test chromium run test lint bench golden clean
+.PHONY: install install-test chromium postgresql run test lint bench golden clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -38,10 +38,17 @@ chromium:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; \
 	fi
 
+# Debian's PostgreSQL for the scale-out search tests (they start a throwaway cluster themselves).
+postgresql:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "Installing PostgreSQL with apt-get..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+	fi
+
 run: install
 	$(VENV)/bin/gradplay serve --host $(HOST) --port $(PORT)
 
-test: install-test chromium
+test: install-test chromium postgresql
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
@@ -52,6 +59,7 @@ bench: install-test
 	$(PY) bench/engine.py
 	$(PY) bench/encode.py
 	$(PY) bench/stream.py
+	$(PY) bench/search.py
 
 # Regenerate the PyTorch golden fixtures (tests/fixtures/*.json).
 golden: install-test

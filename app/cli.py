@@ -1,4 +1,6 @@
-"""``gradplay`` console script: ``gradplay serve [--host 127.0.0.1] [--port 8000]``."""
+"""``gradplay`` console script: ``gradplay serve [--host 127.0.0.1] [--port 8000]`` and
+``gradplay worker [--search ID | --all] [--storage URL]`` (search trials; see
+:mod:`app.search.worker`)."""
 
 from __future__ import annotations
 
@@ -60,11 +62,25 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["critical", "error", "warning", "info", "debug"],
         help="uvicorn log level (default: info)",
     )
+    worker = sub.add_parser(
+        "worker",
+        help="run hyperparameter-search trials",
+        description="Run trials of searches stored in the search storage (GRADPLAY_SEARCH_"
+        "STORAGE, else the SQLite file in GRADPLAY_DATA_DIR). Start any number, on any "
+        "machine that reaches the same storage.",
+    )
+    from app.search.worker import build_parser as build_worker_parser
+
+    build_worker_parser(worker)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "worker":
+        from app.search import worker
+
+        return worker.main(args=args)
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
@@ -85,6 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # visible stall of training and streaming) whenever enough new objects have piled up.
     # Done here, not in the app's lifespan: an app embedded elsewhere (or the tests' many
     # apps) must stay collectable.
+    # Search workers start with the server (its lifespan), so the first search starts at
+    # once; an app embedded elsewhere starts them with its first search.
+    app.state.searches.eager = True
     gc.collect()
     gc.freeze()
     uvicorn.run(

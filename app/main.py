@@ -29,7 +29,8 @@ from app.api_reference import inline_markdown
 from app.compression import GZIP_LEVEL, RemoteGZipMiddleware
 from app.errors import CatchAllMiddleware, install_error_handlers
 from app.jsonsafe import SafeJSONResponse
-from app.routers import labs, meta, pages, runs, stream
+from app.routers import labs, meta, pages, runs, searches, stream
+from app.search.manager import SearchManager
 from app.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from app.sessions import RunManager
 from app.settings import Settings
@@ -54,6 +55,8 @@ OPENAPI_TAGS = [
     {"name": "meta", "description": "Health and the component catalog."},
     {"name": "labs", "description": "Stateless calculators behind the lab pages."},
     {"name": "runs", "description": "Training runs: create, step, change live, stream, export."},
+    {"name": "searches", "description": "Hyperparameter searches (grid, random, TPE on Optuna) "
+     "whose trials run in worker processes."},
 ]
 
 EXPIRY_INTERVAL_SECONDS = 60.0
@@ -61,8 +64,11 @@ EXPIRY_INTERVAL_SECONDS = 60.0
 
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Expire idle runs periodically; stop every play loop at shutdown."""
+    """Expire idle runs periodically; resume unfinished searches' workers; stop every play
+    loop and search worker at shutdown."""
     runs_manager: RunManager = app.state.runs
+    searches_manager: SearchManager = app.state.searches
+    resume = asyncio.get_running_loop().run_in_executor(None, searches_manager.resume)
 
     async def expire_forever() -> None:
         while True:
@@ -77,6 +83,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await runs_manager.close_all()
+        with contextlib.suppress(Exception):  # a storage that failed to open has no workers
+            await resume
+        await searches_manager.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -96,12 +105,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.runs = RunManager(settings)
+    app.state.searches = SearchManager(settings)
 
     install_error_handlers(app)
     app.include_router(meta.router)
     app.include_router(labs.router)
     app.include_router(runs.router)
     app.include_router(stream.router)
+    app.include_router(searches.router)
     app.include_router(pages.router)
 
     asset = install_static(app, settings.static_dir)

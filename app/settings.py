@@ -20,6 +20,12 @@ max_preview_steps      100000   steps of a schedule preview
 history_max_points     5000     points kept per metric history
 max_import_steps       200000   steps an imported run may be replayed to
 training_threads       2        worker threads shared by all training (GIL-bound)
+search_workers         (cores)  trial worker processes the server starts for searches;
+                                0 = none (external ``gradplay worker`` processes run trials)
+search_storage         (auto)   Optuna storage URL of the searches; empty = SQLite file
+                                ``<data_dir>/searches.sqlite3`` (``postgresql://…`` to scale out)
+data_dir               (auto)   state that outlives the process (``./data`` of the checkout;
+                                created when first needed)
 templates_dir          (auto)   Jinja2 templates folder
 static_dir             (auto)   static files folder
 =====================  =======  ==================================================
@@ -33,13 +39,25 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "GRADPLAY_"
 
 _PACKAGE_PARENT = Path(__file__).resolve().parent.parent
+
+
+_STRING_FIELDS = frozenset({"search_storage"})
+_ZERO_ALLOWED = frozenset({"search_workers"})
+
+
+def _minimum(name: str) -> int:
+    return 0 if name in _ZERO_ALLOWED else 1
+
+
+def _rule(name: str) -> str:
+    return "an integer >= 0" if name in _ZERO_ALLOWED else "a positive integer"
 
 
 class SettingsError(ValueError):
@@ -68,6 +86,9 @@ class Settings:
     history_max_points: int = 5000
     max_import_steps: int = 200000
     training_threads: int = 2
+    search_workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    search_storage: str = ""
+    data_dir: Path | None = None
     templates_dir: Path | None = None
     static_dir: Path | None = None
 
@@ -77,8 +98,13 @@ class Settings:
             if f.name.endswith("_dir"):
                 path = _default_dir(f.name.removesuffix("_dir")) if value is None else Path(value)
                 object.__setattr__(self, f.name, path)
-            elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise SettingsError(f"{f.name} must be a positive integer, got {value!r}")
+            elif f.name in _STRING_FIELDS:
+                if not isinstance(value, str):
+                    raise SettingsError(f"{f.name} must be a string, got {value!r}")
+            elif isinstance(value, bool) or not isinstance(value, int) or value < _minimum(f.name):
+                raise SettingsError(
+                    f"{f.name} must be {_rule(f.name)}, got {value!r}"
+                )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -91,6 +117,12 @@ class Settings:
             if raw is None or raw.strip() == "":
                 continue
             raw = raw.strip()
+            if f.name in _STRING_FIELDS:
+                values[f.name] = raw
+                continue
+            if f.name == "data_dir":  # created when first needed
+                values[f.name] = Path(raw)
+                continue
             if f.name.endswith("_dir"):
                 path = Path(raw)
                 if not path.is_dir():
@@ -100,14 +132,18 @@ class Settings:
             try:
                 number = int(raw.replace("_", ""))
             except ValueError:
-                raise SettingsError(f"{var} must be a positive integer, got {raw!r}") from None
-            if number < 1:
-                raise SettingsError(f"{var} must be a positive integer, got {raw!r}")
+                raise SettingsError(
+                    f"{var} must be {_rule(f.name)}, got {raw!r}"
+                ) from None
+            if number < _minimum(f.name):
+                raise SettingsError(f"{var} must be {_rule(f.name)}, got {raw!r}")
             values[f.name] = number
         return cls(**values)
 
     def limits(self) -> dict[str, int]:
         """The numeric limits, as published in ``GET /api/catalog``."""
         return {
-            f.name: getattr(self, f.name) for f in fields(self) if not f.name.endswith("_dir")
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if not f.name.endswith("_dir") and f.name not in _STRING_FIELDS
         }

@@ -33,6 +33,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("gradients", "Gradients lab", "/labs/gradients"),
     NavItem("schedules", "Schedules lab", "/labs/schedules"),
     NavItem("sparsity", "Sparsity lab", "/labs/sparsity"),
+    NavItem("search", "Search lab", "/labs/search"),
 )
 
 # Gradients-lab presets: the classic pairs, column A vs column B. Names refer to the catalog
@@ -164,6 +165,47 @@ def lab_sparsity(request: Request) -> HTMLResponse:
         request,
         "labs/sparsity.html",
         {"active": "sparsity", "title": "Sparsity lab", "runs": SPARSITY_RUNS},
+    )
+
+
+# Hyperparameters the search lab offers (a `space` entry of POST /api/searches each). SGD
+# without momentum ignores dampening entirely: the "unimportant" axis of the Bergstra-Bengio
+# preset.
+SEARCH_DIMENSIONS: dict[str, dict[str, Any]] = {
+    "lr": {"path": "optimizer.lr", "type": "float", "low": 1e-4, "high": 1.0, "log": True},
+    "l2": {"path": "regularization.l2", "type": "float", "low": 1e-6, "high": 0.1, "log": True},
+    "batch_size": {"path": "batch_size", "type": "int", "low": 4, "high": 128, "log": True},
+    "width": {"path": "model.hidden[*]", "type": "int", "low": 2, "high": 64, "log": True},
+    "dropout": {"path": "model.dropout", "type": "float", "low": 0.0, "high": 0.5,
+                "log": False},
+    "momentum": {"path": "optimizer.momentum", "type": "float", "low": 0.0, "high": 0.99,
+                 "log": False},
+    "dampening": {"path": "optimizer.dampening", "type": "float", "low": 0.0, "high": 0.9,
+                  "log": False},
+}
+SEARCH_PRESETS: dict[str, dict[str, Any]] = {
+    "default": {"x": "lr", "y": "l2", "trials": 16, "steps": 200, "dataset": "spiral",
+                "hidden": "16,16"},
+    # one hyperparameter that matters and one that cannot: grid tries 3 values of lr, random 9
+    "bergstra": {"x": "lr", "y": "dampening", "trials": 9, "steps": 150, "dataset": "circle",
+                 "hidden": "8", "points": 3},
+    "batch": {"x": "lr", "y": "batch_size", "trials": 16, "steps": 200, "dataset": "spiral",
+              "hidden": "16,16"},
+}
+
+
+@router.get("/labs/search", response_class=HTMLResponse)
+def lab_search(request: Request) -> HTMLResponse:
+    return render(
+        request,
+        "labs/search.html",
+        {
+            "active": "search",
+            "title": "Search lab",
+            "dimensions": SEARCH_DIMENSIONS,
+            "dimensions_json": json.dumps(SEARCH_DIMENSIONS),
+            "presets_json": json.dumps(SEARCH_PRESETS),
+        },
     )
 
 

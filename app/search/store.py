@@ -1,0 +1,286 @@
+"""Searches are Optuna studies in an Optuna storage: creating, reading, cancelling, deleting.
+
+One search = one study named by the search id. The checked request (:func:`app.search.spec.
+check_search`) is the study's user attribute ``gradplay``; the budget is laid out at creation as
+``trials`` WAITING trials, which workers claim one at a time (:mod:`app.search.worker`), so any
+number of workers on any number of machines run exactly the budget, never a trial twice.
+
+Storage: an Optuna RDB storage URL. The embedded default is a SQLite file in the data directory;
+``postgresql://…`` (or any SQLAlchemy URL Optuna accepts) scales out to many machines. Heartbeats
+are on: a trial whose worker stops sending them for :data:`GRACE_SECONDS` is failed by the next
+worker or reader that looks, and Optuna's :class:`~optuna.storages.RetryHeartbeatStaleTrialCallback`
+puts it back in the queue with the same parameters (the failed attempt stays visible, marked
+``requeued``).
+
+SQLite note: Optuna claims a waiting trial with ``SELECT … FOR UPDATE`` and an ``UPDATE``;
+SQLite ignores ``FOR UPDATE``, so two processes could both claim one trial. Every SQLite
+transaction here therefore starts with ``BEGIN IMMEDIATE`` (SQLAlchemy's documented recipe),
+which takes the write lock first and serialises the claims.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import secrets
+import time
+import warnings
+import zlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.trial import FrozenTrial, TrialState
+from sqlalchemy import event
+
+from app.search.spec import grid_values
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+# heartbeats and fail_stale_trials are marked experimental (since Optuna 2.9); they are what
+# Optuna documents for failed workers in distributed mode
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+logger = logging.getLogger("gradplay.search")
+
+ATTR = "gradplay"
+HEARTBEAT_SECONDS = 1
+GRACE_SECONDS = 6
+MAX_REQUEUES = 2
+"""A trial whose worker died is queued again at most this many times (then it stays FAIL)."""
+
+
+def default_storage_url(data_dir: Path) -> str:
+    return f"sqlite:///{(data_dir / 'searches.sqlite3').resolve()}"
+
+
+JOURNAL_PREFIX = "journal:///"
+
+
+@functools.cache
+def open_storage(url: str) -> RDBStorage:
+    """The process's storage object for ``url`` (creates the tables on first use).
+
+    ``journal:///path/file.log`` opens Optuna's journal file storage instead: it needs no
+    database, but has no heartbeats, so a trial whose worker dies stays RUNNING (the search
+    never finishes). It exists for ``bench/search.py``'s comparison; the default is SQLite.
+    """
+    if url.startswith(JOURNAL_PREFIX):
+        from optuna.storages.journal import JournalFileBackend
+
+        path = Path(url.removeprefix(JOURNAL_PREFIX))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return optuna.storages.JournalStorage(JournalFileBackend(str(path)))  # type: ignore[return-value]
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine_kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite"):
+        # the driver's own transaction handling off, so BEGIN IMMEDIATE below is the only one;
+        # wait up to 30 s for another process's write lock instead of failing
+        engine_kwargs["connect_args"] = {"timeout": 30, "isolation_level": None}
+    else:
+        engine_kwargs["pool_pre_ping"] = True
+    storage = RDBStorage(
+        url,
+        engine_kwargs=engine_kwargs,
+        heartbeat_interval=HEARTBEAT_SECONDS,
+        grace_period=GRACE_SECONDS,
+        heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_REQUEUES),
+    )
+    if url.startswith("sqlite"):
+        @event.listens_for(storage.engine, "connect")
+        def _pragmas(dbapi_conn: Any, record: Any) -> None:
+            # WAL: readers never wait for the writer; synchronous=NORMAL: a commit is not an
+            # fsync (WAL stays consistent; a power cut may lose the last commits, not corrupt)
+            dbapi_conn.execute("PRAGMA journal_mode=WAL")
+            dbapi_conn.execute("PRAGMA synchronous=NORMAL")
+
+        @event.listens_for(storage.engine, "begin")
+        def _begin_immediate(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        storage.engine.dispose()  # connections made before the listeners get the pragmas too
+
+    return storage
+
+
+def new_search_id() -> str:
+    return "s" + secrets.token_urlsafe(12)
+
+
+def create_search(storage: RDBStorage, spec: Mapping[str, Any]) -> str:
+    """Store a checked spec as a new study with its budget of WAITING trials."""
+    search_id = new_search_id()
+    direction = "minimize" if spec["objective"]["direction"] == "minimize" else "maximize"
+    study = optuna.create_study(storage=storage, study_name=search_id, direction=direction)
+    study.set_user_attr(ATTR, {**spec, "created": time.time()})
+    # Plain WAITING trials (not enqueue_trial's fixed params, which GridSampler would skip).
+    study.add_trials([optuna.trial.create_trial(state=TrialState.WAITING)
+                      for _ in range(spec["trials"])])
+    return search_id
+
+
+def load(storage: RDBStorage, search_id: str) -> optuna.Study | None:
+    try:
+        return optuna.load_study(study_name=search_id, storage=storage)
+    except KeyError:
+        return None
+
+
+def spec_of(study: optuna.Study) -> dict[str, Any] | None:
+    value = study.user_attrs.get(ATTR)
+    return value if isinstance(value, dict) else None
+
+
+def search_ids(storage: RDBStorage) -> list[str]:
+    """Every GradPlay search in the storage, oldest first."""
+    ids = []
+    for frozen in storage.get_all_studies():
+        if ATTR in frozen.user_attrs:
+            ids.append((frozen.user_attrs[ATTR].get("created", 0), frozen.study_name))
+    return [name for _, name in sorted(ids)]
+
+
+def fail_stale(study: optuna.Study) -> None:
+    """Fail (and requeue) trials whose worker stopped sending heartbeats."""
+    try:
+        optuna.storages.fail_stale_trials(study)
+    except Exception:  # a concurrent delete: nothing to fail
+        logger.debug("fail_stale_trials failed", exc_info=True)
+
+
+def cancel(storage: RDBStorage, study: optuna.Study) -> None:
+    """No new trials start; waiting ones become FAIL ("cancelled"); running ones stop at their
+    next report."""
+    study.set_user_attr("cancelled", True)
+    study_id = storage.get_study_id_from_name(study.study_name)
+    for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, t.number)
+        try:  # the reason first: a finished trial takes no more attributes
+            storage.set_trial_user_attr(trial_id, "fail_reason", "cancelled")
+            storage.set_trial_state_values(trial_id, TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            pass  # a worker took it meanwhile: it stops at its first report
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def trial_dict(t: FrozenTrial, requeued: set[int]) -> dict[str, Any]:
+    attrs = t.user_attrs
+    result = attrs.get("result") or {}  # written by the worker when the trial ends
+    return {
+        "number": t.number,
+        "state": t.state.name,
+        "params": dict(t.params),
+        "value": _finite_or_none(t.value) if t.state == TrialState.COMPLETE or
+        t.state == TrialState.PRUNED else None,
+        "intermediate_values": [[step, _finite_or_none(v)]
+                                for step, v in sorted(t.intermediate_values.items())],
+        "steps": result.get("steps", 0),
+        "run_config": result.get("run_config"),
+        "wall_time": result.get("wall_time"),
+        "worker": attrs.get("worker"),
+        "fail_reason": result.get("fail_reason") or attrs.get("fail_reason") or (
+            "worker stopped sending heartbeats" if t.state == TrialState.FAIL and
+            t.number in requeued else None),
+        "retry_of": t.system_attrs.get("failed_trial"),
+        "requeued": t.number in requeued,
+    }
+
+
+def describe(study: optuna.Study, trials: bool = True) -> dict[str, Any]:
+    """The API's view of a search: state, counts, best trial and (optionally) every trial."""
+    spec = spec_of(study) or {}
+    fail_stale(study)
+    frozen = study.get_trials(deepcopy=False)
+    requeued = {t.system_attrs["failed_trial"] for t in frozen if "failed_trial" in t.system_attrs}
+    counts = {s.name: 0 for s in (TrialState.WAITING, TrialState.RUNNING, TrialState.COMPLETE,
+                                  TrialState.PRUNED, TrialState.FAIL)}
+    for t in frozen:
+        if t.number not in requeued:
+            counts[t.state.name] = counts.get(t.state.name, 0) + 1
+    if study.user_attrs.get("cancelled"):
+        state = "cancelled"
+    elif counts["WAITING"] == 0 and counts["RUNNING"] == 0:
+        state = "done"
+    elif counts["WAITING"] == len(frozen):
+        state = "queued"
+    else:
+        state = "running"
+    complete = [t for t in frozen if t.state == TrialState.COMPLETE and t.value is not None
+                and math.isfinite(t.value)]
+    best = None
+    if complete:
+        pick = min if spec.get("objective", {}).get("direction") == "minimize" else max
+        best_trial = pick(complete, key=lambda t: (t.value, -t.number))
+        best = {"number": best_trial.number, "value": best_trial.value,
+                "params": dict(best_trial.params)}
+    out: dict[str, Any] = {
+        "id": study.study_name,
+        "state": state,
+        "created": spec.get("created"),
+        "trials_total": spec.get("trials"),
+        "counts": counts,
+        "best": best,
+        "spec": {k: v for k, v in spec.items() if k not in ("created", "base_raw")},
+    }
+    if trials:
+        out["trials"] = [trial_dict(t, requeued) for t in frozen]
+    return out
+
+
+def make_sampler(spec: Mapping[str, Any], trial_number: int) -> optuna.samplers.BaseSampler:
+    """The search's sampler, seeded from the search seed and the trial number, so a random
+    search samples the same points whichever worker runs which trial."""
+    sampler = spec["sampler"]
+    base_seed = int(sampler.get("seed", 0))
+    name = sampler["name"]
+    # the sampler's name enters the seed: random search and TPE's random start-up trials draw
+    # different points from the same search seed
+    seed = (base_seed * 1_000_003 + zlib.crc32(name.encode()) + trial_number) % 2**32
+    if name == "grid":
+        # one shuffle of the grid for the whole search: trial k takes grid point k
+        grid = {d["path"]: grid_values(d, sampler["points"]) for d in spec["space"]}
+        return _BudgetGridSampler(grid, seed=base_seed)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.TPESampler(
+        seed=seed,
+        n_startup_trials=int(sampler.get("n_startup_trials") or 10),
+        multivariate=bool(sampler.get("multivariate") or False),
+    )
+
+
+class _BudgetGridSampler(optuna.samplers.GridSampler):
+    """GridSampler without its end-of-grid ``study.stop()``: the budget of WAITING trials,
+    capped at the grid size, already ends the search (and ``stop`` only works inside
+    ``Study.optimize``, which workers do not use)."""
+
+    def after_trial(self, study: optuna.Study, trial: FrozenTrial, state: TrialState,
+                    values: Any) -> None:
+        return None
+
+
+def make_pruner(spec: Mapping[str, Any]) -> optuna.pruners.BasePruner:
+    pruner = spec["pruner"]
+    name = pruner["name"]
+    if name == "median":
+        return optuna.pruners.MedianPruner(
+            n_startup_trials=int(pruner.get("n_startup_trials") or 5),
+            n_warmup_steps=int(pruner.get("n_warmup_steps") or 0),
+        )
+    if name == "successive_halving":
+        return optuna.pruners.SuccessiveHalvingPruner(
+            min_resource=int(pruner.get("min_resource") or spec["report_every"]),
+            reduction_factor=int(pruner.get("reduction_factor") or 4),
+        )
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(
+            min_resource=int(pruner.get("min_resource") or spec["report_every"]),
+            max_resource=int(spec["steps"]),
+            reduction_factor=int(pruner.get("reduction_factor") or 3),
+        )
+    return optuna.pruners.NopPruner()

@@ -1,0 +1,157 @@
+"""Search benchmark: prints figures, asserts nothing.
+
+1. Storage overhead: one worker in this process runs N trials of the default network (200
+   steps, a report every 20) on each storage, vs the same N runs trained by the engine alone
+   (``Run(config).step(200)``); the overhead is (worker time - engine time) / engine time.
+2. Throughput: 100 trials x 200 steps with 1 and 2 ``gradplay worker`` processes on each
+   storage (SQLite, the embedded default; Optuna's journal file), trials/s and the speed-up.
+3. Latency: ``gradplay serve`` (its own pool of 2 workers), ``POST /api/searches``, then the
+   time until the search's WebSocket reports the first trial starting and finishing.
+
+Usage: ``OPENBLAS_NUM_THREADS=1 python bench/search.py [--quick]``
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import json
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+from websockets.sync.client import connect  # noqa: E402
+
+from app.search import store, worker  # noqa: E402
+from app.search.spec import check_search  # noqa: E402
+from core.trainer import Limits, Run  # noqa: E402
+
+QUICK = "--quick" in sys.argv
+TRIALS = 20 if QUICK else 100
+REQUEST: dict[str, Any] = {
+    "space": [{"path": "optimizer.lr", "type": "float", "low": 1e-3, "high": 1.0, "log": True}],
+    "sampler": {"name": "random", "seed": 0},
+    "trials": TRIALS,
+    "steps": 200,
+    "report_every": 20,
+    "objective": {"metric": "val_loss"},
+    "pruner": {"name": "none"},
+}
+
+
+def storages(tmp: Path) -> dict[str, str]:
+    return {
+        "sqlite": store.default_storage_url(tmp / "sqlite"),
+        "journal": f"{store.JOURNAL_PREFIX}{tmp / 'journal' / 'searches.log'}",
+    }
+
+
+def new_search(url: str, trials: int) -> str:
+    spec = check_search({**REQUEST, "trials": trials}, Limits())
+    return store.create_search(store.open_storage(url), spec)
+
+
+def bench_overhead(tmp: Path) -> None:
+    n = 10 if QUICK else 30
+    spec = check_search({**REQUEST, "trials": n}, Limits())
+    t0 = time.perf_counter()
+    for _ in range(n):
+        Run(spec["base"]).step(200, collect=False)
+    engine = time.perf_counter() - t0
+    print(f"[1] storage overhead, {n} trials x 200 steps in one process "
+          f"(engine alone {engine:.2f} s, {1000 * engine / n:.1f} ms/trial)")
+    for name, url in storages(tmp / "overhead").items():
+        search_id = new_search(url, n)
+        t0 = time.perf_counter()
+        worker.work(url, search_id, Limits(), threading.Event())
+        total = time.perf_counter() - t0
+        print(f"    {name:8s} {total:6.2f} s, {1000 * total / n:6.1f} ms/trial, overhead "
+              f"{100 * (total - engine) / engine:+.0f} % of the trial time")
+
+
+def run_workers(url: str, search_id: str, n: int, data_dir: Path) -> float:
+    env = {**os.environ, "GRADPLAY_DATA_DIR": str(data_dir), "OPENBLAS_NUM_THREADS": "1"}
+    t0 = time.perf_counter()
+    procs = [subprocess.Popen([sys.executable, "-m", "app.cli", "worker", "--search", search_id,
+                               "--storage", url], env=env, cwd=ROOT,
+                              stderr=subprocess.DEVNULL)
+             for _ in range(n)]
+    for p in procs:
+        p.wait()
+    return time.perf_counter() - t0
+
+
+def bench_throughput(tmp: Path) -> None:
+    print(f"[2] {TRIALS} trials x 200 steps, gradplay worker processes (incl. their start-up)")
+    for name, url in storages(tmp / "throughput").items():
+        rates = {}
+        for n in (1, 2):
+            search_id = new_search(url, TRIALS)
+            seconds = run_workers(url, search_id, n, tmp)
+            rates[n] = TRIALS / seconds
+            print(f"    {name:8s} {n} worker(s): {seconds:6.2f} s, {rates[n]:5.2f} trials/s")
+        print(f"    {name:8s} 2 workers / 1 worker: {rates[2] / rates[1]:.2f}x")
+
+
+def bench_latency(tmp: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "GRADPLAY_DATA_DIR": str(tmp / "latency"), "OPENBLAS_NUM_THREADS": "1",
+           "GRADPLAY_SEARCH_WORKERS": "2"}
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port),
+                             "--log-level", "warning"], env=env, cwd=ROOT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        print("[3] POST /api/searches -> first trial event on its WebSocket (server pool of 2)")
+        for label in ("cold (workers start)", "warm"):
+            t0 = time.perf_counter()
+            r = httpx.post(f"{base}/api/searches", json={**REQUEST, "trials": 4}, timeout=60)
+            search_id = r.json()["id"]
+            started = finished = None
+            with connect(f"ws://127.0.0.1:{port}/api/searches/{search_id}/stream") as ws:
+                while finished is None:
+                    message = json.loads(ws.recv(timeout=60))
+                    if message["type"] == "trial":
+                        now = time.perf_counter() - t0
+                        if message["trial"]["state"] == "RUNNING" and started is None:
+                            started = now
+                        if message["trial"]["state"] == "COMPLETE":
+                            finished = now
+                            started = started if started is not None else now
+                    if message["type"] == "end":
+                        break
+            print(f"    {label:22s} first trial started {1000 * (started or 0):6.0f} ms, "
+                  f"first finished {1000 * (finished or 0):6.0f} ms")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def main() -> None:
+    print(f"cores: {os.cpu_count()}; OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}")
+    with tempfile.TemporaryDirectory() as tmp:
+        bench_overhead(Path(tmp))
+        bench_throughput(Path(tmp))
+        bench_latency(Path(tmp))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""Browser test of /labs/search: grid, random and TPE run side by side on a real server with its
+own worker processes; the Bergstra-Bengio preset shows grid trying 3 learning rates where random
+tries 9; a trial opens in the playground."""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from app.main import create_app
+from app.settings import Settings
+from tests.conftest import run_live_server
+from tests.e2e.conftest import PageErrors, save_screenshot
+
+pytestmark = pytest.mark.e2e
+
+XS = "el => (el.data || []).flatMap(t => Array.from(t.x || []))"
+
+
+@pytest.fixture(scope="module")
+def search_server() -> Iterator[str]:
+    with tempfile.TemporaryDirectory() as data_dir:
+        settings = dataclasses.replace(Settings(), data_dir=Path(data_dir), search_workers=2)
+        with run_live_server(create_app(settings)) as url:
+            yield url
+
+
+@pytest.fixture
+def search_page(browser: Browser, search_server: str) -> Iterator[Page]:
+    errors = PageErrors()
+    context = browser.new_context(base_url=search_server,
+                                  viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    page.on("console", errors.on_console)
+    page.on("pageerror", errors.on_page_error)
+    yield page
+    context.close()
+    if errors.messages:
+        pytest.fail("browser errors:\n" + "\n".join(errors.messages))
+
+
+def test_bergstra_preset_grid_vs_random(search_page: Page) -> None:
+    page = search_page
+    page.goto("/labs/search?preset=bergstra")
+    expect(page.get_by_test_id("search-lab")).to_have_attribute("data-ready", "true")
+    assert page.get_by_test_id("search-x").input_value() == "lr"
+    assert page.get_by_test_id("search-y").input_value() == "dampening"
+    page.get_by_test_id("search-run").click()
+    for method in ("grid", "random", "tpe"):
+        expect(page.get_by_test_id(f"status-{method}")).to_contain_text("done · 9/9",
+                                                                        timeout=240_000)
+    page.wait_for_timeout(500)  # the last redraw
+    xs = {m: page.get_by_test_id(f"plane-{m}").evaluate(XS) for m in ("grid", "random", "tpe")}
+    assert len(xs["grid"]) == 9 and len(set(xs["grid"])) == 3  # a 3 x 3 lattice
+    assert len(set(xs["random"])) == 9 and len(set(xs["tpe"])) == 9
+    best = page.get_by_test_id("chart-best").evaluate("el => el.data.map(t => t.y.length)")
+    assert best == [9, 9, 9]
+    curves = page.get_by_test_id("chart-curves").evaluate("el => el.data.length")
+    assert curves == 27
+    expect(page.get_by_test_id("chart-optuna")).to_have_attribute("data-state", "ready")
+
+    # a trial opens in the playground with its own settings
+    page.get_by_test_id("plane-random").evaluate(
+        "el => el.emit('plotly_click', {points: [{customdata: 4}]})")
+    details = page.get_by_test_id("trial-details")
+    expect(details).to_contain_text("#4")
+    link = page.get_by_test_id("open-trial")
+    href = link.get_attribute("href")
+    assert href is not None
+    q = parse_qs(urlparse(href).query)
+    assert q["dataset"] == ["circle"] and q["hidden"] == ["8"]
+    lr = float(q["lr"][0])
+    assert lr in xs["random"]
+    save_screenshot(page, "search-lab-bergstra")
+
+    page.get_by_test_id("lang-toggle").click()
+    page.get_by_test_id("font-toggle").click()
+    expect(page.get_by_test_id("status-grid")).to_contain_text("完成")
+    save_screenshot(page, "search-lab-zh-large")
+
+
+def test_bad_link_values_are_dropped_and_named(search_page: Page) -> None:
+    page = search_page
+    page.goto("/labs/search?x=nope&trials=100000&steps=200")
+    expect(page.get_by_test_id("search-lab")).to_have_attribute("data-ready", "true")
+    expect(page.get_by_test_id("search-error")).to_contain_text("x=nope")
+    expect(page.get_by_test_id("search-error")).to_contain_text("trials=100000")
+    assert page.get_by_test_id("search-x").input_value() == "lr"
+    assert page.get_by_test_id("search-steps").input_value() == "200"
+    page.get_by_test_id("search-y").select_option("lr")
+    page.get_by_test_id("search-run").click()
+    expect(page.get_by_test_id("search-error")).to_contain_text("two different")
