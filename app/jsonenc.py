@@ -82,7 +82,9 @@ def dumps(content: Any) -> bytes:
         return text.encode("utf-8")
 
 
-_INT_COLUMNS = [SCALAR_FIELDS.index(f) for f in INT_FIELDS]
+_N_INT = len(INT_FIELDS)
+if SCALAR_FIELDS[:_N_INT] != INT_FIELDS:  # records_json relies on it
+    raise ImportError("core.history.INT_FIELDS must be the first SCALAR_FIELDS")
 _FIELDS = SCALAR_FIELDS + LAYER_FIELDS
 
 
@@ -91,16 +93,14 @@ def records_json(scalars: np.ndarray, layers: np.ndarray) -> bytes:
 
     ``scalars (R, len(SCALAR_FIELDS))`` and ``layers (R, len(LAYER_FIELDS), L)`` float64 as
     :meth:`core.trainer.Run.record_rows` gives them: NaN and ±inf stand for null, and the
-    integer fields (``INT_FIELDS``, finite) are written as integers. The bytes equal
-    ``dumps(records)[1:-1]`` of the engine's record dicts: cheaper than the engine building
-    them (``bench/encode.py``).
+    integer fields (``INT_FIELDS``, the first columns, finite) are written as integers. The
+    bytes equal ``dumps(records)[1:-1]`` of the engine's record dicts; building dicts here
+    from whole-array ``tolist`` calls is cheaper than the engine building them one step at a
+    time (``bench/encode.py`` [2]).
     """
-    rows = scalars.tolist()
-    ints = scalars[:, _INT_COLUMNS].astype(np.int64).tolist()
+    ints = scalars[:, :_N_INT].astype(np.int64).tolist()
+    floats = scalars[:, _N_INT:].tolist()
     per_layer = layers.tolist()
-    records = []
-    for row, int_values, layer_rows in zip(rows, ints, per_layer, strict=True):
-        for column, value in zip(_INT_COLUMNS, int_values, strict=True):
-            row[column] = value
-        records.append(dict(zip(_FIELDS, row + layer_rows, strict=True)))
+    records = [dict(zip(_FIELDS, i + f + lay, strict=True))
+               for i, f, lay in zip(ints, floats, per_layer, strict=True)]
     return orjson.dumps(records, option=OPTIONS)[1:-1]
