@@ -10,7 +10,11 @@ standard library, and the two ways the server can get a chunk of records to enco
    (``Run.step(n)`` + ``dumps``) vs from the history rows (``Run.step(n, collect=False)`` +
    ``records_json``), for chunk sizes from 1 to 1,000 (why the server takes the rows whenever
    the history holds them);
-3. ``Run.step(1000)`` vs ``Run.step(1000, collect=False)``: the cost of building record dicts.
+3. ``Run.step(1000)`` vs ``Run.step(1000, collect=False)``: the cost of building record dicts;
+4. the server's whole ``POST .../step`` body for 1,000 steps (``RunSession.step_body``: training,
+   encoding, the response JSON; CPU time of the process, as it runs on a worker thread) vs
+   ``Run.step(1000, collect=False)``: the API's cost without HTTP, which the shared machine's
+   load does not blur as it does the wall-clock figure of ``bench/stream.py`` [4].
 
 Every set of functions is interleaved, and times are CPU seconds of this thread
 (``time.thread_time``), best of the repeats: the dev machine is shared, and waiting for a core
@@ -25,6 +29,7 @@ import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+import asyncio
 import json
 import statistics
 import sys
@@ -36,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.jsonenc import dumps, records_json, sanitize  # noqa: E402
+from app.sessions import RunSession  # noqa: E402
 from core.trainer import Run  # noqa: E402
 
 
@@ -97,6 +103,30 @@ def main() -> None:
     t = best_of({"dicts": lambda: steps(True), "rows": lambda: steps(False)}, 15)
     print(f"[3] Run({{}}).step(1000): with records {t['dicts'] * 1e3:.1f} ms, collect=False "
           f"{t['rows'] * 1e3:.1f} ms (dicts cost {100 * (t['dicts'] / t['rows'] - 1):.0f}%)")
+
+    def body() -> float:
+        session = RunSession("bench", Run({}))
+        t0 = time.process_time()
+        asyncio.run(session.step_body(1000, None))
+        return time.process_time() - t0
+
+    def engine() -> float:
+        run = Run({})
+        t0 = time.process_time()
+        run.step(1000, collect=False)
+        return time.process_time() - t0
+
+    api, base = [], []
+    for k in range(15):
+        pair = (body, engine) if k % 2 else (engine, body)
+        times = {f.__name__: f() for f in pair}
+        api.append(times["body"])
+        base.append(times["engine"])
+    ratio = statistics.median(a / b for a, b in zip(api, base, strict=True))
+    print(f"[4] 1,000 steps, CPU: step_body {min(api) * 1e3:.1f} ms vs Run.step(1000, "
+          f"collect=False) {min(base) * 1e3:.1f} ms (best of 15, interleaved): "
+          f"{100 * (min(api) / min(base) - 1):+.1f}% best vs best, "
+          f"{100 * (ratio - 1):+.1f}% median of pairs; target <= 5%")
 
 
 if __name__ == "__main__":
