@@ -1,9 +1,9 @@
 """An offline, server-rendered API reference built from the app's own OpenAPI document.
 
-``/docs`` (Swagger UI) and ``/redoc`` load their assets from a CDN, so they do not work
-offline; ``/api-reference`` renders the same OpenAPI document as plain HTML: every operation
-with its parameters, body and responses, and every schema with its fields, types, ranges and
-defaults. Nothing here is written by hand: it changes when the routes and models change.
+Besides ``/docs`` (Swagger UI) and ``/redoc`` (both offline too: :mod:`app.api_docs`),
+``/api-reference`` renders the OpenAPI document as plain HTML in the app's own pages: every
+operation with its parameters, body and responses, and every schema with its fields, types,
+ranges and defaults. Nothing here is written by hand: it changes when the routes and models change.
 """
 
 from __future__ import annotations

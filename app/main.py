@@ -9,8 +9,8 @@ oversized bodies are refused before any parsing. GZip compresses for remote clie
 :mod:`app.compression`). The plotly.js bundle is pre-compressed and marked
 ``Content-Encoding: gzip``, which GZipMiddleware leaves alone.
 
-``/docs`` (Swagger UI) and ``/redoc`` load their JS/CSS from a CDN and therefore need internet
-access; ``/openapi.json`` is always served by the app itself.
+``/docs`` (Swagger UI) and ``/redoc`` serve their JS/CSS from the installed ``fastapi-offline``
+package (:mod:`app.api_docs`): they work offline, under the same CSP as every page.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from fastapi.templating import Jinja2Templates
 
+from app.api_docs import install_api_docs
 from app.api_reference import inline_markdown
 from app.compression import GZIP_LEVEL, RemoteGZipMiddleware
 from app.errors import CatchAllMiddleware, install_error_handlers
@@ -101,6 +102,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=OPENAPI_TAGS,
         default_response_class=SafeJSONResponse,
         license_info={"name": "MIT"},
+        docs_url=None,  # offline Swagger UI and ReDoc instead: install_api_docs below
+        redoc_url=None,
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -115,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(searches.router)
     app.include_router(pages.router)
 
+    install_api_docs(app)  # before the /static mount: its asset routes must win
     asset = install_static(app, settings.static_dir)
     templates = Jinja2Templates(directory=settings.templates_dir)
     version = meta.app_version()

@@ -12,25 +12,14 @@ from app.jsonsafe import SafeJSONResponse
 
 # plotly.js needs inline styles (it sets style attributes and injects <style> rules); it needs
 # no eval, workers or blob scripts for the SVG traces GradPlay draws. The browser-side UI talks
-# to the API via fetch and WebSockets on the same origin.
+# to the API via fetch and WebSockets on the same origin. /docs and /redoc (Swagger UI, ReDoc:
+# app/api_docs.py) run under this policy too; ReDoc's search index runs in a worker made from a
+# blob: URL by its (same-origin) script, hence worker-src blob:.
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data: blob:; connect-src 'self' ws: wss:; object-src 'none'; "
-    "base-uri 'self'; frame-ancestors 'none'"
+    "img-src 'self' data: blob:; connect-src 'self' ws: wss:; worker-src 'self' blob:; "
+    "object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
 )
-
-# FastAPI's /docs (Swagger UI) and /redoc pages load their JS/CSS from cdn.jsdelivr.net (so they
-# need internet access), bootstrap with an inline script, and ReDoc runs a blob: worker. Only
-# these two pages get this relaxed policy; /openapi.json is always served locally.
-DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: blob: https:; "
-    "worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'self'; "
-    "frame-ancestors 'none'"
-)
-
-DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
 
 _STATIC_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),
@@ -49,8 +38,7 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        csp = DOCS_CSP if scope.get("path") in DOCS_PATHS else CSP
-        extra = ((b"content-security-policy", csp.encode()), *_STATIC_HEADERS)
+        extra = ((b"content-security-policy", CSP.encode()), *_STATIC_HEADERS)
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":

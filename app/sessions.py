@@ -8,8 +8,8 @@ Playing: an asyncio task trains in chunks sized to the requested speed (steps pe
 "unlimited") and pushes a ``frame`` with all records since the previous frame to every watcher,
 at most ``FRAME_RATE`` times per second, plus a ``snapshot`` about every ``SNAPSHOT_INTERVAL``
 seconds. Records reach the watchers as JSON text, encoded once per chunk on the training
-thread (from the history rows for chunks of ``ROWS_MIN`` steps or more), not per watcher on
-the event loop. Play loops take turns on one thread (``play_executor``); requests use the
+thread (by orjson, from the history rows while they hold every step), not per watcher on the
+event loop. Play loops take turns on one thread (``play_executor``); requests use the
 ``training_threads`` pool. Runs at unlimited speed each train their share of a frame interval
 per chunk (measured in CPU time), scaled down while a full cycle takes longer than the
 interval, so every watcher keeps getting frames however many runs play. Live changes wake the
@@ -34,8 +34,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from app.compression import gzip_bytes
-from app.jsonenc import dumps
-from app.rowjson import run_records
+from app.jsonenc import dumps, records_json
 from app.settings import Settings
 from core.errors import RunStateError
 from core.trainer import Limits, Run
@@ -56,10 +55,6 @@ MAX_CHUNK = 10_000
 STEP_SLICE = 100
 """Steps per slice of a long POST .../step on a watched run: watchers get each slice's
 records as soon as it is trained."""
-ROWS_MIN = 64
-"""Chunks of at least this many steps train without record dicts and are encoded from the
-history rows (:mod:`app.rowjson`), ~1.7x faster than dicts and ``json.dumps`` at this size;
-below it the gain shrinks (break-even at ~20 records: ``bench/encode.py`` [2])."""
 MAX_PENDING_RECORDS = 20_000
 """A watcher that stops reading keeps at most about this many unsent records (the oldest
 chunks are dropped)."""
@@ -205,8 +200,7 @@ class RunSession:
 
     def _encode_rows(self, start: int, stop: int) -> bytes:
         """History rows ``start:stop`` as the JSON text of their records (no brackets)."""
-        run = self.run
-        return run_records(run.layer_count).encode(*run.record_rows(start, stop))
+        return records_json(*self.run.record_rows(start, stop))
 
     def _train_text(self, n: int, as_rows: bool) -> tuple[bytes, int]:
         """Train ``n`` steps: (their records as JSON text without brackets, steps done).
@@ -226,9 +220,11 @@ class RunSession:
         return records
 
     def _advance_and_post(self, n: int, loop: asyncio.AbstractEventLoop) -> int:
-        """Train ``n`` steps, post their records to the watchers; returns the steps done. From
-        ``ROWS_MIN`` steps on, without building record dicts."""
-        text, done = self._train_text(n, n >= ROWS_MIN and self._rows_fit(n))
+        """Train ``n`` steps, post their records to the watchers; returns the steps done.
+        Without building record dicts while the history holds every step (the rows are
+        cheaper to encode than the engine's dicts are to build, from 1 step on:
+        ``bench/encode.py`` [2])."""
+        text, done = self._train_text(n, self._rows_fit(n))
         self._post_text(loop, text, done)
         return done
 
@@ -247,8 +243,8 @@ class RunSession:
 
         The steps run under one hold of the lock (contiguous even while the run plays). While
         the history holds one row per step, the engine builds no record dicts and the records
-        are encoded from the rows (:mod:`app.rowjson`; with nobody watching, after the lock
-        is released): together about twice as fast as building dicts and ``json.dumps`` them.
+        are encoded from the rows (:func:`app.jsonenc.records_json`; with nobody watching,
+        after the lock is released), a few per cent cheaper than building the dicts.
         Watchers get the records in slices of ``STEP_SLICE`` as they are trained; the body
         reuses that text. A diverged run raises RunStateError.
         """
@@ -278,7 +274,7 @@ class RunSession:
                 final = dumps({"step": run.step_count, "status": self.status,
                                "divergence": run.divergence})
             if rows is not None:
-                pieces.append(run_records(run.layer_count).encode(*rows))
+                pieces.append(records_json(*rows))
             body = b"".join((b'{"records":[', b",".join(pieces), b"],", final[1:]))
             return body if gzip_level is None else gzip_bytes(body, gzip_level)
 

@@ -211,8 +211,8 @@ def lab_search(request: Request) -> HTMLResponse:
 
 @router.get("/api-reference", response_class=HTMLResponse)
 def api_reference(request: Request) -> HTMLResponse:
-    """Every endpoint and schema from the OpenAPI document, rendered here (works offline,
-    unlike /docs and /redoc, which load Swagger UI / ReDoc from a CDN)."""
+    """Every endpoint and schema from the OpenAPI document, rendered here in the app's own
+    pages (Swagger UI at /docs and ReDoc at /redoc show the same document)."""
     from app.api_reference import linked_type, operations_by_tag, schemas
     from app.routers import stream
 

@@ -92,6 +92,7 @@ def test_docs_pages_served(client: TestClient, path: str) -> None:
     r = client.get(path)
     assert r.status_code == 200
     assert "/openapi.json" in r.text
+    assert "cdn." not in r.text  # assets are the app's own (app/api_docs.py)
 
 
 def test_index_page(client: TestClient) -> None:
