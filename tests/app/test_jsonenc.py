@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from app.jsonenc import dumps, records_json, sanitize
+from core.history import LAYER_FIELDS, SCALAR_FIELDS
 from core.trainer import Run
 from tests.app.test_runs import strict_loads
 
@@ -124,21 +125,24 @@ def test_collecting_nothing_keeps_the_same_rows() -> None:
 @given(rows=st.integers(1, 30), n_layers=st.integers(1, 4), data=st.data())
 def test_any_rows(rows: int, n_layers: int, data: st.DataObject) -> None:
     """Any float64 (subnormals, 1e16, -0.0, NaN, inf) is written exactly or as null."""
-    scalars = data.draw(hnp.arrays(np.float64, (rows, 12), elements=st.floats(width=64)))
+    scalars = data.draw(hnp.arrays(np.float64, (rows, len(SCALAR_FIELDS)),
+                                   elements=st.floats(width=64)))
     scalars[:, :2] = data.draw(hnp.arrays(np.int64, (rows, 2),
                                           elements=st.integers(-10**15, 10**15)))
-    layers = data.draw(hnp.arrays(np.float64, (rows, 7, n_layers), elements=st.floats(width=64)))
+    layers = data.draw(hnp.arrays(np.float64, (rows, len(LAYER_FIELDS), n_layers),
+                                  elements=st.floats(width=64)))
     parsed = strict_loads(b"[" + records_json(scalars, layers) + b"]")
     assert len(parsed) == rows
     for record, s, lay in zip(parsed, scalars.tolist(), layers.tolist(), strict=True):
         values = list(record.values())
         assert type(values[0]) is int and type(values[1]) is int
-        assert values[:12] == sanitize([int(s[0]), int(s[1]), *s[2:]])
-        assert values[12:] == sanitize(lay)
+        assert values[:len(SCALAR_FIELDS)] == sanitize([int(s[0]), int(s[1]), *s[2:]])
+        assert values[len(SCALAR_FIELDS):] == sanitize(lay)
 
 
 def test_no_rows() -> None:
-    assert records_json(np.zeros((0, 12)), np.zeros((0, 7, 2))) == b""
+    empty = records_json(np.zeros((0, len(SCALAR_FIELDS))), np.zeros((0, len(LAYER_FIELDS), 2)))
+    assert empty == b""
 
 
 # --- diverged runs through the API ------------------------------------------------------------
