@@ -1,5 +1,5 @@
 """Stateless lab endpoints: schedule previews, activation curves, conv output sizes, and the
-core.analysis calculators (depth profile, optimizer trajectories, regularization paths, a
+core.labs analyses (depth profile, optimizer trajectories, regularization paths, a
 backprop worked example).
 
 Engine modules are imported inside the handlers: they are plain NumPy and cheap to import, and
@@ -181,7 +181,7 @@ def depth(body: DepthRequest, request: Request) -> Response:
     saturated (sigmoid/tanh) or dead (ReLU) units, and histograms of the activations and of
     ``∂L/∂W``. Shows vanishing/exploding gradients, and what initialisation, batch norm and
     residual connections do about them."""
-    from core.analysis import depth_profile
+    from core.labs.depth import depth_profile
 
     settings: Settings = request.app.state.settings
     if body.width > settings.max_units:
@@ -214,7 +214,7 @@ def optimizer_trajectory(body: TrajectoryRequest) -> Response:
     ``path[0]`` is the start and ``path[t + 1]`` the point after update ``t``. A run whose
     iterate becomes non-finite stops there: ``diverged`` is true and only the finite prefix is
     returned."""
-    from core.analysis import TEST_FUNCTIONS, trajectory
+    from core.labs.trajectories import TEST_FUNCTIONS, trajectory
 
     TEST_FUNCTIONS.get(body.function, "function")  # unknown names: 422 at body.function
     schedule = None
@@ -247,7 +247,7 @@ def regularization_path(body: RegularizationPathRequest) -> Response:
     ``(1/(2n))‖y − Xw − b‖² + l1·Σ|w| + (l2/2)·Σw²`` with l1 = λ (``l1``), l2 = λ (``l2``) or
     l1 = λ·l1_ratio, l2 = λ·(1 − l1_ratio) (``elastic_net``). L1 sets coefficients exactly to 0
     (``zeros`` counts them); L2 only shrinks them."""
-    from core.analysis import regularization_path as reg_path
+    from core.labs.sparsity import regularization_path as reg_path
 
     result = reg_path(
         body.method,
@@ -275,7 +275,7 @@ def penalty_geometry(body: PenaltyGeometryRequest) -> Response:
     constraint boundary through it (L1 diamond, L2 circle, elastic net in between) and the path
     of the optimum as λ grows from 0 (41 values). On the diamond the optimum lands on a corner,
     i.e. a coordinate exactly 0; on the circle it does not."""
-    from core.analysis import penalty_geometry as geometry
+    from core.labs.sparsity import penalty_geometry as geometry
 
     kwargs: dict[str, Any] = {}
     if body.w_star is not None:
@@ -305,7 +305,7 @@ def backprop(body: BackpropRequest) -> Response:
     ``db_l = delta_l``, and the weights after one SGD step ``W − lr·dW``. ``activation``
     applies to the output layer too unless ``output_activation`` is given."""
     from core.activations import ACTIVATIONS
-    from core.analysis import backprop_example
+    from core.labs.backprop import backprop_example
     from core.losses import LOSSES
 
     # unknown names: 422 at body.loss / body.output_activation (not ".name")

@@ -101,7 +101,7 @@ class ConvShapeResponse(BaseModel):
     )
 
 
-# --- analysis endpoints (core.analysis) ------------------------------------------------------
+# --- analysis endpoints (core.labs) -----------------------------------------------------------
 
 
 class DepthRequest(StrictModel):
