@@ -211,9 +211,11 @@ def depth(body: DepthRequest, request: Request) -> Response:
 def optimizer_trajectory(body: TrajectoryRequest) -> Response:
     """Runs a training optimizer (the same code as training; hyperparameters next to ``name``)
     on a 2-D test function from ``start``, optionally under a learning-rate schedule.
-    ``path[0]`` is the start and ``path[t + 1]`` the point after update ``t``. A run whose
-    iterate becomes non-finite stops there: ``diverged`` is true and only the finite prefix is
-    returned."""
+    ``path[0]`` is the start and ``path[t + 1]`` the point after update ``t``; ``distance``
+    is the distance of each point to the nearest minimum. With ``"state": true`` the response
+    adds the optimizer's state after every update, by torch's ``optimizer.state`` keys, and the
+    per-coordinate effective step size. A run whose iterate becomes non-finite stops there:
+    ``diverged`` is true and only the finite prefix is returned."""
     from core.labs.trajectories import TEST_FUNCTIONS, trajectory
 
     TEST_FUNCTIONS.get(body.function, "function")  # unknown names: 422 at body.function
@@ -232,6 +234,7 @@ def optimizer_trajectory(body: TrajectoryRequest) -> Response:
         steps=body.steps,
         params=body.params,
         seed=body.seed,
+        state=body.state,
     )
     return SafeJSONResponse(result)
 

@@ -210,10 +210,16 @@ class TrajectoryRequest(StrictModel):
     )
 
     function: str = Field(
-        description="2-D test function: quadratic, rosenbrock, beale, himmelblau or saddle.",
+        description="2-D test function: quadratic (params a, b: curvatures along the axes, "
+        "condition number b/a; rotation: degrees), rosenbrock, beale, himmelblau, saddle, "
+        "plateau (param width: a flat region, then a drop) or wells (several local minima).",
         examples=["rosenbrock"],
     )
-    params: dict[str, Any] | None = Field(default=None, description="Function parameters.")
+    params: dict[str, Any] | None = Field(
+        default=None,
+        description="Function parameters, e.g. {\"a\": 1, \"b\": 50, \"rotation\": 30} for "
+        "quadratic; errors name params.<name> and its range.",
+    )
     start: list[float] | None = Field(
         default=None, description="[x, y] start point (default: the function's own)."
     )
@@ -221,6 +227,11 @@ class TrajectoryRequest(StrictModel):
     schedule: ScheduleSpec | None = Field(default=None, description="Default: constant rate.")
     steps: int = Field(default=100, ge=1, le=10_000, description="Updates to run.")
     seed: int = Field(default=0, ge=0, le=2**63 - 1)
+    state: bool = Field(
+        default=False,
+        description="Also return the optimizer's state after every update (`state`) and the "
+        "per-coordinate step size (`effective_lr`).",
+    )
 
 
 class TrajectoryResponse(BaseModel):
@@ -230,7 +241,35 @@ class TrajectoryResponse(BaseModel):
     steps_done: int
     diverged: bool
     diverged_at: int | None = Field(description="Index the first non-finite iterate would have.")
-    minima: list[list[float]]
+    minima: list[list[float]] = Field(
+        description="The surface's minima [x, y], lowest f first (every local minimum of "
+        "surfaces with several; empty for the saddle, which is unbounded below)."
+    )
+    distance: list[float] | None = Field(
+        default=None,
+        description="distance[t]: Euclidean distance from path[t] to the nearest minimum "
+        "(null when the surface has none).",
+    )
+    state: dict[str, list[list[float | None]]] | None = Field(
+        default=None,
+        description="Only with \"state\": true. The optimizer's state after update t, by "
+        "torch's optimizer.state keys: momentum_buffer (SGD, RMSprop), sum (Adagrad), "
+        "square_avg and grad_avg (RMSprop, Adadelta), exp_avg and exp_avg_sq (Adam, AdamW, "
+        "NAdam, RAdam, Adamax), max_exp_avg_sq (amsgrad), exp_inf (Adamax), acc_delta "
+        "(Adadelta), prev and step_size (Rprop), mu_product (NAdam; a scalar, repeated in both "
+        "columns). Each is a list of [x, y] rows aligned with lr (null before a buffer exists).",
+        examples=[{"exp_avg": [[-21.56, -8.8]], "exp_avg_sq": [[46.48, 7.744]]}],
+    )
+    effective_lr: list[list[float]] | None = Field(
+        default=None,
+        description="Only with \"state\": true. Per-coordinate step size of update t, [x, y]: "
+        "sgd lr (times the momentum buffer); adagrad lr/(1 + (t−1)·lr_decay)/(√sum + eps); "
+        "rmsprop lr/(√square_avg + eps) (centered: square_avg − grad_avg²); adam, adamw, nadam "
+        "lr/(√v̂ + eps) with v̂ = exp_avg_sq/(1 − β2ᵗ) (adam: times m̂ = exp_avg/(1 − β1ᵗ)); "
+        "radam lr·rₜ·√(1 − β2ᵗ)/(√exp_avg_sq + eps) once ρₜ > 5, else lr; adamax lr/exp_inf; "
+        "adadelta lr·√(acc_delta + eps)/√(square_avg + eps) (acc_delta before the update); "
+        "rprop step_size.",
+    )
 
 
 class RegularizationPathRequest(StrictModel):

@@ -24,7 +24,7 @@ from core.registry import Param, Registry
 from core.schedules import make_schedule
 from core.trainer import as_mapping
 
-__all__ = ["TEST_FUNCTIONS", "Surface", "contour", "trajectory"]
+__all__ = ["TEST_FUNCTIONS", "Surface", "contour", "nearest_distance", "trajectory"]
 
 STEPS_MAX = 10_000
 RESOLUTION_MAX = 400
@@ -56,7 +56,8 @@ class Surface:
                               **self.params)
 
     def minima(self) -> list[list[float]]:
-        """Global minima ``[[x, y], …]`` for these parameters (empty if unbounded below)."""
+        """Minima ``[[x, y], …]`` for these parameters, lowest f first (every local minimum
+        of the surfaces with several; empty if unbounded below)."""
         return self._minima(**self.params)
 
 
@@ -95,28 +96,62 @@ def _register_surface(
     )(factory)
 
 
-def _quad_value(x: FloatArray, y: FloatArray, a: float, b: float) -> FloatArray:
-    return 0.5 * (a * x * x + b * y * y)
+def _quad_uv(
+    x: FloatArray, y: FloatArray, rotation: float
+) -> tuple[FloatArray, FloatArray, float, float]:
+    """Coordinates along the principal axes: ``[u, v] = Rᵀ[x, y]`` (R rotates by ``rotation``
+    degrees), and R's cos/sin. ``rotation == 0`` returns x, y themselves (bit-identical)."""
+    if rotation == 0.0:
+        return x, y, 1.0, 0.0
+    t = math.radians(rotation)
+    c, s = math.cos(t), math.sin(t)
+    return c * x + s * y, c * y - s * x, c, s
 
 
-def _quad_grad(x: FloatArray, y: FloatArray, a: float, b: float) -> tuple[FloatArray, FloatArray]:
-    return a * x, b * y
+def _quad_value(
+    x: FloatArray, y: FloatArray, a: float, b: float, rotation: float = 0.0
+) -> FloatArray:
+    u, v, _, _ = _quad_uv(x, y, rotation)
+    return 0.5 * (a * u * u + b * v * v)
+
+
+def _quad_grad(
+    x: FloatArray, y: FloatArray, a: float, b: float, rotation: float = 0.0
+) -> tuple[FloatArray, FloatArray]:
+    u, v, c, s = _quad_uv(x, y, rotation)
+    if rotation == 0.0:
+        return a * x, b * y
+    # ∇f = R·diag(a, b)·Rᵀ·[x, y] = a·u·(c, s) + b·v·(−s, c)
+    au, bv = a * u, b * v
+    return c * au - s * bv, s * au + c * bv
 
 
 _register_surface(
     "quadratic",
     label="Quadratic bowl",
-    formula="f(x, y) = ½(a·x² + b·y²);  curvatures a and b, condition number b/a",
+    formula=(
+        "f(x, y) = ½(a·u² + b·v²),  [u, v] = Rᵀ[x, y]  (R: rotation by φ degrees);  "
+        "curvatures a and b along the axes, condition number κ = max(a, b)/min(a, b)"
+    ),
     value=_quad_value,
     gradient=_quad_grad,
-    minima=lambda a, b: [[0.0, 0.0]],
+    minima=lambda a, b, rotation: [[0.0, 0.0]],
     view=((-3.0, 3.0), (-3.0, 3.0)),
     start=(-2.5, 1.5),
     params=[
-        Param("a", "float", 1.0, min=0.0, exclusive_min=True, max=100.0, help="curvature in x"),
-        Param("b", "float", 10.0, min=0.0, exclusive_min=True, max=100.0, help="curvature in y"),
+        Param("a", "float", 1.0, min=0.0, exclusive_min=True, max=100.0,
+              help="curvature along the first axis (x when rotation is 0)"),
+        Param("b", "float", 10.0, min=0.0, exclusive_min=True, max=100.0,
+              help="curvature along the second axis (y when rotation is 0); b/a is the "
+                   "condition number when b >= a"),
+        Param("rotation", "float", 0.0, min=-180.0, max=180.0,
+              help="rotation φ of the principal axes, in degrees (0: axis-aligned)"),
     ],
-    description="Gradient descent converges iff lr < 2/max(a, b); with b ≫ a it zig-zags in y.",
+    description=(
+        "Gradient descent converges iff lr < 2/max(a, b); with b ≫ a it zig-zags across the "
+        "valley. Rotating the bowl does not change plain gradient descent (it is rotation "
+        "invariant) but does change per-coordinate methods such as Adam and RMSprop."
+    ),
 )
 
 
@@ -234,6 +269,122 @@ _register_surface(
 )
 
 
+def _plateau_value(x: FloatArray, y: FloatArray, width: float) -> FloatArray:
+    return 1.0 - np.exp(-(x * x + y * y) / (2.0 * width * width))
+
+
+def _plateau_grad(x: FloatArray, y: FloatArray, width: float) -> tuple[FloatArray, FloatArray]:
+    k = np.exp(-(x * x + y * y) / (2.0 * width * width)) / (width * width)
+    return k * x, k * y
+
+
+_register_surface(
+    "plateau",
+    label="Plateau",
+    formula="f(x, y) = 1 − exp(−(x² + y²) / (2w²));  minimum f = 0 at (0, 0)",
+    value=_plateau_value,
+    gradient=_plateau_grad,
+    minima=lambda width: [[0.0, 0.0]],
+    view=((-5.0, 5.0), (-5.0, 5.0)),
+    start=(-4.0, 3.0),
+    params=[
+        Param("width", "float", 1.0, min=0.1, max=5.0,
+              help="width w of the well; beyond ~3w the surface is flat (gradient ≈ 0)"),
+    ],
+    description=(
+        "A flat region, then a drop into a well: the gradient is ~1e-4 on the plateau, so SGD "
+        "crawls while Adam, RMSprop and Rprop (which normalise the step) cross it at full speed."
+    ),
+)
+
+# Gaussian wells on a gentle bowl: (centre x, centre y, depth h, width s).
+_WELLS = ((2.0, 1.0, 1.5, 1.0), (-2.0, -1.5, 1.0, 0.8), (-1.5, 2.5, 0.8, 0.6))
+_WELLS_BOWL = 0.03
+
+
+def _wells_value(x: FloatArray, y: FloatArray) -> FloatArray:
+    f = _WELLS_BOWL * (x * x + y * y)
+    for cx, cy, h, s in _WELLS:
+        dx, dy = x - cx, y - cy
+        f = f - h * np.exp(-(dx * dx + dy * dy) / (2.0 * s * s))
+    return f
+
+
+def _wells_grad(x: FloatArray, y: FloatArray) -> tuple[FloatArray, FloatArray]:
+    gx, gy = 2.0 * _WELLS_BOWL * x, 2.0 * _WELLS_BOWL * y
+    for cx, cy, h, s in _WELLS:
+        dx, dy = x - cx, y - cy
+        k = h * np.exp(-(dx * dx + dy * dy) / (2.0 * s * s)) / (s * s)
+        gx = gx + k * dx
+        gy = gy + k * dy
+    return gx, gy
+
+
+def _local_minima(
+    value: Fn2,
+    gradient: Grad2,
+    view: tuple[tuple[float, float], tuple[float, float]],
+    grid: int = 25,
+) -> list[list[float]]:
+    """Every local minimum in ``view``: Newton's method from a ``grid × grid`` set of starts, all
+    at once (the gradient broadcasts; Hessian by central differences of the analytic gradient),
+    then the points with |∇f| < 1e-12 and a positive definite Hessian, deduplicated (1e-6) and
+    sorted by f, lowest first."""
+    h = 1e-6
+
+    def hessian(x: FloatArray, y: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        gxp, gyp = gradient(x + h, y)
+        gxm, gym = gradient(x - h, y)
+        hxx, hyx = (gxp - gxm) / (2 * h), (gyp - gym) / (2 * h)
+        gxp, gyp = gradient(x, y + h)
+        gxm, gym = gradient(x, y - h)
+        hxy, hyy = (gxp - gxm) / (2 * h), (gyp - gym) / (2 * h)
+        return hxx, 0.5 * (hxy + hyx), hyy
+
+    gx0, gy0 = np.meshgrid(np.linspace(*view[0], grid), np.linspace(*view[1], grid))
+    x, y = gx0.ravel(), gy0.ravel()
+    with np.errstate(all="ignore"):
+        for _ in range(60):
+            gx, gy = gradient(x, y)
+            a, b, c = hessian(x, y)
+            det = a * c - b * b
+            x, y = x - (c * gx - b * gy) / det, y - (a * gy - b * gx) / det
+        gx, gy = gradient(x, y)
+        a, b, c = hessian(x, y)
+        ok = (
+            np.isfinite(x) & np.isfinite(y) & (np.hypot(gx, gy) < 1e-12)
+            & (a > 0) & (a * c - b * b > 0)
+        )
+    found: list[tuple[float, float]] = []
+    for px, py in zip(x[ok], y[ok], strict=True):
+        if all(math.hypot(px - qx, py - qy) > 1e-6 for qx, qy in found):
+            found.append((float(px), float(py)))
+    found.sort(key=lambda q: float(value(*q)))
+    return [[qx, qy] for qx, qy in found]
+
+
+_WELLS_VIEW = ((-5.0, 5.0), (-5.0, 5.0))
+_WELLS_MINIMA = _local_minima(_wells_value, _wells_grad, _WELLS_VIEW)
+
+_register_surface(
+    "wells",
+    label="Several minima",
+    formula=(
+        "f(x, y) = 0.03·(x² + y²) − Σᵢ hᵢ·exp(−|(x, y) − cᵢ|² / (2sᵢ²));  three Gaussian wells "
+        "(c, h, s) = ((2, 1), 1.5, 1), ((−2, −1.5), 1, 0.8), ((−1.5, 2.5), 0.8, 0.6)"
+    ),
+    value=_wells_value,
+    gradient=_wells_grad,
+    minima=lambda: [list(m) for m in _WELLS_MINIMA],
+    view=_WELLS_VIEW,
+    start=(-3.5, -3.5),
+    description=(
+        "Three wells of different depth (the minima are listed lowest first): which one you "
+        "end in depends on the start, the step size and momentum."
+    ),
+)
+
+
 def _surface(function: Any, params: Any) -> Surface:
     return TEST_FUNCTIONS.create(function, as_mapping(params, "params"), "params")
 
@@ -246,6 +397,7 @@ def trajectory(
     steps: int = 100,
     params: Mapping[str, Any] | None = None,
     seed: int = 0,
+    state: bool = False,
 ) -> dict[str, Any]:
     """Run a training optimizer on a 2-D test function from ``start``.
 
@@ -255,9 +407,19 @@ def trajectory(
     ``reduce_on_plateau`` observes f after every update. ``start`` None: the function's default.
 
     Returns ``{"path": (k+1, 2), "value": (k+1,), "lr": (k,), "steps_done": k, "diverged",
-    "diverged_at", "minima"}`` with ``path[0] == start``. If an iterate or its value becomes
+    "diverged_at", "minima", "distance": (k+1,) or None}`` with ``path[0] == start``;
+    ``distance[t]`` is the Euclidean distance from ``path[t]`` to the nearest of ``minima``
+    (None when the surface has no minimum, e.g. the saddle). If an iterate or its value becomes
     non-finite, the run stops: ``diverged`` is true, ``diverged_at`` is the index the first
     non-finite iterate would have had (== k + 1), and only the finite prefix is returned.
+
+    ``state=True`` adds what the optimizer keeps, after every update (rows align with ``lr``):
+    ``state: {key: (k, 2)}`` with torch's ``optimizer.state`` keys (``momentum_buffer``,
+    ``sum``, ``square_avg``, ``grad_avg``, ``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq``,
+    ``exp_inf``, ``acc_delta``, ``prev``, ``step_size``; NAdam's scalar ``mu_product`` is
+    repeated in both columns; a buffer created later than update 0 has NaN rows before) and
+    ``effective_lr: (k, 2)``, the per-coordinate step size of each update
+    (``Optimizer.effective_lr``: e.g. Adam ``lr / (√v̂ + ε)``, which multiplies m̂).
     """
     surface = _surface(function, params)
     if start is None:
@@ -279,6 +441,8 @@ def trajectory(
     grad = np.empty(2)
     path[0] = w
     diverged_at: int | None = None
+    states: list[dict[str, Any]] = []
+    eff = np.empty((steps, 2)) if state else np.empty((0, 2))
     with np.errstate(all="ignore"):
         values[0] = float(surface.value(w[0], w[1]))
         k = 0
@@ -289,26 +453,60 @@ def trajectory(
                 lr = sched.lr_at(t)
                 gx, gy = surface.gradient(w[0], w[1])
                 grad[0], grad[1] = gx, gy
+                before = opt.torch_state() if state else {}
                 opt.step(w, grad, lr)
                 f = float(surface.value(w[0], w[1]))
                 if not (math.isfinite(f) and math.isfinite(w[0]) and math.isfinite(w[1])):
                     diverged_at = t + 1
                     break
+                if state:
+                    states.append(opt.torch_state())
+                    eff[t] = opt.effective_lr(lr, before)
                 rates[t] = lr
                 path[t + 1] = w
                 values[t + 1] = f
                 k = t + 1
                 if sched.stateful:
                     sched.observe(f)  # type: ignore[attr-defined]
-    return {
-        "path": path[: k + 1].copy() if diverged_at != 0 else path[:0].copy(),
+    minima = surface.minima()
+    out_path = path[: k + 1].copy() if diverged_at != 0 else path[:0].copy()
+    out: dict[str, Any] = {
+        "path": out_path,
         "value": values[: k + 1].copy() if diverged_at != 0 else values[:0].copy(),
         "lr": rates[:k].copy(),
         "steps_done": k,
         "diverged": diverged_at is not None,
         "diverged_at": diverged_at,
-        "minima": surface.minima(),
+        "minima": minima,
+        "distance": nearest_distance(out_path, minima) if minima else None,
     }
+    if state:
+        out["state"] = _stack_states(states, k)
+        out["effective_lr"] = eff[:k].copy()
+    return out
+
+
+def nearest_distance(points: FloatArray, minima: Sequence[Sequence[float]]) -> FloatArray:
+    """Distance ``(n,)`` from each of ``points (n, 2)`` to the nearest of ``minima (m, 2)``."""
+    m = np.asarray(minima, dtype=np.float64).reshape(-1, 2)
+    d = points[:, None, :] - m[None, :, :]
+    return np.sqrt(np.min(np.sum(d * d, axis=2), axis=1))
+
+
+def _stack_states(states: list[dict[str, Any]], k: int) -> dict[str, FloatArray]:
+    """Per-step ``torch_state()`` dicts -> ``{key: (k, 2)}``; scalars fill both columns and
+    steps before a buffer existed are NaN."""
+    keys: list[str] = []
+    for st in states:
+        keys.extend(key for key in st if key not in keys)
+    out: dict[str, FloatArray] = {}
+    for key in keys:
+        arr = np.full((k, 2), np.nan)
+        for t, st in enumerate(states):
+            if key in st:
+                arr[t] = st[key]
+        out[key] = arr
+    return out
 
 
 def contour(
