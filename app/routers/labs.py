@@ -27,6 +27,8 @@ from app.schemas.labs import (
     ConvShapeResponse,
     DepthRequest,
     DepthResponse,
+    EwaRequest,
+    EwaResponse,
     PenaltyGeometryRequest,
     PenaltyGeometryResponse,
     RegularizationPathRequest,
@@ -325,4 +327,21 @@ def backprop(body: BackpropRequest) -> Response:
         output_activation=body.output_activation,
         activation_params=body.activation_params,
     )
+    return SafeJSONResponse(result)
+
+
+@router.post(
+    "/api/labs/ewa",
+    summary="Exponentially weighted average, with and without bias correction",
+    response_model=EwaResponse,
+    responses=_422,
+)
+def exponentially_weighted_average(body: EwaRequest) -> Response:
+    """``s_t = β·s_{t−1} + (1 − β)·Y_t`` of a series: from ``s_0 = 0`` (and bias-corrected,
+    ``s_t/(1 − βᵗ)``, as Adam does) and from ``s_1 = Y_1`` (the notes' formula; torch's SGD
+    momentum buffer with ``dampening = β``), the weights of the last average and its
+    ``1/(1 − β)`` window. Without ``values``, a seeded noisy sine of length ``n``."""
+    from core.labs.ewa import ewa
+
+    result = ewa(body.values, beta=body.beta, n=body.n, noise=body.noise, seed=body.seed)
     return SafeJSONResponse(result)

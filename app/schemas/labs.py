@@ -411,3 +411,42 @@ class BackpropResponse(BaseModel):
     dL_da: list[float | None]
     backward: list[BackwardStep]
     updated: list[UpdatedLayer]
+
+
+class EwaRequest(StrictModel):
+    """An exponentially weighted average of a series (given, or a seeded noisy sine)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"beta": 0.9, "n": 100, "noise": 2.0, "seed": 0},
+                                        {"values": [1.0, 2.0, 3.0], "beta": 0.5}]}
+    )
+
+    values: list[float] | None = Field(
+        default=None,
+        description="The series Y_1 … Y_n (1 … 10,000 numbers, each -1e12 … 1e12). Default: "
+        "10 + 5·sin(2πt/n) plus Gaussian noise from `n`, `noise` and `seed`.",
+    )
+    beta: float = Field(default=0.9, description="Decay β, 0 <= β < 1.", examples=[0.9])
+    n: int = Field(default=100, description="Length of the generated series (1 … 10,000).")
+    noise: float = Field(default=2.0, description="Noise std of the generated series (0 … 100).")
+    seed: int = Field(default=0, description="Seed of the generated series' noise (>= 0).")
+
+
+class EwaResponse(BaseModel):
+    t: list[int] = Field(description="1 … n.")
+    values: list[float] = Field(description="The series Y_t.")
+    signal: list[float] | None = Field(
+        description="The noise-free signal of a generated series (null for given values)."
+    )
+    zero_start: list[float] = Field(description="s_t = β·s_{t−1} + (1 − β)·Y_t with s_0 = 0.")
+    bias_corrected: list[float] = Field(description="s_t / (1 − βᵗ), as Adam corrects m and v.")
+    first_value_start: list[float] = Field(
+        description="The notes' variant: s_1 = Y_1, then the same recursion (torch's SGD "
+        "momentum buffer with dampening = β)."
+    )
+    bias: list[float] = Field(description="1 − βᵗ: the total weight of the zero-start average.")
+    weights: list[float] = Field(
+        description="Weight (1 − β)·β^(n−i) of Y_i in the last zero-start average."
+    )
+    window: float = Field(description="1/(1 − β): about how many recent values it averages.")
+    beta: float

@@ -363,3 +363,42 @@ def test_templates_only_use_known_keys(client: TestClient) -> None:
     for url in ("/labs/schedules", "/labs/gradients", "/"):
         keys = set(re.findall(r'data-i18n(?:-[a-z-]+)?="([^"]+)"', client.get(url).text))
         assert keys and keys <= set(en), sorted(keys - set(en))
+
+
+# --- exponentially weighted average ----------------------------------------------------------
+
+EWA = "/api/labs/ewa"
+
+
+def test_ewa_generated_and_given_series(client: TestClient) -> None:
+    r = client.post(EWA, json={"beta": 0.9, "n": 50, "seed": 3})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["t"][:3] == [1, 2, 3] and len(out["values"]) == 50 and len(out["signal"]) == 50
+    assert out["window"] == pytest.approx(10.0)
+    given = client.post(EWA, json={"values": [4.0, 4.0, 4.0], "beta": 0.5}).json()
+    assert given["signal"] is None
+    assert given["zero_start"] == [2.0, 3.0, 3.5]
+    assert given["bias_corrected"] == pytest.approx([4.0, 4.0, 4.0], rel=1e-15)
+    assert given["first_value_start"] == [4.0, 4.0, 4.0]
+
+
+@pytest.mark.parametrize(
+    ("body", "loc", "message"),
+    [
+        ({"beta": 1.0}, ["body", "beta"], "0.0 <= x < 1.0"),
+        ({"values": []}, ["body", "values"], "1 to 10000"),
+        ({"values": [1, 1e13]}, ["body", "values", 1], "<= 1000000000000.0"),
+        ({"n": 20000}, ["body", "n"], "1 <= x <= 10000"),
+        ({"noise": -1}, ["body", "noise"], "0.0 <= x <= 100.0"),
+        ({"bogus": 1}, ["body", "bogus"], ""),
+    ],
+)
+def test_ewa_errors_name_field_and_range(
+    client: TestClient, body: dict[str, Any], loc: list[Any], message: str
+) -> None:
+    r = client.post(EWA, json=body)
+    assert r.status_code == 422, r.text
+    detail = {tuple(d["loc"]): d["msg"] for d in r.json()["detail"]}
+    assert tuple(loc) in detail, detail
+    assert message in detail[tuple(loc)]
