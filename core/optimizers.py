@@ -17,7 +17,20 @@ Deliberate differences from torch, both only where torch would produce NaN: ``ep
 before the square root (rounding can make it slightly negative for a constant gradient).
 State that torch creates only at the first step with an option on (e.g. RMSprop's momentum
 buffer, Adam's ``max_exp_avg_sq``) is created as zeros when the option is switched on mid-run,
-where torch would raise a KeyError.
+where torch would raise a KeyError. NAdam's scalar ``mu_product`` is a float64 number; torch
+keeps it as a 0-d tensor of the default dtype (float32 unless
+``torch.set_default_dtype(torch.float64)``, which the golden generator sets).
+
+Optimizers: SGD, Adagrad, RMSprop, Adam, AdamW, NAdam, RAdam, Adamax, Adadelta, Rprop. torch
+flags that choose a code path or do not apply are left out: ``foreach``, ``fused``,
+``capturable``, ``differentiable`` (the single-tensor path is the reference) and ``maximize``
+(the engine always minimises). As in torch, Rprop uses ``lr`` only for its initial step sizes.
+
+State: :meth:`Optimizer.torch_state` returns the buffers by torch's ``optimizer.state`` keys
+(``momentum_buffer``, ``sum``, ``square_avg``, ``grad_avg``, ``exp_avg``, ``exp_avg_sq``,
+``max_exp_avg_sq``, ``exp_inf``, ``acc_delta``, ``prev``, ``step_size``, ``mu_product``), and
+:meth:`Optimizer.effective_lr` the per-coordinate step size of the last update (documented per
+class; e.g. Adam ``lr / (√v̂ + ε)``, which multiplies ``m̂``).
 """
 
 from __future__ import annotations
