@@ -292,8 +292,9 @@ _register_surface(
               help="width w of the well; beyond ~3w the surface is flat (gradient ≈ 0)"),
     ],
     description=(
-        "A flat region, then a drop into a well: the gradient is ~1e-4 on the plateau, so SGD "
-        "crawls while Adam, RMSprop and Rprop (which normalise the step) cross it at full speed."
+        "A flat region, then a drop into a well: at the default start the gradient is below "
+        "1e-4, so SGD crawls while Adam and Rprop (which normalise the step) cross the plateau "
+        "at full speed."
     ),
 )
 

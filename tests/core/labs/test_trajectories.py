@@ -133,8 +133,10 @@ def test_plateau_is_flat_then_drops() -> None:
     assert np.hypot(gx, gy) < 1e-4 and f.value(-4.0, 3.0) > 0.99
     sgd = trajectory("plateau", None, {"name": "sgd", "lr": 0.1}, steps=200)
     adam = trajectory("plateau", None, {"name": "adam", "lr": 0.1}, steps=200)
+    rprop = trajectory("plateau", None, {"name": "rprop", "lr": 0.01}, steps=200)
     assert sgd["distance"][-1] > 4.9  # still on the plateau
     assert adam["distance"][-1] < 0.1  # crossed it and dropped in
+    assert rprop["distance"][-1] < 0.1
 
 
 def test_rosenbrock_minimum_moves_with_a() -> None:
