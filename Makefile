@@ -52,6 +52,7 @@ bench: install-test
 	$(PY) bench/engine.py
 	$(PY) bench/encode.py
 	$(PY) bench/stream.py
+	$(PY) bench/optimizers.py
 
 # Regenerate the PyTorch golden fixtures (tests/fixtures/*.json).
 golden: install-test
