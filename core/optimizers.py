@@ -951,23 +951,33 @@ class Rprop(Optimizer):
         hp = self.hp
         self._etaminus, self._etaplus = hp["etas"]
         self._smin, self._smax = hp["step_sizes"]
+        self._smin_arr, self._smax_arr = _scalar(self._smin), _scalar(self._smax)
+
+    def _allocate(self, size: int) -> None:
+        super()._allocate(size)
+        self._factor = np.empty(size)
 
     def _step(self, params: np.ndarray, grads: np.ndarray, lr: float) -> None:
         prev = self._buffer("prev")
         step_size = self._buffer("step_size", lr)
-        tmp = self._tmp
+        tmp, factor = self._tmp, self._factor
         _mul(grads, prev, tmp)
-        np.sign(tmp, tmp)
-        factor = np.where(tmp > 0, self._etaplus, np.where(tmp < 0, self._etaminus, 1.0))
+        kept, flipped = tmp > 0.0, tmp < 0.0
+        factor.fill(1.0)
+        np.copyto(factor, self._etaplus, where=kept)
+        np.copyto(factor, self._etaminus, where=flipped)
         _mul(step_size, factor, step_size)
-        np.clip(step_size, self._smin, self._smax, out=step_size)
+        _maximum(step_size, self._smin_arr, out=step_size)  # clamp(min, max), as torch
+        np.minimum(step_size, self._smax_arr, out=step_size)
+        # torch zeroes the gradient where the factor equals η−, i.e. where the sign flipped
+        # (0 < η− < 1 < η+ is validated, so no other factor can equal η−)
         g = self._g
-        g[:] = grads
-        g[factor == self._etaminus] = 0.0
+        np.copyto(g, grads)
+        np.copyto(g, 0.0, where=flipped)
         np.sign(g, tmp)
         _mul(tmp, step_size, tmp)
         _sub(params, tmp, params)
-        prev[:] = g
+        np.copyto(prev, g)
 
     def effective_lr(self, lr: float, before: dict[str, Any]) -> np.ndarray:
         return self._buffer("step_size").copy()
