@@ -39,6 +39,7 @@ class Catalog(BaseModel):
                     "datasets": [],
                     "regularization": [],
                     "grad_clip": [],
+                    "test_functions": [],
                     "limits": {"max_units": 512},
                 }
             ]
@@ -53,4 +54,9 @@ class Catalog(BaseModel):
     datasets: list[dict[str, Any]]
     regularization: list[dict[str, Any]]
     grad_clip: list[dict[str, Any]]
+    test_functions: list[dict[str, Any]] = Field(
+        description="2-D surfaces of POST /api/optimizers/trajectory; besides the common "
+        "fields: view {x: [lo, hi], y: [lo, hi]}, start [x, y], minima [[x, y], ...] (lowest "
+        "f first, for the default parameters) and saddles [[x, y], ...]."
+    )
     limits: dict[str, int]

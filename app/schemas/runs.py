@@ -57,7 +57,11 @@ class ModelConfig(StrictModel):
 
 
 class OptimizerConfig(ComponentModel):
-    name: str = Field("sgd", description="sgd | adagrad | rmsprop | adam | adamw")
+    name: str = Field(
+        "sgd",
+        description="a catalog optimizer: sgd | adagrad | rmsprop | adam | adamw | nadam | radam"
+        " | adamax | adadelta | rprop",
+    )
     lr: float = Field(0.03, ge=0.0, le=10.0, description="Base learning rate (torch semantics).")
 
 
