@@ -21,6 +21,20 @@ UVICORN_OPTIONS: dict[str, object] = {
 """How ``gradplay serve`` runs uvicorn (the tests' live server and the benchmarks too)."""
 
 
+def uvicorn_options(settings: Settings) -> dict[str, object]:
+    """:data:`UVICORN_OPTIONS` plus the limits that come from the settings: WebSocket messages
+    as large as request bodies (uvicorn closes the connection with 1009 beyond), idle
+    keep-alive connections closed after 5 s, and at most 5 s for open connections to finish
+    at shutdown. Stalled request bodies are cut by ``BodySizeLimitMiddleware``
+    (``GRADPLAY_BODY_TIMEOUT_SECONDS``)."""
+    return {
+        **UVICORN_OPTIONS,
+        "ws_max_size": settings.max_body_bytes,
+        "timeout_keep_alive": 5,
+        "timeout_graceful_shutdown": 5,
+    }
+
+
 def _port(text: str) -> int:
     try:
         port = int(text)
@@ -92,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         log_level=args.log_level,
-        **{**UVICORN_OPTIONS, "ws_per_message_deflate": args.ws_compression},  # type: ignore[arg-type]
+        **{**uvicorn_options(settings), "ws_per_message_deflate": args.ws_compression},  # type: ignore[arg-type]
     )
     return 0
 

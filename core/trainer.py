@@ -45,6 +45,7 @@ from core.model import (
     spec_from_config,
 )
 from core.optimizers import OPTIMIZERS, Optimizer, make_optimizer, switch_optimizer
+from core.registry import join_field
 from core.regularizers import (
     GradClip,
     Regularization,
@@ -613,8 +614,16 @@ class Run:
         steps: int,
         limits: Limits | None = None,
     ) -> Run:
-        """Rebuild a run from its config and event log and train it to ``steps`` updates."""
-        run = cls(config, limits)
+        """Rebuild a run from its config and event log and train it to ``steps`` updates.
+
+        Errors name their place in the export: ``config.optimizer.lr``,
+        ``events[3].patch.model`` (a patch the log cannot hold is invalid input here, never a
+        "reset first" conflict), ``events[4].weights[1].W``.
+        """
+        try:
+            run = cls(config, limits)
+        except ConfigError as exc:
+            raise ConfigError(join_field("config", exc.field), exc.message) from None
         last = -1
         for k, event in enumerate(events):
             if not isinstance(event, Mapping) or not (
@@ -630,7 +639,12 @@ class Run:
             if run.status == "diverged":
                 raise ConfigError(f"events[{k}].step", "the run diverged before this event")
             if "patch" in event:
-                run.apply_patch(event["patch"])
+                try:
+                    run.apply_patch(event["patch"])
+                except ConfigError as exc:
+                    inner = "" if exc.field == "patch" else exc.field
+                    raise ConfigError(join_field(f"events[{k}].patch", inner),
+                                      exc.message) from None
             else:
                 run.set_weights(event["weights"], prefix=f"events[{k}].weights")
         if steps > run.step_count and run.status != "diverged":

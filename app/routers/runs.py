@@ -259,7 +259,19 @@ async def put_weights(session: Session, body: WeightsBody) -> Any:
     return SafeJSONResponse({"layers": layers})
 
 
-@router.get("/{run_id}/export", responses=ERRORS)
+EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    200: {
+        "description": "The export (JSON), or with ``format=csv`` the history as CSV.",
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "text/csv": {"schema": {"type": "string"}},
+        },
+    },
+}
+
+
+@router.get("/{run_id}/export", responses=EXPORT_RESPONSES)
 async def export_run(
     session: Session,
     format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",

@@ -595,7 +595,7 @@ def test_import_tampered_history_is_422(client: TestClient, tamper: str) -> None
     [
         (lambda e: e.update(step=-1), ["body", "step"]),
         (lambda e: e.update(format="other"), ["body", "format"]),
-        (lambda e: e["config"].update(batch_size=0), ["body", "batch_size"]),
+        (lambda e: e["config"].update(batch_size=0), ["body", "config", "batch_size"]),
         (lambda e: e.update(events=[{"step": 1}]), ["body", "events", 0]),
         (lambda e: e.update(step=200001), ["body", "step"]),
     ],

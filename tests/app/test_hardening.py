@@ -1,0 +1,150 @@
+"""Hostile input (issue 16): huge integers, negative zero, strict weights, parse errors.
+
+Every case here answered a 500 (or a misleading message) before: each must be a 4xx naming
+the field and the allowed range.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+BIG = int("1" + "0" * 400)  # 401 digits: float(BIG) overflows
+SMALL_RUN = {"dataset": {"n": 20}, "model": {"hidden": [3]}}
+
+
+def _loc_and_msg(response: Any) -> tuple[list[Any], str]:
+    item = response.json()["detail"][0]
+    return item["loc"], item["msg"]
+
+
+def _run(client: TestClient, config: dict[str, Any] | None = None) -> str:
+    r = client.post("/api/runs", json=config if config is not None else SMALL_RUN)
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+# ------------------------------------------------------------------ defect 1: huge integers
+@pytest.mark.parametrize(("method", "path", "body", "loc"), [
+    ("post", "/api/runs", {"optimizer": {"name": "adam", "eps": BIG}},
+     ["body", "optimizer", "eps"]),
+    ("post", "/api/runs", {"model": {"init": "normal", "init_params": {"std": BIG}}},
+     ["body", "model", "init_params", "std"]),
+    ("post", "/api/runs", {"schedule": {"name": "step", "step_size": BIG}},
+     ["body", "schedule", "step_size"]),
+    ("post", "/api/runs/import", {"config": {"optimizer": {"name": "adam", "eps": BIG}}},
+     ["body", "config", "optimizer", "eps"]),
+    ("post", "/api/labs/depth",
+     {"depth": 2, "width": 4, "init": "normal", "init_params": {"std": BIG}},
+     ["body", "init_params", "std"]),
+    ("post", "/api/schedules/preview",
+     {"lr": 0.1, "steps": 10, "schedule": {"name": "exponential", "gamma": BIG}},
+     ["body", "schedule", "gamma"]),
+    ("post", "/api/optimizers/trajectory",
+     {"function": "quadratic", "steps": 3, "optimizer": {"name": "adam", "eps": BIG}},
+     ["body", "optimizer", "eps"]),
+])
+def test_huge_integer_parameters_are_422_naming_field_and_range(
+    client: TestClient, method: str, path: str, body: dict[str, Any], loc: list[Any]
+) -> None:
+    r = getattr(client, method)(path, json=body)
+    assert r.status_code == 422, r.text
+    got_loc, msg = _loc_and_msg(r)
+    assert got_loc[-len(loc) + 1:] == loc[1:]
+    assert "must be" in msg and "digits" in msg  # the range, and the size of what was sent
+    assert len(r.content) < 2000  # the 401 digits are not echoed
+
+
+def test_huge_integer_in_patch_and_activation_curve(client: TestClient) -> None:
+    run_id = _run(client, {**SMALL_RUN, "optimizer": {"name": "adam"}})
+    r = client.patch(f"/api/runs/{run_id}", json={"optimizer": {"eps": BIG}})
+    assert r.status_code == 422
+    assert _loc_and_msg(r)[0] == ["body", "optimizer", "eps"]
+    r = client.get("/api/activations/leaky_relu/curve",
+                   params={"params": json.dumps({"negative_slope": BIG})})
+    assert r.status_code == 422
+    loc, msg = _loc_and_msg(r)
+    assert loc == ["query", "params", "negative_slope"] and "0.0 <= x <= 1.0" in msg
+
+
+# ------------------------------------------------------------------ defect 2: -0.0
+@pytest.mark.parametrize("model", [
+    {"init": "normal", "init_params": {"std": -0.0}},
+    {"bias_init": "normal", "bias_init_params": {"std": -0.0}},
+])
+def test_negative_zero_std_is_zero(client: TestClient, model: dict[str, Any]) -> None:
+    r = client.post("/api/runs", json={**SMALL_RUN, "model": {**SMALL_RUN["model"], **model}})
+    assert r.status_code == 201, r.text
+    params = r.json()["config"]["model"]
+    key = "init_params" if "init_params" in model else "bias_init_params"
+    assert params[key]["std"] == 0.0
+    assert json.dumps(params[key]["std"]) == "0.0"  # +0.0, as for every float parameter
+
+
+def test_negative_zero_std_in_depth_lab(client: TestClient) -> None:
+    r = client.post("/api/labs/depth", json={"depth": 2, "width": 4, "init": "normal",
+                                             "init_params": {"std": -0.0}})
+    assert r.status_code == 200, r.text
+
+
+# ------------------------------------------------------------------ defect 10: weights
+@pytest.mark.parametrize("bad", ["1.5", True, None, pytest.param(BIG, id="401-digits"), {"x": 1}])
+def test_put_weights_takes_only_numbers(client: TestClient, bad: Any) -> None:
+    run_id = _run(client)
+    layers = client.get(f"/api/runs/{run_id}/weights").json()["layers"]
+    before = json.loads(json.dumps(layers))
+    layers[1]["W"][0][0] = bad
+    r = client.put(f"/api/runs/{run_id}/weights", json={"layers": layers})
+    assert r.status_code == 422, r.text
+    loc, msg = _loc_and_msg(r)
+    assert loc == ["body", "layers", 1, "W"] and "number" in msg
+    assert client.get(f"/api/runs/{run_id}/weights").json()["layers"] == before  # unchanged
+
+
+# ------------------------------------------------------------------ defect 10: the rest
+@pytest.mark.parametrize(("body", "words"), [
+    ("[" * 1000 + "]" * 1000, "nested too deeply"),
+    ('{"seed": ' + "1" * 4301 + "}", "more than 4300 digits"),
+    (b'{"seed": "\xff"}', "UTF-8"),
+])
+def test_unparseable_bodies_name_the_true_reason(
+    client: TestClient, body: str | bytes, words: str
+) -> None:
+    r = client.post("/api/runs", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    loc, msg = _loc_and_msg(r)
+    assert loc == ["body"] and words in msg
+
+
+def test_allow_on_import_lists_only_post(client: TestClient) -> None:
+    r = client.put("/api/runs/import", json={})
+    assert r.status_code == 405
+    assert r.headers["allow"] == "POST"
+
+
+def test_openapi_documents_csv_export(client: TestClient) -> None:
+    doc = client.get("/openapi.json").json()
+    content = doc["paths"]["/api/runs/{run_id}/export"]["get"]["responses"]["200"]["content"]
+    assert set(content) == {"application/json", "text/csv"}
+
+
+@pytest.mark.parametrize(("patch", "loc", "status"), [
+    ({"model": {"hidden": [3]}}, ["body", "events", 1, "patch", "model"], 422),
+    ({"optimizer": {"lr": -1}}, ["body", "events", 1, "patch", "optimizer", "lr"], 422),
+])
+def test_import_errors_name_the_event(
+    client: TestClient, patch: dict[str, Any], loc: list[Any], status: int
+) -> None:
+    events = [{"step": 0, "patch": {"batch_size": 5}}, {"step": 1, "patch": patch}]
+    r = client.post("/api/runs/import", json={"config": SMALL_RUN, "events": events, "step": 2})
+    assert r.status_code == status, r.text
+    assert _loc_and_msg(r)[0] == loc
+
+
+def test_import_config_errors_name_the_config(client: TestClient) -> None:
+    r = client.post("/api/runs/import", json={"config": {"optimizer": {"lr": -1}}})
+    assert r.status_code == 422
+    assert _loc_and_msg(r)[0] == ["body", "config", "optimizer", "lr"]
