@@ -173,8 +173,14 @@ class RunSession:
             "layers": run.model.layer_names(),
             "task": run.dataset.task,
             "speed": self.speed,
-            "events": run.events,
+            # the log itself (up to max_event_bytes) is at GET .../events and in exports
+            "event_count": len(run.events),
+            "event_bytes": run.event_bytes,
         }
+
+    def patch_events(self) -> list[dict[str, Any]]:
+        """The live changes of the event log without weights edits (small: chart markers)."""
+        return [e for e in self.run.events if "patch" in e]
 
     async def locked(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` in a request worker thread while holding the session lock."""
@@ -289,7 +295,7 @@ class RunSession:
         config = await self.locked(self.run.apply_patch, patch)
         self._wake.set()
         self.broadcast({"type": "config", "config": config, "step": self.run.step_count,
-                        "events": self.run.events})
+                        "event": self.run.events[-1]})
         return config
 
     async def reset(self, seed: int | None = None) -> None:
@@ -470,6 +476,8 @@ class RunManager:
             max_hidden_layers=settings.max_hidden_layers,
             max_units=settings.max_units,
             max_samples=settings.max_samples,
+            max_events=settings.max_events,
+            max_event_bytes=settings.max_event_bytes,
         )
         self.sessions: dict[str, RunSession] = {}
         # All engine work shares a few threads: with the GIL, more threads would not train

@@ -19,6 +19,7 @@ further steps are refused (:class:`RunStateError`) until :meth:`Run.reset`.
 from __future__ import annotations
 
 import copy
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from numpy.typing import NDArray
 
 from core.activations import sigmoid, softmax
 from core.datasets import DATASETS, MAX_SAMPLES, Dataset, curve_grid, grid_for, make_dataset
-from core.errors import ConfigError, RebuildRequiredError, RunStateError
+from core.errors import ConfigError, EventLogFullError, RebuildRequiredError, RunStateError
 from core.histogram import histogram
 from core.history import LAYER_FIELDS, SCALAR_FIELDS, History
 
@@ -74,6 +75,11 @@ PATCHABLE = ("optimizer", "schedule", "regularization", "batch_size", "dropout",
 
 REBUILD_FIELDS = ("seed", "dataset", "model", "loss", "loss_params")
 
+MAX_EVENTS = 10_000
+MAX_EVENT_BYTES = 16 * 1024 * 1024
+"""Default bounds of a run's event log (live changes and weights edits since its last reset):
+count and compact-JSON bytes. A change beyond them raises :class:`EventLogFullError`."""
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -82,6 +88,14 @@ class Limits:
     max_hidden_layers: int = MAX_HIDDEN_LAYERS
     max_units: int = MAX_UNITS
     max_samples: int = MAX_SAMPLES
+    max_events: int = MAX_EVENTS
+    max_event_bytes: int = MAX_EVENT_BYTES
+
+
+def event_size(event: Mapping[str, Any]) -> int:
+    """Bytes of ``event`` as compact JSON: what it adds to an export (and to memory, roughly:
+    a weights edit is stored as Python floats)."""
+    return len(json.dumps(event, separators=(",", ":"), default=str))
 
 
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -255,6 +269,7 @@ class Run:
         self.status = "ready"
         self.divergence: dict[str, Any] | None = None
         self.events: list[dict[str, Any]] = []
+        self.event_bytes = 0  # sum of event_size(e) over self.events
         self.history = History(self.model.n_layers)
         self._prev_weight_norm = np.sqrt(self.model.squared_norms(self.model.theta))
         self._prev = np.empty(self.model.n_params)
@@ -546,6 +561,8 @@ class Run:
         if "dropout" in patch:
             new_cfg["model"]["dropout"] = check_dropout(patch["dropout"], "dropout")
         _check_batch_norm_batch(new_cfg)
+        event = {"step": self.step_count, "patch": copy.deepcopy(dict(patch))}
+        size = self._check_event_room(event)
 
         # Everything validated: commit.
         old_opt = self.config["optimizer"]
@@ -570,17 +587,41 @@ class Run:
         self.eval_every = new_cfg["eval_every"]
         self.model.dropout = new_cfg["model"]["dropout"]
         self.config = new_cfg
-        self.events.append({"step": self.step_count, "patch": copy.deepcopy(dict(patch))})
+        self._log_event(event, size)
         return new_cfg
+
+    def _check_event_room(self, event: Mapping[str, Any]) -> int:
+        """The size of ``event`` if the log has room for it, else EventLogFullError."""
+        size = event_size(event)
+        count, limit = len(self.events), self.limits
+        if count + 1 > limit.max_events or self.event_bytes + size > limit.max_event_bytes:
+            raise EventLogFullError(
+                f"event log full: {count} events, {self.event_bytes} bytes, and this change "
+                f"adds {size} bytes; the limits are {limit.max_events} events and "
+                f"{limit.max_event_bytes} bytes (GRADPLAY_MAX_EVENTS, "
+                "GRADPLAY_MAX_EVENT_BYTES). Reset the run (it clears the log) or start a new one"
+            )
+        return size
+
+    def _log_event(self, event: dict[str, Any], size: int) -> None:
+        self.events.append(event)
+        self.event_bytes += size
 
     def set_weights(self, layers: Sequence[Mapping[str, Any]], prefix: str = "layers") -> None:
         """Replace every parameter and buffer (exact float64; see ``MLP.set_layers``), keep the
         optimizer state, and log ``{step, weights}`` so replays stay exact."""
+        before = self.model.get_layers()
         self.model.set_layers(layers, prefix)
-        self._prev_weight_norm = np.sqrt(self.model.squared_norms(self.model.theta))
         exact = [{k: np.asarray(v, dtype=np.float64).tolist() for k, v in layer.items()}
                  for layer in layers]
-        self.events.append({"step": self.step_count, "weights": exact})
+        event = {"step": self.step_count, "weights": exact}
+        try:
+            size = self._check_event_room(event)
+        except EventLogFullError:
+            self.model.set_layers(before)  # nothing changes
+            raise
+        self._prev_weight_norm = np.sqrt(self.model.squared_norms(self.model.theta))
+        self._log_event(event, size)
 
     # ------------------------------------------------------------------ reset / replay
     def reset(self, seed: int | None = None) -> None:
@@ -624,6 +665,9 @@ class Run:
             run = cls(config, limits)
         except ConfigError as exc:
             raise ConfigError(join_field("config", exc.field), exc.message) from None
+        if len(events) > run.limits.max_events:
+            raise ConfigError("events", f"at most {run.limits.max_events} events "
+                              f"(GRADPLAY_MAX_EVENTS), got {len(events)}")
         last = -1
         for k, event in enumerate(events):
             if not isinstance(event, Mapping) or not (
@@ -638,15 +682,18 @@ class Run:
                 run.step(at - run.step_count, collect=False)
             if run.status == "diverged":
                 raise ConfigError(f"events[{k}].step", "the run diverged before this event")
-            if "patch" in event:
-                try:
-                    run.apply_patch(event["patch"])
-                except ConfigError as exc:
-                    inner = "" if exc.field == "patch" else exc.field
-                    raise ConfigError(join_field(f"events[{k}].patch", inner),
-                                      exc.message) from None
-            else:
-                run.set_weights(event["weights"], prefix=f"events[{k}].weights")
+            try:
+                if "patch" in event:
+                    try:
+                        run.apply_patch(event["patch"])
+                    except ConfigError as exc:
+                        inner = "" if exc.field == "patch" else exc.field
+                        raise ConfigError(join_field(f"events[{k}].patch", inner),
+                                          exc.message) from None
+                else:
+                    run.set_weights(event["weights"], prefix=f"events[{k}].weights")
+            except EventLogFullError as exc:
+                raise ConfigError(f"events[{k}]", str(exc)) from None
         if steps > run.step_count and run.status != "diverged":
             run.step(steps - run.step_count, collect=False)
         return run

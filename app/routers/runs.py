@@ -16,6 +16,7 @@ from app.errors import config_error_as_validation
 from app.jsonsafe import SafeJSONResponse
 from app.schemas.common import MessageError, ValidationErrorBody
 from app.schemas.runs import (
+    EventLog,
     ImportBody,
     ResetRequest,
     RunConfig,
@@ -128,7 +129,8 @@ async def get_run(session: Session) -> Any:
 async def patch_run(session: Session, patch: RunPatch) -> Any:
     """Live change of optimizer (incl. name), schedule, regularization, batch_size, dropout,
     grad_clip or eval_every, effective from the next step and recorded in the event log.
-    Changing dataset, model, seed or loss answers 409: reset or create a new run."""
+    Changing dataset, model, seed or loss answers 409: reset or create a new run; so does a
+    change when the event log is full (``max_events``, ``max_event_bytes``)."""
     await session.apply_patch(patch.as_patch())
     return SafeJSONResponse(await session.locked(session.describe))
 
@@ -243,6 +245,21 @@ async def run_data(session: Session) -> Any:
     return SafeJSONResponse(await session.locked(data))
 
 
+@router.get("/{run_id}/events", response_model=EventLog, responses=ERRORS)
+async def run_events(request: Request, session: Session) -> Any:
+    """The run's event log (as in the export): live changes and weights edits since the last
+    reset. Bounded by ``max_events`` and ``max_event_bytes``; a change beyond either is a 409
+    and changes nothing. ``GET``/``PATCH`` of the run carry only its size."""
+    settings = request.app.state.settings
+
+    def log() -> dict[str, Any]:
+        run = session.run
+        return {"events": list(run.events), "count": len(run.events), "bytes": run.event_bytes,
+                "max_events": settings.max_events, "max_event_bytes": settings.max_event_bytes}
+
+    return SafeJSONResponse(await session.locked(log))
+
+
 @router.get("/{run_id}/weights", responses=ERRORS)
 async def get_weights(session: Session) -> Any:
     """``{layers: [{W (in, out), b, [gamma, beta, running_mean, running_var]}, ...]}``."""
@@ -250,10 +267,12 @@ async def get_weights(session: Session) -> Any:
     return SafeJSONResponse({"layers": layers})
 
 
-@router.put("/{run_id}/weights", responses=ERRORS)
+@router.put("/{run_id}/weights", responses={
+    **ERRORS, 409: {"model": MessageError, "description": "The event log is full."}})
 async def put_weights(session: Session, body: WeightsBody) -> Any:
-    """Replace every parameter (exact float64); shape mismatches are 422. Recorded in the
-    event log so replays stay exact."""
+    """Replace every parameter (exact float64); shape mismatches and anything but numbers are
+    422. Recorded in the event log so replays stay exact; a full log (``max_events``,
+    ``max_event_bytes``) is a 409 and changes nothing."""
     await session.locked(session.run.set_weights, body.layers)
     layers = await session.locked(session.run.model.get_layers)
     return SafeJSONResponse({"layers": layers})

@@ -2,12 +2,14 @@
 
 Server -> client (JSON text messages, never NaN/Infinity):
 
-* ``{"type": "state", ...}`` once on connect (as ``GET /api/runs/{id}``), then a snapshot;
+* ``{"type": "state", ..., events}`` once on connect (as ``GET /api/runs/{id}``, plus the
+  live changes of the event log, without weights edits), then a snapshot;
 * ``{"type": "frame", step, status, records, divergence}``: every record since the previous
   frame, at most ~30 frames/s while playing (also after ``step``, and when the status changes);
 * ``{"type": "snapshot", ...}``: as ``GET /api/runs/{id}/snapshot``, about every 0.5 s while
   playing and after a pause, step or reset;
-* ``{"type": "config", config, step, events}`` after any live change (from any client);
+* ``{"type": "config", config, step, event}`` after any live change (from any client):
+  ``event`` is the change's entry in the event log, ``{step, patch}``;
 * ``{"type": "reset", ...}`` after a reset; ``{"type": "deleted"}`` when the run is deleted;
 * ``{"type": "ack", "of": <command>, ...}`` or ``{"type": "error", "of": <command>, "detail"}``.
 
@@ -76,7 +78,10 @@ async def stream(ws: WebSocket, run_id: str) -> None:
     try:
         # "state" goes out before the writer starts, so it is always the first message;
         # records produced meanwhile wait in the watcher.
-        await _send(ws, {"type": "state", **await session.locked(session.describe)})
+        def state() -> dict[str, Any]:
+            return {"type": "state", **session.describe(), "events": session.patch_events()}
+
+        await _send(ws, await session.locked(state))
         writer = asyncio.create_task(_writer(ws, session, watcher))
         watcher.push_message({"type": "snapshot", **await session.snapshot()})
         while True:

@@ -192,7 +192,21 @@ class RunDetail(RunSummary):
     layers: list[str]
     task: str
     speed: float | None
+    event_count: int = Field(description="Events in the run's log (live changes and weights "
+                             "edits since the last reset); the log is at GET .../events.")
+    event_bytes: int = Field(description="Size of the log as compact JSON (bounded by the "
+                             "server's max_event_bytes).")
+
+
+class EventLog(BaseModel):
+    """A run's event log: ``{step, patch}`` and ``{step, weights}`` entries in step order."""
+
     events: list[dict[str, Any]]
+    count: int
+    bytes: int
+    max_events: int = Field(description="The server's bound on the count (GRADPLAY_MAX_EVENTS).")
+    max_event_bytes: int = Field(description="The server's bound on the bytes "
+                                 "(GRADPLAY_MAX_EVENT_BYTES).")
 
 
 class StepResponse(BaseModel):

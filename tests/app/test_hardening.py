@@ -148,3 +148,67 @@ def test_import_config_errors_name_the_config(client: TestClient) -> None:
     r = client.post("/api/runs/import", json={"config": {"optimizer": {"lr": -1}}})
     assert r.status_code == 422
     assert _loc_and_msg(r)[0] == ["body", "config", "optimizer", "lr"]
+
+
+# ------------------------------------------------------------------ defect 6: the event log
+def test_get_and_patch_never_carry_the_event_log(client: TestClient) -> None:
+    run_id = _run(client, {"dataset": {"n": 20}, "model": {"hidden": [32, 32]}})
+    layers = client.get(f"/api/runs/{run_id}/weights").json()
+    for _ in range(5):
+        assert client.put(f"/api/runs/{run_id}/weights", json=layers).status_code == 200
+    size = len(json.dumps(layers["layers"]))
+    got = client.get(f"/api/runs/{run_id}")
+    patched = client.patch(f"/api/runs/{run_id}", json={"optimizer": {"lr": 0.1}})
+    for r in (got, patched):
+        assert r.status_code == 200
+        assert "weights" not in r.text and "events" not in r.json()
+        assert len(r.content) < size  # one weights edit is larger than the whole answer
+    assert patched.json()["event_count"] == 6
+    log = client.get(f"/api/runs/{run_id}/events").json()
+    assert log["count"] == 6 and [sorted(e) for e in log["events"]][-1] == ["patch", "step"]
+    assert log["bytes"] == sum(len(json.dumps(e, separators=(",", ":"))) for e in log["events"])
+
+
+def test_event_log_is_bounded_by_bytes(make_client: Any) -> None:
+    client = make_client(max_event_bytes=3000)
+    run_id = _run(client)
+    layers = client.get(f"/api/runs/{run_id}/weights").json()
+    edits = 0
+    while True:
+        r = client.put(f"/api/runs/{run_id}/weights", json=layers)
+        if r.status_code != 200:
+            break
+        edits += 1
+        assert edits < 100
+    assert r.status_code == 409 and "event log full" in r.json()["detail"]
+    assert "3000 bytes" in r.json()["detail"]
+    log = client.get(f"/api/runs/{run_id}/events").json()
+    assert log["count"] == edits >= 1 and log["bytes"] <= 3000
+    # nothing changed by the refused edit; a patch that fits still does
+    layers["layers"][0]["b"][0] = 0.25
+    assert client.put(f"/api/runs/{run_id}/weights", json=layers).status_code == 409
+    assert client.get(f"/api/runs/{run_id}/weights").json()["layers"][0]["b"][0] != 0.25
+    # reset clears the log
+    assert client.post(f"/api/runs/{run_id}/reset").status_code == 200
+    assert client.get(f"/api/runs/{run_id}").json()["event_count"] == 0
+
+
+def test_event_log_is_bounded_by_count_and_export_replays_exactly(make_client: Any) -> None:
+    client = make_client(max_events=3)
+    run_id = _run(client)
+    for k in range(3):
+        client.post(f"/api/runs/{run_id}/step", json={"steps": 2})
+        r = client.patch(f"/api/runs/{run_id}", json={"optimizer": {"lr": 0.01 * (k + 1)}})
+        assert r.status_code == 200
+    r = client.patch(f"/api/runs/{run_id}", json={"batch_size": 4})
+    assert r.status_code == 409 and "3 events" in r.json()["detail"]
+    assert client.get(f"/api/runs/{run_id}").json()["config"]["batch_size"] == 10
+    client.post(f"/api/runs/{run_id}/step", json={"steps": 3})
+    exported = client.get(f"/api/runs/{run_id}/export").json()
+    r = client.post("/api/runs/import", json=exported)
+    assert r.status_code == 201 and r.json()["verified"] is True
+    # an export with more events than the server holds is refused, naming the bound
+    exported["events"].append({"step": 9, "patch": {"batch_size": 4}})
+    r = client.post("/api/runs/import", json=exported)
+    assert r.status_code == 422
+    assert _loc_and_msg(r)[0] == ["body", "events"] and "at most 3" in _loc_and_msg(r)[1]
