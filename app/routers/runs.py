@@ -30,7 +30,7 @@ from app.schemas.runs import (
 )
 from app.sessions import STEP_SLICE, RunManager, RunSession
 from core.errors import ConfigError
-from core.history import ALL_FIELDS, LAYER_FIELDS, SCALAR_FIELDS
+from core.history import ALL_FIELDS, LAYER_FIELDS, SCALAR_FIELDS, history_digest
 from core.trainer import Run
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
@@ -78,8 +78,10 @@ async def list_runs(request: Request) -> Any:
 async def import_run(request: Request, body: ImportBody) -> Any:
     """Replay an export (config + event log up to ``step``); bit-for-bit reproducible.
 
-    If the export carries its ``history``, the replay is compared with it value for value and a
-    mismatch is a 422 naming the first differing field and step.
+    If the export carries its ``history``, the replay is compared with it value for value;
+    if it carries ``history_sha256``, the replay's history must have that digest. A mismatch
+    is a 422 naming the field. The body may be gzip-compressed (``Content-Encoding: gzip``):
+    at most ``max_body_bytes`` compressed and ``max_import_bytes`` decompressed.
     """
     mgr = manager(request)
     if body.step > request.app.state.settings.max_import_steps:
@@ -91,10 +93,15 @@ async def import_run(request: Request, body: ImportBody) -> Any:
     run = await asyncio.get_running_loop().run_in_executor(mgr.executor, replay)
     if body.history is not None:
         _verify_history(run, body.history)
+    if body.history_sha256 is not None and (
+        history_digest(run.history.columns()) != body.history_sha256
+    ):
+        raise ConfigError("history_sha256", "does not match the replay of config and events")
     session = await mgr.add(run)
+    verified = body.history is not None or body.history_sha256 is not None
     return SafeJSONResponse(
         {"id": session.id, "status": session.status, "step": run.step_count,
-         "config": run.config, "verified": body.history is not None},
+         "config": run.config, "verified": verified},
         status_code=201,
     )
 
@@ -294,12 +301,21 @@ EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
 async def export_run(
     session: Session,
     format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+    history: Annotated[bool, Query(description="JSON: include the history (false: only its "
+                                   "digest, a small export for long runs).")] = True,
 ) -> Any:
-    """JSON: resolved config, event log, step and history (``POST /api/runs/import`` replays
-    it). ``?format=csv``: the history as CSV, per-layer fields as ``name[k]`` columns."""
+    """JSON: resolved config, event log, step, history and ``history_sha256``, the digest of
+    the history (``POST /api/runs/import`` replays it and checks both). ``?history=false``
+    leaves the history out: the export stays small however long the run, and the digest still
+    verifies the replay. ``?format=csv``: the history as CSV, per-layer fields as ``name[k]``
+    columns."""
 
     def build() -> dict[str, Any]:
-        return {**session.run.export(), "history": session.run.history.columns()}
+        cols = session.run.history.columns()
+        out = {**session.run.export(), "history_sha256": history_digest(cols)}
+        if history or format == "csv":
+            out["history"] = cols
+        return out
 
     exported = await session.locked(build)
     if format == "json":

@@ -212,3 +212,66 @@ def test_event_log_is_bounded_by_count_and_export_replays_exactly(make_client: A
     r = client.post("/api/runs/import", json=exported)
     assert r.status_code == 422
     assert _loc_and_msg(r)[0] == ["body", "events"] and "at most 3" in _loc_and_msg(r)[1]
+
+
+# ------------------------------------------------------------------ defect 9: long exports
+def _long_run(client: TestClient, steps: int) -> str:
+    run_id = _run(client)
+    client.post(f"/api/runs/{run_id}/step", json={"steps": steps // 2})
+    client.patch(f"/api/runs/{run_id}", json={"optimizer": {"lr": 0.1}})
+    client.post(f"/api/runs/{run_id}/step", json={"steps": steps - steps // 2})
+    return run_id
+
+
+def test_export_over_the_body_limit_imports_by_digest(make_client: Any) -> None:
+    client = make_client(max_body_bytes=20_000)
+    run_id = _long_run(client, 400)
+    full = client.get(f"/api/runs/{run_id}/export")
+    assert len(full.content) > 20_000  # the whole export cannot be imported any more
+    assert client.post("/api/runs/import", content=full.content,
+                       headers={"content-type": "application/json"}).status_code == 413
+    small = client.get(f"/api/runs/{run_id}/export", params={"history": "false"})
+    assert len(small.content) < 20_000 and "history" not in small.json()
+    assert small.json()["history_sha256"] == full.json()["history_sha256"]
+    r = client.post("/api/runs/import", json=small.json())
+    assert r.status_code == 201 and r.json()["verified"] is True and r.json()["step"] == 400
+    # a replay that differs anywhere (here: the seed) fails the digest, naming it
+    changed = {**small.json(), "config": {**small.json()["config"], "seed": 1}}
+    r = client.post("/api/runs/import", json=changed)
+    assert r.status_code == 422 and _loc_and_msg(r)[0] == ["body", "history_sha256"]
+
+
+def test_history_digest_is_the_digest_of_the_exported_history(client: TestClient) -> None:
+    from core.history import history_digest
+
+    run_id = _long_run(client, 30)
+    exported = client.get(f"/api/runs/{run_id}/export").json()
+    cols = {k: [[float("nan") if v is None else v for v in row] if isinstance(row, list)
+                else (float("nan") if row is None else row) for row in values]
+            for k, values in exported["history"].items()}
+    assert history_digest(cols) == exported["history_sha256"]
+
+
+def test_gzip_import_bodies(make_client: Any) -> None:
+    import gzip
+
+    client = make_client(max_body_bytes=20_000, max_import_bytes=200_000)
+    run_id = _long_run(client, 100)
+    full = client.get(f"/api/runs/{run_id}/export").content
+    assert 20_000 < len(full) < 200_000
+    packed = gzip.compress(full)
+    assert len(packed) < 20_000
+    headers = {"content-type": "application/json", "content-encoding": "gzip"}
+    r = client.post("/api/runs/import", content=packed, headers=headers)
+    assert r.status_code == 201, r.text
+    assert r.json()["verified"] is True and r.json()["step"] == 100
+    # a zip bomb stops at max_import_bytes
+    bomb = gzip.compress(b" " * 5_000_000)
+    assert len(bomb) < 20_000
+    r = client.post("/api/runs/import", content=bomb, headers=headers)
+    assert r.status_code == 413 and "200000 bytes" in r.json()["detail"]
+    # broken gzip, and gzip where it is not accepted
+    r = client.post("/api/runs/import", content=packed[:-10], headers=headers)
+    assert r.status_code == 422 and "gzip" in _loc_and_msg(r)[1]
+    r = client.post("/api/runs", content=gzip.compress(b"{}"), headers=headers)
+    assert r.status_code == 415
