@@ -128,7 +128,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RemoteGZipMiddleware, minimum_size=1024, compresslevel=GZIP_LEVEL)
     app.add_middleware(GzipRequestMiddleware, max_bytes=settings.max_import_bytes,
                        paths=frozenset({"/api/runs/import"}))
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes,
+                       timeout=settings.request_timeout_seconds)
     app.add_middleware(SecurityHeadersMiddleware)
     return app
 

@@ -6,6 +6,7 @@ with WebSocket connections, which they pass through untouched.
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -68,15 +69,17 @@ class SecurityHeadersMiddleware:
 class BodySizeLimitMiddleware:
     """Rejects HTTP request bodies larger than ``max_bytes`` with 413.
 
+    A body that does not arrive within ``timeout`` seconds (a stalled client) is a 408.
     A declared ``Content-Length`` over the limit is refused before reading anything. Otherwise
     (including chunked bodies without a length) the body is read and counted up front; the app
     only runs once the whole body is known to fit, replaying the buffered messages. Bodies are
     small JSON documents, so buffering at most ``max_bytes`` costs nothing.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout = timeout
 
     def _too_large(self) -> SafeJSONResponse:
         return SafeJSONResponse(
@@ -102,8 +105,20 @@ class BodySizeLimitMiddleware:
 
         buffered: list[Message] = []
         total = 0
+        deadline = None if self.timeout is None else asyncio.get_running_loop().time() + (
+            self.timeout)
         while True:
-            message = await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                response = SafeJSONResponse(
+                    {"detail": f"request body not received within {self.timeout:g} s"},
+                    status_code=408,
+                    headers={"connection": "close"},
+                )
+                await response(scope, receive, send)
+                return
             buffered.append(message)
             if message["type"] != "http.request":
                 break  # e.g. http.disconnect: let the app see it

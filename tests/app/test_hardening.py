@@ -275,3 +275,21 @@ def test_gzip_import_bodies(make_client: Any) -> None:
     assert r.status_code == 422 and "gzip" in _loc_and_msg(r)[1]
     r = client.post("/api/runs", content=gzip.compress(b"{}"), headers=headers)
     assert r.status_code == 415
+
+
+# ------------------------------------------------------------------ defect 10: schema vs engine
+def test_integral_numbers_are_integers_as_in_json_schema(client: TestClient) -> None:
+    """The OpenAPI document says ``type: integer``, which JSON Schema meets with 569.0: the
+    server agrees with its schema (schemathesis found 569.0 refused)."""
+    r = client.post("/api/runs", json={"seed": 3.0, "batch_size": 5.0, "dataset": {"n": 40.0},
+                                       "model": {"hidden": [4.0, 3]}})
+    assert r.status_code == 201, r.text
+    config = r.json()["config"]
+    assert (config["seed"], config["batch_size"], config["dataset"]["n"]) == (3, 5, 40)
+    assert json.dumps(config["model"]["hidden"]) == "[4, 3]"
+    run_id = r.json()["id"]
+    r = client.post(f"/api/runs/{run_id}/step", json={"steps": 569.0})
+    assert r.status_code == 200 and r.json()["step"] == 569
+    for bad in (5.5, "5", True):
+        r = client.post(f"/api/runs/{run_id}/step", json={"steps": bad})
+        assert r.status_code == 422 and _loc_and_msg(r)[0] == ["body", "steps"]

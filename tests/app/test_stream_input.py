@@ -1,5 +1,6 @@
 """WebSocket input goes through the same validation as HTTP (issue 16, defects 3 and 8): bad
-frames get ``{"type": "error"}`` and the connection stays usable."""
+frames get ``{"type": "error"}`` and the connection stays usable. And connections that stall
+(defect 10) are cut, on a real uvicorn with ``gradplay serve``'s options."""
 
 from __future__ import annotations
 
@@ -93,3 +94,29 @@ def test_uvicorn_refuses_frames_over_the_body_limit() -> None:
                 for _ in range(10):
                     conn.recv(timeout=5)
             assert info.value.rcvd is not None and info.value.rcvd.code == 1009
+
+
+def _raw_exchange(url: str, payload: bytes) -> bytes:
+    """Send ``payload`` on a raw socket, then stall; everything the server sends until it
+    closes the connection (the socket timeout only guards the test itself)."""
+    import socket
+
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(payload)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+        return received
+
+
+def test_stalled_headers_and_bodies_are_cut() -> None:
+    app = create_app(dataclasses.replace(Settings(), request_timeout_seconds=1))
+    with run_live_server(app) as url:
+        # headers never completed: the connection is closed without an answer
+        assert _raw_exchange(url, b"POST /api/runs HTTP/1.1\r\nHost: x\r\n") == b""
+        # a body announced but never sent: 408 naming the limit
+        answer = _raw_exchange(url, b"POST /api/runs HTTP/1.1\r\nHost: x\r\n"
+                                    b"Content-Type: application/json\r\n"
+                                    b"Content-Length: 100\r\n\r\n{")
+        assert answer.startswith(b"HTTP/1.1 408") and b"within 1 s" in answer
