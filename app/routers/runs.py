@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import threading
 from typing import Annotated, Any
 
 import numpy as np
@@ -34,6 +35,8 @@ from core.history import ALL_FIELDS, LAYER_FIELDS, SCALAR_FIELDS, history_digest
 from core.trainer import Run
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
+
+DISCONNECT_POLL_SECONDS = 0.2
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": MessageError, "description": "No run with this id."},
@@ -148,7 +151,9 @@ async def step_run(
     request: Request, session: Session, body: Annotated[StepRequest | None, Body()] = None
 ) -> Any:
     """Train synchronously for ``steps`` updates and return their records (the steps are
-    contiguous even while the run plays; training stops early at divergence).
+    contiguous even while the run plays; training stops early at divergence, and when the
+    client disconnects or the run is deleted: within a second, or one step if a step takes
+    longer).
 
     Long requests are encoded straight from the run's history rows, so the response costs
     little more than the training itself."""
@@ -156,17 +161,31 @@ async def step_run(
     limit = request.app.state.settings.max_steps_per_request
     if steps > limit:
         raise ConfigError("steps", f"must be an integer with 1 <= x <= {limit}")
-    if steps <= STEP_SLICE:
-        records = await session.step(steps)
-        return SafeJSONResponse({"records": records, "step": session.run.step_count,
-                                 "status": session.status, "divergence": session.run.divergence})
-    gzip = wants_gzip(request.scope, request.headers.get("accept-encoding", ""))
-    content = await session.step_body(steps, GZIP_LEVEL if gzip else None)
+    cancel = threading.Event()  # set when the client goes away: training stops
+    watch = asyncio.create_task(_cancel_on_disconnect(request, cancel))
+    try:
+        if steps <= STEP_SLICE:
+            records = await session.step(steps, cancel)
+            return SafeJSONResponse({"records": records, "step": session.run.step_count,
+                                     "status": session.status,
+                                     "divergence": session.run.divergence})
+        gzip = wants_gzip(request.scope, request.headers.get("accept-encoding", ""))
+        content = await session.step_body(steps, GZIP_LEVEL if gzip else None, cancel)
+    finally:
+        watch.cancel()
     # Compressed here (off the event loop): the GZip middleware passes responses with a
     # Content-Encoding through. Otherwise it may compress the body itself (and adds the Vary
     # header then).
     headers = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"} if gzip else {}
     return Response(content, media_type="application/json", headers=headers)
+
+
+async def _cancel_on_disconnect(request: Request, cancel: threading.Event) -> None:
+    """Set ``cancel`` once the client has disconnected (polled; training checks the flag
+    between slices of about ``CANCEL_SECONDS``)."""
+    while not await request.is_disconnected():
+        await asyncio.sleep(DISCONNECT_POLL_SECONDS)
+    cancel.set()
 
 
 @router.post("/{run_id}/reset", response_model=RunDetail, responses=ERRORS)
