@@ -22,6 +22,7 @@ max_import_steps         200000    steps an imported run may be replayed to
 max_import_bytes         16 MiB    decompressed bytes of a gzip import body (16777216)
 max_events               10000     events (live changes, weights edits) per run log
 max_event_bytes          16 MiB    bytes of one run's event log (16777216; compact JSON)
+max_request_seconds      300       estimated seconds of training one import may replay
 request_timeout_seconds  30        seconds a request's headers, then its body, may take
 training_threads         2         worker threads shared by all training (GIL-bound)
 templates_dir            (auto)    Jinja2 templates folder
@@ -74,6 +75,7 @@ class Settings:
     max_import_bytes: int = 16777216
     max_events: int = 10000
     max_event_bytes: int = 16777216
+    max_request_seconds: int = 300
     request_timeout_seconds: int = 30
     training_threads: int = 2
     templates_dir: Path | None = None

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from core import cost
 from core.activations import sigmoid, softmax
 from core.datasets import DATASETS, MAX_SAMPLES, Dataset, curve_grid, grid_for, make_dataset
 from core.errors import ConfigError, EventLogFullError, RebuildRequiredError, RunStateError
@@ -647,6 +648,11 @@ class Run:
         """The config at step 0 (before any logged live change)."""
         return self._initial_config
 
+    def estimated_step_seconds(self) -> float:
+        """Rough seconds per training step of this run as configured (:mod:`core.cost`)."""
+        return cost.step_seconds(self.model.n_weights, self.batch_size,
+                                 self.dataset.n_val, self.eval_every)
+
     @classmethod
     def replay(
         cls,
@@ -654,8 +660,11 @@ class Run:
         events: Sequence[Mapping[str, Any]],
         steps: int,
         limits: Limits | None = None,
+        max_seconds: float | None = None,
     ) -> Run:
-        """Rebuild a run from its config and event log and train it to ``steps`` updates.
+        """Rebuild a run from its config and event log and train it to ``steps`` updates
+        (refused up front when :meth:`estimated_step_seconds` times ``steps`` exceeds
+        ``max_seconds``).
 
         Errors name their place in the export: ``config.optimizer.lr``,
         ``events[3].patch.model`` (a patch the log cannot hold is invalid input here, never a
@@ -665,6 +674,16 @@ class Run:
             run = cls(config, limits)
         except ConfigError as exc:
             raise ConfigError(join_field("config", exc.field), exc.message) from None
+        if max_seconds is not None:
+            estimate = run.estimated_step_seconds() * steps
+            if estimate > max_seconds:
+                raise ConfigError(
+                    "step",
+                    f"replaying {steps} steps of this network would take about "
+                    f"{estimate:,.0f} s (estimated {run.estimated_step_seconds():.3g} s per "
+                    f"step); the limit is {max_seconds:g} s per request "
+                    "(GRADPLAY_MAX_REQUEST_SECONDS)",
+                )
         if len(events) > run.limits.max_events:
             raise ConfigError("events", f"at most {run.limits.max_events} events "
                               f"(GRADPLAY_MAX_EVENTS), got {len(events)}")

@@ -81,6 +81,8 @@ async def list_runs(request: Request) -> Any:
 async def import_run(request: Request, body: ImportBody) -> Any:
     """Replay an export (config + event log up to ``step``); bit-for-bit reproducible.
 
+    An import whose replay is estimated (``core.cost``) to take longer than
+    ``max_request_seconds`` is refused with a 422 naming the estimate.
     If the export carries its ``history``, the replay is compared with it value for value;
     if it carries ``history_sha256``, the replay's history must have that digest. A mismatch
     is a 422 naming the field. The body may be gzip-compressed (``Content-Encoding: gzip``):
@@ -91,7 +93,8 @@ async def import_run(request: Request, body: ImportBody) -> Any:
         raise ConfigError("step", f"must be <= {request.app.state.settings.max_import_steps}")
 
     def replay() -> Run:
-        return Run.replay(body.config, body.events, body.step, mgr.limits)
+        return Run.replay(body.config, body.events, body.step, mgr.limits,
+                          max_seconds=request.app.state.settings.max_request_seconds)
 
     run = await asyncio.get_running_loop().run_in_executor(mgr.executor, replay)
     if body.history is not None:

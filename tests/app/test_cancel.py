@@ -54,3 +54,20 @@ def test_client_disconnect_stops_a_long_step_request(live_server: str) -> None:
     detail = api.get(f"/api/runs/{run_id}").json()
     assert detail["step"] < 10000
     api.delete(f"/api/runs/{run_id}")
+
+
+def test_import_of_an_expensive_replay_is_refused_naming_the_cost(client: Any) -> None:
+    """Issue 16: an import claiming 200,000 steps of the largest network (~6 s per step) was
+    accepted and would have trained for weeks. The estimate refuses it before any step."""
+    from core.cost import step_seconds
+
+    config = {"dataset": {"n": 20000}, "model": {"hidden": [512] * 64}}
+    per_step = step_seconds(63 * 512 * 512 + 2 * 512 + 512, 10, 4000, 1)
+    assert per_step * 200_000 > 300  # the default GRADPLAY_MAX_REQUEST_SECONDS
+    r = client.post("/api/runs/import", json={"config": config, "step": 200_000})
+    assert r.status_code == 422, r.text
+    item = r.json()["detail"][0]
+    assert item["loc"] == ["body", "step"]
+    assert "would take about" in item["msg"] and "limit is 300 s" in item["msg"]
+    # the same network for a few steps, and the default network for 200,000, are fine
+    assert step_seconds(88, 10, 40, 1) * 200_000 < 300
