@@ -293,3 +293,17 @@ def test_integral_numbers_are_integers_as_in_json_schema(client: TestClient) -> 
     for bad in (5.5, "5", True):
         r = client.post(f"/api/runs/{run_id}/step", json={"steps": bad})
         assert r.status_code == 422 and _loc_and_msg(r)[0] == ["body", "steps"]
+
+
+@pytest.mark.parametrize(("params", "words"), [
+    ("[" * 1200 + "]" * 1200, "nested too deeply"),
+    ('{"negative_slope": ' + "1" * 4400 + "}", "more than 4300 digits"),
+    ('{"negative_slope": NaN}', "NaN is not allowed"),
+])
+def test_activation_curve_params_parse_errors_are_422(
+    client: TestClient, params: str, words: str
+) -> None:
+    r = client.get("/api/activations/leaky_relu/curve", params={"params": params})
+    assert r.status_code == 422
+    loc, msg = _loc_and_msg(r)
+    assert loc == ["query", "params"] and words in msg
