@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from app.settings import Settings, SettingsError
+from app.stall import stall_guarded_protocol
 
 UVICORN_OPTIONS: dict[str, object] = {
     "ws": "websockets-sansio",
@@ -21,6 +22,25 @@ UVICORN_OPTIONS: dict[str, object] = {
     "proxy_headers": False,
 }
 """How ``gradplay serve`` runs uvicorn (the tests' live server and the benchmarks too)."""
+
+
+def uvicorn_options(settings: Settings) -> dict[str, object]:
+    """:data:`UVICORN_OPTIONS` plus the limits that come from the settings: WebSocket messages
+    as large as request bodies (uvicorn closes the connection with 1009 beyond), idle
+    keep-alive connections closed after 5 s, at most 5 s for open connections to finish at
+    shutdown, and connections whose request headers take longer than
+    ``GRADPLAY_REQUEST_TIMEOUT_SECONDS`` closed (:mod:`app.stall`; stalled bodies get a 408
+    from ``BodySizeLimitMiddleware``)."""
+    options: dict[str, object] = {
+        **UVICORN_OPTIONS,
+        "ws_max_size": settings.max_body_bytes,
+        "timeout_keep_alive": 5,
+        "timeout_graceful_shutdown": 5,
+    }
+    protocol = stall_guarded_protocol(settings.request_timeout_seconds)
+    if protocol is not None:
+        options["http"] = protocol
+    return options
 
 
 def _port(text: str) -> int:
@@ -111,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         log_level=args.log_level,
-        **{**UVICORN_OPTIONS, "ws_per_message_deflate": args.ws_compression},  # type: ignore[arg-type]
+        **{**uvicorn_options(settings), "ws_per_message_deflate": args.ws_compression},  # type: ignore[arg-type]
     )
     return 0
 

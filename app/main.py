@@ -2,10 +2,11 @@
 
 Middleware, outermost first::
 
-    SecurityHeaders -> BodySizeLimit -> GZip -> CatchAll(500) -> FastAPI routing
+    SecurityHeaders -> BodySizeLimit -> GzipRequest -> GZip -> CatchAll(500) -> FastAPI routing
 
 so every response (413, 500 and static files included) carries the security headers, and
-oversized bodies are refused before any parsing. GZip compresses for remote clients only (see
+oversized bodies are refused before any parsing. GzipRequest inflates gzip import bodies (up
+to ``max_import_bytes``). GZip compresses for remote clients only (see
 :mod:`app.compression`). The plotly.js bundle is pre-compressed and marked
 ``Content-Encoding: gzip``, which GZipMiddleware leaves alone.
 
@@ -32,7 +33,11 @@ from app.errors import CatchAllMiddleware, install_error_handlers
 from app.jsonsafe import SafeJSONResponse
 from app.routers import labs, meta, pages, runs, searches, stream
 from app.search.manager import SearchManager
-from app.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
+from app.security import (
+    BodySizeLimitMiddleware,
+    GzipRequestMiddleware,
+    SecurityHeadersMiddleware,
+)
 from app.sessions import RunManager
 from app.settings import Settings
 from app.static_files import install_static
@@ -136,7 +141,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # add_middleware wraps the current stack: the last one added is the outermost
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(RemoteGZipMiddleware, minimum_size=1024, compresslevel=GZIP_LEVEL)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(GzipRequestMiddleware, max_bytes=settings.max_import_bytes,
+                       paths=frozenset({"/api/runs/import"}))
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes,
+                       timeout=settings.request_timeout_seconds)
     app.add_middleware(SecurityHeadersMiddleware)
     return app
 

@@ -1,10 +1,13 @@
-"""Pure ASGI middleware: security headers and a request body size limit.
+"""Pure ASGI middleware: security headers, a request body size limit and gzip request bodies.
 
 Both are plain ASGI (not ``BaseHTTPMiddleware``) so they never buffer responses or interfere
 with WebSocket connections, which they pass through untouched.
 """
 
 from __future__ import annotations
+
+import asyncio
+import zlib
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -54,15 +57,17 @@ class SecurityHeadersMiddleware:
 class BodySizeLimitMiddleware:
     """Rejects HTTP request bodies larger than ``max_bytes`` with 413.
 
+    A body that does not arrive within ``timeout`` seconds (a stalled client) is a 408.
     A declared ``Content-Length`` over the limit is refused before reading anything. Otherwise
     (including chunked bodies without a length) the body is read and counted up front; the app
     only runs once the whole body is known to fit, replaying the buffered messages. Bodies are
     small JSON documents, so buffering at most ``max_bytes`` costs nothing.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout = timeout
 
     def _too_large(self) -> SafeJSONResponse:
         return SafeJSONResponse(
@@ -88,8 +93,20 @@ class BodySizeLimitMiddleware:
 
         buffered: list[Message] = []
         total = 0
+        deadline = None if self.timeout is None else asyncio.get_running_loop().time() + (
+            self.timeout)
         while True:
-            message = await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                response = SafeJSONResponse(
+                    {"detail": f"request body not received within {self.timeout:g} s"},
+                    status_code=408,
+                    headers={"connection": "close"},
+                )
+                await response(scope, receive, send)
+                return
             buffered.append(message)
             if message["type"] != "http.request":
                 break  # e.g. http.disconnect: let the app see it
@@ -106,3 +123,76 @@ class BodySizeLimitMiddleware:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+class GzipRequestMiddleware:
+    """Accepts ``Content-Encoding: gzip`` request bodies on ``paths`` (``POST
+    /api/runs/import``), decompressing at most ``max_bytes`` (a zip bomb stops there: 413).
+
+    Sits inside :class:`BodySizeLimitMiddleware`, so the compressed body is bounded by the
+    body limit first. A gzip body elsewhere, or any other encoding, is a 415.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, paths: frozenset[str]) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.paths = paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        encoding = b""
+        for name, value in scope.get("headers", []):
+            if name == b"content-encoding":
+                encoding = value.strip().lower()
+        if encoding in (b"", b"identity"):
+            await self.app(scope, receive, send)
+            return
+        if encoding != b"gzip" or scope.get("path") not in self.paths:
+            allowed = ", ".join(sorted(self.paths))
+            response = SafeJSONResponse(
+                {"detail": f"Content-Encoding {encoding.decode('latin-1')!r} is not accepted "
+                           f"here; only gzip, and only on POST {allowed}"},
+                status_code=415,
+            )
+            await response(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client left
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)  # gzip framing
+        try:
+            body = inflater.decompress(b"".join(chunks), self.max_bytes + 1)
+        except zlib.error:
+            body, inflater = b"", None
+        if len(body) > self.max_bytes:
+            response = SafeJSONResponse(
+                {"detail": f"decompressed body too large: the limit is {self.max_bytes} bytes"},
+                status_code=413,
+            )
+            await response(scope, receive, send)
+            return
+        if inflater is None or not inflater.eof or inflater.unused_data:
+            item = {"loc": ["body"], "msg": "body must be one complete gzip stream",
+                    "type": "value_error"}
+            await SafeJSONResponse({"detail": [item]}, status_code=422)(scope, receive, send)
+            return
+        headers = [(n, v) for n, v in scope["headers"]
+                   if n not in (b"content-encoding", b"content-length")]
+        headers.append((b"content-length", str(len(body)).encode()))
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app({**scope, "headers": headers}, replay, send)

@@ -55,6 +55,9 @@ MAX_CHUNK = 10_000
 STEP_SLICE = 100
 """Steps per slice of a long POST .../step on a watched run: watchers get each slice's
 records as soon as it is trained."""
+CANCEL_SECONDS = 0.25
+"""Requests that train check for cancellation (client gone, run deleted, shutdown) between
+slices sized to take about this long, measured as they go (at least one step each)."""
 MAX_PENDING_RECORDS = 20_000
 """A watcher that stops reading keeps at most about this many unsent records (the oldest
 chunks are dropped)."""
@@ -135,6 +138,7 @@ class RunSession:
         self._wake = asyncio.Event()
         self._seconds_per_step = 1e-4  # running estimate (CPU time) for unlimited speed
         self._budget_scale = 1.0  # share of the unlimited budget that keeps the frame rate
+        self.closed = threading.Event()  # deleted or shut down: training requests stop
 
     # ------------------------------------------------------------------ state
     def touch(self) -> None:
@@ -168,8 +172,14 @@ class RunSession:
             "layers": run.model.layer_names(),
             "task": run.dataset.task,
             "speed": self.speed,
-            "events": run.events,
+            # the log itself (up to max_event_bytes) is at GET .../events and in exports
+            "event_count": len(run.events),
+            "event_bytes": run.event_bytes,
         }
+
+    def patch_events(self) -> list[dict[str, Any]]:
+        """The live changes of the event log without weights edits (small: chart markers)."""
+        return [e for e in self.run.events if "patch" in e]
 
     async def locked(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` in a request worker thread while holding the session lock."""
@@ -214,10 +224,36 @@ class RunSession:
         run.step(n, collect=False)
         return self._encode_rows(start, run.history.size), run.history.size - start
 
-    def _step_and_post(self, n: int, loop: asyncio.AbstractEventLoop) -> list[dict[str, Any]]:
-        records = self.run.step(n)
+    def _step_and_post(
+        self, n: int, loop: asyncio.AbstractEventLoop, cancel: threading.Event | None = None
+    ) -> list[dict[str, Any]]:
+        records: list[dict[str, Any]] = []
+        self._train_cancellable(n, cancel, records)
         self._post_records(loop, records)
         return records
+
+    def _stopped(self, cancel: threading.Event | None) -> bool:
+        return self.closed.is_set() or (cancel is not None and cancel.is_set())
+
+    def _train_cancellable(
+        self, n: int, cancel: threading.Event | None, records: list[dict[str, Any]] | None
+    ) -> None:
+        """``run.step(n)`` (appending the records to ``records``; None: without record dicts)
+        in slices of about ``CANCEL_SECONDS``, stopping early when ``cancel`` or
+        :attr:`closed` is set, or at divergence. Same steps, same bits as one call."""
+        run, done, size = self.run, 0, 1
+        while done < n and not self._stopped(cancel):
+            size = min(size, n - done)
+            began, start = time.perf_counter(), run.step_count
+            if records is None:
+                run.step(size, collect=False)
+            else:
+                records.extend(run.step(size))
+            done += size
+            if run.status == "diverged":
+                break
+            per_step = (time.perf_counter() - began) / max(run.step_count - start, 1)
+            size = max(1, min(MAX_CHUNK, int(CANCEL_SECONDS / max(per_step, 1e-7))))
 
     def _advance_and_post(self, n: int, loop: asyncio.AbstractEventLoop) -> int:
         """Train ``n`` steps, post their records to the watchers; returns the steps done.
@@ -229,15 +265,20 @@ class RunSession:
         return done
 
     # ------------------------------------------------------------------ commands
-    async def step(self, n: int) -> list[dict[str, Any]]:
-        """Train ``n`` steps and return their records (watchers get them too)."""
-        return await self.locked(self._step_and_post, n, asyncio.get_running_loop())
+    async def step(
+        self, n: int, cancel: threading.Event | None = None
+    ) -> list[dict[str, Any]]:
+        """Train ``n`` steps and return their records (watchers get them too); fewer when
+        ``cancel`` is set or the session closes meanwhile."""
+        return await self.locked(self._step_and_post, n, asyncio.get_running_loop(), cancel)
 
     async def advance(self, n: int) -> int:
         """Train ``n`` steps for the watchers only; returns the steps done."""
         return await self.locked(self._advance_and_post, n, asyncio.get_running_loop())
 
-    async def step_body(self, n: int, gzip_level: int | None) -> bytes:
+    async def step_body(
+        self, n: int, gzip_level: int | None, cancel: threading.Event | None = None
+    ) -> bytes:
         """Train ``n`` steps and return the JSON body of the step response, ``{"records":
         [...], "step", "status", "divergence"}``, gzip-compressed at ``gzip_level`` unless None.
 
@@ -246,7 +287,8 @@ class RunSession:
         are encoded from the rows (:func:`app.jsonenc.records_json`; with nobody watching,
         after the lock is released), a few per cent cheaper than building the dicts.
         Watchers get the records in slices of ``STEP_SLICE`` as they are trained; the body
-        reuses that text. A diverged run raises RunStateError.
+        reuses that text. A diverged run raises RunStateError. Training stops early (the body
+        holds the steps done) when ``cancel`` is set or the session closes.
         """
         loop = asyncio.get_running_loop()
 
@@ -258,7 +300,7 @@ class RunSession:
                 start = history.size
                 as_rows = self._rows_fit(n)
                 if as_rows and not self.watchers:
-                    run.step(n, collect=False)
+                    self._train_cancellable(n, cancel, None)
                     if self.watchers:  # someone started watching meanwhile: they get it all
                         pieces.append(self._encode_rows(start, history.size))
                         self._post_text(loop, pieces[0], history.size - start)
@@ -266,6 +308,8 @@ class RunSession:
                         rows = run.record_rows(start, history.size)
                 else:
                     for size in slice_sizes(n):  # a diverged run raises on the first slice
+                        if pieces and self._stopped(cancel):
+                            break
                         text, done = self._train_text(size, as_rows)
                         pieces.append(text)
                         self._post_text(loop, text, done)
@@ -285,7 +329,7 @@ class RunSession:
         config = await self.locked(self.run.apply_patch, patch)
         self._wake.set()
         self.broadcast({"type": "config", "config": config, "step": self.run.step_count,
-                        "events": self.run.events})
+                        "event": self.run.events[-1]})
         return config
 
     async def reset(self, seed: int | None = None) -> None:
@@ -437,6 +481,7 @@ class RunSession:
                 w.event.set()  # let writers send the final status
 
     async def close(self) -> None:
+        self.closed.set()  # training requests stop between slices
         self.playing = False
         task = self._task
         if task is not None and not task.done():
@@ -466,6 +511,8 @@ class RunManager:
             max_hidden_layers=settings.max_hidden_layers,
             max_units=settings.max_units,
             max_samples=settings.max_samples,
+            max_events=settings.max_events,
+            max_event_bytes=settings.max_event_bytes,
         )
         self.sessions: dict[str, RunSession] = {}
         # All engine work shares a few threads: with the GIL, more threads would not train

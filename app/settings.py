@@ -6,7 +6,6 @@ variable.
 
 Each field ``name`` is read from ``GRADPLAY_<NAME>`` (e.g. ``GRADPLAY_MAX_UNITS``):
 
-=====================  =======  ==================================================
 field                  default  meaning
 =====================  =======  ==================================================
 max_hidden_layers      64       hidden layers per network
@@ -29,6 +28,35 @@ data_dir               (auto)   state that outlives the process (``./data`` of t
 templates_dir          (auto)   Jinja2 templates folder
 static_dir             (auto)   static files folder
 =====================  =======  ==================================================
+=======
+=======================  ========  ==================================================
+field                    default   meaning
+=======================  ========  ==================================================
+max_hidden_layers        64        hidden layers per network
+max_units                512       units per hidden layer
+max_samples              20000     samples per generated dataset
+max_runs                 256       live runs kept in memory
+run_ttl_seconds          3600      idle seconds before a run is dropped
+max_body_bytes           1048576   request body bytes (1 MiB); larger bodies get 413
+max_steps_per_request    10000     training steps per API request
+max_preview_steps        100000    steps of a schedule preview
+history_max_points       5000      points kept per metric history
+max_import_steps         200000    steps an imported run may be replayed to
+max_import_bytes         16 MiB    decompressed bytes of a gzip import body (16777216)
+max_events               10000     events (live changes, weights edits) per run log
+max_event_bytes          16 MiB    bytes of one run's event log (16777216; compact JSON)
+max_request_seconds      300       estimated seconds of training one import may replay
+request_timeout_seconds  30        seconds a request's headers, then its body, may take
+training_threads         2         worker threads shared by all training (GIL-bound)
+search_workers           (cores)   trial worker processes the server starts for searches;
+                                   0 = none (external ``gradplay worker`` processes run trials)
+search_storage           (auto)    Optuna storage URL of the searches; empty = SQLite file
+                                   ``<data_dir>/searches.sqlite3`` (``postgresql://…``)
+data_dir                 (auto)    state that outlives the process (``./data`` of the
+                                   checkout; created when first needed)
+templates_dir            (auto)    Jinja2 templates folder
+static_dir               (auto)    static files folder
+=======================  ========  ==================================================
 
 ``templates_dir``/``static_dir`` default to the ``templates/`` and ``static/`` folders of the
 project checkout: next to the ``app`` package (editable install / source tree), else in the
@@ -85,6 +113,11 @@ class Settings:
     max_preview_steps: int = 100000
     history_max_points: int = 5000
     max_import_steps: int = 200000
+    max_import_bytes: int = 16777216
+    max_events: int = 10000
+    max_event_bytes: int = 16777216
+    max_request_seconds: int = 300
+    request_timeout_seconds: int = 30
     training_threads: int = 2
     search_workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     search_storage: str = ""

@@ -26,7 +26,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from app.cli import UVICORN_OPTIONS
+from app.cli import uvicorn_options
 from app.main import create_app
 from app.settings import Settings
 
@@ -80,7 +80,8 @@ def run_live_server(app: FastAPI, timeout: float = 20.0) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", **UVICORN_OPTIONS)
+    config = uvicorn.Config(app, log_level="warning", lifespan="on",
+                            **uvicorn_options(app.state.settings))
     server = _ThreadedServer(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -16,7 +16,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.responses import Response
 
-from app.errors import config_error_as_validation
+from app.errors import config_error_as_validation, parse_error_text
 from app.jsonsafe import SafeJSONResponse
 from app.schemas.common import MessageError, ValidationErrorBody
 from app.schemas.labs import (
@@ -89,9 +89,11 @@ def _parse_params(raw: str | None) -> dict[str, Any]:
 
     try:
         params = json.loads(raw, parse_constant=reject_constant)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
+        reason = str(exc) if isinstance(exc, json.JSONDecodeError) or "is not allowed" in str(
+            exc) else parse_error_text(exc)  # too deep, too many digits: as for bodies
         raise RequestValidationError(
-            [{"loc": ["query", "params"], "msg": f"invalid JSON: {exc}", "type": "value_error"}]
+            [{"loc": ["query", "params"], "msg": f"invalid JSON: {reason}", "type": "value_error"}]
         ) from None
     if not isinstance(params, dict):
         raise RequestValidationError(

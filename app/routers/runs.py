@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import threading
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -16,6 +17,7 @@ from app.errors import config_error_as_validation
 from app.jsonsafe import SafeJSONResponse
 from app.schemas.common import MessageError, ValidationErrorBody
 from app.schemas.runs import (
+    EventLog,
     ImportBody,
     ResetRequest,
     RunConfig,
@@ -29,10 +31,12 @@ from app.schemas.runs import (
 )
 from app.sessions import STEP_SLICE, RunManager, RunSession
 from core.errors import ConfigError
-from core.history import ALL_FIELDS, LAYER_FIELDS, SCALAR_FIELDS
+from core.history import ALL_FIELDS, LAYER_FIELDS, SCALAR_FIELDS, history_digest
 from core.trainer import Run
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
+
+DISCONNECT_POLL_SECONDS = 0.2
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": MessageError, "description": "No run with this id."},
@@ -77,23 +81,33 @@ async def list_runs(request: Request) -> Any:
 async def import_run(request: Request, body: ImportBody) -> Any:
     """Replay an export (config + event log up to ``step``); bit-for-bit reproducible.
 
-    If the export carries its ``history``, the replay is compared with it value for value and a
-    mismatch is a 422 naming the first differing field and step.
+    An import whose replay is estimated (``core.cost``) to take longer than
+    ``max_request_seconds`` is refused with a 422 naming the estimate.
+    If the export carries its ``history``, the replay is compared with it value for value;
+    if it carries ``history_sha256``, the replay's history must have that digest. A mismatch
+    is a 422 naming the field. The body may be gzip-compressed (``Content-Encoding: gzip``):
+    at most ``max_body_bytes`` compressed and ``max_import_bytes`` decompressed.
     """
     mgr = manager(request)
     if body.step > request.app.state.settings.max_import_steps:
         raise ConfigError("step", f"must be <= {request.app.state.settings.max_import_steps}")
 
     def replay() -> Run:
-        return Run.replay(body.config, body.events, body.step, mgr.limits)
+        return Run.replay(body.config, body.events, body.step, mgr.limits,
+                          max_seconds=request.app.state.settings.max_request_seconds)
 
     run = await asyncio.get_running_loop().run_in_executor(mgr.executor, replay)
     if body.history is not None:
         _verify_history(run, body.history)
+    if body.history_sha256 is not None and (
+        history_digest(run.history.columns()) != body.history_sha256
+    ):
+        raise ConfigError("history_sha256", "does not match the replay of config and events")
     session = await mgr.add(run)
+    verified = body.history is not None or body.history_sha256 is not None
     return SafeJSONResponse(
         {"id": session.id, "status": session.status, "step": run.step_count,
-         "config": run.config, "verified": body.history is not None},
+         "config": run.config, "verified": verified},
         status_code=201,
     )
 
@@ -128,7 +142,8 @@ async def get_run(session: Session) -> Any:
 async def patch_run(session: Session, patch: RunPatch) -> Any:
     """Live change of optimizer (incl. name), schedule, regularization, batch_size, dropout,
     grad_clip or eval_every, effective from the next step and recorded in the event log.
-    Changing dataset, model, seed or loss answers 409: reset or create a new run."""
+    Changing dataset, model, seed or loss answers 409: reset or create a new run; so does a
+    change when the event log is full (``max_events``, ``max_event_bytes``)."""
     await session.apply_patch(patch.as_patch())
     return SafeJSONResponse(await session.locked(session.describe))
 
@@ -139,7 +154,9 @@ async def step_run(
     request: Request, session: Session, body: Annotated[StepRequest | None, Body()] = None
 ) -> Any:
     """Train synchronously for ``steps`` updates and return their records (the steps are
-    contiguous even while the run plays; training stops early at divergence).
+    contiguous even while the run plays; training stops early at divergence, and when the
+    client disconnects or the run is deleted: within a second, or one step if a step takes
+    longer).
 
     Long requests are encoded straight from the run's history rows, so the response costs
     little more than the training itself."""
@@ -147,17 +164,31 @@ async def step_run(
     limit = request.app.state.settings.max_steps_per_request
     if steps > limit:
         raise ConfigError("steps", f"must be an integer with 1 <= x <= {limit}")
-    if steps <= STEP_SLICE:
-        records = await session.step(steps)
-        return SafeJSONResponse({"records": records, "step": session.run.step_count,
-                                 "status": session.status, "divergence": session.run.divergence})
-    gzip = wants_gzip(request.scope, request.headers.get("accept-encoding", ""))
-    content = await session.step_body(steps, GZIP_LEVEL if gzip else None)
+    cancel = threading.Event()  # set when the client goes away: training stops
+    watch = asyncio.create_task(_cancel_on_disconnect(request, cancel))
+    try:
+        if steps <= STEP_SLICE:
+            records = await session.step(steps, cancel)
+            return SafeJSONResponse({"records": records, "step": session.run.step_count,
+                                     "status": session.status,
+                                     "divergence": session.run.divergence})
+        gzip = wants_gzip(request.scope, request.headers.get("accept-encoding", ""))
+        content = await session.step_body(steps, GZIP_LEVEL if gzip else None, cancel)
+    finally:
+        watch.cancel()
     # Compressed here (off the event loop): the GZip middleware passes responses with a
     # Content-Encoding through. Otherwise it may compress the body itself (and adds the Vary
     # header then).
     headers = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"} if gzip else {}
     return Response(content, media_type="application/json", headers=headers)
+
+
+async def _cancel_on_disconnect(request: Request, cancel: threading.Event) -> None:
+    """Set ``cancel`` once the client has disconnected (polled; training checks the flag
+    between slices of about ``CANCEL_SECONDS``)."""
+    while not await request.is_disconnected():
+        await asyncio.sleep(DISCONNECT_POLL_SECONDS)
+    cancel.set()
 
 
 @router.post("/{run_id}/reset", response_model=RunDetail, responses=ERRORS)
@@ -252,6 +283,21 @@ async def run_data(session: Session) -> Any:
     return SafeJSONResponse(await session.locked(data))
 
 
+@router.get("/{run_id}/events", response_model=EventLog, responses=ERRORS)
+async def run_events(request: Request, session: Session) -> Any:
+    """The run's event log (as in the export): live changes and weights edits since the last
+    reset. Bounded by ``max_events`` and ``max_event_bytes``; a change beyond either is a 409
+    and changes nothing. ``GET``/``PATCH`` of the run carry only its size."""
+    settings = request.app.state.settings
+
+    def log() -> dict[str, Any]:
+        run = session.run
+        return {"events": list(run.events), "count": len(run.events), "bytes": run.event_bytes,
+                "max_events": settings.max_events, "max_event_bytes": settings.max_event_bytes}
+
+    return SafeJSONResponse(await session.locked(log))
+
+
 @router.get("/{run_id}/weights", responses=ERRORS)
 async def get_weights(session: Session) -> Any:
     """``{layers: [{W (in, out), b, [gamma, beta, running_mean, running_var]}, ...]}``."""
@@ -259,25 +305,48 @@ async def get_weights(session: Session) -> Any:
     return SafeJSONResponse({"layers": layers})
 
 
-@router.put("/{run_id}/weights", responses=ERRORS)
+@router.put("/{run_id}/weights", responses={
+    **ERRORS, 409: {"model": MessageError, "description": "The event log is full."}})
 async def put_weights(session: Session, body: WeightsBody) -> Any:
-    """Replace every parameter (exact float64); shape mismatches are 422. Recorded in the
-    event log so replays stay exact."""
+    """Replace every parameter (exact float64); shape mismatches and anything but numbers are
+    422. Recorded in the event log so replays stay exact; a full log (``max_events``,
+    ``max_event_bytes``) is a 409 and changes nothing."""
     await session.locked(session.run.set_weights, body.layers)
     layers = await session.locked(session.run.model.get_layers)
     return SafeJSONResponse({"layers": layers})
 
 
-@router.get("/{run_id}/export", responses=ERRORS)
+EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    200: {
+        "description": "The export (JSON), or with ``format=csv`` the history as CSV.",
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "text/csv": {"schema": {"type": "string"}},
+        },
+    },
+}
+
+
+@router.get("/{run_id}/export", responses=EXPORT_RESPONSES)
 async def export_run(
     session: Session,
     format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+    history: Annotated[bool, Query(description="JSON: include the history (false: only its "
+                                   "digest, a small export for long runs).")] = True,
 ) -> Any:
-    """JSON: resolved config, event log, step and history (``POST /api/runs/import`` replays
-    it). ``?format=csv``: the history as CSV, per-layer fields as ``name[k]`` columns."""
+    """JSON: resolved config, event log, step, history and ``history_sha256``, the digest of
+    the history (``POST /api/runs/import`` replays it and checks both). ``?history=false``
+    leaves the history out: the export stays small however long the run, and the digest still
+    verifies the replay. ``?format=csv``: the history as CSV, per-layer fields as ``name[k]``
+    columns."""
 
     def build() -> dict[str, Any]:
-        return {**session.run.export(), "history": session.run.history.columns()}
+        cols = session.run.history.columns()
+        out = {**session.run.export(), "history_sha256": history_digest(cols)}
+        if history or format == "csv":
+            out["history"] = cols
+        return out
 
     exported = await session.locked(build)
     if format == "json":

@@ -2,12 +2,14 @@
 
 Server -> client (JSON text messages, never NaN/Infinity):
 
-* ``{"type": "state", ...}`` once on connect (as ``GET /api/runs/{id}``), then a snapshot;
+* ``{"type": "state", ..., events}`` once on connect (as ``GET /api/runs/{id}``, plus the
+  live changes of the event log, without weights edits), then a snapshot;
 * ``{"type": "frame", step, status, records, divergence}``: every record since the previous
   frame, at most ~30 frames/s while playing (also after ``step``, and when the status changes);
 * ``{"type": "snapshot", ...}``: as ``GET /api/runs/{id}/snapshot``, about every 0.5 s while
   playing and after a pause, step or reset;
-* ``{"type": "config", config, step, events}`` after any live change (from any client);
+* ``{"type": "config", config, step, event}`` after any live change (from any client):
+  ``event`` is the change's entry in the event log, ``{step, patch}``;
 * ``{"type": "reset", ...}`` after a reset; ``{"type": "deleted"}`` when the run is deleted;
 * ``{"type": "ack", "of": <command>, ...}`` or ``{"type": "error", "of": <command>, "detail"}``.
 
@@ -25,19 +27,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.encoders import jsonable_encoder
 from pydantic import ValidationError
 
-from app.errors import config_error_items
+from app.errors import config_error_items, parse_error_text
 from app.jsonsafe import dumps
 from app.schemas.runs import RunPatch
 from app.sessions import MAX_SPEED, RunSession, Watcher
 from core.errors import ConfigError, RebuildRequiredError, RunStateError
 
 router = APIRouter(tags=["runs"])
+logger = logging.getLogger("gradplay")
 
 COMMANDS = ("play", "pause", "step", "set", "reset", "speed", "snapshot")
 
@@ -74,16 +78,34 @@ async def stream(ws: WebSocket, run_id: str) -> None:
     try:
         # "state" goes out before the writer starts, so it is always the first message;
         # records produced meanwhile wait in the watcher.
-        await _send(ws, {"type": "state", **await session.locked(session.describe)})
+        def state() -> dict[str, Any]:
+            return {"type": "state", **session.describe(), "events": session.patch_events()}
+
+        await _send(ws, await session.locked(state))
         writer = asyncio.create_task(_writer(ws, session, watcher))
         watcher.push_message({"type": "snapshot", **await session.snapshot()})
         while True:
             try:
-                text = await ws.receive_text()
-            except (WebSocketDisconnect, RuntimeError):
-                # RuntimeError: Starlette's "not connected" after the writer's send failed
+                message = await ws.receive()
+            except RuntimeError:
+                # Starlette's "not connected" after the writer's send failed
                 break
-            reply = await _handle(session, text, settings.max_steps_per_request)
+            if message["type"] == "websocket.disconnect":
+                break
+            text = message.get("text")
+            if text is None:  # a binary frame
+                reply: dict[str, Any] | None = _error(
+                    "parse", "messages must be text frames holding a JSON object")
+            elif len(text) > settings.max_body_bytes or (
+                4 * len(text) > settings.max_body_bytes
+                and len(text.encode("utf-8", "surrogatepass")) > settings.max_body_bytes
+            ):
+                # uvicorn (gradplay serve) closes on frames over the limit (ws_max_size);
+                # this answers servers started otherwise, and keeps the connection
+                reply = _error("parse", f"message too large: the limit is "
+                                        f"{settings.max_body_bytes} bytes, as for request bodies")
+            else:
+                reply = await _handle(session, text, settings.max_steps_per_request)
             if reply is not None:
                 watcher.push_message(reply)
     except WebSocketDisconnect:
@@ -104,8 +126,10 @@ async def _handle(session: RunSession, text: str, max_steps: int) -> dict[str, A
     """Run one client command; returns the ack or error for this client."""
     try:
         message = json.loads(text)
-    except ValueError:
+    except json.JSONDecodeError:
         return _error("parse", "message must be a JSON object")
+    except (ValueError, RecursionError) as exc:  # the same words as for HTTP bodies
+        return _error("parse", f"message must be a JSON object: {parse_error_text(exc)}")
     if not isinstance(message, dict) or message.get("type") not in COMMANDS:
         return _error("parse", f"'type' must be one of {', '.join(COMMANDS)}")
     command = message["type"]
@@ -150,6 +174,9 @@ async def _handle(session: RunSession, text: str, max_steps: int) -> dict[str, A
         return _error(command, config_error_items(exc, ("patch",) if command == "set" else ()))
     except RunStateError as exc:
         return _error(command, str(exc))
+    except Exception:  # a bug: answer it like HTTP's 500, and keep the connection
+        logger.exception("unhandled error in WebSocket command %r", command)
+        return _error(command, "internal error")
 
 
 def _set_speed(session: RunSession, value: Any) -> dict[str, Any]:

@@ -195,6 +195,8 @@ class RunCreated(BaseModel):
     status: Literal["ready", "running", "paused", "diverged"]
     step: int
     config: dict[str, Any]
+    verified: bool | None = Field(None, description="Imports: whether the replay was checked "
+                                  "against the export's history or history_sha256.")
 
 
 class RunDetail(RunSummary):
@@ -204,7 +206,21 @@ class RunDetail(RunSummary):
     layers: list[str]
     task: str
     speed: float | None
+    event_count: int = Field(description="Events in the run's log (live changes and weights "
+                             "edits since the last reset); the log is at GET .../events.")
+    event_bytes: int = Field(description="Size of the log as compact JSON (bounded by the "
+                             "server's max_event_bytes).")
+
+
+class EventLog(BaseModel):
+    """A run's event log: ``{step, patch}`` and ``{step, weights}`` entries in step order."""
+
     events: list[dict[str, Any]]
+    count: int
+    bytes: int
+    max_events: int = Field(description="The server's bound on the count (GRADPLAY_MAX_EVENTS).")
+    max_event_bytes: int = Field(description="The server's bound on the bytes "
+                                 "(GRADPLAY_MAX_EVENT_BYTES).")
 
 
 class StepResponse(BaseModel):
@@ -221,11 +237,21 @@ class WeightsBody(StrictModel):
 
 
 class ImportBody(StrictModel):
-    """An export: ``config`` + ``events`` + ``step``; ``history`` (optional) is verified."""
+    """An export: ``config`` + ``events`` + ``step``; ``history`` and ``history_sha256``
+    (both optional) are verified against the replay."""
 
     format: Literal["gradplay-run"] = "gradplay-run"
     version: Literal[1] = 1
     config: dict[str, Any]
     events: list[dict[str, Any]] = Field(default_factory=list)
     step: int = Field(0, ge=0, le=1_000_000)
-    history: dict[str, Any] | None = None
+    history: dict[str, Any] | None = Field(
+        None, description="The exported history: compared with the replay value for value.")
+    history_sha256: str | None = Field(
+        None,
+        pattern="^[0-9a-f]{64}$",
+        description="SHA-256 of the exported history (see core.history.history_digest): "
+        "the replay must reproduce it, so a long run is verified without its history "
+        "(export with ?history=false).",
+        examples=["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"],
+    )

@@ -269,8 +269,9 @@ def test_a_watcher_that_joins_during_a_request_gets_its_records() -> None:
 
             def step_then_join(n: int, collect: bool = True) -> list[dict[str, Any]]:
                 out = step(n, collect)
-                watcher = session.add_watcher()  # (on the worker thread: fine for a test)
-                watcher.push_records = lambda text, n: seen.extend(steps_of(text, n))
+                if not session.watchers:  # one watcher joins, after the first slice
+                    watcher = session.add_watcher()  # (on the worker thread: fine for a test)
+                    watcher.push_records = lambda text, n: seen.extend(steps_of(text, n))
                 return out
 
             session.run.step = step_then_join  # type: ignore[method-assign]

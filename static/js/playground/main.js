@@ -324,7 +324,7 @@ function onMessage(msg) {
       break;
     case "config": {
       const old = S.runConfig;
-      const lastEvent = msg.events && msg.events.length ? [msg.events[msg.events.length - 1]] : [];
+      const lastEvent = msg.event ? [msg.event] : [];
       addMarkers(lastEvent, old, msg.config);
       S.runConfig = msg.config;
       charts.regularized = msg.config.regularization.l1 > 0 || msg.config.regularization.l2 > 0;
