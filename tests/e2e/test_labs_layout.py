@@ -19,8 +19,14 @@ LABS = {
 
 # For every drawn chart: how far its plot (the SVG Plotly drew) sticks out of its card, and
 # how much narrower it is than its own container (a chart that did not follow a resize).
+# The page width is measured over <main> (the top bar's nav on a phone is defect 12).
 MEASURE = """() => {
-  const out = {page: document.documentElement.scrollWidth - window.innerWidth, charts: []};
+  let right = 0;
+  for (const node of document.querySelectorAll('main *')) {
+    if (node.offsetParent) right = Math.max(right, node.getBoundingClientRect().right);
+  }
+  const out = {page: Math.round(right + window.scrollX - document.documentElement.clientWidth),
+               charts: []};
   for (const el of document.querySelectorAll('.chart')) {
     const svg = el.querySelector('.main-svg');
     if (!svg || !el.offsetParent) continue;
