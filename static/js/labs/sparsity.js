@@ -56,7 +56,7 @@ let generation = 0; // bumps whenever the three runs are replaced
 const runs = {}; // key -> run state
 
 function newRunState(key) {
-  return { key, id: null, ws: null, status: "connecting", step: 0, xs: [], ys: [], snap: null, gen: generation };
+  return { key, id: null, ws: null, status: "connecting", step: 0, xs: [], ys: [], snap: null, gen: generation, divergence: null };
 }
 
 // ---- inputs / URL ---------------------------------------------------------------------------
@@ -242,11 +242,13 @@ function onMessage(run, msg) {
     case "state":
       run.status = msg.status;
       run.step = msg.step;
+      run.divergence = msg.divergence || null;
       break;
     case "frame":
       for (const r of msg.records) pushRecord(run, r);
       run.step = msg.step;
       run.status = msg.status;
+      if (msg.divergence) run.divergence = msg.divergence;
       break;
     case "snapshot":
       run.snap = msg;
@@ -257,6 +259,7 @@ function onMessage(run, msg) {
       run.step = msg.step;
       run.xs = [];
       run.ys = [];
+      run.divergence = null;
       break;
     case "ack":
       if (msg.status) run.status = msg.status;
@@ -284,15 +287,26 @@ function renderStatus() {
   const list = allRuns();
   const connected = list.length === KEYS.length && list.every((r) => r.ws);
   const running = list.some((r) => r.status === "running");
-  const status = !connected ? "connecting" : running ? "running" : list.every((r) => r.step === 0) ? "ready" : "paused";
+  // A diverged run is a state, not "paused": the comparison is over until Reset.
+  const diverged = list.filter((r) => r.status === "diverged");
+  const status = !connected ? "connecting" : diverged.length ? "diverged" : running ? "running"
+    : list.every((r) => r.step === 0) ? "ready" : "paused";
   const statusEl = $("run-status");
   statusEl.dataset.status = status;
   statusEl.textContent = t(`sp.status.${status}`);
+  const note = $("diverged-note");
+  note.hidden = !diverged.length;
+  note.textContent = diverged.length
+    ? t("sp.diverged", {
+      runs: diverged.map((r) => runName(r.key)).join(", "),
+      step: Math.min(...diverged.map((r) => (r.divergence && r.divergence.step) ?? r.step)),
+    })
+    : "";
   const step = list.length ? Math.min(...list.map((r) => r.step)) : 0;
   const counter = $("step-counter");
   counter.dataset.step = String(step);
   counter.textContent = t("sp.step", { n: step });
-  $("play").disabled = !connected || running;
+  $("play").disabled = !connected || running || diverged.length > 0;
   $("pause").disabled = !connected || !running;
   $("reset").disabled = !connected;
   $("play").classList.toggle("active", running);
