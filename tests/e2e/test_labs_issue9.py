@@ -182,3 +182,20 @@ def test_l1_link_makes_exact_zeros(page: Page, live_server: str) -> None:
     shown = page.get_by_test_id("chart-zeros").evaluate(
         "el => { const y = el.data[0].y; return y[y.length - 1]; }")
     assert shown >= 0.5
+
+
+# ---- /api-reference -----------------------------------------------------------------------
+
+def test_api_reference_renders_bullets_as_lists(page: Page) -> None:
+    """Defect 14: Markdown "* " bullets in docstrings were shown raw."""
+    page.goto("/api-reference")
+    raw = page.evaluate(
+        "() => { const w = document.createTreeWalker(document.querySelector('main'),"
+        " NodeFilter.SHOW_TEXT); const out = []; let n;"
+        " while ((n = w.nextNode())) for (const line of n.textContent.split('\\n'))"
+        "   if (/^\\s*\\* /.test(line)) out.push(line.trim()); return out; }")
+    assert raw == [], raw[:5]
+    items = page.locator("main ul.md-list > li")
+    assert items.count() >= 5
+    expect(page.locator("main ul.md-list li", has_text='"type": "frame"').first).to_be_visible()
+    save_screenshot(page, "api-reference-lists")
