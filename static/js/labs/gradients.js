@@ -356,7 +356,7 @@ async function drawColumn(col, range) {
         dtick: range && range[1] - range[0] >= 3 ? 1 : "D2" },
       showlegend: true,
       legend: { orientation: "h", y: 1.02, yanchor: "bottom", x: 0 },
-      margin: { t: 30 },
+      margin: { l: 64, r: 18, b: 52, t: 30 }, // a partial margin would reset l, r, b to 80
       annotations: zeroText
         ? [{ text: zeroText, xref: "paper", yref: "paper", x: 0.5, y: 0.5, showarrow: false, font: { size: 15, color: "#b3261e" }, bgcolor: "rgba(255,255,255,0.85)" }]
         : [],
@@ -407,7 +407,7 @@ async function drawColumn(col, range) {
     yaxis: { title: { text: t("grad.axis.pct") }, range: [0, 100] },
     showlegend: satTraces.length > 0,
     legend: { orientation: "h", y: 1.02, yanchor: "bottom", x: 0 },
-    margin: { t: 30 },
+    margin: { l: 64, r: 18, b: 52, t: 30 }, // a partial margin would reset l, r, b to 80
     annotations: satTraces.length
       ? []
       : [{ text: t("grad.no_sat"), xref: "paper", yref: "paper", x: 0.5, y: 0.5, showarrow: false, font: { size: 14 } }],

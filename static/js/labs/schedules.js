@@ -371,7 +371,7 @@ async function redraw() {
     xaxis: { title: { text: t("sched.axis.x") } },
     yaxis: { title: { text: t("sched.axis.y") }, type: g.logy ? "log" : "linear", exponentformat: "power" },
     showlegend: false,
-    margin: { t: 16 },
+    margin: { l: 64, r: 18, b: 52, t: 16 }, // a partial margin would reset l, r, b to 80
   });
   chartEl.dataset.traces = String(traces.length);
   chartEl.dataset.seq = String(seq);

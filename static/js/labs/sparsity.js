@@ -399,7 +399,7 @@ function renderTraining() {
     yaxis: { title: { text: t("sp.axis.zeros") }, range: [-0.5, p + 0.5] },
     showlegend: true,
     legend: { orientation: "h", y: 1.02, yanchor: "bottom", x: 0 },
-    margin: { t: 40 },
+    margin: { l: 64, r: 18, b: 52, t: 40 }, // a partial margin would reset l, r, b to 80
   });
   zerosChart.dataset.points = String(Math.min(...list.map((r) => r.xs.length)));
   for (const r of list) {
@@ -466,7 +466,7 @@ function drawHistogram(run) {
     xaxis: { title: { text: t("sp.axis.weight") }, nticks: 6 },
     yaxis: { title: { text: t("sp.axis.count_log") }, type: "log", range: [-0.1, Math.log10(Math.max(2, nFeatures())) + 0.15], dtick: 1 },
     showlegend: false,
-    margin: { t: 34, b: 48 },
+    margin: { l: 64, r: 18, t: 34, b: 48 },
     annotations: [{
       x: 0, y: 1, xref: "x", yref: "paper", yanchor: "bottom", showarrow: false,
       text: `<b>${t("sp.hist.zero_label", { n: zeros })}</b>`,
@@ -506,7 +506,7 @@ function drawCoefficients() {
     yaxis: { title: { text: t("sp.axis.coef") } },
     showlegend: true,
     legend: { orientation: "h", y: 1.02, yanchor: "bottom", x: 0 },
-    margin: { t: 40 },
+    margin: { l: 64, r: 18, b: 52, t: 40 }, // a partial margin would reset l, r, b to 80
   });
   coefChart.dataset.features = String(truth.length);
 }
@@ -594,7 +594,7 @@ function drawPath() {
     yaxis: { title: { text: t("sp.axis.coef") }, range: [lo - pad, hi + pad] },
     showlegend: true,
     legend: { orientation: "h", y: 1.02, yanchor: "bottom", x: 0 },
-    margin: { t: 40 },
+    margin: { l: 64, r: 18, b: 52, t: 40 }, // a partial margin would reset l, r, b to 80
   });
   pathChart.dataset.method = pathData.method;
   pathChart.dataset.lambdas = String(pathData.lambdas.length);
@@ -733,7 +733,7 @@ function drawGeometry() {
     yaxis: { title: { text: "w₂" }, range: [geo.y[0], geo.y[geo.y.length - 1]], scaleanchor: "x", constrain: "domain", zeroline: true, zerolinecolor: "#6b7a8f" },
     showlegend: true,
     legend: { orientation: "h", y: 1.02, yanchor: "bottom", x: 0 },
-    margin: { t: 40 },
+    margin: { l: 64, r: 18, b: 52, t: 40 }, // a partial margin would reset l, r, b to 80
   });
   const zeroCoord = sol.findIndex((v) => v === 0);
   const caption = $("geo-caption");
