@@ -359,23 +359,33 @@ def _register_feature(name: str, label: str, formula: str, fn: FeatureFn, descri
 _register_feature("x1", "x₁", "x1", lambda x: x[:, 0], "The first coordinate.")
 _register_feature("x2", "x₂", "x2", lambda x: x[:, 1], "The second coordinate.")
 _register_feature(
-    "x1_sq", "x₁²", "x1²", lambda x: x[:, 0] * x[:, 0],
+    "x1_sq",
+    "x₁²",
+    "x1²",
+    lambda x: x[:, 0] * x[:, 0],
     "Squared first coordinate: with x₂² a linear model can draw circles and ellipses.",
 )
 _register_feature(
-    "x2_sq", "x₂²", "x2²", lambda x: x[:, 1] * x[:, 1],
+    "x2_sq",
+    "x₂²",
+    "x2²",
+    lambda x: x[:, 1] * x[:, 1],
     "Squared second coordinate.",
 )
 _register_feature(
-    "x1_x2", "x₁x₂", "x1·x2", lambda x: x[:, 0] * x[:, 1],
+    "x1_x2",
+    "x₁x₂",
+    "x1·x2",
+    lambda x: x[:, 0] * x[:, 1],
     "The product: its sign is the XOR label, so a linear model solves XOR with it.",
 )
 _register_feature("sin_x1", "sin x₁", "sin(x1)", lambda x: np.sin(x[:, 0]), "Sine of x₁.")
 _register_feature("sin_x2", "sin x₂", "sin(x2)", lambda x: np.sin(x[:, 1]), "Sine of x₂.")
 
 
-def resolve_features(value: Any, dataset: str, input_dim: int | None,
-                     field_name: str = "dataset.features") -> list[str]:
+def resolve_features(
+    value: Any, dataset: str, input_dim: int | None, field_name: str = "dataset.features"
+) -> list[str]:
     """Validate ``dataset.features``: a non-empty list of distinct names from ``FEATURES``.
 
     ``None`` means the default ``["x1", "x2"]``. Datasets that are not 2-D (``input_dim`` other
@@ -385,27 +395,35 @@ def resolve_features(value: Any, dataset: str, input_dim: int | None,
     if value is None:
         return list(DEFAULT_FEATURES)
     if not isinstance(value, list | tuple) or not value:
-        raise ConfigError(field_name, f"must be a non-empty list of distinct names from {allowed}, "
-                          f"got {value!r}")
+        raise ConfigError(
+            field_name, f"must be a non-empty list of distinct names from {allowed}, got {value!r}"
+        )
     out: list[str] = []
     for i, name in enumerate(value):
         if not isinstance(name, str) or name not in FEATURES:
             raise ConfigError(f"{field_name}[{i}]", f"unknown feature {name!r}; allowed: {allowed}")
         if name in out:
-            raise ConfigError(f"{field_name}[{i}]", f"duplicate feature {name!r}; each of "
-                              f"{allowed} may appear once")
+            raise ConfigError(
+                f"{field_name}[{i}]",
+                f"duplicate feature {name!r}; each of {allowed} may appear once",
+            )
         out.append(name)
     if input_dim != 2 and out != list(DEFAULT_FEATURES):
         two_d = ", ".join(c.name for c in DATASETS if c.meta.get("input_dim") == 2)
-        raise ConfigError(field_name, f"feature crosses need a 2-D dataset ({two_d}); "
-                          f"{dataset!r} is not 2-D, so only the default ['x1', 'x2'] is allowed")
+        raise ConfigError(
+            field_name,
+            f"feature crosses need a 2-D dataset ({two_d}); "
+            f"{dataset!r} is not 2-D, so only the default ['x1', 'x2'] is allowed",
+        )
     return out
 
 
 def expand_features(x: np.ndarray, features: Sequence[str]) -> np.ndarray:
     """Raw 2-D points ``x (n, 2)`` -> model inputs ``(n, len(features))``, float64."""
-    cols = [np.asarray(FEATURES.get(f, "dataset.features").factory(x), dtype=np.float64)
-            for f in features]
+    cols = [
+        np.asarray(FEATURES.get(f, "dataset.features").factory(x), dtype=np.float64)
+        for f in features
+    ]
     return np.column_stack(cols) if cols else np.empty((len(x), 0))
 
 

@@ -9,7 +9,14 @@ from fastapi.testclient import TestClient
 def test_catalog_lists_the_features(client: TestClient) -> None:
     cat = client.get("/api/catalog").json()
     assert [f["name"] for f in cat["features"]] == [
-        "x1", "x2", "x1_sq", "x2_sq", "x1_x2", "sin_x1", "sin_x2"]
+        "x1",
+        "x2",
+        "x1_sq",
+        "x2_sq",
+        "x1_x2",
+        "sin_x1",
+        "sin_x2",
+    ]
     assert all(f["formula"] and f["label"] for f in cat["features"])
     two_d = {d["name"] for d in cat["datasets"] if d.get("input_dim") == 2}
     assert {"circle", "xor", "spiral"} <= two_d and "sine" not in two_d
@@ -24,8 +31,9 @@ def test_catalog_lists_the_features(client: TestClient) -> None:
         ("circle", [], "dataset.features", "non-empty"),
     ],
 )
-def test_bad_features_are_422_naming_the_field(client: TestClient, dataset: str,
-                                               features: list[str], loc: str, text: str) -> None:
+def test_bad_features_are_422_naming_the_field(
+    client: TestClient, dataset: str, features: list[str], loc: str, text: str
+) -> None:
     r = client.post("/api/runs", json={"dataset": {"name": dataset, "features": features}})
     assert r.status_code == 422, r.text
     detail = r.json()["detail"][0]
@@ -35,8 +43,12 @@ def test_bad_features_are_422_naming_the_field(client: TestClient, dataset: str,
 
 
 def test_data_keeps_the_plane_and_export_import_replays(client: TestClient) -> None:
-    cfg = {"seed": 4, "dataset": {"name": "circle", "n": 100, "features": ["x1_sq", "x2_sq"]},
-           "model": {"hidden": []}, "optimizer": {"name": "adam", "lr": 0.05}}
+    cfg = {
+        "seed": 4,
+        "dataset": {"name": "circle", "n": 100, "features": ["x1_sq", "x2_sq"]},
+        "model": {"hidden": []},
+        "optimizer": {"name": "adam", "lr": 0.05},
+    }
     r = client.post("/api/runs", json=cfg)
     assert r.status_code == 201, r.text
     run_id = r.json()["id"]
@@ -55,7 +67,9 @@ def test_data_keeps_the_plane_and_export_import_replays(client: TestClient) -> N
     assert imported.status_code == 201, imported.text
     assert imported.json()["verified"] is True
     new_id = imported.json()["id"]
-    assert client.get(f"/api/runs/{new_id}/weights").text == \
-        client.get(f"/api/runs/{run_id}/weights").text
+    assert (
+        client.get(f"/api/runs/{new_id}/weights").text
+        == client.get(f"/api/runs/{run_id}/weights").text
+    )
     snap = client.get(f"/api/runs/{new_id}/snapshot", params={"grid": 11}).json()
     assert len(snap["surface"]["x"]) == 11 and "prob" in snap["surface"]

@@ -16,13 +16,15 @@ NAMES = FEATURES.names()
 
 
 def _run(features: list[str], steps: int = 600) -> Run:
-    run = Run({
-        "seed": 3,
-        "dataset": {"name": "circle", "n": 400, "noise": 0.1, "features": features},
-        "model": {"hidden": []},
-        "optimizer": {"name": "adam", "lr": 0.05},
-        "batch_size": 20,
-    })
+    run = Run(
+        {
+            "seed": 3,
+            "dataset": {"name": "circle", "n": 400, "noise": 0.1, "features": features},
+            "model": {"hidden": []},
+            "optimizer": {"name": "adam", "lr": 0.05},
+            "batch_size": 20,
+        }
+    )
     run.step(steps, collect=False)
     return run
 
@@ -50,29 +52,40 @@ def test_linear_model_separates_circle_only_with_squares() -> None:
 
 def test_default_features_are_bit_identical_to_no_features() -> None:
     a = make_dataset("spiral", n=120, rng=np.random.default_rng(1), normalize="zscore")
-    b = make_dataset("spiral", n=120, rng=np.random.default_rng(1), normalize="zscore",
-                     features=["x1", "x2"])
+    b = make_dataset(
+        "spiral", n=120, rng=np.random.default_rng(1), normalize="zscore", features=["x1", "x2"]
+    )
     assert np.array_equal(a.x_train, b.x_train) and np.array_equal(a.x_val, b.x_val)
     assert not b.crossed and b.points_train is b.x_train
 
 
-@given(st.lists(st.sampled_from(NAMES), min_size=1, max_size=7, unique=True),
-       st.sampled_from(["none", "minmax", "zscore"]))
+@given(
+    st.lists(st.sampled_from(NAMES), min_size=1, max_size=7, unique=True),
+    st.sampled_from(["none", "minmax", "zscore"]),
+)
 @settings(max_examples=30, deadline=None)
-def test_crossed_inputs_are_features_of_the_same_points(features: list[str], normalize: str
-                                                        ) -> None:
+def test_crossed_inputs_are_features_of_the_same_points(
+    features: list[str], normalize: str
+) -> None:
     base = make_dataset("moons", n=60, rng=np.random.default_rng(5), normalize=normalize)
-    ds = make_dataset("moons", n=60, rng=np.random.default_rng(5), normalize=normalize,
-                      features=features)
+    ds = make_dataset(
+        "moons", n=60, rng=np.random.default_rng(5), normalize=normalize, features=features
+    )
     assert ds.x_train.shape == (base.n_train, len(features))
     # the plane points are the un-crossed dataset's inputs (same draws, same normalisation)
     np.testing.assert_allclose(ds.points_train, base.x_train, rtol=1e-12, atol=1e-12)
     # inputs_for maps plane points to exactly the model's inputs
     np.testing.assert_allclose(ds.inputs_for(ds.points_train), ds.x_train, rtol=1e-9, atol=1e-9)
     raw = base.normalizer.inverse_transform(base.x_train)
-    cols = {"x1": raw[:, 0], "x2": raw[:, 1], "x1_sq": raw[:, 0] ** 2, "x2_sq": raw[:, 1] ** 2,
-            "x1_x2": raw[:, 0] * raw[:, 1], "sin_x1": np.sin(raw[:, 0]),
-            "sin_x2": np.sin(raw[:, 1])}
+    cols = {
+        "x1": raw[:, 0],
+        "x2": raw[:, 1],
+        "x1_sq": raw[:, 0] ** 2,
+        "x2_sq": raw[:, 1] ** 2,
+        "x1_x2": raw[:, 0] * raw[:, 1],
+        "sin_x1": np.sin(raw[:, 0]),
+        "sin_x2": np.sin(raw[:, 1]),
+    }
     expect = ds.normalizer.transform(np.column_stack([cols[f] for f in features]))
     np.testing.assert_allclose(ds.x_train, expect, rtol=1e-9, atol=1e-9)
 
@@ -118,8 +131,9 @@ def test_non_2d_datasets_keep_the_default() -> None:
 
 
 def test_replay_with_features_is_exact() -> None:
-    run = Run({"dataset": {"name": "xor", "features": ["x1", "x2", "x1_x2"]},
-               "model": {"hidden": [4]}})
+    run = Run(
+        {"dataset": {"name": "xor", "features": ["x1", "x2", "x1_x2"]}, "model": {"hidden": [4]}}
+    )
     run.step(50)
     run.apply_patch({"optimizer": {"lr": 0.1}})
     run.step(30)

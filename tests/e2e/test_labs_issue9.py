@@ -13,14 +13,16 @@ pytestmark = pytest.mark.e2e
 
 # ---- gradients lab ---------------------------------------------------------------------------
 
+
 def grad_chart(page: Page, col: str):  # type: ignore[no-untyped-def]
     return page.get_by_test_id(f"column-{col}").get_by_test_id("chart-grad-norm")
 
 
 def wait_columns(page: Page) -> None:
     for col in ("a", "b"):
-        expect(page.get_by_test_id(f"column-{col}")).to_have_attribute("data-state", "ready",
-                                                                        timeout=15000)
+        expect(page.get_by_test_id(f"column-{col}")).to_have_attribute(
+            "data-state", "ready", timeout=15000
+        )
 
 
 def test_zeros_preset_text_and_chart_agree(page: Page) -> None:
@@ -73,9 +75,11 @@ def test_columns_align_when_one_has_init_parameters(page: Page) -> None:
 
 # ---- schedules lab ---------------------------------------------------------------------------
 
+
 def wait_schedules(page: Page, n: int) -> None:
-    expect(page.get_by_test_id("chart-schedules")).to_have_attribute("data-traces", str(n),
-                                                                     timeout=15000)
+    expect(page.get_by_test_id("chart-schedules")).to_have_attribute(
+        "data-traces", str(n), timeout=15000
+    )
 
 
 def test_bad_schedule_value_is_named_at_its_field(page: Page) -> None:
@@ -122,13 +126,15 @@ def test_eighteen_schedules_keep_the_plot_and_distinct_colours(page: Page) -> No
     expect(page.get_by_test_id("schedules-legend").locator("li")).to_have_count(n)
     # card swatches use the curve colours
     swatch = page.get_by_test_id("schedule-card-step").evaluate(
-        "el => getComputedStyle(el).getPropertyValue('--swatch').trim()")
+        "el => getComputedStyle(el).getPropertyValue('--swatch').trim()"
+    )
     assert swatch in colours
     save_screenshot(page, "schedules-eighteen")
 
 
 def test_use_in_playground_link_only_for_values_the_playground_runs(
-        page: Page, live_server: str) -> None:
+    page: Page, live_server: str
+) -> None:
     """Defect 2 (labs part): lr₀ = 20 used to give a link the playground dropped (it came back
     as constant, 0.03). Now the link is withheld and the lr field says why; a valid lr₀ gives
     a link the playground runs as is."""
@@ -146,14 +152,14 @@ def test_use_in_playground_link_only_for_values_the_playground_runs(
     href = link.get_attribute("href") or ""
     assert "schedule=step" in href and "lr=5" in href
     page.goto(href)
-    expect(page.get_by_test_id("playground")).to_have_attribute("data-ready", "true",
-                                                                 timeout=15000)
+    expect(page.get_by_test_id("playground")).to_have_attribute("data-ready", "true", timeout=15000)
     run_id = page.get_by_test_id("playground").get_attribute("data-run-id")
     cfg = httpx.get(f"{live_server}/api/runs/{run_id}").json()["config"]
     assert cfg["schedule"]["name"] == "step" and cfg["optimizer"]["lr"] == 5.0
 
 
 # ---- playground "what to try": L1 zeros -------------------------------------------------------
+
 
 def test_l1_link_makes_exact_zeros(page: Page, live_server: str) -> None:
     """Defect 5: "Add L1 … watch exact zeros appear" must show exact zeros (full batch)."""
@@ -163,8 +169,7 @@ def test_l1_link_makes_exact_zeros(page: Page, live_server: str) -> None:
     page.goto(href)
     pg = page.get_by_test_id("playground")
     expect(pg).to_have_attribute("data-ready", "true", timeout=15000)
-    expect(page.get_by_test_id("status")).to_have_attribute("data-status", "ready",
-                                                            timeout=10000)
+    expect(page.get_by_test_id("status")).to_have_attribute("data-status", "ready", timeout=10000)
     run_id = pg.get_attribute("data-run-id")
     cfg = httpx.get(f"{live_server}/api/runs/{run_id}").json()["config"]
     n_train = round(cfg["dataset"]["n"] * (1 - cfg["dataset"]["val_fraction"]))
@@ -175,16 +180,19 @@ def test_l1_link_makes_exact_zeros(page: Page, live_server: str) -> None:
         timeout=30000,
     )
     page.get_by_test_id("pause").click()
-    hist = httpx.get(f"{live_server}/api/runs/{run_id}/history",
-                     params={"fields": "zero_fraction"}).json()
+    hist = httpx.get(
+        f"{live_server}/api/runs/{run_id}/history", params={"fields": "zero_fraction"}
+    ).json()
     zeros = hist["zero_fraction"] if "zero_fraction" in hist else hist["columns"]["zero_fraction"]
     assert min(zeros[-100:]) >= 0.5, zeros[-100:]  # most noise weights sit at exactly 0
     shown = page.get_by_test_id("chart-zeros").evaluate(
-        "el => { const y = el.data[0].y; return y[y.length - 1]; }")
+        "el => { const y = el.data[0].y; return y[y.length - 1]; }"
+    )
     assert shown >= 0.5
 
 
 # ---- /api-reference -----------------------------------------------------------------------
+
 
 def test_api_reference_renders_bullets_as_lists(page: Page) -> None:
     """Defect 14: Markdown "* " bullets in docstrings were shown raw."""
@@ -193,7 +201,8 @@ def test_api_reference_renders_bullets_as_lists(page: Page) -> None:
         "() => { const w = document.createTreeWalker(document.querySelector('main'),"
         " NodeFilter.SHOW_TEXT); const out = []; let n;"
         " while ((n = w.nextNode())) for (const line of n.textContent.split('\\n'))"
-        "   if (/^\\s*\\* /.test(line)) out.push(line.trim()); return out; }")
+        "   if (/^\\s*\\* /.test(line)) out.push(line.trim()); return out; }"
+    )
     assert raw == [], raw[:5]
     items = page.locator("main ul.md-list > li")
     assert items.count() >= 5

@@ -51,8 +51,9 @@ MEASURE = """() => {
 
 
 def wait_drawn(page: Page, testid: str) -> None:
-    expect(page.get_by_test_id(testid).first).to_have_attribute("data-state", "ready",
-                                                                timeout=20000)
+    expect(page.get_by_test_id(testid).first).to_have_attribute(
+        "data-state", "ready", timeout=20000
+    )
     page.wait_for_timeout(400)  # let the other charts of the page draw too
 
 
@@ -65,8 +66,14 @@ def assert_fits(page: Page, what: str) -> None:
     assert not stale, f"{what}: chart not as wide as its container: {stale}"
 
 
-def large_page(browser: Browser, live_server: str, errors: PageErrors, width: int,
-               height: int, lang: str = "en") -> Page:
+def large_page(
+    browser: Browser,
+    live_server: str,
+    errors: PageErrors,
+    width: int,
+    height: int,
+    lang: str = "en",
+) -> Page:
     context = browser.new_context(base_url=live_server, viewport={"width": width, "height": height})
     context.add_init_script(
         f"localStorage.setItem('gradplay.fontScale', 'large');"
@@ -112,8 +119,9 @@ def test_lab_fits_in_large_text_and_follows_resizes(
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 @pytest.mark.parametrize("lab", list(LABS))
-def test_lab_screenshots(browser: Browser, live_server: str, page_errors: PageErrors,
-                         lab: str, lang: str) -> None:
+def test_lab_screenshots(
+    browser: Browser, live_server: str, page_errors: PageErrors, lab: str, lang: str
+) -> None:
     path, chart = LABS[lab]
     for width, height, large in ((1280, 720, True), (390, 844, False)):
         page = large_page(browser, live_server, page_errors, width, height, lang)
