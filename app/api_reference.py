@@ -195,12 +195,48 @@ _INLINE_CODE = re.compile(r"``(.+?)``|`([^`]+)`")
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 
 
-def inline_markdown(text: str) -> Markup:
-    """Docstring text as safe HTML: ``code`` / `code` and **bold**; everything else escaped
-    (line breaks are kept by the page's CSS)."""
+_BULLET = re.compile(r"^\s*[*-]\s+(.*)$")
+
+
+def _inline(text: str) -> str:
     out = str(escape(text))
     out = _INLINE_CODE.sub(lambda m: f"<code>{m.group(1) or m.group(2)}</code>", out)
-    return Markup(_BOLD.sub(r"<strong>\1</strong>", out))
+    return _BOLD.sub(r"<strong>\1</strong>", out)
+
+
+def inline_markdown(text: str) -> Markup:
+    """Docstring text as safe HTML: ``code`` / `code`, **bold** and bullet lists (lines starting
+    with ``* `` or ``- ``; indented lines continue the item); everything else escaped (line
+    breaks are kept by the page's CSS)."""
+    parts: list[str] = []
+    para: list[str] = []
+    items: list[str] | None = None
+
+    def flush_list() -> None:
+        nonlocal items
+        if items is not None:
+            lis = "".join(f"<li>{_inline(item)}</li>" for item in items)
+            parts.append(f'<ul class="md-list">{lis}</ul>')
+            items = None
+
+    for line in text.split("\n"):
+        bullet = _BULLET.match(line)
+        if bullet and not line.lstrip().startswith("**"):
+            if para:
+                parts.append(_inline("\n".join(para).strip("\n")))
+                para = []
+            if items is None:
+                items = []
+            items.append(bullet.group(1))
+        elif items is not None and line[:1] in (" ", "\t") and line.strip():
+            items[-1] += " " + line.strip()
+        else:
+            flush_list()
+            para.append(line)
+    flush_list()
+    if para:
+        parts.append(_inline("\n".join(para).strip("\n") if len(parts) else "\n".join(para)))
+    return Markup("".join(parts))
 
 
 def linked_type(summary: str, schema_names: frozenset[str] | set[str]) -> Markup:

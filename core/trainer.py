@@ -30,7 +30,16 @@ from numpy.typing import NDArray
 
 from core import cost
 from core.activations import sigmoid, softmax
-from core.datasets import DATASETS, MAX_SAMPLES, Dataset, curve_grid, grid_for, make_dataset
+from core.datasets import (
+    DATASETS,
+    DEFAULT_FEATURES,
+    MAX_SAMPLES,
+    Dataset,
+    curve_grid,
+    grid_for,
+    make_dataset,
+    resolve_features,
+)
 from core.errors import ConfigError, EventLogFullError, RebuildRequiredError, RunStateError
 from core.histogram import histogram
 from core.history import LAYER_FIELDS, SCALAR_FIELDS, History
@@ -124,6 +133,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
         "val_fraction": 0.2,
         "normalize": "none",
         "params": {},
+        "features": list(DEFAULT_FEATURES),
     },
     "model": {},
     "loss": None,
@@ -195,6 +205,9 @@ def resolve_config(raw: Mapping[str, Any] | None, limits: Limits | None = None) 
     dataset["params"] = data_comp.resolve(
         as_mapping(dataset["params"], "dataset.params"), "dataset.params"
     )
+    dataset["features"] = resolve_features(
+        dataset["features"], dataset["name"], data_comp.meta.get("input_dim")
+    )
     cfg["dataset"] = dataset
     cfg["model"] = resolve_model_config(
         raw.get("model"), "model", limits.max_hidden_layers, limits.max_units
@@ -263,6 +276,7 @@ class Run:
             normalize=ds["normalize"],
             params=ds["params"],
             rng=np.random.default_rng(data_ss),
+            features=ds["features"],
         )
         task = self.dataset.task
         loss_name = cfg["loss"] or DEFAULT_LOSS[task]
@@ -815,9 +829,10 @@ class Run:
             "task": ds.task,
             "layers": layers,
         }
-        if ds.input_dim == 2:
+        if ds.plane_dim == 2:
+            # drawn over the (x1, x2) plane whatever the input features are
             xs, ys, points = grid_for(ds, resolution=grid)
-            pred = model.predict(points)
+            pred = model.predict(ds.inputs_for(points))
             r = len(xs)
             surface: dict[str, Any] = {"x": xs, "y": ys}
             if ds.task == "binary":
@@ -854,7 +869,7 @@ class Run:
                 cmp = mode_comparison(model, x, y, self.loss, self._snapshot_rng(), small)
                 out["modes"] = {"mode": mode, "batch": batch, **cmp}
         coef = (ds.truth or {}).get("coef")
-        if coef is not None and not model.blocks:
+        if coef is not None and not model.blocks and not ds.crossed:
             # The model sees normalised inputs (x - shift) / scale, so its weights are the true
             # coefficients times scale: divide to compare in the data's own units.
             learned = model.output.W[:, 0] / ds.normalizer.scale

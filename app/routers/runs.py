@@ -266,7 +266,10 @@ async def run_snapshot(
 
 @router.get("/{run_id}/data", responses=ERRORS)
 async def run_data(session: Session) -> Any:
-    """Training and validation points as the model sees them (after normalisation)."""
+    """Training and validation points after normalisation. ``x`` are the points in the data's
+    own coordinates (for 2-D data the (x1, x2) plane of the decision surface); with feature
+    crosses (``dataset.features``) the model's inputs are ``inputs`` (n, len(features)),
+    normalised by ``normalizer``; otherwise ``inputs`` equals ``x``."""
 
     def data() -> dict[str, Any]:
         ds = session.run.dataset
@@ -274,8 +277,9 @@ async def run_data(session: Session) -> Any:
             "task": ds.task,
             "n_classes": ds.n_classes,
             "input_dim": ds.input_dim,
-            "train": {"x": ds.x_train, "y": ds.y_train},
-            "val": {"x": ds.x_val, "y": ds.y_val},
+            "features": list(ds.features),
+            "train": {"x": ds.points_train, "y": ds.y_train, "inputs": ds.x_train},
+            "val": {"x": ds.points_val, "y": ds.y_val, "inputs": ds.x_val},
             "truth": ds.truth,
             "normalizer": ds.normalizer.to_dict(),
         }

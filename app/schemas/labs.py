@@ -160,6 +160,10 @@ class DepthLayer(BaseModel):
     name: str = Field(examples=["hidden 1"])
     width: int
     grad_norm: float | None = Field(description="‖∂L/∂W‖_F of the layer's weights.")
+    bias_grad_norm: float | None = Field(
+        description="‖∂L/∂b‖ of the layer's biases (with zero init the output layer's bias "
+        "gradient is not 0 although every weight gradient may be)."
+    )
     weight_norm: float | None
     act_mean: float | None
     act_std: float | None

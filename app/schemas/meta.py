@@ -37,6 +37,7 @@ class Catalog(BaseModel):
                     "optimizers": [],
                     "schedules": [],
                     "datasets": [],
+                    "features": [],
                     "regularization": [],
                     "grad_clip": [],
                     "test_functions": [],
@@ -52,6 +53,10 @@ class Catalog(BaseModel):
     optimizers: list[dict[str, Any]]
     schedules: list[dict[str, Any]]
     datasets: list[dict[str, Any]]
+    features: list[dict[str, Any]] = Field(
+        description="Input features of the 2-D datasets (`dataset.features`): x1, x2 and the "
+        "feature crosses x1_sq, x2_sq, x1_x2, sin_x1, sin_x2."
+    )
     regularization: list[dict[str, Any]]
     grad_clip: list[dict[str, Any]]
     test_functions: list[dict[str, Any]] = Field(

@@ -32,6 +32,15 @@ class DatasetConfig(StrictModel):
     val_fraction: float = Field(0.2, ge=0.0, le=0.9)
     normalize: Literal["none", "minmax", "zscore"] = "none"
     params: Params = Field(default_factory=dict, description="Dataset-specific parameters.")
+    features: list[str] = Field(
+        default_factory=lambda: ["x1", "x2"],
+        description="Input features of the model for the 2-D datasets (feature crosses, as in "
+        "TensorFlow Playground): a non-empty list of distinct names from x1, x2, x1_sq, x2_sq, "
+        "x1_x2, sin_x1, sin_x2 (catalog: `features`). Computed from the raw coordinates, then "
+        "normalised. Other datasets accept only the default. The decision surface is still "
+        "drawn over (x1, x2).",
+        examples=[["x1", "x2"], ["x1_sq", "x2_sq"]],
+    )
 
 
 class ModelConfig(StrictModel):

@@ -121,6 +121,8 @@ def depth_profile(
 
         index, name, width,
         grad_norm    ‖∂L/∂W‖_F of the layer's dense weights
+        bias_grad_norm  ‖∂L/∂b‖ of its biases (with all-zero weights every hidden gradient is
+                     0, but the output bias still gets δ_out summed over the batch)
         weight_norm  ‖W‖_F
         act_mean, act_std   of the layer's activation output (logits for the output layer)
         saturation   share of saturated units (sigmoid/tanh hidden layers), else None
@@ -160,6 +162,7 @@ def depth_profile(
                 "name": name,
                 "width": int(model.widths[k]),
                 "grad_norm": float(grad_norms[k]),
+                "bias_grad_norm": float(np.sqrt(np.dot(dense.db, dense.db))),
                 "weight_norm": float(weight_norms[k]),
                 "act_mean": float(act_mean[k]),
                 "act_std": float(act_std[k]),

@@ -501,11 +501,29 @@ function fullLayout(layout) {
   return merged;
 }
 
+// Every chart follows its own box (font toggle, window resize, a card collapsing or a grid
+// reflowing): Plotly's `responsive` only listens to window resizes.
+const sizeWatcher = typeof ResizeObserver === "function"
+  ? new ResizeObserver((entries) => {
+    for (const { target } of entries) {
+      if (window.Plotly && target.isConnected && target.offsetParent !== null && target._fullLayout) {
+        window.Plotly.Plots.resize(target).catch(() => {}); // hidden meanwhile: nothing to fit
+      }
+    }
+  })
+  : null;
+
 // Draws (first call) or updates (Plotly.react) a chart; re-rendered when the font changes.
 export async function drawChart(element, traces, layout = {}) {
   const Plotly = await whenPlotly();
+  if (sizeWatcher && !charts.has(element)) sizeWatcher.observe(element);
   charts.set(element, { traces, layout });
   await Plotly.react(element, traces, fullLayout(layout), CONFIG);
+  // react keeps the previous size: catch up if the box changed while a resize was pending
+  if (element._fullLayout && element.offsetParent !== null
+      && Math.abs(element._fullLayout.width - element.clientWidth) > 1) {
+    Plotly.Plots.resize(element).catch(() => {});
+  }
   if (element.dataset.state !== "ready") element.dataset.state = "ready";
   return element;
 }

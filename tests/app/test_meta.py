@@ -19,6 +19,7 @@ CATALOG_KEYS = {
     "initializers",
     "losses",
     "optimizers",
+    "features",
     "schedules",
     "datasets",
     "regularization",
