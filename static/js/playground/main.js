@@ -1,14 +1,26 @@
 // Playground page (/): controls -> run (POST /api/runs) -> WebSocket stream -> live charts.
 // Protocol: see app/routers/stream.py. Live-changeable fields are sent as `set`; data,
 // architecture, seed and loss need a new run (a notice asks first once training has started).
+//
+// Mechanisms (issue 9):
+// * validation: controls.js checks every field against its schema; only valid values reach a
+//   run or the URL. A link is read part by part (readLink): what is invalid or unknown is
+//   dropped and named in the "link-dropped" notice; a field the server still rejects is
+//   dropped too and the run is created from the rest.
+// * a run is replaced only once its successor exists (createRun: POST, GET data, then switch);
+//   on failure the old run keeps playing or stays paused and the server's message is shown.
+// * live changes: a `set` goes out on the control's "change" event before anything is
+//   redrawn; the URL, explanation and previews follow in a later task.
+// * the run bar's readout (data-testid="run-readout"): train/validation loss, accuracy and lr
+//   of the newest record.
 
 import {
-  catalogText, debounce, drawChart, el, getCatalog, getJSON, onLangChange, postJSON, readQuery,
-  writeQuery,
+  catalogText, debounce, drawChart, el, getCatalog, getJSON, markInvalid, onLangChange, postJSON,
+  readQuery, writeQuery,
 } from "../common.js";
 import { applyPg, pt } from "./messages.js";
 import {
-  Controls, configFromQuery, livePatch, needsRebuild, queryFromConfig,
+  Controls, dropField, livePatch, needsRebuild, queryFromConfig, readLink,
 } from "./controls.js";
 import {
   Charts, DIAGRAM_MAX_LAYERS, DIAGRAM_MAX_UNITS, drawNetwork, emptyNote, layerLabel,
@@ -30,6 +42,7 @@ const S = {
   ws: null,
   trainSize: 0,
   pendingRebuild: null,
+  liveBase: null, // the config the last `set` asked for (patches are computed against it)
   error: null,
 };
 
@@ -91,6 +104,31 @@ function renderStatus() {
   }
 }
 
+// Live readout of the newest record (engine numbers, only formatted here).
+function fmtNum(v) {
+  if (v === null || v === undefined || !Number.isFinite(v)) return "—";
+  return Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(2) : Number(v.toPrecision(4)).toString();
+}
+
+function renderReadout() {
+  const r = charts && charts.store.last;
+  const box = $("run-readout");
+  const acc = r ? (r.val_acc ?? r.train_acc) : null;
+  const accKey = r && r.val_acc !== null && r.val_acc !== undefined ? "pg.readout.val_acc" : "pg.readout.train_acc";
+  const items = [
+    ["loss", "pg.readout.loss", r ? fmtNum(r.loss) : "—"],
+    ["val-loss", "pg.readout.val_loss", r ? fmtNum(r.val_loss) : "—"],
+    ["acc", accKey, acc === null || acc === undefined ? "—" : `${(acc * 100).toFixed(1)} %`],
+    ["lr", "pg.readout.lr", r ? fmtNum(r.lr) : "—"],
+  ];
+  for (const [key, label, value] of items) {
+    const node = box.querySelector(`[data-readout="${key}"]`);
+    setText(node.querySelector(".pg-readout-label"), pt(label));
+    setText(node.querySelector(".pg-readout-value"), value);
+  }
+  setData(box, "step", String(r ? r.step : 0));
+}
+
 function send(message) {
   if (S.ws && S.ws.readyState === WebSocket.OPEN) S.ws.send(JSON.stringify(message));
 }
@@ -125,6 +163,7 @@ function scheduleRender(force = false) {
       dirtySeries = false;
       const force = forceSeries;
       forceSeries = false;
+      renderReadout();
       charts.renderSeries(force);
       setData(root, "points", String(charts.store.rows.length));
       maybeExtendPlan();
@@ -302,6 +341,7 @@ function onMessage(msg) {
       S.epoch = msg.epoch;
       S.divergence = msg.divergence;
       S.runConfig = msg.config;
+      S.liveBase = msg.config;
       S.layers = msg.layers;
       S.task = msg.task;
       addMarkers(msg.events, null, msg.config);
@@ -327,6 +367,7 @@ function onMessage(msg) {
       const lastEvent = msg.events && msg.events.length ? [msg.events[msg.events.length - 1]] : [];
       addMarkers(lastEvent, old, msg.config);
       S.runConfig = msg.config;
+      S.liveBase = msg.config;
       charts.regularized = msg.config.regularization.l1 > 0 || msg.config.regularization.l2 > 0;
       refreshPlan(true);
       scheduleRender();
@@ -338,6 +379,7 @@ function onMessage(msg) {
       S.epoch = msg.epoch;
       S.divergence = null;
       S.runConfig = msg.config;
+      S.liveBase = msg.config;
       charts.store.clear();
       charts.markers = [];
       renderStatus();
@@ -353,6 +395,12 @@ function onMessage(msg) {
         ? msg.detail.map((d) => `${(d.loc || []).filter((p) => p !== "patch" && p !== "body").join(".")}: ${d.msg}`).join("; ")
         : String(msg.detail);
       showError(detail);
+      if (msg.of === "set" && S.runConfig) {
+        // the run kept its settings: so do the URL and the next patch; the field is marked
+        S.liveBase = S.runConfig;
+        writeQuery(queryFromConfig(S.runConfig, S.catalog));
+        if (Array.isArray(msg.detail)) for (const d of msg.detail) markServerField(d);
+      }
       break;
     }
     case "deleted":
@@ -386,26 +434,46 @@ function connect(runId) {
 // ------------------------------------------------------------------------------------------
 // run lifecycle
 
+let createSeq = 0;
+
+// Creates a run and only then switches to it: POST /api/runs and GET its data first; if either
+// fails, the old run is untouched (still playing or paused, its stream open) and the error
+// propagates (the caller shows the server's message). A superseded creation (a newer one was
+// started meanwhile) deletes its run and returns null.
 async function createRun(config) {
+  const seq = ++createSeq;
+  const created = await postJSON("/api/runs", config);
+  let data;
+  try {
+    data = await getJSON(`/api/runs/${created.id}/data`);
+  } catch (err) {
+    fetch(`/api/runs/${created.id}`, { method: "DELETE" }).catch(() => {});
+    throw err;
+  }
+  if (seq !== createSeq) {
+    fetch(`/api/runs/${created.id}`, { method: "DELETE" }).catch(() => {});
+    return null;
+  }
+  // the replacement exists: switch
   const old = S.runId;
   if (S.ws) S.ws.close();
   S.ws = null;
   S.status = "connecting";
-  renderStatus();
-  const created = await postJSON("/api/runs", config);
   S.runId = created.id;
   S.runConfig = created.config;
+  S.liveBase = created.config;
   S.step = 0;
   S.epoch = 0;
   S.divergence = null;
   S.pendingRebuild = null;
   $("rebuild-notice").hidden = true;
+  showError(null);
+  renderStatus();
   root.dataset.runId = created.id;
   if (old) fetch(`/api/runs/${old}`, { method: "DELETE" }).catch(() => {});
   controls.set(created.config);
   charts.regularized = created.config.regularization.l1 > 0 || created.config.regularization.l2 > 0;
   writeQuery(queryFromConfig(created.config, S.catalog));
-  const data = await getJSON(`/api/runs/${created.id}/data`);
   S.task = data.task;
   S.trainSize = data.train.x.length;
   const layers = created.config.model.hidden.map((_, k) => `hidden ${k + 1}`).concat(["output"]);
@@ -421,16 +489,70 @@ async function createRun(config) {
   return created;
 }
 
+// A server error naming a field (loc) marks that field, when the page has it.
+function markServerField(detail) {
+  const path = (detail.loc || []).filter((p) => p !== "patch" && p !== "body" && typeof p === "string");
+  const ids = [path.join("."), path.slice(-1)[0], path.slice(-1)[0] && path.slice(-1)[0].replace(/_/g, "-")];
+  if (path[0] === "dataset" && path[1] === "n") ids.unshift("samples");
+  for (const id of ids) {
+    const input = id && root.querySelector(`[data-testid="${id}"]`);
+    if (input && input.matches("input, select")) {
+      markInvalid(input, `${path.join(".")}: ${detail.msg}`);
+      return;
+    }
+  }
+}
+
+// Creates the run of a (partial) config from a link: when the server still rejects a field
+// (a rule only it checks, e.g. milestones beyond a schedule's length), that field is dropped,
+// named, and the rest tried again.
+async function createFromLink(config, dropped) {
+  for (let attempt = 0; attempt < 8; attempt += 1) {
+    try {
+      return await createRun(config);
+    } catch (err) {
+      const detail = Array.isArray(err.detail) ? err.detail[0] : null;
+      const removed = detail ? dropField(config, detail.loc) : null;
+      if (!removed) throw err;
+      dropped.push({ key: removed, text: null, reason: `${removed}: ${detail.msg}` });
+    }
+  }
+  return createRun({});
+}
+
+function showDropped(dropped) {
+  const box = $("link-dropped");
+  if (!dropped.length) { box.hidden = true; return; }
+  const items = dropped.map((d) => {
+    const what = d.text === null || d.text === undefined ? d.key : `${d.key}=${d.text}`;
+    return d.reason ? `${what} (${d.reason})` : `${what} (${pt("pg.link_unknown")})`;
+  });
+  box.dataset.dropped = dropped.map((d) => d.key).join(",");
+  box.querySelector(".pg-dropped-text").textContent = pt("pg.link_dropped", { items: items.join("; ") });
+  box.hidden = false;
+}
+
 // ------------------------------------------------------------------------------------------
 // control changes
 
-const applyChange = debounce((cfg) => {
+// The live part goes out at once (a `set` computed against what the last `set` asked for);
+// the URL, explanation and schedule preview follow in a later task so the message is not
+// held up by layout work. Called with committed = true on "change" events; keystrokes
+// (committed = false) arrive here debounced.
+function applyNow(cfg) {
   if (!S.runConfig) return;
-  writeQuery(queryFromConfig(cfg, S.catalog));
+  const patch = livePatch(S.liveBase || S.runConfig, cfg);
+  if (patch) {
+    send({ type: "set", patch });
+    S.liveBase = cfg;
+  }
+  setTimeout(() => applyRest(cfg), 0);
+}
+
+function applyRest(cfg) {
+  writeQuery(queryFromConfig(cfg, S.catalog)); // valid values only (controls.js)
   renderExplain();
   drawControlPreview();
-  const patch = livePatch(S.runConfig, cfg);
-  if (patch) send({ type: "set", patch });
   if (needsRebuild(S.runConfig, cfg)) {
     if (S.step === 0 && S.status !== "running") {
       createRun(cfg).catch((err) => showError(err.message));
@@ -442,7 +564,18 @@ const applyChange = debounce((cfg) => {
     S.pendingRebuild = null;
     $("rebuild-notice").hidden = true;
   }
-}, 300);
+}
+
+const applyTyped = debounce((cfg) => applyNow(cfg), 300);
+
+function applyChange(cfg, committed) {
+  if (committed) {
+    applyTyped.cancel();
+    applyNow(cfg);
+  } else {
+    applyTyped(cfg);
+  }
+}
 
 // ------------------------------------------------------------------------------------------
 // speed
@@ -488,6 +621,7 @@ function wire() {
   $("speed").addEventListener("input", sendSpeed);
   $("speed-unlimited").addEventListener("change", sendSpeed);
   $("rebuild-apply").addEventListener("click", () => {
+    // on failure the old run and this notice stay (Undo still brings the controls back)
     if (S.pendingRebuild) createRun(S.pendingRebuild).catch((err) => showError(err.message));
   });
   $("rebuild-revert").addEventListener("click", () => {
@@ -497,6 +631,7 @@ function wire() {
     writeQuery(queryFromConfig(S.runConfig, S.catalog));
     renderExplain();
   });
+  $("link-dropped-close").addEventListener("click", () => { $("link-dropped").hidden = true; });
   $("loss-log").addEventListener("change", () => {
     charts.lossLog = $("loss-log").checked;
     scheduleRender(true);
@@ -521,6 +656,7 @@ function wire() {
     renderStatus();
     setSpeedUi($("speed-unlimited").checked ? null : sliderToSpeed($("speed").value));
     renderExplain();
+    renderReadout();
     charts.renderAll();
     drawControlPreview();
     refreshNetwork();
@@ -539,15 +675,16 @@ async function main() {
   });
   // which chart costs what: window.gradplayChartTimes() in the console
   window.gradplayChartTimes = () => charts.timings();
-  controls = new Controls($("controls"), S.catalog, (cfg) => applyChange(cfg));
+  controls = new Controls($("controls"), S.catalog, (cfg, committed) => applyChange(cfg, committed));
   wire();
-  const partial = configFromQuery(readQuery(), S.catalog);
+  const { config, dropped } = readLink(readQuery(), S.catalog);
   try {
-    await createRun(partial);
+    await createFromLink(config, dropped);
   } catch (err) {
     showError(err.message);
     await createRun({});
   }
+  showDropped(dropped);
   root.dataset.ready = "true";
 }
 
