@@ -278,7 +278,12 @@ async function refreshNetwork() {
       weightsBusy = false;
     }
   }
-  if (!layers.length || layers[0].W.length > DIAGRAM_MAX_UNITS) { emptyNote(host, "pg.net_too_big"); return; }
+  if (!layers.length) return;
+  if (layers[0].W.length > DIAGRAM_MAX_UNITS) {
+    // too many inputs (e.g. sparse_linear): say that, not "too many hidden layers"
+    emptyNote(host, "pg.net_too_many_inputs", { n: layers[0].W.length, max: DIAGRAM_MAX_UNITS });
+    return;
+  }
   const values = layers.map((l) => (grads ? (l.dW || l.W.map((row) => row.map(() => 0))) : l.W));
   drawNetwork(host, layers, values, S.layers.map(layerLabel));
   $("network-legend").textContent = pt(grads ? "pg.net_legend_g" : "pg.net_legend_w");
@@ -318,6 +323,18 @@ function describeChange(oldCfg, newCfg, patch) {
   return parts.join(", ");
 }
 
+// Short names of what a patch changed (translated at draw time: pg.marker.<name>).
+function markerFields(patch) {
+  const out = [];
+  for (const key of Object.keys(flatten(patch))) {
+    const name = key === "optimizer.lr" ? "lr" : key.startsWith("optimizer.") ? "optimizer"
+      : key.startsWith("schedule.") ? "schedule" : key === "regularization.l2" ? "l2"
+        : key.startsWith("regularization.") ? "l1" : key.startsWith("grad_clip.") ? "grad_clip" : key;
+    if (!out.includes(name)) out.push(name);
+  }
+  return out;
+}
+
 function addMarkers(events, oldCfg, newCfg) {
   for (const ev of events || []) {
     if (!ev.patch) continue;
@@ -325,7 +342,7 @@ function addMarkers(events, oldCfg, newCfg) {
     if (exists) continue;
     const text = oldCfg ? describeChange(oldCfg, newCfg, ev.patch) : short(JSON.stringify(flatten(ev.patch))).replace(/[{}"]/g, "");
     if (!text) continue;
-    charts.markers.push({ step: ev.step, text, key: JSON.stringify(ev.patch) });
+    charts.markers.push({ step: ev.step, text, key: JSON.stringify(ev.patch), fields: markerFields(ev.patch) });
   }
   root.dataset.markers = String(charts.markers.length);
 }
