@@ -184,6 +184,7 @@ export function layerLabel(name) {
 }
 
 const SERIES = ["loss", "accuracy", "lr", "gradNorm", "updateRatio", "heatmap", "zeros"];
+const REST_FACTOR = 3; // charts draw at most 1/4 of the main thread's time (see drain)
 const SNAPSHOT = ["hist", "boundary"];
 // Charts scrolled out of view are refreshed at most once per HIDDEN_REFRESH_MS (one chart per
 // tick, at most two per second), and at once when they scroll into view.
@@ -222,12 +223,19 @@ export class Charts {
           const slot = byEl.get(entry.target);
           if (!slot) continue;
           slot.visible = entry.isIntersecting;
-          if (slot.visible && slot.want !== slot.sig) this.drawSlot(slot);
+          if (slot.visible && slot.want !== slot.sig) { this.queue.add(slot); this.drain(); }
         }
       }, { rootMargin: "0px" });
       for (const slot of this.slots.values()) if (slot.el) this.observer.observe(slot.el);
     }
     document.addEventListener("gradplay:fontchange", () => this.renderAll());
+    this.queue = new Set(); // slots waiting to be drawn, one per task (see update)
+    this.draining = false;
+    this.restUntil = 0;
+    this.restTimer = null;
+    this.batchMs = 0;
+    this.channel = new MessageChannel();
+    this.channel.port1.onmessage = () => this.drawNext();
   }
 
   get planned() {
@@ -465,27 +473,71 @@ export class Charts {
     const built = this.build(slot.key);
     slot.sig = slot.want;
     slot.drawnAt = performance.now();
-    if (!built || !slot.el) return;
+    if (!built || !slot.el) return null;
     const t0 = performance.now();
-    drawChart(slot.el, built[0], built[1]);
     const p = this.perf[slot.key] || (this.perf[slot.key] = { n: 0, ms: 0 });
-    p.n += 1;
-    p.ms += performance.now() - t0;
+    return drawChart(slot.el, built[0], built[1]).then(() => {
+      p.n += 1;
+      p.ms += performance.now() - t0;
+    });
   }
 
-  // Draws the charts whose inputs changed: visible ones now, the others soon (hidden ticker).
-  // Charts never drawn yet are drawn at once wherever they are.
-  // everywhere = true (language, font size, log scale switched): every chart at once.
-  update(keys, sig, everywhere = false) {
-    this._ctx = null;
-    for (const key of keys) {
+  // Draws the charts whose inputs changed: visible ones soon, the others later (hidden
+  // ticker). Charts never drawn yet are drawn wherever they are.
+  // everywhere = true (language, font size, log scale switched): every chart.
+  // Each chart is drawn in its own task (queue drained one chart per message-channel tick):
+  // one redraw of all charts in a single task was a 100-180 ms long task that held up input
+  // events (and so the `set` of a live change) and the WebSocket's frames.
+  update(keys, sig, everywhere = false, urgent = false) {
+    for (const key of urgent ? [...keys].reverse() : keys) {
       const slot = this.slots.get(key);
       slot.want = sig;
       if (slot.want === slot.sig) continue;
-      if (everywhere || slot.visible || slot.sig === null) this.drawSlot(slot);
+      if (everywhere || slot.visible || slot.sig === null) {
+        // urgent (a new change marker): these charts go to the front of the queue
+        if (urgent) this.queue = new Set([slot, ...[...this.queue].filter((q) => q !== slot)]);
+        else this.queue.add(slot);
+      }
     }
-    this._ctx = null;
+    this.drain(urgent || everywhere);
     this.armHidden();
+  }
+
+  // Duty cycle: after a batch of redraws that took T ms the charts rest REST_FACTOR·T ms, so
+  // drawing takes at most 1 / (1 + REST_FACTOR) of the main thread however slow the machine
+  // is (frames, input and the WebSocket get the rest). An urgent update (a change marker, a
+  // switched language or font) skips the rest once.
+  drain(urgent = false) {
+    if (this.draining || !this.queue.size) return;
+    const wait = urgent ? 0 : this.restUntil - performance.now();
+    if (wait > 0) {
+      if (!this.restTimer) {
+        this.restTimer = setTimeout(() => { this.restTimer = null; this.drain(); }, wait);
+      }
+      return;
+    }
+    this.draining = true;
+    this.channel.port2.postMessage(0);
+  }
+
+  drawNext() {
+    const [slot] = this.queue;
+    if (!slot) { this.draining = false; return; }
+    this.queue.delete(slot);
+    this._ctx = null;
+    const t0 = performance.now();
+    const done = slot.want !== slot.sig ? this.drawSlot(slot) : null;
+    this._ctx = null;
+    Promise.resolve(done).catch(() => {}).finally(() => {
+      this.batchMs += performance.now() - t0;
+      if (this.queue.size) {
+        this.channel.port2.postMessage(0);
+      } else {
+        this.draining = false;
+        this.restUntil = performance.now() + REST_FACTOR * this.batchMs;
+        this.batchMs = 0;
+      }
+    });
   }
 
   armHidden() {
@@ -509,9 +561,9 @@ export class Charts {
     }, HIDDEN_TICK_MS);
   }
 
-  renderSeries(force = false) {
+  renderSeries(force = false, urgent = false) {
     if (force) this.forceRev += 1;
-    this.update(SERIES, `${this.seriesSig()}|${this.forceRev}`, force);
+    this.update(SERIES, `${this.seriesSig()}|${this.forceRev}`, force, urgent);
   }
 
   renderAll() {

@@ -148,23 +148,28 @@ function epochSteps() {
 const RENDER_INTERVAL_MS = 34;
 let dirtySeries = false;
 let forceSeries = false;
+let urgentSeries = false; // a new change marker: drawn without waiting for the charts' rest
 let renderTimer = null;
 let lastRender = -Infinity;
 
-function scheduleRender(force = false) {
+function scheduleRender(force = false, urgent = false) {
   dirtySeries = true;
   forceSeries = forceSeries || force;
+  urgentSeries = urgentSeries || urgent;
+  if (renderTimer && urgent) { clearTimeout(renderTimer); renderTimer = null; }
   if (renderTimer) return;
-  const wait = Math.max(0, lastRender + RENDER_INTERVAL_MS - performance.now());
+  const wait = urgent ? 0 : Math.max(0, lastRender + RENDER_INTERVAL_MS - performance.now());
   renderTimer = setTimeout(() => {
     renderTimer = null;
     if (dirtySeries) {
       lastRender = performance.now();
       dirtySeries = false;
       const force = forceSeries;
+      const urgent = urgentSeries;
       forceSeries = false;
+      urgentSeries = false;
       renderReadout();
-      charts.renderSeries(force);
+      charts.renderSeries(force, urgent);
       setData(root, "points", String(charts.store.rows.length));
       maybeExtendPlan();
     }
@@ -387,7 +392,7 @@ function onMessage(msg) {
       S.liveBase = msg.config;
       charts.regularized = msg.config.regularization.l1 > 0 || msg.config.regularization.l2 > 0;
       refreshPlan(true);
-      scheduleRender();
+      scheduleRender(false, true);
       break;
     }
     case "reset":
