@@ -540,7 +540,10 @@ export function color(i) {
   return PALETTE[i % PALETTE.length];
 }
 
-const CONFIG = { displaylogo: false, responsive: true };
+// The mode bar appears on hover only, and not at all on a phone-width screen (it covered
+// chart titles and the controls drawn over charts there).
+const CONFIG = { displaylogo: false, responsive: true, displayModeBar: "hover" };
+const PHONE_CONFIG = { ...CONFIG, displayModeBar: false };
 const charts = new Map(); // element -> {traces, layout}
 
 function whenPlotly() {
@@ -620,7 +623,7 @@ const resizer = typeof ResizeObserver === "function"
 export async function drawChart(element, traces, layout = {}) {
   const Plotly = await whenPlotly();
   charts.set(element, { traces, layout });
-  await Plotly.react(element, traces, fullLayout(layout), CONFIG);
+  await Plotly.react(element, traces, fullLayout(layout), window.innerWidth < 700 ? PHONE_CONFIG : CONFIG);
   if (resizer && !element.dataset.resizeObserved) {
     element.dataset.resizeObserved = "true";
     resizer.observe(element);
@@ -649,6 +652,15 @@ function initChrome() {
     langButton.addEventListener("click", () => {
       const next = LANGS[(LANGS.indexOf(getLang()) + 1) % LANGS.length];
       setLang(next);
+    });
+  }
+  // phone: the nav links fold behind a menu button (CSS shows the button below 700 px)
+  const navToggle = document.querySelector('[data-testid="nav-toggle"]');
+  if (navToggle) {
+    navToggle.addEventListener("click", () => {
+      const open = navToggle.getAttribute("aria-expanded") !== "true";
+      navToggle.setAttribute("aria-expanded", open ? "true" : "false");
+      document.querySelector(".nav").classList.toggle("nav-open", open);
     });
   }
   applyI18n();

@@ -119,7 +119,17 @@ export function logTicks(lo, hi) {
   const range = decades <= 2
     ? [lo10 - (hi10 - lo10 || 1) * 0.05, hi10 + (hi10 - lo10 || 1) * 0.05]
     : [a, b];
-  const shown = vals.filter((v) => Math.log10(v) >= range[0] - 1e-9 && Math.log10(v) <= range[1] + 1e-9);
+  const inRange = (v) => Math.log10(v) >= range[0] - 1e-9 && Math.log10(v) <= range[1] + 1e-9;
+  let shown = vals.filter(inRange);
+  if (decades <= 2 && shown.length < 3) {
+    // under a decade: evenly spaced "nice" values (0.35, 0.4, 0.45 …), still plain decimals
+    const raw = (hi - lo) / 4 || hi / 4;
+    const p = 10 ** Math.floor(Math.log10(raw));
+    const step = [1, 2, 2.5, 5, 10].map((m) => m * p).find((st) => st >= raw) || 10 * p;
+    shown = [];
+    for (let v = Math.ceil(lo / step) * step; v <= hi * 1.0001; v += step) shown.push(Number(v.toPrecision(6)));
+    shown = shown.filter((v) => v > 0 && inRange(v));
+  }
   const plain = shown.every((v) => v >= 1e-3 && v <= 1e4);
   const text = shown.map((v) => {
     if (plain) return String(Number(v.toPrecision(3)));

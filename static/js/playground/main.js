@@ -654,6 +654,16 @@ function wire() {
     renderExplain();
   });
   $("link-dropped-close").addEventListener("click", () => { $("link-dropped").hidden = true; });
+  // The controls fold away (on a phone they start folded, so Play is at the top); the charts
+  // re-fit to the space they gain (common.js's ResizeObserver).
+  const side = $("controls-panel");
+  const setControlsOpen = (open) => {
+    side.classList.toggle("pg-collapsed", !open);
+    root.classList.toggle("pg-controls-collapsed", !open);
+    $("controls-toggle").setAttribute("aria-expanded", open ? "true" : "false");
+  };
+  setControlsOpen(window.innerWidth >= 700);
+  $("controls-toggle").addEventListener("click", () => setControlsOpen(side.classList.contains("pg-collapsed")));
   $("loss-log").addEventListener("change", () => {
     charts.lossLog = $("loss-log").checked;
     scheduleRender(true);
