@@ -412,3 +412,25 @@ def test_live_set_goes_out_on_change_before_any_redraw(page: Page) -> None:
     )
     sets = [json.loads(s) for s in sent if '"set"' in s]
     assert sets and sets[0]["patch"]["optimizer"]["lr"] == 0.05
+
+
+# ------------------------------------------------------------------------------- edit a weight
+
+
+def test_click_a_link_to_edit_its_weight(page: Page, live_server: str) -> None:
+    """TFP item: clicking a diagram link edits that weight through PUT .../weights (recorded
+    in the event log, so an export replays it)."""
+    open_playground(page, "/?dataset=circle&hidden=4")
+    expect(page.get_by_test_id("network-diagram")).to_have_attribute("data-state", "ready")
+    link = page.locator('[data-testid="net-link"][data-k="1"][data-i="2"][data-j="0"]')
+    link.dispatch_event("click")
+    expect(page.get_by_test_id("weight-editor")).to_be_visible()
+    page.get_by_test_id("weight-value").fill("1.25")
+    page.get_by_test_id("weight-apply").click()
+    expect(page.get_by_test_id("weight-editor")).to_be_hidden()
+    expect(page.get_by_test_id("network-diagram")).to_have_attribute("data-edits", "1")
+    run_id = page.get_by_test_id("playground").get_attribute("data-run-id")
+    layers = httpx.get(f"{live_server}/api/runs/{run_id}/weights").json()["layers"]
+    assert layers[1]["W"][2][0] == 1.25
+    events = httpx.get(f"{live_server}/api/runs/{run_id}/export").json()["events"]
+    assert any("weights" in json.dumps(e) or "layers" in e for e in events), events

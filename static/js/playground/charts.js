@@ -714,8 +714,10 @@ function svg(tag, attrs = {}) {
 export const DIAGRAM_MAX_LAYERS = 6;
 export const DIAGRAM_MAX_UNITS = 16;
 
-// layers: [{W: (in, out) nested list}], mode "weights" or "grads" (values = -ΔW/lr)
-export function drawNetwork(host, layers, values, labels) {
+// layers: [{W: (in, out) nested list}], mode "weights" or "grads" (values = -ΔW/lr).
+// onLink(k, i, j), if given, makes every link clickable (a wide transparent line over it,
+// data-testid="net-link", data-k/-i/-j): the playground edits that weight.
+export function drawNetwork(host, layers, values, labels, onLink = null) {
   host.replaceChildren();
   if (!layers || !layers.length) return;
   const sizes = [layers[0].W.length, ...layers.map((l) => l.W[0].length)];
@@ -741,6 +743,16 @@ export function drawNetwork(host, layers, values, labels) {
       title.textContent = `${labels[k]}: in ${i + 1} → out ${j + 1}: ${v.toPrecision(4)}`;
       line.append(title);
       root.append(line);
+      if (onLink) {
+        const hit = svg("line", {
+          x1: colX(k), y1: rowY(sizes[k], i), x2: colX(k + 1), y2: rowY(sizes[k + 1], j),
+          stroke: "transparent", "stroke-width": 7, class: "pg-net-hit", "data-testid": "net-link",
+          "data-k": k, "data-i": i, "data-j": j,
+        });
+        hit.append(title.cloneNode(true));
+        hit.addEventListener("click", () => onLink(k, i, j));
+        root.append(hit);
+      }
     }));
   });
   sizes.forEach((n, k) => {

@@ -290,9 +290,61 @@ async function refreshNetwork() {
     return;
   }
   const values = layers.map((l) => (grads ? (l.dW || l.W.map((row) => row.map(() => 0))) : l.W));
-  drawNetwork(host, layers, values, S.layers.map(layerLabel));
-  $("network-legend").textContent = pt(grads ? "pg.net_legend_g" : "pg.net_legend_w");
+  drawNetwork(host, layers, values, S.layers.map(layerLabel), grads ? null : openWeightEditor);
+  $("network-legend").textContent = grads ? pt("pg.net_legend_g") : `${pt("pg.net_legend_w")} ${pt("pg.net_click")}`;
   $("network-diagram").dataset.state = "ready";
+}
+
+// Edit one weight: click a link of the diagram (weights view), type a value, Set. Sent as
+// PUT /api/runs/{id}/weights with every parameter as the run has it now (read fresh), so
+// the server records it in the event log and a replay of the export stays exact.
+let editing = null; // {k, i, j}
+
+function openWeightEditor(k, i, j) {
+  const layers = charts.snapshot && charts.snapshot.network;
+  const current = layers && layers[k] ? layers[k].W[i][j] : null;
+  editing = { k, i, j };
+  const box = $("weight-editor");
+  box.querySelector(".pg-weight-what").textContent = pt("pg.weight_edit", {
+    layer: layerLabel(S.layers[k] || ""), i: i + 1, j: j + 1,
+  });
+  const input = $("weight-value");
+  input.value = current === null ? "" : String(Number(current.toPrecision(6)));
+  markInvalid(input, null);
+  box.hidden = false;
+  input.focus();
+}
+
+async function applyWeightEdit() {
+  if (!editing || !S.runId) return;
+  const input = $("weight-value");
+  const value = Number(input.value);
+  if (input.value.trim() === "" || !Number.isFinite(value)) {
+    markInvalid(input, pt("pg.weight_invalid"));
+    return;
+  }
+  const { k, i, j } = editing;
+  const runId = S.runId;
+  try {
+    const { layers } = await getJSON(`/api/runs/${runId}/weights`);
+    layers[k].W[i][j] = value;
+    const response = await fetch(`/api/runs/${runId}/weights`, {
+      method: "PUT", headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ layers }),
+    });
+    const body = await response.json().catch(() => null);
+    if (!response.ok) throw new Error((body && JSON.stringify(body.detail)) || `HTTP ${response.status}`);
+    $("weight-editor").hidden = true;
+    editing = null;
+    if (runId === S.runId && diagramFits()) {
+      const grads = $("network-grads").checked;
+      if (!grads) drawNetwork($("network-svg"), body.layers, body.layers.map((l) => l.W), S.layers.map(layerLabel), openWeightEditor);
+      if (charts.snapshot) charts.snapshot.network = body.layers;
+    }
+    $("network-diagram").dataset.edits = String(Number($("network-diagram").dataset.edits || "0") + 1);
+  } catch (err) {
+    showError(err.message);
+  }
 }
 
 // ------------------------------------------------------------------------------------------
@@ -669,6 +721,9 @@ function wire() {
     scheduleRender(true);
   });
   $("network-grads").addEventListener("change", refreshNetwork);
+  $("weight-apply").addEventListener("click", applyWeightEdit);
+  $("weight-value").addEventListener("keydown", (e) => { if (e.key === "Enter") applyWeightEdit(); });
+  $("weight-cancel").addEventListener("click", () => { $("weight-editor").hidden = true; editing = null; });
   document.addEventListener("keydown", (event) => {
     if (event.altKey || event.ctrlKey || event.metaKey || isTyping(event.target)) return;
     if (event.code === "Space" || event.key === " ") {
