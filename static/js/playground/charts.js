@@ -195,6 +195,9 @@ export function layerLabel(name) {
 
 const SERIES = ["loss", "accuracy", "lr", "gradNorm", "updateRatio", "heatmap", "zeros"];
 const REST_FACTOR = 3; // charts draw at most 1/4 of the main thread's time (see drain)
+// ... but never rest longer than this: on a starved machine a batch can take a second, and a
+// new value must still reach the charts within about one rest
+const MAX_REST_MS = 300;
 const SNAPSHOT = ["hist", "boundary"];
 // Charts scrolled out of view are refreshed at most once per HIDDEN_REFRESH_MS (one chart per
 // tick, at most two per second), and at once when they scroll into view.
@@ -513,9 +516,9 @@ export class Charts {
     this.armHidden();
   }
 
-  // Duty cycle: after a batch of redraws that took T ms the charts rest REST_FACTOR·T ms, so
-  // drawing takes at most 1 / (1 + REST_FACTOR) of the main thread however slow the machine
-  // is (frames, input and the WebSocket get the rest). An urgent update (a change marker, a
+  // Duty cycle: after a batch of redraws that took T ms the charts rest REST_FACTOR·T ms (at
+  // most MAX_REST_MS), so drawing takes at most 1 / (1 + REST_FACTOR) of the main thread while
+  // a batch takes <= 100 ms (frames, input and the WebSocket get the rest). An urgent update (a change marker, a
   // switched language or font) skips the rest once.
   drain(urgent = false) {
     if (this.draining || !this.queue.size) return;
@@ -544,7 +547,7 @@ export class Charts {
         this.channel.port2.postMessage(0);
       } else {
         this.draining = false;
-        this.restUntil = performance.now() + REST_FACTOR * this.batchMs;
+        this.restUntil = performance.now() + Math.min(MAX_REST_MS, REST_FACTOR * this.batchMs);
         this.batchMs = 0;
       }
     });
