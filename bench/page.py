@@ -91,7 +91,8 @@ LIVE_HOOKS_JS = """
   window.__cur = null;
   document.addEventListener('change', (e) => {
     const c = window.__cur;
-    if (c && c.input === null && e.target && e.target.dataset.testid === 'lr') c.input = e.timeStamp;
+    const lr = e.target && e.target.dataset.testid === 'lr';
+    if (c && c.input === null && lr) c.input = e.timeStamp;
   }, true);
   // the page adds a change marker when the server's `config` reply arrives (data-markers)
   new MutationObserver(() => {
@@ -102,7 +103,8 @@ LIVE_HOOKS_JS = """
   const send = WebSocket.prototype.send;
   WebSocket.prototype.send = function (data) {
     const c = window.__cur;
-    if (c && c.sent === null && typeof data === 'string' && data.includes('"set"')) c.sent = performance.now();
+    const isSet = typeof data === 'string' && data.includes('"set"');
+    if (c && c.sent === null && isSet) c.sent = performance.now();
     return send.call(this, data);
   };
   const react = window.Plotly.react;
@@ -243,7 +245,8 @@ def bench_live(browser: Any, base: str, n_changes: int = 30) -> list[str]:
         client.send({"type": "pause"})
         client.close()
     ratio = page_rate / script_rate if script_rate else float("nan")
-    out.append(f"{'unlimited: page steps/s vs script [1]':<44}{page_rate:>9,.0f} / {script_rate:,.0f}"
+    label = "unlimited: page steps/s vs script [1]"
+    out.append(f"{label:<44}{page_rate:>9,.0f} / {script_rate:,.0f}"
                f"   >= 70 %  {'OK' if ratio >= 0.7 else 'MISSED'}  ({ratio * 100:.0f} %)")
     return out
 

@@ -23,9 +23,11 @@ SERIES = ["chart-loss", "chart-accuracy", "chart-lr", "chart-grad-norm", "chart-
 
 def open_playground(page: Page, url: str = "/") -> None:
     page.goto(url)
-    expect(page.get_by_test_id("playground")).to_have_attribute("data-ready", "true", timeout=20000)
+    root = page.get_by_test_id("playground")
+    expect(root).to_have_attribute("data-ready", "true", timeout=20000)
     expect(page.get_by_test_id("status")).to_have_attribute("data-status", "ready", timeout=15000)
-    expect(page.get_by_test_id("chart-loss")).to_have_attribute("data-state", "ready", timeout=15000)
+    chart = page.get_by_test_id("chart-loss")
+    expect(chart).to_have_attribute("data-state", "ready", timeout=15000)
 
 
 def query(page: Page) -> dict[str, str]:
@@ -39,6 +41,12 @@ def step_of(page: Page) -> int:
 def run_config(live_server: str, page: Page) -> dict:
     run_id = page.get_by_test_id("playground").get_attribute("data-run-id")
     return httpx.get(f"{live_server}/api/runs/{run_id}").json()["config"]
+
+
+def wait_step(page: Page, steps: int) -> None:
+    page.wait_for_function(
+        f"() => +document.querySelector('[data-testid=step-counter]').dataset.step >= {steps}"
+    )
 
 
 def play_until(page: Page, steps: int) -> None:
@@ -150,7 +158,8 @@ def test_invalid_lr_never_reaches_the_run_or_the_url(page: Page, live_server: st
     lr.fill("1000")
     lr.dispatch_event("change")
     expect(lr).to_have_attribute("aria-invalid", "true")
-    expect(page.get_by_test_id("section-optimizer").get_by_test_id("field-error")).to_contain_text("≤ 10")
+    error = page.get_by_test_id("section-optimizer").get_by_test_id("field-error")
+    expect(error).to_contain_text("≤ 10")
     page.wait_for_timeout(500)  # the URL is written in a later task; it must still hold 0.01
     assert query(page)["lr"] == "0.01"
     assert run_config(live_server, page)["optimizer"]["lr"] == 0.01
@@ -199,7 +208,7 @@ def test_charts_refit_on_font_toggle_and_controls_fold(browser: Browser, live_se
     page.on("pageerror", page_errors.on_page_error)
     open_playground(page)
     page.get_by_test_id("step-10").click()
-    page.wait_for_function("() => +document.querySelector('[data-testid=step-counter]').dataset.step >= 10")
+    wait_step(page, 10)
     for action in ["font", "font", "controls", "controls"]:
         if action == "font":
             page.get_by_test_id("font-toggle").click()
@@ -249,7 +258,7 @@ def test_every_chart_has_both_axis_titles(page: Page) -> None:
     """Defect 9: seven time-series charts had no axis titles."""
     open_playground(page)
     page.get_by_test_id("step-10").click()
-    page.wait_for_function("() => +document.querySelector('[data-testid=step-counter]').dataset.step >= 10")
+    wait_step(page, 10)
     for testid in [*SERIES, "chart-weights-hist", "chart-boundary"]:
         page.wait_for_function(
             "(id) => { const l = document.querySelector(`[data-testid=\"${id}\"]`).layout;"
@@ -297,7 +306,7 @@ def test_deep_net_uses_a_depth_scale_with_a_colour_bar(page: Page) -> None:
     """Defect 10: with 10+ layers the legends squeezed the plots and colours repeated."""
     open_playground(page, "/?dataset=circle&hidden=8,8,8,8,8,8,8,8,8,8")
     page.get_by_test_id("step-10").click()
-    page.wait_for_function("() => +document.querySelector('[data-testid=step-counter]').dataset.step >= 10")
+    wait_step(page, 10)
     for testid in ["chart-grad-norm", "chart-update-ratio", "chart-weights-hist"]:
         page.wait_for_function(
             "(id) => document.querySelector(`[data-testid=\"${id}\"]`).data.length >= 12",
@@ -317,7 +326,7 @@ def test_log_axis_ticks_use_one_format(page: Page) -> None:
     open_playground(page, "/?dataset=plane&hidden=16,16,16&activation=relu&init=kaiming_uniform"
                           "&optimizer=sgd&lr=10")
     page.get_by_test_id("step-10").click()
-    page.wait_for_function("() => +document.querySelector('[data-testid=step-counter]').dataset.step >= 3")
+    wait_step(page, 3)
     for testid in ["chart-loss", "chart-grad-norm", "chart-update-ratio"]:
         page.wait_for_function(
             "(id) => (document.querySelector(`[data-testid=\"${id}\"]`).layout.yaxis.ticktext"
