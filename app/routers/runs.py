@@ -1,4 +1,12 @@
-"""``/api/runs``: create, inspect, train, change live, export/import and delete runs."""
+"""``/api/runs``: create, inspect, train, change live, export/import and delete runs.
+
+Who may do what (see :mod:`app.owners`): creating and importing are open and answer the
+``owner_token`` (also set as a cookie); listing needs the owner token and shows only the
+caller's runs; reads (the run, history, snapshot, data, weights, export, figures) need the
+owner token or the run's ``watch_token`` (``?watch=``); changes (PATCH, step, reset, PUT
+weights, DELETE) need the owner token. A run the caller has no token for answers 404 like a
+missing one; a watch token on a change answers 403.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +22,17 @@ from app import figures
 from app.compression import GZIP_LEVEL, wants_gzip
 from app.errors import config_error_as_validation
 from app.jsonsafe import SafeJSONResponse
+from app.owners import (
+    COOKIE_MAX_AGE,
+    COOKIE_NAME,
+    Caller,
+    listing_needs_token,
+    optional_caller,
+    owner_caller,
+    read_only_error,
+    reader_caller,
+    signer,
+)
 from app.schemas.common import MessageError, ValidationErrorBody
 from app.schemas.runs import (
     ImportBody,
@@ -27,7 +46,7 @@ from app.schemas.runs import (
     StepResponse,
     WeightsBody,
 )
-from app.sessions import STEP_SLICE, RunManager, RunSession
+from app.sessions import STEP_SLICE, RunManager, RunSession, ServerFullError
 from core.errors import ConfigError
 from core.history import ALL_FIELDS, LAYER_FIELDS, SCALAR_FIELDS
 from core.trainer import Run
@@ -35,8 +54,18 @@ from core.trainer import Run
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"model": MessageError, "description": "No run with this id."},
+    404: {"model": MessageError,
+          "description": "No run with this id that the caller holds a token for."},
     422: {"model": ValidationErrorBody, "description": "Invalid input (field and range named)."},
+}
+OWNER_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    403: {"model": MessageError, "description": "A watch token cannot change the run."},
+}
+CREATE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    503: {"model": MessageError, "description": "The server is full (GRADPLAY_MAX_RUNS) and "
+          "the client owns no run to give up; see the Retry-After header."},
 }
 
 
@@ -44,45 +73,113 @@ def manager(request: Request) -> RunManager:
     return request.app.state.runs  # type: ignore[no-any-return]
 
 
-def session_or_404(run_id: str, request: Request) -> RunSession:
-    session = manager(request).get(run_id)
-    if session is None:
-        raise HTTPException(status_code=404, detail=f"no run with id {run_id!r}")
+def _not_found(run_id: str) -> HTTPException:
+    return HTTPException(status_code=404, detail=f"no run with id {run_id!r}")
+
+
+def readable_session(
+    run_id: str, request: Request, caller: Annotated[Caller, Depends(reader_caller)]
+) -> RunSession:
+    """The run, for its owner or a holder of its watch token; else 404."""
+    session = manager(request).sessions.get(run_id)
+    if session is None or caller.role(session.owner, session.watch_token) is None:
+        raise _not_found(run_id)
+    session.touch()
     return session
 
 
-Session = Annotated[RunSession, Depends(session_or_404)]
+def owned_session(
+    run_id: str, request: Request, caller: Annotated[Caller, Depends(owner_caller)]
+) -> RunSession:
+    """The run, for its owner only: 403 for its watch token (``?watch=``), else 404."""
+    session = manager(request).sessions.get(run_id)
+    role = None if session is None else caller.role(session.owner, session.watch_token)
+    if session is None or role is None:
+        raise _not_found(run_id)
+    if role != "owner":
+        raise read_only_error()
+    session.touch()
+    return session
 
 
-@router.post("", status_code=201, response_model=RunCreated, responses=ERRORS)
-async def create_run(
-    request: Request, config: Annotated[RunConfig | None, Body()] = None
-) -> Any:
-    """Create a run from a RunConfig (``{}`` gives the defaults). Returns the resolved config."""
-    raw = config.model_dump(exclude_unset=True) if config is not None else {}
-    session = await manager(request).create(raw)
-    return SafeJSONResponse(
-        {"id": session.id, "status": session.status, "step": 0, "config": session.run.config},
+Session = Annotated[RunSession, Depends(readable_session)]
+OwnedSession = Annotated[RunSession, Depends(owned_session)]
+
+
+def _owner_token(request: Request, caller: Caller) -> str:
+    return caller.token or signer(request).issue()
+
+
+def _created(request: Request, session: RunSession, body: dict[str, Any]) -> SafeJSONResponse:
+    """201 with the owner and watch tokens; the owner token also as the browser's cookie."""
+    response = SafeJSONResponse(
+        {**body, "owner_token": session.owner, "watch_token": session.watch_token},
         status_code=201,
     )
+    if request.cookies.get(COOKIE_NAME) != session.owner:
+        response.set_cookie(
+            COOKIE_NAME, session.owner, max_age=COOKIE_MAX_AGE, path="/", httponly=True,
+            samesite="strict", secure=request.url.scheme == "https",
+        )
+    return response
 
 
-@router.get("", response_model=list[RunSummary])
-async def list_runs(request: Request) -> Any:
-    """Every live run of this server."""
-    return [s.summary() for s in manager(request).sessions.values()]
+def _server_full(exc: ServerFullError) -> HTTPException:
+    return HTTPException(status_code=503, detail=str(exc),
+                         headers={"Retry-After": str(exc.retry_after)})
 
 
-@router.post("/import", status_code=201, response_model=RunCreated, responses=ERRORS)
-async def import_run(request: Request, body: ImportBody) -> Any:
+@router.post("", status_code=201, response_model=RunCreated, responses=CREATE_ERRORS)
+async def create_run(
+    request: Request,
+    caller: Annotated[Caller, Depends(optional_caller)],
+    config: Annotated[RunConfig | None, Body()] = None,
+) -> Any:
+    """Create a run from a RunConfig (``{}`` gives the defaults). Returns the resolved config,
+    the ``owner_token`` (also set as the HttpOnly cookie ``gradplay_owner``) and the run's
+    read-only ``watch_token``.
+
+    A client that sends its owner token (``Authorization: Bearer``, or the cookie) keeps it:
+    the new run is one more of its runs. Beyond ``max_runs_per_client`` runs, the client's own
+    longest-idle run is evicted; when the server is full (``max_runs``) and the client has no
+    run to give up, 503 with ``Retry-After``."""
+    raw = config.model_dump(exclude_unset=True) if config is not None else {}
+    try:
+        session = await manager(request).create(raw, _owner_token(request, caller))
+    except ServerFullError as exc:
+        raise _server_full(exc) from None
+    return _created(request, session, {"id": session.id, "status": session.status, "step": 0,
+                                       "config": session.run.config})
+
+
+@router.get("", response_model=list[RunSummary], responses={
+    401: {"model": MessageError, "description": "No owner token was sent."}})
+async def list_runs(request: Request, caller: Annotated[Caller, Depends(owner_caller)]) -> Any:
+    """The caller's live runs (those of its owner token); other clients' runs are not
+    listed."""
+    if caller.token is None:
+        raise listing_needs_token()
+    return [s.summary() for s in manager(request).sessions.values() if caller.owns(s.owner)]
+
+
+@router.post("/import", status_code=201, response_model=RunCreated, responses=CREATE_ERRORS)
+async def import_run(
+    request: Request, body: ImportBody, caller: Annotated[Caller, Depends(optional_caller)]
+) -> Any:
     """Replay an export (config + event log up to ``step``); bit-for-bit reproducible.
 
     If the export carries its ``history``, the replay is compared with it value for value and a
-    mismatch is a 422 naming the first differing field and step.
+    mismatch is a 422 naming the first differing field and step. Owner and watch tokens, the
+    quota and 503 as for ``POST /api/runs``.
     """
     mgr = manager(request)
     if body.step > request.app.state.settings.max_import_steps:
         raise ConfigError("step", f"must be <= {request.app.state.settings.max_import_steps}")
+    owner = _owner_token(request, caller)
+    try:
+        await mgr.check_room(owner)
+    except ServerFullError as exc:
+        raise _server_full(exc) from None
 
     def replay() -> Run:
         return Run.replay(body.config, body.events, body.step, mgr.limits)
@@ -90,12 +187,13 @@ async def import_run(request: Request, body: ImportBody) -> Any:
     run = await asyncio.get_running_loop().run_in_executor(mgr.executor, replay)
     if body.history is not None:
         _verify_history(run, body.history)
-    session = await mgr.add(run)
-    return SafeJSONResponse(
-        {"id": session.id, "status": session.status, "step": run.step_count,
-         "config": run.config, "verified": body.history is not None},
-        status_code=201,
-    )
+    try:
+        session = await mgr.add(run, owner)
+    except ServerFullError as exc:
+        raise _server_full(exc) from None
+    return _created(request, session, {
+        "id": session.id, "status": session.status, "step": run.step_count,
+        "config": run.config, "verified": body.history is not None})
 
 
 def _verify_history(run: Run, history: dict[str, Any]) -> None:
@@ -124,8 +222,9 @@ async def get_run(session: Session) -> Any:
 
 
 @router.patch("/{run_id}", response_model=RunDetail, responses={
-    **ERRORS, 409: {"model": ValidationErrorBody, "description": "Needs a reset or a new run."}})
-async def patch_run(session: Session, patch: RunPatch) -> Any:
+    **OWNER_ERRORS,
+    409: {"model": ValidationErrorBody, "description": "Needs a reset or a new run."}})
+async def patch_run(session: OwnedSession, patch: RunPatch) -> Any:
     """Live change of optimizer (incl. name), schedule, regularization, batch_size, dropout,
     grad_clip or eval_every, effective from the next step and recorded in the event log.
     Changing dataset, model, seed or loss answers 409: reset or create a new run."""
@@ -134,9 +233,9 @@ async def patch_run(session: Session, patch: RunPatch) -> Any:
 
 
 @router.post("/{run_id}/step", response_model=StepResponse, responses={
-    **ERRORS, 409: {"model": MessageError, "description": "The run diverged; reset it."}})
+    **OWNER_ERRORS, 409: {"model": MessageError, "description": "The run diverged; reset it."}})
 async def step_run(
-    request: Request, session: Session, body: Annotated[StepRequest | None, Body()] = None
+    request: Request, session: OwnedSession, body: Annotated[StepRequest | None, Body()] = None
 ) -> Any:
     """Train synchronously for ``steps`` updates and return their records (the steps are
     contiguous even while the run plays; training stops early at divergence).
@@ -160,9 +259,9 @@ async def step_run(
     return Response(content, media_type="application/json", headers=headers)
 
 
-@router.post("/{run_id}/reset", response_model=RunDetail, responses=ERRORS)
+@router.post("/{run_id}/reset", response_model=RunDetail, responses=OWNER_ERRORS)
 async def reset_run(
-    session: Session, body: Annotated[ResetRequest | None, Body()] = None
+    session: OwnedSession, body: Annotated[ResetRequest | None, Body()] = None
 ) -> Any:
     """Back to step 0 with the current config (and optionally a new seed)."""
     session.pause()
@@ -250,8 +349,8 @@ async def get_weights(session: Session) -> Any:
     return SafeJSONResponse({"layers": layers})
 
 
-@router.put("/{run_id}/weights", responses=ERRORS)
-async def put_weights(session: Session, body: WeightsBody) -> Any:
+@router.put("/{run_id}/weights", responses=OWNER_ERRORS)
+async def put_weights(session: OwnedSession, body: WeightsBody) -> Any:
     """Replace every parameter (exact float64); shape mismatches are 422. Recorded in the
     event log so replays stay exact."""
     await session.locked(session.run.set_weights, body.layers)
@@ -292,11 +391,11 @@ def _history_csv(cols: dict[str, Any], n_layers: int) -> str:
     return out.getvalue()
 
 
-@router.delete("/{run_id}", status_code=204, responses=ERRORS)
-async def delete_run(run_id: str, request: Request) -> Response:
+@router.delete("/{run_id}", status_code=204, responses=OWNER_ERRORS)
+async def delete_run(session: OwnedSession, request: Request) -> Response:
     """Stop and forget a run."""
-    if not await manager(request).delete(run_id):
-        raise HTTPException(status_code=404, detail=f"no run with id {run_id!r}")
+    if not await manager(request).delete(session.id):
+        raise _not_found(session.id)
     return Response(status_code=204)
 
 

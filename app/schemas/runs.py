@@ -178,11 +178,24 @@ class RunSummary(BaseModel):
     created: float
 
 
+WATCH_TOKEN_HELP = (
+    "The run's read-only token: `?watch=<watch_token>` reads and streams the run without "
+    "control; the playground's watch link is `/?run=<id>&watch=<watch_token>`."
+)
+
+
 class RunCreated(BaseModel):
     id: str
     status: Literal["ready", "running", "paused", "diverged"]
     step: int
     config: dict[str, Any]
+    owner_token: str = Field(
+        description="The client's owner token (also set as the HttpOnly cookie "
+        "`gradplay_owner`): send `Authorization: Bearer <owner_token>` to list, change, step, "
+        "delete and control-stream this and the client's other runs. A client that sent a "
+        "valid token gets the same one back."
+    )
+    watch_token: str = Field(description=WATCH_TOKEN_HELP)
 
 
 class RunDetail(RunSummary):
@@ -193,6 +206,7 @@ class RunDetail(RunSummary):
     task: str
     speed: float | None
     events: list[dict[str, Any]]
+    watch_token: str = Field(description=WATCH_TOKEN_HELP)
 
 
 class StepResponse(BaseModel):
