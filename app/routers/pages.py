@@ -171,7 +171,7 @@ def lab_sparsity(request: Request) -> HTMLResponse:
 def api_reference(request: Request) -> HTMLResponse:
     """Every endpoint and schema from the OpenAPI document, rendered here (works offline,
     unlike /docs and /redoc, which load Swagger UI / ReDoc from a CDN)."""
-    from app.api_reference import linked_type, operations_by_tag, schemas
+    from app.api_reference import linked_type, operations_by_tag, schemas, security_schemes
     from app.routers import stream
 
     openapi = request.app.openapi()
@@ -185,6 +185,7 @@ def api_reference(request: Request) -> HTMLResponse:
             "info": openapi.get("info", {}),
             "groups": operations_by_tag(openapi),
             "schemas": schemas(openapi),
+            "security_schemes": security_schemes(openapi),
             "websocket_protocol": (stream.__doc__ or "").strip(),
             "type_html": lambda summary: linked_type(summary, names),
         },

@@ -17,6 +17,7 @@ with warnings.catch_warnings():
 from starlette.testclient import WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
 
+from app.cli import check_exposure, is_loopback, main
 from app.main import create_app
 from app.owners import COOKIE_NAME, TokenSigner
 from app.security import origin_matches_host
@@ -403,3 +404,23 @@ def test_tokens_are_valid_only_when_issued_by_this_key(text: str) -> None:
     assert signer.valid(token) and not TokenSigner(b"j" * 32).valid(token)
     nonce, signature = token.split(".")
     assert not signer.valid(f"{nonce}x.{signature}")
+
+
+# ------------------------------------------------------------------------------- CLI
+@pytest.mark.parametrize(("host", "loopback"), [
+    ("127.0.0.1", True), ("localhost", True), ("::1", True), ("[::1]", True),
+    ("127.0.0.2", True), ("0.0.0.0", False), ("::", False), ("192.168.1.20", False),
+    ("class.example.org", False)])
+def test_is_loopback(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+def test_serve_on_all_interfaces_needs_allowed_hosts(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("GRADPLAY_ALLOWED_HOSTS", raising=False)
+    assert main(["serve", "--host", "0.0.0.0"]) == 2  # refuses before starting a server
+    err = capsys.readouterr().err
+    assert "GRADPLAY_ALLOWED_HOSTS" in err and "Running for a class" in err
+    assert check_exposure("0.0.0.0", {"GRADPLAY_ALLOWED_HOSTS": "class.example.org"}) is None
+    assert check_exposure("127.0.0.1", {}) is None
