@@ -1,8 +1,9 @@
 """Pure ASGI middleware: security headers, a request body size limit, and a guard against
 cross-site requests (``Origin`` and ``Content-Type`` checks).
 
-Both are plain ASGI (not ``BaseHTTPMiddleware``) so they never buffer responses or interfere
-with WebSocket connections, which they pass through untouched.
+All are plain ASGI (not ``BaseHTTPMiddleware``) so they never buffer responses; the headers
+and size limit pass WebSocket connections through untouched, the guard checks their
+``Origin``.
 """
 
 from __future__ import annotations
