@@ -6,6 +6,8 @@
   A client that already has a token keeps it for new runs, so one token owns many runs. The
   token is the client: the per-client quota (``max_runs_per_client``) counts runs per token,
   not per IP address (a class may share one address).
+  Every HTML page sets the cookie for a browser that has none, so a page's parallel first
+  requests all carry the same token.
 * **Watch token.** Every run has its own read-only ``watch_token``: with ``?watch=<token>``
   a client can read the run (``GET`` of the run, history, snapshot, data, weights, export,
   figures) and stream it (``/api/runs/{id}/stream?watch=<token>``) but not control it. The
@@ -30,7 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Response
 from fastapi.security import APIKeyCookie, APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 
 COOKIE_NAME = "gradplay_owner"
@@ -173,6 +175,23 @@ def optional_caller(request: Request) -> Caller:
     """Dependency of operations open to anyone (creating runs): no security requirement in
     OpenAPI, but a client that already has a token keeps it."""
     return _caller(request)
+
+
+def set_owner_cookie(response: Response, request: Request, token: str) -> None:
+    """Set ``token`` as the browser's owner cookie unless the request already carries it."""
+    if request.cookies.get(COOKIE_NAME) != token:
+        response.set_cookie(
+            COOKIE_NAME, token, max_age=COOKIE_MAX_AGE, path="/", httponly=True,
+            samesite="strict", secure=request.url.scheme == "https",
+        )
+
+
+def ensure_owner_cookie(response: Response, request: Request) -> None:
+    """Pages give a browser its owner token before their scripts run: a page that creates
+    several runs at once (the sparsity lab) then owns them all with one token, instead of
+    each parallel ``POST /api/runs`` minting its own and the last cookie winning."""
+    if _caller(request).token is None:
+        set_owner_cookie(response, request, signer(request).issue())
 
 
 def read_only_error() -> HTTPException:

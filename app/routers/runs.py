@@ -23,14 +23,13 @@ from app.compression import GZIP_LEVEL, wants_gzip
 from app.errors import config_error_as_validation
 from app.jsonsafe import SafeJSONResponse
 from app.owners import (
-    COOKIE_MAX_AGE,
-    COOKIE_NAME,
     Caller,
     listing_needs_token,
     optional_caller,
     owner_caller,
     read_only_error,
     reader_caller,
+    set_owner_cookie,
     signer,
 )
 from app.schemas.common import MessageError, ValidationErrorBody
@@ -116,11 +115,7 @@ def _created(request: Request, session: RunSession, body: dict[str, Any]) -> Saf
         {**body, "owner_token": session.owner, "watch_token": session.watch_token},
         status_code=201,
     )
-    if request.cookies.get(COOKIE_NAME) != session.owner:
-        response.set_cookie(
-            COOKIE_NAME, session.owner, max_age=COOKIE_MAX_AGE, path="/", httponly=True,
-            samesite="strict", secure=request.url.scheme == "https",
-        )
+    set_owner_cookie(response, request, session.owner)
     return response
 
 

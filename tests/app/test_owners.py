@@ -424,3 +424,15 @@ def test_serve_on_all_interfaces_needs_allowed_hosts(
     assert "GRADPLAY_ALLOWED_HOSTS" in err and "Running for a class" in err
     assert check_exposure("0.0.0.0", {"GRADPLAY_ALLOWED_HOSTS": "class.example.org"}) is None
     assert check_exposure("127.0.0.1", {}) is None
+
+
+def test_pages_give_the_browser_its_owner_cookie_first(client: TestClient) -> None:
+    """A page that creates several runs at once (sparsity lab: three parallel POSTs) must own
+    them all: the page itself sets the cookie, so every POST carries the same token."""
+    page = client.get("/labs/sparsity")
+    token = client.cookies[COOKIE_NAME]
+    assert page.headers["set-cookie"].startswith(f"{COOKIE_NAME}={token};")
+    runs = [create(client) for _ in range(3)]
+    assert {r["owner_token"] for r in runs} == {token}
+    assert "set-cookie" not in client.get("/").headers  # the browser keeps its token
+    assert len(client.get("/api/runs").json()) == 3
