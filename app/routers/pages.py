@@ -18,6 +18,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from app.owners import ensure_owner_cookie
+
 router = APIRouter(include_in_schema=False)
 
 
@@ -100,9 +102,11 @@ def _translator(request: Request) -> Callable[[str], str]:
 
 
 def render(request: Request, name: str, context: dict[str, Any]) -> HTMLResponse:
-    return _templates(request).TemplateResponse(
+    response = _templates(request).TemplateResponse(
         request, name, {"t": _translator(request), **context}
     )
+    ensure_owner_cookie(response, request)  # before the page's scripts create runs
+    return response
 
 
 @router.get("/", response_class=HTMLResponse)
