@@ -39,6 +39,28 @@ class Operation:
     body: str | None  # type summary of the JSON body (schema names link to the schema list)
     body_required: bool
     responses: list[tuple[str, str, str]]  # (status, description, type summary)
+    security: list[str] = field(default_factory=list)  # scheme names; any one suffices
+
+
+@dataclass(frozen=True)
+class SecurityScheme:
+    name: str
+    kind: str  # e.g. "HTTP bearer", "API key (cookie gradplay_owner)"
+    description: str
+
+
+def security_schemes(openapi: dict[str, Any]) -> list[SecurityScheme]:
+    """The document's security schemes (how a client proves it may use a run)."""
+    out = []
+    for name, scheme in openapi.get("components", {}).get("securitySchemes", {}).items():
+        if scheme.get("type") == "http":
+            kind = f"HTTP {scheme.get('scheme', '')}: Authorization header"
+        elif scheme.get("type") == "apiKey":
+            kind = f"API key in {scheme.get('in', '')} parameter {scheme.get('name', '')!r}"
+        else:
+            kind = str(scheme.get("type", ""))
+        out.append(SecurityScheme(name, kind, scheme.get("description", "")))
+    return out
 
 
 @dataclass(frozen=True)
@@ -173,6 +195,8 @@ def operations_by_tag(openapi: dict[str, Any]) -> list[Group]:
                 anchor=op.get("operationId", f"{method}-{path}"),
                 parameters=params, body=body, body_required=body_required,
                 responses=_responses(op),
+                security=[name for requirement in op.get("security", [])
+                          for name in requirement],
             ))
     return [g for g in groups.values() if g.operations]
 

@@ -1,13 +1,16 @@
-"""Pure ASGI middleware: security headers, a request body size limit and gzip request bodies.
+"""Pure ASGI middleware: security headers, a request body size limit, gzip request bodies,
+and a guard against cross-site requests (``Origin`` and ``Content-Type`` checks).
 
-Both are plain ASGI (not ``BaseHTTPMiddleware``) so they never buffer responses or interfere
-with WebSocket connections, which they pass through untouched.
+All are plain ASGI (not ``BaseHTTPMiddleware``) so they never buffer responses; the headers
+and size limit pass WebSocket connections through untouched, the guard checks their
+``Origin``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import zlib
+from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -196,3 +199,96 @@ class GzipRequestMiddleware:
             return await receive()
 
         await self.app({**scope, "headers": headers}, replay, send)
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+JSON_MEDIA_TYPE = "application/json"
+
+
+def _split_host(netloc: str, default_port: str | None) -> tuple[str, str | None] | None:
+    """``"Example.org:443"`` -> ``("example.org", None)`` when 443 is the default port;
+    ``None`` when unparseable."""
+    try:
+        parts = urlsplit("//" + netloc)
+        port = parts.port
+    except ValueError:
+        return None
+    if not parts.hostname:
+        return None
+    text = None if port is None or str(port) == default_port else str(port)
+    return parts.hostname.lower(), text
+
+
+def origin_matches_host(origin: str, host: str) -> bool:
+    """Whether ``Origin`` names the host the request was sent to (``Host``): same host name
+    and port. The scheme is not compared: behind a TLS proxy the page is ``https`` while the
+    request reaches the app over plain HTTP with the same ``Host``."""
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return False  # includes "null" (sandboxed or privacy-stripped origins)
+    default = "443" if parts.scheme == "https" else "80"
+    return _split_host(parts.netloc, default) == _split_host(host, default) is not None
+
+
+class RequestGuardMiddleware:
+    """Refuses cross-site requests that browsers would send without asking (CSRF).
+
+    * A WebSocket handshake, or an HTTP request that may change state (any method but GET,
+      HEAD, OPTIONS), with an ``Origin`` header that does not name this server (the ``Host``
+      it was sent to) is refused with 403. Browsers always send ``Origin`` on these; scripts
+      (httpx, websockets, curl) send none and pass.
+    * POST, PUT and PATCH must send their body as ``Content-Type: application/json``: a form
+      (``application/x-www-form-urlencoded``, ``multipart/form-data``) or ``text/plain`` POST,
+      which another web site could send without a CORS preflight, gets 415. A request without
+      a body and without ``Content-Type`` (e.g. ``POST .../step`` with the default 1 step)
+      passes.
+
+    The ``Host`` itself is checked by Starlette's ``TrustedHostMiddleware`` (outside this one)
+    against ``GRADPLAY_ALLOWED_HOSTS``, so a same-origin ``Origin`` is an allowed host too.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    @staticmethod
+    def _refusal(scope: Scope, headers: dict[bytes, bytes]) -> SafeJSONResponse | None:
+        method = scope.get("method", "GET")
+        origin = headers.get(b"origin")
+        if origin is not None and (scope["type"] == "websocket" or method not in SAFE_METHODS):
+            host = headers.get(b"host", b"").decode("latin-1")
+            text = origin.decode("latin-1")
+            if not origin_matches_host(text, host):
+                return SafeJSONResponse(
+                    {"detail": f"cross-origin request refused: Origin {text!r} is not this "
+                               f"server ({host!r})"},
+                    status_code=403,
+                )
+        if scope["type"] != "http" or method not in BODY_METHODS:
+            return None
+        content_type = headers.get(b"content-type")
+        if content_type is None:
+            length = headers.get(b"content-length", b"0").strip()
+            if length in (b"", b"0") and b"transfer-encoding" not in headers:
+                return None  # no body: nothing to misread
+            got = "no Content-Type"
+        else:
+            media = content_type.decode("latin-1").split(";", 1)[0].strip().lower()
+            if media == JSON_MEDIA_TYPE:
+                return None
+            got = f"Content-Type {media!r}"
+        return SafeJSONResponse(
+            {"detail": f"request body must be JSON: send Content-Type: {JSON_MEDIA_TYPE} "
+                       f"(got {got})"},
+            status_code=415,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            headers = {name.lower(): value for name, value in scope.get("headers", [])}
+            refusal = self._refusal(scope, headers)
+            if refusal is not None:
+                # for a WebSocket, Starlette sends it as a denial response (HTTP status)
+                await refusal(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -17,7 +17,11 @@ loop so the next frame already carries them. When the last watcher leaves, a pla
 pauses.
 
 The :class:`RunManager` keeps at most ``max_runs`` sessions; idle ones expire after
-``run_ttl_seconds``; when full, the longest-idle session is evicted.
+``run_ttl_seconds``. Each session has an owner (its client's owner token, see
+:mod:`app.owners`): a client keeps at most ``max_runs_per_client`` runs, and a new run beyond
+that evicts the client's own longest-idle run. When the server is full, a client with runs of
+its own makes room by evicting its longest-idle one; a client without runs gets
+:class:`ServerFullError` (503 + ``Retry-After``): another client's run is never evicted.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from typing import Any, TypeVar
 
 from app.compression import gzip_bytes
 from app.jsonenc import dumps, records_json
+from app.owners import new_watch_token, same_token
 from app.settings import Settings
 from core.errors import RunStateError
 from core.trainer import Limits, Run
@@ -72,6 +77,17 @@ sys.setswitchinterval(0.001)
 def slice_sizes(n: int) -> list[int]:
     """``n`` steps as slices of at most ``STEP_SLICE``."""
     return [min(STEP_SLICE, n - k) for k in range(0, n, STEP_SLICE)]
+
+
+class ServerFullError(Exception):
+    """The server holds ``max_runs`` runs and the client owns none it could give up."""
+
+    def __init__(self, max_runs: int, retry_after: int) -> None:
+        super().__init__(
+            f"the server is full ({max_runs} runs, GRADPLAY_MAX_RUNS); retry in about "
+            f"{retry_after} s, when idle runs expire"
+        )
+        self.retry_after = retry_after
 
 
 class Watcher:
@@ -122,8 +138,12 @@ class RunSession:
         play_counts: Callable[[], tuple[int, int]] = lambda: (1, 1),
         executor: Executor | None = None,
         play_executor: Executor | None = None,
+        owner: str = "",
+        watch_token: str | None = None,
     ) -> None:
         self.id = run_id
+        self.owner = owner  # the owner token of the client that created the run
+        self.watch_token = watch_token or new_watch_token()
         self._executor = executor  # None: the event loop's default executor
         self._play_executor = play_executor or executor  # for the play loop's chunks
         self._play_counts = play_counts  # (runs playing, runs playing at unlimited speed)
@@ -175,6 +195,7 @@ class RunSession:
             # the log itself (up to max_event_bytes) is at GET .../events and in exports
             "event_count": len(run.events),
             "event_bytes": run.event_bytes,
+            "watch_token": self.watch_token,
         }
 
     def patch_events(self) -> list[dict[str, Any]]:
@@ -532,19 +553,48 @@ class RunManager:
     def new_id() -> str:
         return secrets.token_urlsafe(24)  # 192 random bits
 
-    async def create(self, config: Mapping[str, Any] | None) -> RunSession:
+    async def create(self, config: Mapping[str, Any] | None, owner: str = "") -> RunSession:
+        await self.check_room(owner)
         run = await asyncio.get_running_loop().run_in_executor(
             self.executor, Run, config, self.limits
         )
-        return await self.add(run)
+        return await self.add(run, owner)
 
-    async def add(self, run: Run) -> RunSession:
+    def owned_by(self, owner: str) -> list[RunSession]:
+        """The sessions of one client (owner token), compared in constant time."""
+        return [s for s in self.sessions.values() if same_token(s.owner, owner)]
+
+    def retry_after(self) -> int:
+        """Seconds until the first idle run expires (60 when every run is in use)."""
+        idle = [s.last_access for s in self.sessions.values()
+                if not s.watchers and not s.playing]
+        if not idle:
+            return 60
+        left = min(idle) + self.settings.run_ttl_seconds - time.monotonic()
+        return max(1, int(left) + 1)
+
+    async def check_room(self, owner: str) -> None:
+        """Raise :class:`ServerFullError` when a new run of ``owner`` could not be added (so
+        nothing is built in vain)."""
         await self.expire()
-        while len(self.sessions) >= self.settings.max_runs:
-            victim = min(self.sessions.values(), key=lambda s: (s.playing, s.last_access))
+        if len(self.sessions) >= self.settings.max_runs and not self.owned_by(owner):
+            raise ServerFullError(self.settings.max_runs, self.retry_after())
+
+    async def add(self, run: Run, owner: str = "") -> RunSession:
+        """Keep ``run`` as a new session of ``owner``, evicting only the owner's own runs
+        (longest idle first, playing ones last) to stay within the per-client quota and the
+        server's bound."""
+        await self.expire()
+        own = self.owned_by(owner)
+        while own and (len(own) >= self.settings.max_runs_per_client
+                       or len(self.sessions) >= self.settings.max_runs):
+            victim = min(own, key=lambda s: (s.playing, s.last_access))
+            own.remove(victim)
             await self.delete(victim.id)
+        if len(self.sessions) >= self.settings.max_runs:
+            raise ServerFullError(self.settings.max_runs, self.retry_after())
         session = RunSession(self.new_id(), run, self.play_counts, self.executor,
-                             self.play_executor)
+                             self.play_executor, owner=owner)
         self.sessions[session.id] = session
         return session
 

@@ -51,7 +51,10 @@ def server(host: str = "127.0.0.1") -> Any:
     with socket.socket() as sock:
         sock.bind((host, 0))
         port = sock.getsockname()[1]
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    # A non-loopback bind needs its address as an allowed host (gradplay serve refuses else);
+    # one script (one owner token) plays 32 runs at once here: above the default quota.
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "GRADPLAY_ALLOWED_HOSTS": host,
+           "GRADPLAY_MAX_RUNS_PER_CLIENT": "64"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--host", host, "--port", str(port),
          "--log-level", "warning"],
@@ -79,11 +82,20 @@ def ws_url(base: str, run_id: str) -> str:
     return base.replace("http://", "ws://") + f"/api/runs/{run_id}/stream"
 
 
+def create_run(http: httpx.Client, config: dict[str, Any]) -> str:
+    """POST /api/runs; the first run's ``owner_token`` becomes ``http``'s bearer token, so
+    every later request (and run) of this script is the same client's."""
+    created = http.post("/api/runs", json=config).json()
+    http.headers["Authorization"] = f"Bearer {created['owner_token']}"
+    return str(created["id"])
+
+
 class Client:
     """A WebSocket client reading in a background thread, counting frames and records."""
 
-    def __init__(self, base: str, run_id: str) -> None:
-        self.conn = connect(ws_url(base, run_id), max_size=None, proxy=None, legacy=True)
+    def __init__(self, base: str, run_id: str, http: httpx.Client) -> None:
+        self.conn = connect(ws_url(base, run_id), max_size=None, proxy=None, legacy=True,
+                            additional_headers={"Authorization": http.headers["Authorization"]})
         self.frames = 0
         self.records = 0
         self.lr_seen: dict[float, float] = {}  # lr -> first arrival time
@@ -122,8 +134,8 @@ def pct(values: list[float], q: float) -> float:
 
 
 def bench_single(base: str, http: httpx.Client, seconds: float) -> None:
-    run_id = http.post("/api/runs", json={}).json()["id"]
-    c = Client(base, run_id)
+    run_id = create_run(http, {})
+    c = Client(base, run_id, http)
     c.send({"type": "speed", "steps_per_second": "unlimited"})
     c.send({"type": "play"})
     time.sleep(0.5)
@@ -138,8 +150,8 @@ def bench_single(base: str, http: httpx.Client, seconds: float) -> None:
 
 
 def bench_set_latency(base: str, http: httpx.Client, n: int) -> None:
-    run_id = http.post("/api/runs", json={}).json()["id"]
-    c = Client(base, run_id)
+    run_id = create_run(http, {})
+    c = Client(base, run_id, http)
     c.send({"type": "play"})  # default speed 60 steps/s
     time.sleep(0.3)
     latencies = []
@@ -161,8 +173,8 @@ def bench_set_latency(base: str, http: httpx.Client, n: int) -> None:
 
 
 def bench_many(base: str, http: httpx.Client, n_runs: int, speed: Any, seconds: float) -> None:
-    ids = [http.post("/api/runs", json={"seed": k}).json()["id"] for k in range(n_runs)]
-    clients = [Client(base, rid) for rid in ids]
+    ids = [create_run(http, {"seed": k}) for k in range(n_runs)]
+    clients = [Client(base, rid, http) for rid in ids]
     for c in clients:
         c.send({"type": "speed", "steps_per_second": speed})
         c.send({"type": "play"})
@@ -197,7 +209,7 @@ def bench_step_overhead(http: httpx.Client, repeats: int, label: str) -> None:
     non-loopback clients) and its decompression is counted."""
 
     def api_once() -> float:
-        run_id = http.post("/api/runs", json={}).json()["id"]
+        run_id = create_run(http, {})
         t0 = time.perf_counter()
         r = http.post(f"/api/runs/{run_id}/step", json={"steps": 1000})
         body = r.content  # read and decompressed

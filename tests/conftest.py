@@ -45,13 +45,26 @@ def settings() -> Settings:
     return Settings()
 
 
+TEST_HOST = "testserver"
+"""The ``Host`` of Starlette's TestClient: apps under TestClient allow it (``allowed_hosts``)
+besides the loopback defaults, which stay what the real server uses."""
+
+
+def app_settings(**overrides: Any) -> Settings:
+    """Default settings plus ``testserver`` as an allowed host, with ``overrides``."""
+    base = Settings()
+    overrides.setdefault("allowed_hosts", (*base.allowed_hosts, TEST_HOST))
+    return dataclasses.replace(base, **overrides)
+
+
 @pytest.fixture
 def make_client() -> Iterator[Callable[..., TestClient]]:
-    """``make_client(max_body_bytes=100)`` -> TestClient for an app with those settings."""
+    """``make_client(max_body_bytes=100)`` -> TestClient for an app with those settings (and
+    ``testserver`` allowed as host). The client keeps cookies: it is one owner of its runs."""
     clients: list[TestClient] = []
 
     def make(**overrides: Any) -> TestClient:
-        client = TestClient(create_app(dataclasses.replace(Settings(), **overrides)))
+        client = TestClient(create_app(app_settings(**overrides)))
         client.__enter__()
         clients.append(client)
         return client

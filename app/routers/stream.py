@@ -18,6 +18,15 @@ Client -> server: ``{"type": "play"}``, ``{"type": "pause"}``, ``{"type": "step"
 "reset", "seed"?: n}``, ``{"type": "speed", "steps_per_second": x}`` (``x`` in (0, 1e6], or
 ``null``/``"unlimited"``) and ``{"type": "snapshot"}``.
 
+Who may connect (see :mod:`app.owners`): the run's owner (the ``gradplay_owner`` cookie,
+which browsers send with the handshake, or ``Authorization: Bearer <owner_token>``) may send
+every command; a client with the run's watch token (``/api/runs/{id}/stream?watch=<token>``)
+gets the same messages but only ``snapshot`` is allowed: every other command is answered
+``{"type": "error", "of": <command>, "detail": "read-only: ..."}``. Anyone else gets an
+``error`` (``of: "connect"``) and the close code 4404, as for a run that does not exist. A
+handshake whose ``Origin`` is another site, or whose ``Host`` is not an allowed host, is
+refused (HTTP 403 / 400) before it reaches this handler.
+
 Several clients may watch one run. A disconnect never breaks the run; when the last client
 leaves, a playing run pauses.
 """
@@ -36,6 +45,7 @@ from pydantic import ValidationError
 
 from app.errors import config_error_items, parse_error_text
 from app.jsonsafe import dumps
+from app.owners import caller_from
 from app.schemas.runs import RunPatch
 from app.sessions import MAX_SPEED, RunSession, Watcher
 from core.errors import ConfigError, RebuildRequiredError, RunStateError
@@ -44,6 +54,10 @@ router = APIRouter(tags=["runs"])
 logger = logging.getLogger("gradplay")
 
 COMMANDS = ("play", "pause", "step", "set", "reset", "speed", "snapshot")
+READ_COMMANDS = frozenset({"snapshot"})
+"""Commands a watch-token connection may send; the others change or train the run."""
+READ_ONLY = ("read-only: this connection uses the watch token; controlling the run needs the "
+             "owner token")
 
 
 async def _send(ws: WebSocket, message: dict[str, Any]) -> None:
@@ -66,12 +80,15 @@ async def _writer(ws: WebSocket, session: RunSession, watcher: Watcher) -> None:
 
 @router.websocket("/api/runs/{run_id}/stream")
 async def stream(ws: WebSocket, run_id: str) -> None:
-    session = ws.app.state.runs.get(run_id)
+    session = ws.app.state.runs.sessions.get(run_id)
+    caller = caller_from(ws.app.state.tokens, ws.headers, ws.cookies, ws.query_params)
+    role = None if session is None else caller.role(session.owner, session.watch_token)
     await ws.accept()
-    if session is None:
+    if session is None or role is None:
         await _send(ws, {"type": "error", "of": "connect", "detail": f"no run with id {run_id!r}"})
         await ws.close(code=4404)
         return
+    session.touch()
     watcher = session.add_watcher()
     settings = ws.app.state.settings
     writer: asyncio.Task[None] | None = None
@@ -105,7 +122,8 @@ async def stream(ws: WebSocket, run_id: str) -> None:
                 reply = _error("parse", f"message too large: the limit is "
                                         f"{settings.max_body_bytes} bytes, as for request bodies")
             else:
-                reply = await _handle(session, text, settings.max_steps_per_request)
+                reply = await _handle(session, text, settings.max_steps_per_request,
+                                      read_only=role != "owner")
             if reply is not None:
                 watcher.push_message(reply)
     except WebSocketDisconnect:
@@ -122,8 +140,11 @@ def _error(command: str, detail: Any) -> dict[str, Any]:
     return {"type": "error", "of": command, "detail": detail}
 
 
-async def _handle(session: RunSession, text: str, max_steps: int) -> dict[str, Any] | None:
-    """Run one client command; returns the ack or error for this client."""
+async def _handle(
+    session: RunSession, text: str, max_steps: int, read_only: bool = False
+) -> dict[str, Any] | None:
+    """Run one client command; returns the ack or error for this client. ``read_only`` (a
+    watch-token connection): only :data:`READ_COMMANDS`."""
     try:
         message = json.loads(text)
     except json.JSONDecodeError:
@@ -133,6 +154,8 @@ async def _handle(session: RunSession, text: str, max_steps: int) -> dict[str, A
     if not isinstance(message, dict) or message.get("type") not in COMMANDS:
         return _error("parse", f"'type' must be one of {', '.join(COMMANDS)}")
     command = message["type"]
+    if read_only and command not in READ_COMMANDS:
+        return _error(command, READ_ONLY)
     try:
         if command == "play":
             session.play()

@@ -199,6 +199,12 @@ class RunSummary(BaseModel):
     created: float
 
 
+WATCH_TOKEN_HELP = (
+    "The run's read-only token: `?watch=<watch_token>` reads and streams the run without "
+    "control; the playground's watch link is `/?run=<id>&watch=<watch_token>`."
+)
+
+
 class RunCreated(BaseModel):
     id: str
     status: Literal["ready", "running", "paused", "diverged"]
@@ -206,6 +212,13 @@ class RunCreated(BaseModel):
     config: dict[str, Any]
     verified: bool | None = Field(None, description="Imports: whether the replay was checked "
                                   "against the export's history or history_sha256.")
+    owner_token: str = Field(
+        description="The client's owner token (also set as the HttpOnly cookie "
+        "`gradplay_owner`): send `Authorization: Bearer <owner_token>` to list, change, step, "
+        "delete and control-stream this and the client's other runs. A client that sent a "
+        "valid token gets the same one back."
+    )
+    watch_token: str = Field(description=WATCH_TOKEN_HELP)
 
 
 class RunDetail(RunSummary):
@@ -219,6 +232,7 @@ class RunDetail(RunSummary):
                              "edits since the last reset); the log is at GET .../events.")
     event_bytes: int = Field(description="Size of the log as compact JSON (bounded by the "
                              "server's max_event_bytes).")
+    watch_token: str = Field(description=WATCH_TOKEN_HELP)
 
 
 class EventLog(BaseModel):

@@ -38,6 +38,11 @@ def strict_loads(text: str | bytes) -> Any:
     return json.loads(text, parse_constant=reject)
 
 
+def run_count(client: TestClient) -> int:
+    """Live runs of the whole server (of every client)."""
+    return len(client.app.state.runs.sessions)  # type: ignore[attr-defined]
+
+
 def create(client: TestClient, config: dict[str, Any] | None = None) -> str:
     r = client.post("/api/runs", json={} if config is None else config)
     assert r.status_code == 201, r.text
@@ -59,7 +64,7 @@ def test_create_empty_config_resolves_every_default(client: TestClient) -> None:
     r = client.post("/api/runs", json={})
     assert r.status_code == 201
     body = r.json()
-    assert set(body) == {"id", "status", "step", "config"}
+    assert set(body) == {"id", "status", "step", "config", "owner_token", "watch_token"}
     assert body["status"] == "ready" and body["step"] == 0
     cfg = body["config"]
     assert set(cfg) == {"seed", "dataset", "model", "loss", "loss_params", "optimizer",
@@ -143,7 +148,7 @@ def test_run_ids_are_unguessable_and_distinct(client: TestClient) -> None:
 
 
 def test_list_runs(client: TestClient) -> None:
-    assert client.get("/api/runs").json() == []
+    assert client.get("/api/runs").status_code == 401  # no owner token yet
     a, b = create(client), create(client)
     step(client, b, 3)
     listed = {s["id"]: s for s in client.get("/api/runs").json()}
@@ -592,11 +597,11 @@ def test_import_tampered_history_is_422(client: TestClient, tamper: str) -> None
     else:
         e["history"]["bogus"] = [1.0]
         field = "bogus"
-    n_runs = len(client.get("/api/runs").json())
+    n_runs = run_count(client)
     r = client.post("/api/runs/import", json=e)
     assert r.status_code == 422
     assert locs(r) == [["body", "history", field]]
-    assert len(client.get("/api/runs").json()) == n_runs  # nothing created
+    assert run_count(client) == n_runs  # nothing created
 
 
 @pytest.mark.parametrize(
@@ -651,7 +656,7 @@ def test_delete(client: TestClient) -> None:
     assert r.status_code == 204 and r.content == b""
     assert client.get(f"/api/runs/{run_id}").status_code == 404
     assert client.delete(f"/api/runs/{run_id}").status_code == 404
-    assert client.get("/api/runs").json() == []
+    assert run_count(client) == 0
 
 
 @pytest.mark.parametrize(
@@ -789,7 +794,7 @@ def test_create_invalid_is_422(
     r = client.post("/api/runs", json=config)
     assert r.status_code == 422, r.text
     assert loc in locs(r), locs(r)
-    assert client.get("/api/runs").json() == []
+    assert run_count(client) == 0
 
 
 def test_limits_follow_settings(make_client: Callable[..., TestClient]) -> None:
@@ -831,7 +836,7 @@ def test_body_over_1mib_is_413(client: TestClient) -> None:
     body = b'{"seed": 1' + b" " * (1 << 20) + b"}"
     r = client.post("/api/runs", content=body, headers={"content-type": "application/json"})
     assert r.status_code == 413
-    assert client.get("/api/runs").json() == []
+    assert run_count(client) == 0
     run_id = create(client)
     w = b'{"layers": [' + b"0.0," * 300_000 + b"0.0]}"
     r = client.put(f"/api/runs/{run_id}/weights", content=w,

@@ -3,13 +3,13 @@
 Every operation gets a bounded, derandomized set of generated requests (``MAX_EXAMPLES`` each).
 Each response must not be a 5xx and must conform to the schema (documented status code,
 content type, headers and body schema). ``{run_id}`` is replaced by a real run's id (a small,
-fast config) except for DELETE, so the handlers behind the 404 are exercised too.
+fast config) except for DELETE, so the handlers behind the 404 are exercised too; requests
+carry that run's owner token.
 The app runs with small step/import limits so generated step counts stay fast.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 
 import pytest
@@ -22,28 +22,30 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from app.main import create_app
-from app.settings import Settings
+from tests.conftest import app_settings
 
 MAX_EXAMPLES = 20
 SMALL_RUN = {"dataset": {"n": 20}, "model": {"hidden": [2]}}
 
-APP = create_app(dataclasses.replace(Settings(), max_steps_per_request=200,
-                                     max_import_steps=200, max_runs=64))
+APP = create_app(app_settings(max_steps_per_request=200, max_import_steps=200, max_runs=64,
+                              max_runs_per_client=64))
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 
 @pytest.fixture(scope="module")
-def run_id() -> str:
+def owned_run() -> tuple[str, str]:
+    """(id, owner token) of a run the generated requests act on."""
     # no ``with``: entering/leaving the lifespan would delete every run at shutdown
     r = TestClient(APP).post("/api/runs", json=SMALL_RUN)
     assert r.status_code == 201
-    return str(r.json()["id"])
+    return str(r.json()["id"]), str(r.json()["owner_token"])
 
 
 @schema.parametrize()
 @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
           suppress_health_check=list(HealthCheck))
-def test_api_conforms_to_its_schema(case: schemathesis.Case, run_id: str) -> None:
+def test_api_conforms_to_its_schema(case: schemathesis.Case, owned_run: tuple[str, str]) -> None:
+    run_id, token = owned_run
     if "run_id" in (case.path_parameters or {}) and case.method.upper() != "DELETE":
         case.path_parameters["run_id"] = run_id
     # Excluded check, for a stated reason:
@@ -51,7 +53,8 @@ def test_api_conforms_to_its_schema(case: schemathesis.Case, run_id: str) -> Non
     #   server settings or on the chosen component (hidden widths <= max_units, dataset.n <=
     #   max_samples, steps <= max_steps_per_request, component parameters); the app answers
     #   those schema-valid requests with a documented 422.
-    response = case.call()
+    # As the run's owner (a generated bearer token is not one the server issued).
+    response = case.call(headers={"Authorization": f"Bearer {token}"})
     case.validate_response(response, excluded_checks=[positive_data_acceptance])
 
 

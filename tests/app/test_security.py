@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from app.api_docs import ASSET_URL, REDOC_LOGO
 from app.main import create_app
 from app.security import CSP
-from app.settings import Settings
 from app.static_files import _accepts_gzip, plotly_asset, plotly_js_version
+from tests.conftest import app_settings
 
 EXPECTED_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -158,7 +158,7 @@ def test_live_server_rejects_chunked_oversized_body(live_server: str) -> None:
 
 
 def test_websocket_passes_through_middleware() -> None:
-    app = create_app(Settings(max_body_bytes=10))
+    app = create_app(app_settings(max_body_bytes=10))
 
     @app.websocket("/ws-echo")
     async def echo(ws: WebSocket) -> None:

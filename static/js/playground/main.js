@@ -2,6 +2,11 @@
 // Protocol: see app/routers/stream.py. Live-changeable fields are sent as `set`; data,
 // architecture, seed and loss need a new run (a notice asks first once training has started).
 //
+// Watch mode (read-only, e.g. a teacher projecting a student's run): the watch link
+// `/?run=<id>&watch=<watch_token>` (shown as "watch link" in the run bar) attaches to that run
+// with its watch token (GET /api/runs/{id}?watch=..., its history, data and stream) instead of
+// creating one; every control is disabled and nothing is sent but snapshot requests.
+//
 // Mechanisms (issue 9):
 // * validation: controls.js checks every field against its schema; only valid values reach a
 //   run or the URL. A link is read part by part (readLink): what is invalid or unknown is
@@ -44,6 +49,8 @@ const S = {
   pendingRebuild: null,
   liveBase: null, // the config the last `set` asked for (patches are computed against it)
   error: null,
+  watch: null, // the run's watch token in watch mode (read-only), else null
+  since: 0, // records before this step are already on the charts (watch mode's history)
 };
 
 let charts;
@@ -80,6 +87,15 @@ function reasonText(reason) {
   return text === key ? reason : text;
 }
 
+// "?watch=<token>" in watch mode, else "".
+function watchQuery() {
+  return S.watch ? `?watch=${encodeURIComponent(S.watch)}` : "";
+}
+
+function lockControls() {
+  for (const node of $("controls").querySelectorAll("input, select, button, textarea")) node.disabled = true;
+}
+
 function renderStatus() {
   const status = $("status");
   setText(status, pt(`pg.status.${S.status}`));
@@ -90,9 +106,10 @@ function renderStatus() {
   setText($("epoch-counter"), pt("pg.epoch_counter", { n: S.epoch }));
   const running = S.status === "running";
   const diverged = S.status === "diverged";
-  setDisabled($("play"), running || diverged || !S.ws);
-  setDisabled($("pause"), !running);
-  for (const id of ["step", "step-10", "step-epoch"]) setDisabled($(id), diverged || !S.ws);
+  const ro = Boolean(S.watch);
+  setDisabled($("play"), ro || running || diverged || !S.ws);
+  setDisabled($("pause"), ro || !running);
+  for (const id of ["step", "step-10", "step-epoch"]) setDisabled($(id), ro || diverged || !S.ws);
   if ($("play").classList.contains("pg-active") !== running) $("play").classList.toggle("pg-active", running);
   const banner = $("diverged-banner");
   if (diverged && S.divergence) {
@@ -130,6 +147,7 @@ function renderReadout() {
 }
 
 function send(message) {
+  if (S.watch && message.type !== "snapshot") return; // read-only
   if (S.ws && S.ws.readyState === WebSocket.OPEN) S.ws.send(JSON.stringify(message));
 }
 
@@ -275,7 +293,7 @@ async function refreshNetwork() {
     weightsBusy = true;
     const runId = S.runId;
     try {
-      layers = (await getJSON(`/api/runs/${runId}/weights`)).layers;
+      layers = (await getJSON(`/api/runs/${runId}/weights${watchQuery()}`)).layers;
       if (runId !== S.runId) return;
     } catch {
       return; // the run may have been replaced meanwhile
@@ -418,12 +436,13 @@ function onMessage(msg) {
       S.liveBase = msg.config;
       S.layers = msg.layers;
       S.task = msg.task;
+      if (S.watch) { controls.set(msg.config); lockControls(); }
       addMarkers(msg.events, null, msg.config);
       setSpeedUi(msg.speed);
       renderStatus();
       break;
     case "frame":
-      for (const r of msg.records) charts.store.push(r);
+      for (const r of msg.records) if (r.step >= S.since) charts.store.push(r);
       if (msg.records.length) S.epoch = msg.records[msg.records.length - 1].epoch;
       S.step = msg.step;
       S.status = msg.status;
@@ -441,6 +460,7 @@ function onMessage(msg) {
       const lastEvent = msg.event ? [msg.event] : [];
       addMarkers(lastEvent, old, msg.config);
       S.runConfig = msg.config;
+      if (S.watch) { controls.set(msg.config); lockControls(); }
       S.liveBase = msg.config;
       charts.regularized = msg.config.regularization.l1 > 0 || msg.config.regularization.l2 > 0;
       refreshPlan(true);
@@ -452,6 +472,8 @@ function onMessage(msg) {
       S.step = msg.step;
       S.epoch = msg.epoch;
       S.divergence = null;
+      S.since = 0;
+      if (S.watch) { controls.set(msg.config); lockControls(); }
       S.runConfig = msg.config;
       S.liveBase = msg.config;
       charts.store.clear();
@@ -488,7 +510,7 @@ function onMessage(msg) {
 
 function connect(runId) {
   const proto = window.location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(`${proto}://${window.location.host}/api/runs/${runId}/stream`);
+  const ws = new WebSocket(`${proto}://${window.location.host}/api/runs/${runId}/stream${watchQuery()}`);
   S.ws = null;
   ws.addEventListener("open", () => {
     if (runId !== S.runId) { ws.close(); return; }
@@ -533,34 +555,72 @@ async function createRun(config) {
   if (S.ws) S.ws.close();
   S.ws = null;
   S.status = "connecting";
-  S.runId = created.id;
-  S.runConfig = created.config;
-  S.liveBase = created.config;
+  showError(null);
+  renderStatus();
+  if (old) fetch(`/api/runs/${old}`, { method: "DELETE" }).catch(() => {});
+  const link = $("watch-link");
+  link.href = `/?run=${encodeURIComponent(created.id)}&watch=${encodeURIComponent(created.watch_token)}`;
+  link.hidden = false;
+  await attach(created.id, created.config, data);
+  return created;
+}
+
+// Watch mode: shows the run `runId` read-only with its watch token (no run is created).
+async function watchRun(runId, token) {
+  S.watch = token;
+  root.dataset.mode = "watch";
+  $("watch-badge").hidden = false;
+  for (const id of ["reset", "speed", "speed-unlimited"]) $(id).disabled = true;
+  renderStatus();
+  const run = await getJSON(`/api/runs/${encodeURIComponent(runId)}${watchQuery()}`);
+  const data = await getJSON(`/api/runs/${encodeURIComponent(runId)}/data${watchQuery()}`);
+  await attach(run.id, run.config, data);
+}
+
+// Shows run `runId` (its effective `config`, its `data`): charts, plan and explanation, then
+// streams it. In watch mode, the history so far is drawn first.
+async function attach(runId, config, data) {
+  S.runId = runId;
+  S.runConfig = config;
+  S.liveBase = config;
   S.step = 0;
   S.epoch = 0;
   S.divergence = null;
   S.pendingRebuild = null;
+  S.since = 0;
   $("rebuild-notice").hidden = true;
-  showError(null);
-  renderStatus();
-  root.dataset.runId = created.id;
-  if (old) fetch(`/api/runs/${old}`, { method: "DELETE" }).catch(() => {});
-  controls.set(created.config);
-  charts.regularized = created.config.regularization.l1 > 0 || created.config.regularization.l2 > 0;
-  writeQuery(queryFromConfig(created.config, S.catalog));
+  root.dataset.runId = runId;
+  controls.set(config);
+  if (S.watch) lockControls();
+  charts.regularized = config.regularization.l1 > 0 || config.regularization.l2 > 0;
+  if (!S.watch) writeQuery(queryFromConfig(config, S.catalog));
   S.task = data.task;
   S.trainSize = data.train.x.length;
-  const layers = created.config.model.hidden.map((_, k) => `hidden ${k + 1}`).concat(["output"]);
+  const layers = config.model.hidden.map((_, k) => `hidden ${k + 1}`).concat(["output"]);
   S.layers = layers;
   charts.reset(layers, data.task);
   charts.data = data;
+  if (S.watch) await backfill(runId);
   planHorizon = 0;
   refreshPlan(true);
   scheduleRender();
   renderExplain();
   drawControlPreview();
-  connect(created.id);
-  return created;
+  connect(runId);
+}
+
+// Watch mode: the run's history so far (GET .../history, at most 5,000 evenly spaced rows)
+// as records on the charts; the stream then adds the records from the next step on.
+async function backfill(runId) {
+  const cols = await getJSON(`/api/runs/${runId}/history${watchQuery()}`);
+  const names = Object.keys(cols).filter((k) => k !== "layers");
+  const n = cols.step.length;
+  for (let i = 0; i < n; i += 1) {
+    const record = {};
+    for (const name of names) record[name] = cols[name][i];
+    charts.store.push(record);
+  }
+  if (n) S.since = cols.step[n - 1] + 1;
 }
 
 // A server error naming a field (loc) marks that field, when the page has it.
@@ -661,7 +721,7 @@ function sliderToSpeed(v) {
 function setSpeedUi(speed) {
   const unlimited = speed === null || speed === undefined;
   $("speed-unlimited").checked = unlimited;
-  $("speed").disabled = unlimited;
+  $("speed").disabled = unlimited || Boolean(S.watch);
   if (!unlimited) $("speed").value = String(Math.log10(speed));
   $("speed-value").textContent = unlimited ? pt("pg.unlimited") : pt("pg.steps_per_s", { n: Math.round(speed) });
 }
@@ -764,7 +824,13 @@ async function main() {
   window.gradplayChartTimes = () => charts.timings();
   controls = new Controls($("controls"), S.catalog, (cfg, committed) => applyChange(cfg, committed));
   wire();
-  const { config, dropped } = readLink(readQuery(), S.catalog);
+  const query = readQuery();
+  if (query.get("run") && query.get("watch")) {
+    await watchRun(query.get("run"), query.get("watch"));
+    root.dataset.ready = "true";
+    return;
+  }
+  const { config, dropped } = readLink(query, S.catalog);
   try {
     await createFromLink(config, dropped);
   } catch (err) {
