@@ -18,20 +18,22 @@ GUARD = httpx.Timeout(120.0)  # a hung test fails instead of hanging; not a spee
 
 def _wait_until_training(api: httpx.Client, run_id: str) -> None:
     """Until the run has done a step (GET /api/runs reads without the run's lock)."""
-    while True:
+    for _ in range(10_000):
         listed = {r["id"]: r for r in api.get("/api/runs").json()}
         if listed[run_id]["step"] >= 1:
             return
+    raise AssertionError("the step request never started training")
 
 
 def test_delete_stops_a_long_step_request(live_server: str) -> None:
-    api = httpx.Client(base_url=live_server, timeout=GUARD)
-    run_id = api.post("/api/runs", json=SLOW_RUN).json()["id"]
+    api = httpx.Client(base_url=live_server, timeout=GUARD)  # keeps the owner cookie
+    created = api.post("/api/runs", json=SLOW_RUN).json()
+    run_id, owner = created["id"], {"Authorization": f"Bearer {created['owner_token']}"}
     result: dict[str, Any] = {}
 
     def train() -> None:
         result["response"] = httpx.post(f"{live_server}/api/runs/{run_id}/step",
-                                        json={"steps": 10000}, timeout=GUARD)
+                                        json={"steps": 10000}, timeout=GUARD, headers=owner)
 
     worker = threading.Thread(target=train)
     worker.start()
@@ -44,12 +46,13 @@ def test_delete_stops_a_long_step_request(live_server: str) -> None:
 
 
 def test_client_disconnect_stops_a_long_step_request(live_server: str) -> None:
-    api = httpx.Client(base_url=live_server, timeout=GUARD)
-    run_id = api.post("/api/runs", json=SLOW_RUN).json()["id"]
+    api = httpx.Client(base_url=live_server, timeout=GUARD)  # keeps the owner cookie
+    created = api.post("/api/runs", json=SLOW_RUN).json()
+    run_id, owner = created["id"], {"Authorization": f"Bearer {created['owner_token']}"}
     with pytest.raises(httpx.ReadTimeout):
         # the client gives up after a second and closes its connection
         httpx.post(f"{live_server}/api/runs/{run_id}/step", json={"steps": 10000},
-                   timeout=httpx.Timeout(120.0, read=1.0))
+                   timeout=httpx.Timeout(120.0, read=1.0), headers=owner)
     # GET waits for the run's lock, so it answers once the training has stopped
     detail = api.get(f"/api/runs/{run_id}").json()
     assert detail["step"] < 10000
