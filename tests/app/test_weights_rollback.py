@@ -39,8 +39,12 @@ def test_put_weights_then_overflow_rolls_back(client: TestClient) -> None:
     put = _put_bias(client, run_id, 1e308)
     body = step(client, run_id, 10)
     assert body["status"] == "diverged" and len(body["records"]) == 1
-    assert body["divergence"] == {"step": 0, "layer": 0, "layer_name": "output",
-                                  "reason": "weights are not finite after the update"}
+    assert body["divergence"] == {
+        "step": 0,
+        "layer": 0,
+        "layer_name": "output",
+        "reason": "weights are not finite after the update",
+    }
     assert math.isfinite(body["records"][0]["loss"])
     after = _weights(client, run_id)
     assert after == put  # exactly the weights before the overflowing update

@@ -39,8 +39,9 @@ def _with_output_bias(run: Run, bias: float) -> None:
 
 
 def _params(run: Run) -> list[dict[str, np.ndarray]]:
-    return [{k: np.array(v, copy=True) for k, v in layer.items()}
-            for layer in run.model.get_layers()]
+    return [
+        {k: np.array(v, copy=True) for k, v in layer.items()} for layer in run.model.get_layers()
+    ]
 
 
 def _assert_same(a: list[dict[str, np.ndarray]], b: list[dict[str, np.ndarray]]) -> None:
@@ -58,8 +59,12 @@ def test_overflowing_update_is_rolled_back_at_once() -> None:
     before = _params(run)
     records = run.step(5)
     assert run.status == "diverged" and len(records) == 1 and run.step_count == 1
-    assert run.divergence == {"step": 0, "layer": 0, "layer_name": "output",
-                              "reason": ROLLBACK_REASON}
+    assert run.divergence == {
+        "step": 0,
+        "layer": 0,
+        "layer_name": "output",
+        "reason": ROLLBACK_REASON,
+    }
     # loss and gradient were finite: this is the weight check, not the gradient check
     assert math.isfinite(records[0]["loss"]) and records[0]["loss"] > 1e307
     after = _params(run)
@@ -90,8 +95,7 @@ def test_rollback_restores_the_last_finite_weights_not_the_first() -> None:
     # the history keeps the diverged step with the (finite) rolled-back telemetry
     weight_norm = run.history.columns()["weight_norm"]
     assert len(weight_norm) == 2
-    np.testing.assert_allclose(weight_norm[1][0], np.linalg.norm(after_step0[0]["W"]),
-                               rtol=1e-12)
+    np.testing.assert_allclose(weight_norm[1][0], np.linalg.norm(after_step0[0]["W"]), rtol=1e-12)
 
 
 def test_rollback_names_the_first_overflowing_layer() -> None:
@@ -104,8 +108,12 @@ def test_rollback_names_the_first_overflowing_layer() -> None:
     after_step0 = _params(run)
     run.step(3)
     assert run.status == "diverged"
-    assert run.divergence == {"step": 1, "layer": 1, "layer_name": "output",
-                              "reason": ROLLBACK_REASON}
+    assert run.divergence == {
+        "step": 1,
+        "layer": 1,
+        "layer_name": "output",
+        "reason": ROLLBACK_REASON,
+    }
     _assert_same(_params(run), after_step0)
 
 
