@@ -42,8 +42,11 @@ def wait_for_api(
     check: Callable[[dict[str, Any]], bool],
     what: str,
     timeout: float = 8.0,
+    page: Page | None = None,
 ) -> dict[str, Any]:
-    """Poll ``GET /api/runs/{rid}`` until ``check(body)`` holds; fail naming ``what``."""
+    """Poll ``GET /api/runs/{rid}`` until ``check(body)`` holds; fail naming ``what``. With
+    ``page``, it waits through the page (Playwright's sync API only dispatches events, e.g.
+    routed WebSocket messages, while one of its calls runs)."""
     deadline = time.monotonic() + timeout
     while True:
         body = api_run(live_server, rid)
@@ -51,4 +54,7 @@ def wait_for_api(
             return body
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: the server never saw it; config now {body['config']}")
-        time.sleep(0.1)
+        if page is not None:
+            page.wait_for_timeout(100)
+        else:
+            time.sleep(0.1)

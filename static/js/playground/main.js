@@ -21,6 +21,10 @@ const S = {
   catalog: null,
   runId: null,
   runConfig: null, // the run's effective config (server)
+  // The config the server will have once every live change sent so far is applied: the next
+  // change is diffed against it, not against runConfig, which lags while a `set` is on its
+  // way (else changing a value and changing it back before the server answered sent nothing).
+  sentConfig: null,
   task: null,
   layers: [],
   status: "connecting",
@@ -92,7 +96,9 @@ function renderStatus() {
 }
 
 function send(message) {
-  if (S.ws && S.ws.readyState === WebSocket.OPEN) S.ws.send(JSON.stringify(message));
+  if (!S.ws || S.ws.readyState !== WebSocket.OPEN) return false;
+  S.ws.send(JSON.stringify(message));
+  return true;
 }
 
 function epochSteps() {
@@ -349,6 +355,7 @@ function onMessage(msg) {
       showError(null);
       break;
     case "error": {
+      if (msg.of === "set") S.sentConfig = null; // rejected: the server's config stands
       const detail = Array.isArray(msg.detail)
         ? msg.detail.map((d) => `${(d.loc || []).filter((p) => p !== "patch" && p !== "body").join(".")}: ${d.msg}`).join("; ")
         : String(msg.detail);
@@ -395,6 +402,7 @@ async function createRun(config) {
   const created = await postJSON("/api/runs", config);
   S.runId = created.id;
   S.runConfig = created.config;
+  S.sentConfig = null;
   S.step = 0;
   S.epoch = 0;
   S.divergence = null;
@@ -429,8 +437,8 @@ const applyChange = debounce((cfg) => {
   writeQuery(queryFromConfig(cfg, S.catalog));
   renderExplain();
   drawControlPreview();
-  const patch = livePatch(S.runConfig, cfg);
-  if (patch) send({ type: "set", patch });
+  const patch = livePatch(S.sentConfig || S.runConfig, cfg);
+  if (patch && send({ type: "set", patch })) S.sentConfig = cfg;
   if (needsRebuild(S.runConfig, cfg)) {
     if (S.step === 0 && S.status !== "running") {
       createRun(cfg).catch((err) => showError(err.message));
