@@ -86,7 +86,12 @@ export function thinCurve(curve, target = DRAW_POINTS) {
       if (!keep[i]) { keep[i] = 1; kept += 1; }
       if (i > 0 && i % every && !keep[i - 1]) { keep[i - 1] = 1; kept += 1; }
     }
-    if (kept > target * 4) return thinCurve(curve, target / 2); // noisy curve: plain stride
+    if (kept > target * 4) { // noisy curve (jumps everywhere): a plain stride
+      const ox = [];
+      const oy = [];
+      for (let j = 0; j < n; j += 1) if (j % every === 0 || j === n - 1) { ox.push(x[j]); oy.push(y[j]); }
+      return { x: ox, y: oy };
+    }
   }
   const ox = [];
   const oy = [];

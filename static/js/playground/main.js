@@ -147,8 +147,10 @@ function renderReadout() {
 }
 
 function send(message) {
-  if (S.watch && message.type !== "snapshot") return; // read-only
-  if (S.ws && S.ws.readyState === WebSocket.OPEN) S.ws.send(JSON.stringify(message));
+  if (S.watch && message.type !== "snapshot") return false; // read-only
+  if (!S.ws || S.ws.readyState !== WebSocket.OPEN) return false;
+  S.ws.send(JSON.stringify(message));
+  return true;
 }
 
 function epochSteps() {
