@@ -678,10 +678,8 @@ function showDropped(dropped) {
 function applyNow(cfg) {
   if (!S.runConfig) return;
   const patch = livePatch(S.liveBase || S.runConfig, cfg);
-  if (patch) {
-    send({ type: "set", patch });
-    S.liveBase = cfg;
-  }
+  // advance the base only when the set really went out (a closed socket sends nothing)
+  if (patch && send({ type: "set", patch })) S.liveBase = cfg;
   setTimeout(() => applyRest(cfg), 0);
 }
 
