@@ -19,7 +19,13 @@ from fastapi.websockets import WebSocketDisconnect
 
 from app import search_figures
 from app.jsonsafe import SafeJSONResponse, dumps
-from app.owners import Caller, optional_caller
+from app.owners import (
+    Caller,
+    listing_needs_token,
+    optional_caller,
+    owner_caller,
+    set_owner_cookie,
+)
 from app.routers.runs import _created, _owner_token, _server_full
 from app.schemas.common import MessageError, ValidationErrorBody
 from app.schemas.runs import RunCreated
@@ -42,19 +48,38 @@ def manager(request: Request) -> SearchManager:
     return request.app.state.searches  # type: ignore[no-any-return]
 
 
+def _not_found(search_id: str) -> HTTPException:
+    return HTTPException(status_code=404, detail=f"no search with id {search_id!r}")
+
+
 def _describe_or_404(mgr: SearchManager, search_id: str, trials: bool = True) -> dict[str, Any]:
     study = store.load(mgr.storage, search_id)
     if study is None or store.spec_of(study) is None:
-        raise HTTPException(status_code=404, detail=f"no search with id {search_id!r}")
+        raise _not_found(search_id)
     return store.describe(study, trials=trials)
 
 
+def _owned_study_or_404(mgr: SearchManager, search_id: str, caller: Caller) -> Any:
+    """The study, for its owner only; anyone else gets the 404 of a missing search."""
+    study = store.load(mgr.storage, search_id)
+    spec = None if study is None else store.spec_of(study)
+    if spec is None or not store.owned_by(spec, caller.owner_tokens):
+        raise _not_found(search_id)
+    return study
+
+
 @router.post("", status_code=201, response_model=SearchOut, responses=ERRORS)
-async def create_search(request: Request, body: SearchCreate) -> Any:
+async def create_search(
+    request: Request, body: SearchCreate, caller: Annotated[Caller, Depends(optional_caller)]
+) -> Any:
     """Start a search: ``trials`` runs of ``base`` with the ``space`` dimensions chosen by the
     sampler, each trained ``steps`` steps and scored on the validation split. Every dimension's
     bounds (or choices) are checked by the engine first: an out-of-range value is a 422 naming
-    ``space[i].low``/``high``/``choices``."""
+    ``space[i].low``/``high``/``choices``.
+
+    The search belongs to the caller's owner token (as for ``POST /api/runs``: returned as
+    ``owner_token`` and set as the cookie): only its owner lists, cancels and deletes it.
+    Reading it (``GET``, export, figures, stream) needs only its id."""
     mgr = manager(request)
     raw = body.model_dump(exclude_unset=True)
     raw["base"] = body.base.model_dump(exclude_unset=True)
@@ -64,6 +89,8 @@ async def create_search(request: Request, body: SearchCreate) -> Any:
         raw[key] = {k: v for k, v in getattr(body, key).model_dump().items() if v is not None}
     raw["space"] = [d.model_dump() for d in body.space]
     spec = check_search(raw, request.app.state.runs.limits)
+    owner = _owner_token(request, caller)
+    spec["owner_sha256"] = store.token_hash(owner)
 
     def create() -> dict[str, Any]:
         search_id = store.create_search(mgr.storage, spec)
@@ -71,12 +98,20 @@ async def create_search(request: Request, body: SearchCreate) -> Any:
 
     detail = await mgr.call(create)
     await mgr.call(mgr.pool.ensure_started)
-    return SafeJSONResponse(detail, status_code=201)
+    response = SafeJSONResponse({**detail, "owner_token": owner}, status_code=201)
+    set_owner_cookie(response, request, owner)
+    return response
 
 
-@router.get("", response_model=list[SearchOut])
-async def list_searches(request: Request) -> Any:
-    """Every search in the storage (without their trials), oldest first."""
+@router.get("", response_model=list[SearchOut], responses={
+    401: {"model": MessageError, "description": "No owner token was sent."}})
+async def list_searches(
+    request: Request, caller: Annotated[Caller, Depends(owner_caller)]
+) -> Any:
+    """The caller's searches (those of its owner token, without their trials), oldest
+    first."""
+    if caller.token is None:
+        raise listing_needs_token()
     mgr = manager(request)
 
     def listing() -> list[dict[str, Any]]:
@@ -85,7 +120,8 @@ async def list_searches(request: Request) -> Any:
         out = []
         for search_id in store.search_ids(mgr.storage):
             study = store.load(mgr.storage, search_id)
-            if study is not None:
+            spec = None if study is None else store.spec_of(study)
+            if spec is not None and store.owned_by(spec, caller.owner_tokens):
                 out.append(store.describe(study, trials=False))
         return out
 
@@ -101,29 +137,30 @@ async def get_search(request: Request, search_id: str) -> Any:
 
 
 @router.post("/{search_id}/cancel", response_model=SearchOut, responses=ERRORS)
-async def cancel_search(request: Request, search_id: str) -> Any:
+async def cancel_search(
+    request: Request, search_id: str, caller: Annotated[Caller, Depends(owner_caller)]
+) -> Any:
     """No new trials start; waiting ones become FAIL ("cancelled"); a running trial stops at its
-    next report. Finished trials and their results stay."""
+    next report. Finished trials and their results stay. Owner only (404 for anyone else)."""
     mgr = manager(request)
 
     def cancel() -> dict[str, Any]:
-        _describe_or_404(mgr, search_id, trials=False)
-        study = store.load(mgr.storage, search_id)
-        assert study is not None
-        store.cancel(mgr.storage, study)
+        store.cancel(mgr.storage, _owned_study_or_404(mgr, search_id, caller))
         return _describe_or_404(mgr, search_id)
 
     return SafeJSONResponse(await mgr.call(cancel))
 
 
 @router.delete("/{search_id}", status_code=204, responses=ERRORS)
-async def delete_search(request: Request, search_id: str) -> Response:
-    """Delete a search and its trials (a running trial's worker drops it at its next write)."""
+async def delete_search(
+    request: Request, search_id: str, caller: Annotated[Caller, Depends(owner_caller)]
+) -> Response:
+    """Delete a search and its trials (a running trial's worker drops it at its next write).
+    Owner only (404 for anyone else)."""
     mgr = manager(request)
 
     def delete() -> None:
-        _describe_or_404(mgr, search_id, trials=False)
-        store.cancel(mgr.storage, store.load(mgr.storage, search_id))  # type: ignore[arg-type]
+        store.cancel(mgr.storage, _owned_study_or_404(mgr, search_id, caller))
         mgr.storage.delete_study(mgr.storage.get_study_id_from_name(search_id))
 
     await mgr.call(delete)

@@ -142,3 +142,6 @@ class SearchOut(BaseModel):
     best: dict[str, Any] | None
     spec: dict[str, Any]
     trials: list[TrialOut] | None = None
+    owner_token: str | None = Field(
+        None, description="POST only: the creator's owner token (as for runs; also the "
+        "`gradplay_owner` cookie). Listing, cancelling and deleting the search need it.")

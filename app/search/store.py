@@ -21,6 +21,8 @@ which takes the write lock first and serialises the claims.
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import logging
 import math
 import secrets
@@ -49,6 +51,17 @@ HEARTBEAT_SECONDS = 1
 GRACE_SECONDS = 6
 MAX_REQUEUES = 2
 """A trial whose worker died is queued again at most this many times (then it stays FAIL)."""
+
+
+def token_hash(token: str) -> str:
+    """What a search stores of its owner's token: a SHA-256, never the bearer secret."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def owned_by(spec: Mapping[str, Any], tokens: tuple[str, ...]) -> bool:
+    """Whether one of the caller's owner ``tokens`` created the search (constant time)."""
+    stored = str(spec.get("owner_sha256", ""))
+    return any(hmac.compare_digest(stored, token_hash(t)) for t in tokens)
 
 
 def default_storage_url(data_dir: Path) -> str:
@@ -225,7 +238,8 @@ def describe(study: optuna.Study, trials: bool = True) -> dict[str, Any]:
         "trials_total": spec.get("trials"),
         "counts": counts,
         "best": best,
-        "spec": {k: v for k, v in spec.items() if k not in ("created", "base_raw")},
+        "spec": {k: v for k, v in spec.items()
+                 if k not in ("created", "base_raw", "owner_sha256")},
     }
     if trials:
         out["trials"] = [trial_dict(t, requeued) for t in frozen]

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.search import worker
+from app.search import store, worker
 from app.settings import Settings
 
 LR = {"path": "optimizer.lr", "type": "float", "low": 0.001, "high": 0.1, "log": True}
@@ -82,7 +82,8 @@ def test_bad_requests_name_the_field(search_client: TestClient, body: dict[str, 
     item = r.json()["detail"][0]
     assert item["loc"] == ["body", *loc]
     assert text in item["msg"]
-    assert search_client.get("/api/searches").json() == []  # nothing half-stored
+    storage_url = search_client.app.state.searches.url  # type: ignore[attr-defined]
+    assert store.search_ids(store.open_storage(storage_url)) == []  # nothing half-stored
 
 
 def test_grid_runs_every_point_once(search_client: TestClient) -> None:
@@ -220,7 +221,7 @@ def test_searches_survive_a_restart(make_client: Callable[..., TestClient],
     s = create(first, space=[LR], sampler={"name": "random"}, trials=2)
     done = run_trials(first, s["id"])
     second = make_client(data_dir=tmp_path, search_workers=0)  # a new app, same data dir
-    assert [x["id"] for x in second.get("/api/searches").json()] == [s["id"]]
+    assert store.search_ids(store.open_storage(second.app.state.searches.url)) == [s["id"]]
     assert second.get(f"/api/searches/{s['id']}").json()["trials"] == done["trials"]
 
 
@@ -286,3 +287,27 @@ def test_an_engine_error_fails_the_trial_not_the_search(
     assert done["state"] == "done"
     assert [t["state"] for t in done["trials"]] == ["FAIL", "FAIL"]
     assert done["trials"][0]["fail_reason"] == "internal error: RuntimeError: planted"
+
+
+
+def test_searches_belong_to_their_creator(search_client: TestClient,
+                                          make_client: Callable[..., TestClient],
+                                          tmp_path: Path) -> None:
+    mine = create(search_client, space=[LR], trials=2)
+    assert mine["owner_token"] and "owner_sha256" not in mine["spec"]
+    assert search_client.cookies.get("gradplay_owner") == mine["owner_token"]
+    other = TestClient(search_client.app)  # another browser: no cookie
+    assert other.get("/api/searches").status_code == 401
+    theirs = other.post("/api/searches", json={"space": [LR], "trials": 1, "steps": 10}).json()
+    assert [x["id"] for x in search_client.get("/api/searches").json()] == [mine["id"]]
+    assert [x["id"] for x in other.get("/api/searches").json()] == [theirs["id"]]
+    # another client can read a search by id but neither cancel nor delete it
+    assert other.get(f"/api/searches/{mine['id']}").status_code == 200
+    for call in (other.post(f"/api/searches/{mine['id']}/cancel"),
+                 other.delete(f"/api/searches/{mine['id']}")):
+        assert call.status_code == 404
+        assert call.json()["detail"] == f"no search with id {mine['id']!r}"
+    bearer = {"Authorization": f"Bearer {mine['owner_token']}"}
+    assert TestClient(search_client.app).post(f"/api/searches/{mine['id']}/cancel",
+                                              headers=bearer).status_code == 200
+    assert search_client.get(f"/api/searches/{mine['id']}").json()["state"] == "cancelled"
