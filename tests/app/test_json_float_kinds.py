@@ -18,8 +18,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from app.settings import Settings
 from tests.app.test_runs import strict_loads
+from tests.conftest import app_settings
 
 KINDS = [np.float16, np.float32, np.float64, np.longdouble]
 KIND_IDS = [np.dtype(k).name for k in KINDS]
@@ -34,7 +34,7 @@ def _response_class(app: FastAPI) -> Any:
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient]:
-    app = create_app(Settings())
+    app = create_app(app_settings())
     respond = _response_class(app)
 
     def echo() -> Any:

@@ -30,8 +30,17 @@ def page_step(page: Page) -> int:
     return int(page.get_by_test_id("step-counter").get_attribute("data-step") or "0")
 
 
-def api_run(live_server: str, rid: str) -> dict[str, Any]:
-    r = httpx.get(f"{live_server}/api/runs/{rid}", timeout=10)
+def owner_headers(page: Page) -> dict[str, str]:
+    """The page's owner token (its HttpOnly cookie) as a bearer header: runs are owned by
+    their client, so the tests read the page's runs as the page."""
+    for cookie in page.context.cookies():
+        if cookie["name"] == "gradplay_owner":
+            return {"Authorization": f"Bearer {cookie['value']}"}
+    raise AssertionError("the page has no owner cookie")
+
+
+def api_run(live_server: str, rid: str, page: Page) -> dict[str, Any]:
+    r = httpx.get(f"{live_server}/api/runs/{rid}", timeout=10, headers=owner_headers(page))
     assert r.status_code == 200, r.text
     return dict(r.json())
 
@@ -42,19 +51,17 @@ def wait_for_api(
     check: Callable[[dict[str, Any]], bool],
     what: str,
     timeout: float = 8.0,
-    page: Page | None = None,
+    *,
+    page: Page,
 ) -> dict[str, Any]:
-    """Poll ``GET /api/runs/{rid}`` until ``check(body)`` holds; fail naming ``what``. With
-    ``page``, it waits through the page (Playwright's sync API only dispatches events, e.g.
-    routed WebSocket messages, while one of its calls runs)."""
+    """Poll ``GET /api/runs/{rid}`` (as the page's owner) until ``check(body)`` holds; fail
+    naming ``what``. It waits through the page (Playwright's sync API only dispatches events,
+    e.g. routed WebSocket messages, while one of its calls runs)."""
     deadline = time.monotonic() + timeout
     while True:
-        body = api_run(live_server, rid)
+        body = api_run(live_server, rid, page)
         if check(body):
             return body
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: the server never saw it; config now {body['config']}")
-        if page is not None:
-            page.wait_for_timeout(100)
-        else:
-            time.sleep(0.1)
+        page.wait_for_timeout(100)

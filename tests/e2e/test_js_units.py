@@ -288,7 +288,7 @@ def test_url_writes_defaults_compactly(js: Page, live_server: str) -> None:
         ),
         ("l1_method=bogus", {}),
         ("clip=norm&clip.max_norm=0.5", {"grad_clip": {"mode": "norm", "max_norm": 0.5}}),
-        ("dataset=nope", {"dataset": {"name": "nope"}}),  # passed on: the server names the field
+        ("dataset=nope", {}),  # not a catalog dataset: dropped (and named) by the page
         (
             "dataset=spiral&dataset.classes=4",
             {"dataset": {"name": "spiral", "params": {"classes": 4}}},

@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import save_screenshot
+from tests.e2e.playground_util import owner_headers
 
 pytestmark = pytest.mark.e2e
 
@@ -154,7 +155,8 @@ def test_use_in_playground_link_only_for_values_the_playground_runs(
     page.goto(href)
     expect(page.get_by_test_id("playground")).to_have_attribute("data-ready", "true", timeout=15000)
     run_id = page.get_by_test_id("playground").get_attribute("data-run-id")
-    cfg = httpx.get(f"{live_server}/api/runs/{run_id}").json()["config"]
+    cfg = httpx.get(f"{live_server}/api/runs/{run_id}",
+                    headers=owner_headers(page)).json()["config"]
     assert cfg["schedule"]["name"] == "step" and cfg["optimizer"]["lr"] == 5.0
 
 
@@ -171,7 +173,8 @@ def test_l1_link_makes_exact_zeros(page: Page, live_server: str) -> None:
     expect(pg).to_have_attribute("data-ready", "true", timeout=15000)
     expect(page.get_by_test_id("status")).to_have_attribute("data-status", "ready", timeout=10000)
     run_id = pg.get_attribute("data-run-id")
-    cfg = httpx.get(f"{live_server}/api/runs/{run_id}").json()["config"]
+    cfg = httpx.get(f"{live_server}/api/runs/{run_id}",
+                    headers=owner_headers(page)).json()["config"]
     n_train = round(cfg["dataset"]["n"] * (1 - cfg["dataset"]["val_fraction"]))
     assert cfg["batch_size"] >= n_train  # full batch: no noise to knock weights off 0
     page.get_by_test_id("play").click()
@@ -181,7 +184,8 @@ def test_l1_link_makes_exact_zeros(page: Page, live_server: str) -> None:
     )
     page.get_by_test_id("pause").click()
     hist = httpx.get(
-        f"{live_server}/api/runs/{run_id}/history", params={"fields": "zero_fraction"}
+        f"{live_server}/api/runs/{run_id}/history", params={"fields": "zero_fraction"},
+        headers=owner_headers(page),
     ).json()
     zeros = hist["zero_fraction"] if "zero_fraction" in hist else hist["columns"]["zero_fraction"]
     assert min(zeros[-100:]) >= 0.5, zeros[-100:]  # most noise weights sit at exactly 0

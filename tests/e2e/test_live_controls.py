@@ -19,7 +19,13 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import save_screenshot
-from tests.e2e.playground_util import api_run, open_playground, run_id, wait_for_api
+from tests.e2e.playground_util import (
+    api_run,
+    open_playground,
+    owner_headers,
+    run_id,
+    wait_for_api,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -144,7 +150,7 @@ def test_every_live_control_reaches_the_running_server(page: Page, live_server: 
     wait_for_api(live_server, live.rid, lambda b: b["speed"] == 1, "speed 1", page=page)
     page.get_by_test_id("play").click()
     expect(page.get_by_test_id("status")).to_have_attribute("data-status", "running")
-    start = api_run(live_server, live.rid)
+    start = api_run(live_server, live.rid, page)
     assert start["config"]["optimizer"]["name"] == "adamw"
 
     live.change(("lr", 0.05, ("optimizer", "lr")))
@@ -207,12 +213,13 @@ def test_every_live_control_reaches_the_running_server(page: Page, live_server: 
             )
 
     # still the same run, still playing, nothing asked to rebuild, every change logged
-    end = api_run(live_server, live.rid)
+    end = api_run(live_server, live.rid, page)
     assert end["status"] == "running" and end["step"] > start["step"]
     assert run_id(page) == live.rid
     expect(page.get_by_test_id("rebuild-notice")).to_be_hidden()
     expect(page.get_by_test_id("pg-error")).to_be_hidden()
-    events = httpx.get(f"{live_server}/api/runs/{live.rid}/export").json()["events"]
+    events = httpx.get(f"{live_server}/api/runs/{live.rid}/export",
+                       headers=owner_headers(page)).json()["events"]
     assert len([e for e in events if "patch" in e]) >= 20
     save_screenshot(page, "playground-live-controls")
     page.get_by_test_id("pause").click()

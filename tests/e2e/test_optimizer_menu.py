@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import save_screenshot
+from tests.e2e.playground_util import owner_headers
 from tests.e2e.test_playground import open_playground, run_id
 
 pytestmark = pytest.mark.e2e
@@ -29,11 +30,13 @@ def test_pick_nadam_from_the_menu_and_train(page: Page, live_server: str) -> Non
     )
     page.get_by_test_id("pause").click()
     expect(page.get_by_test_id("status")).to_have_attribute("data-status", "paused")
-    run = httpx.get(f"{live_server}/api/runs/{run_id(page)}").json()
+    run = httpx.get(f"{live_server}/api/runs/{run_id(page)}",
+                    headers=owner_headers(page)).json()
     assert run["config"]["optimizer"]["name"] == "nadam"
     assert run["config"]["optimizer"]["momentum_decay"] == 0.004
     history = httpx.get(
-        f"{live_server}/api/runs/{run_id(page)}/history", params={"fields": "loss"}
+        f"{live_server}/api/runs/{run_id(page)}/history", params={"fields": "loss"},
+        headers=owner_headers(page),
     ).json()
     losses = [v for v in history["loss"] if v is not None]
     assert len(losses) > 20 and losses[-1] < losses[0]  # it trains

@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Route, expect
 
 from tests.e2e.conftest import PageErrors, save_screenshot
+from tests.e2e.playground_util import owner_headers
 
 pytestmark = pytest.mark.e2e
 
@@ -40,7 +41,8 @@ def step_of(page: Page) -> int:
 
 def run_config(live_server: str, page: Page) -> dict:
     run_id = page.get_by_test_id("playground").get_attribute("data-run-id")
-    return httpx.get(f"{live_server}/api/runs/{run_id}").json()["config"]
+    return httpx.get(f"{live_server}/api/runs/{run_id}",
+                     headers=owner_headers(page)).json()["config"]
 
 
 def wait_step(page: Page, steps: int) -> None:
@@ -439,7 +441,9 @@ def test_click_a_link_to_edit_its_weight(page: Page, live_server: str) -> None:
     expect(page.get_by_test_id("weight-editor")).to_be_hidden()
     expect(page.get_by_test_id("network-diagram")).to_have_attribute("data-edits", "1")
     run_id = page.get_by_test_id("playground").get_attribute("data-run-id")
-    layers = httpx.get(f"{live_server}/api/runs/{run_id}/weights").json()["layers"]
+    layers = httpx.get(f"{live_server}/api/runs/{run_id}/weights",
+                       headers=owner_headers(page)).json()["layers"]
     assert layers[1]["W"][2][0] == 1.25
-    events = httpx.get(f"{live_server}/api/runs/{run_id}/export").json()["events"]
+    events = httpx.get(f"{live_server}/api/runs/{run_id}/export",
+                       headers=owner_headers(page)).json()["events"]
     assert any("weights" in json.dumps(e) or "layers" in e for e in events), events

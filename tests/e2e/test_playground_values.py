@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import save_screenshot
-from tests.e2e.playground_util import open_playground, run_id, wait_for_api
+from tests.e2e.playground_util import open_playground, owner_headers, run_id, wait_for_api
 
 pytestmark = pytest.mark.e2e
 
@@ -52,6 +52,7 @@ NAMES_JS = """async (layers) => {
                 "near_zero"];
   const out = Object.fromEntries(keys.map((k) => [k, m.pt(`pg.trace.${k}`)]));
   out.layers = layers.map((name) => c.layerLabel(name));
+  out.short = layers.map((name) => c.layerShort(name)); // legend names of per-layer traces
   return out;
 }"""
 # Every series chart shows the last record (hidden charts catch up within a few seconds).
@@ -130,12 +131,14 @@ def train_in_page(page: Page, live_server: str) -> tuple[Page, History, dict[str
     page.get_by_test_id("pause").click()
     expect(page.get_by_test_id("status")).to_have_attribute("data-status", "paused", timeout=15000)
     rid = run_id(page)
-    detail = wait_for_api(live_server, rid, lambda d: d["status"] == "paused", "pause")
+    detail = wait_for_api(live_server, rid, lambda d: d["status"] == "paused", "pause",
+                          page=page)
     step = detail["step"]
     assert step >= 60, detail
     expect(page.get_by_test_id("step-counter")).to_have_attribute("data-step", str(step))
     page.wait_for_function(CAUGHT_UP_JS, arg=[SERIES_CHARTS, step - 1], timeout=15000, polling=100)
-    body = httpx.get(f"{live_server}/api/runs/{rid}/history").json()
+    body = httpx.get(f"{live_server}/api/runs/{rid}/history",
+                     headers=owner_headers(page)).json()
     hist = History(body)
     assert body["step"] == list(range(step))  # short run: every step, no decimation
     names = page.evaluate(NAMES_JS, body["layers"])
@@ -204,8 +207,8 @@ def check_per_layer_chart(
     assert len(layers) == 3
     assert hist.differ(field, field, 0, 1) and hist.differ(field, field, 1, 2)
     drawn = traces(page, testid)
-    assert [t["name"] for t in drawn] == layers
-    for k, name in enumerate(layers):
+    assert [t["name"] for t in drawn] == n["short"]
+    for k, name in enumerate(n["short"]):
         # log axes: a layer with no update yet (ratio undefined) or a 0 is a gap
         assert check_trace(by_name(drawn, name), hist, field, k, positive) == len(hist.row)
 

@@ -14,6 +14,7 @@ import {
   drawChart,
   el,
   getCatalog,
+  markInvalid,
   onLangChange,
   paramsFromQuery,
   paramsToQuery,
@@ -106,16 +107,17 @@ function curveColor(i, n) {
 }
 
 // A message under one input, naming the field and its allowed range (null clears it).
+// Errors use the shared mark (common.js markInvalid), which the generated parameter controls
+// also set: one message per field, never two.
 function fieldMessage(input, text, kind = "error") {
   const field = input.closest(".field") || input.parentElement;
   let note = field.querySelector(":scope > .field-msg");
-  if (!text) {
-    input.removeAttribute("aria-invalid");
+  if (!text || kind === "error") {
+    markInvalid(input, text || null);
     if (note) note.remove();
     return;
   }
-  if (kind === "error") input.setAttribute("aria-invalid", "true");
-  else input.removeAttribute("aria-invalid");
+  input.removeAttribute("aria-invalid");
   if (!note) {
     note = el("small", { className: "field-msg", "data-testid": "field-error", role: "alert" });
     input.after(note);

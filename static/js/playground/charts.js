@@ -164,7 +164,7 @@ export function layerColor(k, n) {
 }
 
 // Short legend name of a layer: "1", "2", …, "out" (the legend's title says "layer").
-function layerShort(name) {
+export function layerShort(name) {
   const m = /^hidden (\d+)$/.exec(name);
   return m ? m[1] : pt("pg.layer_out_short");
 }

@@ -286,9 +286,15 @@ export function livePatch(oldCfg, newCfg) {
 
 // True when the change needs a new run (data, architecture, seed or loss).
 export function needsRebuild(oldCfg, newCfg) {
+  // Only the fields the controls set are compared: the server's resolved config may carry
+  // fields the controls do not edit (e.g. dataset.features, model.batch_norm_momentum), which
+  // a control change leaves as they are.
+  const only = (obj, ref) => Object.fromEntries(
+    Object.keys(ref || {}).filter((k) => obj && k in obj).map((k) => [k, obj[k]]));
   const strip = (c) => ({
-    seed: c.seed, dataset: c.dataset, loss: c.loss || null, loss_params: c.loss ? c.loss_params : {},
-    model: { ...c.model, dropout: 0 },
+    seed: c.seed, dataset: only(c.dataset, newCfg.dataset), loss: c.loss || null,
+    loss_params: c.loss ? c.loss_params : {},
+    model: { ...only(c.model, newCfg.model), dropout: 0 },
   });
   return !same(strip(oldCfg), strip(newCfg));
 }
@@ -410,6 +416,7 @@ export class Controls {
     const host = el("div", { className: "pg-params" });
     const draw = (name, vals) => {
       host.replaceChildren();
+      this.paramsOf[key] = name;
       const entry = entries.find((e) => e.name === name);
       if (!entry) { this.params[key] = null; return; }
       const shown = { ...entry, params: entry.params.filter((p) => !skip.includes(p.name)) };
@@ -425,6 +432,7 @@ export class Controls {
       if (select) setCatalogTitle(select, ...catalogKey(kind, entry, "description"));
     };
     const select = this.select(testid, kind, entries, value, (name) => draw(name, {}));
+    this.selects[key] = select;
     if (extraOption) {
       select.prepend(el("option", { value: "", "data-pg-i18n": extraOption }, pt(extraOption)));
       select.value = value || "";
@@ -438,6 +446,9 @@ export class Controls {
     const { catalog, cfg } = this;
     this.root.replaceChildren();
     this.params = {};
+    // component key -> its select, and the component name its parameter grid was drawn for
+    this.selects = {};
+    this.paramsOf = {};
 
     // --- data
     const data = section("data", "restart", "section-data");
@@ -611,7 +622,14 @@ export class Controls {
   get() {
     const cfg = structuredClone(this.cfg);
     const num = (input) => this.val(input);
-    const params = (key) => (this.params[key] ? this.params[key].valid() : {});
+    // A parameter grid counts only for the component it was drawn for: an event that fires
+    // between a select's new value and the redraw of its grid (e.g. another field's "change"
+    // on blur) must not send the old component's parameters under the new name.
+    const params = (key) => {
+      const select = this.selects[key];
+      if (!this.params[key] || (select && this.paramsOf[key] !== select.value)) return {};
+      return this.params[key].valid();
+    };
     cfg.dataset = {
       name: this.dataset.value, n: num(this.n), noise: num(this.noise),
       val_fraction: num(this.valSplit), normalize: this.normalize.value, params: params("dataset"),
