@@ -212,8 +212,12 @@ def lab_search(request: Request) -> HTMLResponse:
 
 # Presets of /labs/normalization (URL ?preset=...; the values live in
 # static/js/labs/normalization.js, the labels are the i18n messages "nl.preset.<id>").
-NORMALIZATION_PRESETS: tuple[str, ...] = ("default", "slow_momentum", "fast_momentum",
-                                          "heavy_dropout")
+NORMALIZATION_PRESETS: tuple[str, ...] = (
+    "default",
+    "slow_momentum",
+    "fast_momentum",
+    "heavy_dropout",
+)
 
 
 @router.get("/labs/normalization", response_class=HTMLResponse)
@@ -221,8 +225,7 @@ def lab_normalization(request: Request) -> HTMLResponse:
     return render(
         request,
         "labs/normalization.html",
-        {"active": "normalization", "title": "Normalization lab",
-         "presets": NORMALIZATION_PRESETS},
+        {"active": "normalization", "title": "Normalization lab", "presets": NORMALIZATION_PRESETS},
     )
 
 

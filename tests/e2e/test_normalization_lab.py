@@ -4,6 +4,7 @@ engine's API (the runs the page created, read back with the page's own run ids).
 
 from __future__ import annotations
 
+import json
 import math
 from urllib.parse import parse_qs, urlparse
 
@@ -37,9 +38,17 @@ def chart_data(page: Page, testid: str) -> list[dict]:
 
 def test_page_draws_every_panel(page: Page) -> None:
     open_lab(page)
-    for chart in ("chart-bn-mean", "chart-bn-var", "chart-bn-modes", "chart-gb",
-                  "chart-bnln-bn", "chart-bnln-ln", "chart-dropout-means",
-                  "chart-dropout-loss", "chart-input-loss"):
+    for chart in (
+        "chart-bn-mean",
+        "chart-bn-var",
+        "chart-bn-modes",
+        "chart-gb",
+        "chart-bnln-bn",
+        "chart-bnln-ln",
+        "chart-dropout-means",
+        "chart-dropout-loss",
+        "chart-input-loss",
+    ):
         expect(page.get_by_test_id(chart)).to_have_attribute("data-state", "ready")
     assert page.get_by_test_id("bn-affine").locator("tr").count() == 5  # header + 4 units
     assert page.get_by_test_id("gb-notes-swap").is_visible()
@@ -50,7 +59,9 @@ def api(live_server: str) -> httpx.Client:
     return httpx.Client(base_url=live_server, timeout=30)
 
 
-def test_batch_norm_running_statistics_follow_torch_convention(page: Page, live_server: str) -> None:
+def test_batch_norm_running_statistics_follow_torch_convention(
+    page: Page, live_server: str
+) -> None:
     open_lab(page, "?unit=1")
     panel = page.get_by_test_id("panel-bn")
     wait_enabled(page, "bn-train")
@@ -75,7 +86,8 @@ def test_batch_norm_running_statistics_follow_torch_convention(page: Page, live_
     assert running[-1] == stats["running_mean"][1]  # the unit picked in the URL
     assert var["running variance"]["y"][-1] == stats["running_var"][1]
     modes = page.get_by_test_id("chart-bn-modes")
-    assert float(modes.get_attribute("data-mean-abs-diff")) == snap["modes"]["layers"][-1]["mean_abs_diff"]
+    output_diff = snap["modes"]["layers"][-1]["mean_abs_diff"]
+    assert float(modes.get_attribute("data-mean-abs-diff")) == output_diff
     assert len(chart_data(page, "chart-bn-modes")) == 3  # early, latest, y = x
     affine = page.get_by_test_id("bn-affine").locator("tr").nth(2).locator("td")
     assert affine.nth(5).inner_text() == f"{stats['scale'][1]:.4f}"
@@ -107,16 +119,19 @@ def test_gamma_beta_make_the_layer_the_identity(page: Page, live_server: str) ->
     assert after < 1e-6
     panel = page.get_by_test_id("panel-gb")
     with api(live_server) as client:
-        a = client.get(f"/api/runs/{panel.get_attribute('data-run-id')}/snapshot",
-                       params={"mode": "eval"}).json()
-        b = client.get(f"/api/runs/{panel.get_attribute('data-twin-id')}/snapshot",
-                       params={"mode": "eval"}).json()
+        a = client.get(
+            f"/api/runs/{panel.get_attribute('data-run-id')}/snapshot", params={"mode": "eval"}
+        ).json()
+        b = client.get(
+            f"/api/runs/{panel.get_attribute('data-twin-id')}/snapshot", params={"mode": "eval"}
+        ).json()
     stats = a["network"][0]["batch_norm"]
     assert all(abs(s - 1) < 1e-9 for s in stats["scale"])  # the engine's folded affine
     assert all(abs(s) < 1e-9 for s in stats["shift"])
     out, inp = a["modes"]["activations"]["eval"][0], b["modes"]["activations"]["eval"][0]
-    engine_max = max(abs(o - i) for ro, ri in zip(out, inp, strict=True)
-                     for o, i in zip(ro, ri, strict=True))
+    engine_max = max(
+        abs(o - i) for ro, ri in zip(out, inp, strict=True) for o, i in zip(ro, ri, strict=True)
+    )
     assert after == engine_max
     assert len(chart_data(page, "chart-gb")) == 2
     save_screenshot(page, "normalization_gb")
@@ -129,15 +144,16 @@ def test_batch_norm_vs_layer_norm_by_batch_size(page: Page, live_server: str) ->
     wait_enabled(page, "bnln-train")
     page.get_by_test_id("bnln-train").click()
     expect(panel).to_have_attribute("data-step", "300", timeout=120000)
-    ids = __import__("json").loads(panel.get_attribute("data-run-ids"))
+    ids = json.loads(panel.get_attribute("data-run-ids"))
     final = {}
     with api(live_server) as client:
         for norm, testid in (("batch_norm", "chart-bnln-bn"), ("layer_norm", "chart-bnln-ln")):
             traces = {t["meta"]: t for t in chart_data(page, testid)}
             assert sorted(traces, key=int) == ["2", "8", "64"]
             for batch, trace in traces.items():
-                hist = client.get(f"/api/runs/{ids[f'{norm}:{batch}']}/history",
-                                  params={"fields": "val_loss"}).json()
+                hist = client.get(
+                    f"/api/runs/{ids[f'{norm}:{batch}']}/history", params={"fields": "val_loss"}
+                ).json()
                 assert trace["y"] == hist["val_loss"]
                 assert len(trace["y"]) == 300
                 final[norm, int(batch)] = trace["y"][-1]
@@ -163,7 +179,7 @@ def test_dropout_mask_changes_and_scaling(page: Page, live_server: str) -> None:
     with api(live_server) as client:
         snap = client.get(f"/api/runs/{run_id}/snapshot").json()
         hist = client.get(f"/api/runs/{run_id}/history", params={"fields": "loss,val_loss"}).json()
-    keep = [row[0] for row in (snap["network"][0]["dropout"]["keep"],)][0]
+    keep = snap["network"][0]["dropout"]["keep"][0]  # hidden 1, first row of the batch
     assert masks[-1][:6] == "".join(str(int(k)) for k in keep)
     bars = {t["name"]: t["y"] for t in chart_data(page, "chart-dropout-means")}
     block = snap["dropout"]
@@ -198,7 +214,7 @@ def test_input_normalisation_runs(page: Page, live_server: str) -> None:
     wait_enabled(page, "in-train")
     page.get_by_test_id("in-train").click()
     expect(panel).to_have_attribute("data-step", "400", timeout=60000)
-    ids = __import__("json").loads(panel.get_attribute("data-run-ids"))
+    ids = json.loads(panel.get_attribute("data-run-ids"))
     traces = {t["meta"]: t["y"] for t in chart_data(page, "chart-input-loss")}
     with api(live_server) as client:
         for method in ("none", "minmax", "zscore"):
