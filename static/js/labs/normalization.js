@@ -234,7 +234,7 @@ function bnDraw() {
   $("bn-modes-numbers").textContent = numbers.join(" · ");
   if (bn.net) {
     const s = bn.net[0].batch_norm;
-    table($("bn-affine"), [t("nl.bn.unit"), "γ", "β", "running_mean", "running_var", "scale", "shift"],
+    table($("bn-affine"), [t("nl.bn.unit"), "γ", "β", "running μ", "running σ²", "scale", "shift"],
       s.gamma.map((g, i) => [String(i + 1), g, s.beta[i], s.running_mean[i], s.running_var[i], s.scale[i], s.shift[i]]));
   }
 }
@@ -318,7 +318,7 @@ function gbDraw() {
   id.dataset.maxAbs = String(cur.max);
   id.textContent = `${t(gb.after ? "nl.gb.max_after" : "nl.gb.max_before")} ${cur.max.toExponential(2)}`;
   const s = cur.stats;
-  table($("gb-table"), [t("nl.bn.unit"), "γ", "β", "running_mean", "running_var", "scale", "shift"],
+  table($("gb-table"), [t("nl.bn.unit"), "γ", "β", "running μ", "running σ²", "scale", "shift"],
     s.gamma.map((g, i) => [String(i + 1), g, s.beta[i], s.running_mean[i], s.running_var[i], s.scale[i], s.shift[i]]));
 }
 
@@ -393,7 +393,7 @@ function bnlnDraw() {
     }));
     drawChart(node, traces, {
       xaxis: { title: { text: t("nl.axis.step") } },
-      yaxis: { title: { text: t("nl.axis.val_loss") }, type: "log" },
+      yaxis: { title: { text: t("nl.axis.val_loss") }, type: "log", dtick: 1 },
     });
   }
   const final = (r) => (r.y.length ? r.y[r.y.length - 1] : null);
@@ -483,8 +483,8 @@ function dropDraw() {
     { type: "bar", x: names, y: block.map((b) => b.unscaled_mean), name: t("nl.do.unscaled_mean"), marker: { color: COLORS[1] } },
   ], { barmode: "group", yaxis: { title: { text: t("nl.do.mean_axis") } } });
   drawChart($("chart-dropout-loss"), [
-    { x: drop.x, y: drop.loss, mode: "lines", name: t("nl.do.train_loss"), line: { color: COLORS[1] } },
-    { x: drop.x, y: drop.val, mode: "lines", name: t("nl.do.val_loss"), line: { color: COLORS[0], width: 3 } },
+    { x: drop.x, y: drop.loss, mode: "lines+markers", name: t("nl.do.train_loss"), line: { color: COLORS[1] }, marker: { size: 4 } },
+    { x: drop.x, y: drop.val, mode: "lines+markers", name: t("nl.do.val_loss"), line: { color: COLORS[0], width: 3 }, marker: { size: 4 } },
   ], { xaxis: { title: { text: t("nl.axis.step") } }, yaxis: { title: { text: t("nl.axis.loss") } } });
   const shift = $("dropout-shift");
   if (block.length) {
@@ -536,7 +536,7 @@ async function inTrain() {
 function inDraw() {
   drawChart($("chart-input-loss"), inp.runs.map((r, i) => ({
     x: r.x, y: r.y, mode: "lines", name: t(`nl.in.${r.normalize}`), meta: r.normalize, line: { color: COLORS[i], width: 2 },
-  })), { xaxis: { title: { text: t("nl.axis.step") } }, yaxis: { title: { text: t("nl.axis.train_loss") }, type: "log" } });
+  })), { xaxis: { title: { text: t("nl.axis.step") } }, yaxis: { title: { text: t("nl.axis.train_loss") }, type: "log", dtick: 1 } });
   table($("input-table"), [t("nl.in.method"), t("nl.in.final"), t("nl.in.status")],
     inp.runs.map((r) => [t(`nl.in.${r.normalize}`), r.y.length ? r.y[r.y.length - 1] : null, r.status ? t(`nl.status.${r.status}`) : "—"]));
 }
