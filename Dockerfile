@@ -1,4 +1,7 @@
 # GradPlay web app. Build: docker build -t gradplay .   Run: docker run -p 8000:8000 gradplay
+# For a class (other machines): docker run -p 8000:8000 \
+#     -e GRADPLAY_ALLOWED_HOSTS=class.example.org,192.168.1.20 gradplay
+# (the names or addresses the students type; see "Running for a class" in README.md)
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -19,8 +22,12 @@ COPY static ./static
 RUN pip install . \
     && useradd --system --no-create-home --shell /usr/sbin/nologin gradplay
 
-# one BLAS thread: the engine multiplies many tiny matrices (see core/__init__.py)
-ENV GRADPLAY_TEMPLATES_DIR=/srv/gradplay/templates \
+# one BLAS thread: the engine multiplies many tiny matrices (see core/__init__.py).
+# GRADPLAY_ALLOWED_HOSTS: the Host names the server answers (and the WebSocket Origins it
+# accepts). The default is this machine's own browser through a published port
+# (http://localhost:8000); override it with the name other machines use.
+ENV GRADPLAY_ALLOWED_HOSTS=localhost,127.0.0.1,[::1] \
+    GRADPLAY_TEMPLATES_DIR=/srv/gradplay/templates \
     GRADPLAY_STATIC_DIR=/srv/gradplay/static \
     OPENBLAS_NUM_THREADS=1 \
     OMP_NUM_THREADS=1 \

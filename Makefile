@@ -60,6 +60,7 @@ bench: install-test
 	$(PY) bench/encode.py
 	$(PY) bench/stream.py
 	$(PY) bench/search.py
+	$(PY) bench/optimizers.py
 
 # Regenerate the PyTorch golden fixtures (tests/fixtures/*.json).
 golden: install-test

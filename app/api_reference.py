@@ -1,9 +1,9 @@
 """An offline, server-rendered API reference built from the app's own OpenAPI document.
 
-``/docs`` (Swagger UI) and ``/redoc`` load their assets from a CDN, so they do not work
-offline; ``/api-reference`` renders the same OpenAPI document as plain HTML: every operation
-with its parameters, body and responses, and every schema with its fields, types, ranges and
-defaults. Nothing here is written by hand: it changes when the routes and models change.
+Besides ``/docs`` (Swagger UI) and ``/redoc`` (both offline too: :mod:`app.api_docs`),
+``/api-reference`` renders the OpenAPI document as plain HTML in the app's own pages: every
+operation with its parameters, body and responses, and every schema with its fields, types,
+ranges and defaults. Nothing here is written by hand: it changes when the routes and models change.
 """
 
 from __future__ import annotations
@@ -39,6 +39,28 @@ class Operation:
     body: str | None  # type summary of the JSON body (schema names link to the schema list)
     body_required: bool
     responses: list[tuple[str, str, str]]  # (status, description, type summary)
+    security: list[str] = field(default_factory=list)  # scheme names; any one suffices
+
+
+@dataclass(frozen=True)
+class SecurityScheme:
+    name: str
+    kind: str  # e.g. "HTTP bearer", "API key (cookie gradplay_owner)"
+    description: str
+
+
+def security_schemes(openapi: dict[str, Any]) -> list[SecurityScheme]:
+    """The document's security schemes (how a client proves it may use a run)."""
+    out = []
+    for name, scheme in openapi.get("components", {}).get("securitySchemes", {}).items():
+        if scheme.get("type") == "http":
+            kind = f"HTTP {scheme.get('scheme', '')}: Authorization header"
+        elif scheme.get("type") == "apiKey":
+            kind = f"API key in {scheme.get('in', '')} parameter {scheme.get('name', '')!r}"
+        else:
+            kind = str(scheme.get("type", ""))
+        out.append(SecurityScheme(name, kind, scheme.get("description", "")))
+    return out
 
 
 @dataclass(frozen=True)
@@ -173,6 +195,8 @@ def operations_by_tag(openapi: dict[str, Any]) -> list[Group]:
                 anchor=op.get("operationId", f"{method}-{path}"),
                 parameters=params, body=body, body_required=body_required,
                 responses=_responses(op),
+                security=[name for requirement in op.get("security", [])
+                          for name in requirement],
             ))
     return [g for g in groups.values() if g.operations]
 
@@ -195,12 +219,48 @@ _INLINE_CODE = re.compile(r"``(.+?)``|`([^`]+)`")
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 
 
-def inline_markdown(text: str) -> Markup:
-    """Docstring text as safe HTML: ``code`` / `code` and **bold**; everything else escaped
-    (line breaks are kept by the page's CSS)."""
+_BULLET = re.compile(r"^\s*[*-]\s+(.*)$")
+
+
+def _inline(text: str) -> str:
     out = str(escape(text))
     out = _INLINE_CODE.sub(lambda m: f"<code>{m.group(1) or m.group(2)}</code>", out)
-    return Markup(_BOLD.sub(r"<strong>\1</strong>", out))
+    return _BOLD.sub(r"<strong>\1</strong>", out)
+
+
+def inline_markdown(text: str) -> Markup:
+    """Docstring text as safe HTML: ``code`` / `code`, **bold** and bullet lists (lines starting
+    with ``* `` or ``- ``; indented lines continue the item); everything else escaped (line
+    breaks are kept by the page's CSS)."""
+    parts: list[str] = []
+    para: list[str] = []
+    items: list[str] | None = None
+
+    def flush_list() -> None:
+        nonlocal items
+        if items is not None:
+            lis = "".join(f"<li>{_inline(item)}</li>" for item in items)
+            parts.append(f'<ul class="md-list">{lis}</ul>')
+            items = None
+
+    for line in text.split("\n"):
+        bullet = _BULLET.match(line)
+        if bullet and not line.lstrip().startswith("**"):
+            if para:
+                parts.append(_inline("\n".join(para).strip("\n")))
+                para = []
+            if items is None:
+                items = []
+            items.append(bullet.group(1))
+        elif items is not None and line[:1] in (" ", "\t") and line.strip():
+            items[-1] += " " + line.strip()
+        else:
+            flush_list()
+            para.append(line)
+    flush_list()
+    if para:
+        parts.append(_inline("\n".join(para).strip("\n") if len(parts) else "\n".join(para)))
+    return Markup("".join(parts))
 
 
 def linked_type(summary: str, schema_names: frozenset[str] | set[str]) -> Markup:

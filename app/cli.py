@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import argparse
 import gc
+import ipaddress
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from app.settings import Settings, SettingsError
+from app.settings import ENV_PREFIX, Settings, SettingsError
+from app.stall import stall_guarded_protocol
+
+ALLOWED_HOSTS_VAR = ENV_PREFIX + "ALLOWED_HOSTS"
 
 UVICORN_OPTIONS: dict[str, object] = {
     "ws": "websockets-sansio",
@@ -23,6 +27,25 @@ UVICORN_OPTIONS: dict[str, object] = {
 """How ``gradplay serve`` runs uvicorn (the tests' live server and the benchmarks too)."""
 
 
+def uvicorn_options(settings: Settings) -> dict[str, object]:
+    """:data:`UVICORN_OPTIONS` plus the limits that come from the settings: WebSocket messages
+    as large as request bodies (uvicorn closes the connection with 1009 beyond), idle
+    keep-alive connections closed after 5 s, at most 5 s for open connections to finish at
+    shutdown, and connections whose request headers take longer than
+    ``GRADPLAY_REQUEST_TIMEOUT_SECONDS`` closed (:mod:`app.stall`; stalled bodies get a 408
+    from ``BodySizeLimitMiddleware``)."""
+    options: dict[str, object] = {
+        **UVICORN_OPTIONS,
+        "ws_max_size": settings.max_body_bytes,
+        "timeout_keep_alive": 5,
+        "timeout_graceful_shutdown": 5,
+    }
+    protocol = stall_guarded_protocol(settings.request_timeout_seconds)
+    if protocol is not None:
+        options["http"] = protocol
+    return options
+
+
 def _port(text: str) -> int:
     try:
         port = int(text)
@@ -31,6 +54,31 @@ def _port(text: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"port must be in 0..65535, got {port}")
     return port
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` keeps the server on this machine (``localhost``, 127.0.0.0/8,
+    ``::1``)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(host: str, environ: Mapping[str, str]) -> str | None:
+    """The reason not to start, or None: a server reachable from other machines needs
+    ``GRADPLAY_ALLOWED_HOSTS`` (the default allows only the loopback names, which the other
+    machines cannot use, so every request of theirs would get 400)."""
+    if is_loopback(host) or environ.get(ALLOWED_HOSTS_VAR, "").strip():
+        return None
+    return (
+        f"--host {host} makes the server reachable from other machines: set "
+        f"{ALLOWED_HOSTS_VAR} to the names they use to reach it (comma-separated, e.g. "
+        f"{ALLOWED_HOSTS_VAR}=class.example.org,192.168.1.20; '*' allows any Host, which "
+        "gives up the DNS-rebinding protection). See \"Running for a class\" in README.md."
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--host",
         default="127.0.0.1",
-        help="interface to bind (default: 127.0.0.1, loopback only; 0.0.0.0 exposes it)",
+        help="interface to bind (default: 127.0.0.1, loopback only; 0.0.0.0 exposes it and "
+        f"then needs {ALLOWED_HOSTS_VAR})",
     )
     serve.add_argument("--port", type=_port, default=8000, help="TCP port (default: 8000)")
     serve.add_argument(
@@ -86,6 +135,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"gradplay: invalid configuration: {exc}", file=sys.stderr)
         return 2
+    refusal = check_exposure(args.host, os.environ)
+    if refusal is not None:
+        print(f"gradplay: {refusal}", file=sys.stderr)
+        return 2
+    print(f"gradplay: allowed hosts: {', '.join(settings.allowed_hosts)}", file=sys.stderr)
 
     # single-threaded BLAS (see core/__init__.py); must happen before NumPy is imported
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -111,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         log_level=args.log_level,
-        **{**UVICORN_OPTIONS, "ws_per_message_deflate": args.ws_compression},  # type: ignore[arg-type]
+        **{**uvicorn_options(settings), "ws_per_message_deflate": args.ws_compression},  # type: ignore[arg-type]
     )
     return 0
 

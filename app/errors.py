@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -121,6 +122,19 @@ class CatchAllMiddleware:
 _BODY_PARSE_DETAIL = "There was an error parsing the body"
 
 
+def parse_error_text(cause: BaseException | None) -> str:
+    """Why a JSON text could not be parsed, for people: Python's parser refuses nesting
+    deeper than its recursion limit (about 1,000 levels) and integers over 4,300 digits."""
+    if isinstance(cause, RecursionError):
+        return "JSON nested too deeply (the parser's limit is about 1,000 levels)"
+    if isinstance(cause, UnicodeDecodeError):
+        return "body must be UTF-8 encoded JSON"
+    if isinstance(cause, ValueError) and "digits" in str(cause):
+        return (f"a JSON integer has more than {sys.get_int_max_str_digits()} digits (the "
+                "parser's limit)")
+    return "body must be UTF-8 encoded JSON"
+
+
 async def _http_exception(request: Request, exc: Exception) -> Response:
     """FastAPI's own answer, except that an unparseable body (e.g. not UTF-8) becomes the same
     422 as invalid JSON, so every operation has one documented status for bad bodies."""
@@ -128,7 +142,7 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
     if exc.status_code == 405:
         return _method_not_allowed(request)
     if exc.status_code == 400 and exc.detail == _BODY_PARSE_DETAIL:
-        item = {"loc": ["body"], "msg": "body must be UTF-8 encoded JSON", "type": "json_invalid"}
+        item = {"loc": ["body"], "msg": parse_error_text(exc.__cause__), "type": "json_invalid"}
         return SafeJSONResponse({"detail": [item]}, status_code=422)
     return await http_exception_handler(request, exc)
 
@@ -136,17 +150,35 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
+def _leaf_routes(routes: Sequence[Any]) -> Iterator[Any]:
+    """The routes of included routers one by one (FastAPI keeps an included router as one
+    route object that dispatches to its own; ``effective_candidates`` lists them)."""
+    for route in routes:
+        candidates = getattr(type(route), "effective_candidates", None)
+        if callable(candidates):
+            yield from _leaf_routes(candidates(route))
+        else:
+            yield route
+
+
 def _method_not_allowed(request: Request) -> Response:
     """405 whose ``Allow`` lists the methods of EVERY route on this path (Starlette's router
     names only the first route that matched the path, e.g. POST but not GET on /api/runs).
     Each method is probed against the router, so nested/included routers are covered."""
+    path = request.url.path
+
+    def matches(route: Any, method: str) -> Match:
+        scope = {"type": "http", "path": path, "method": method, "root_path": ""}
+        return route.matches(scope)[0]
+
+    routes = [r for r in _leaf_routes(request.app.router.routes)
+              if matches(r, request.method) != Match.NONE]
+    # A literal path (/api/runs/import) is its own resource, even though it also fits a
+    # pattern (/api/runs/{run_id}): list only the literal routes' methods then.
+    literal = [r for r in routes if not getattr(r, "param_convertors", None)]
+    routes = literal or routes
     allowed = [
-        method for method in _METHODS
-        if any(
-            route.matches({"type": "http", "path": request.url.path, "method": method,
-                           "root_path": ""})[0] == Match.FULL
-            for route in request.app.router.routes
-        )
+        method for method in _METHODS if any(matches(r, method) == Match.FULL for r in routes)
     ]
     allow = ", ".join(allowed)
     return SafeJSONResponse(

@@ -99,7 +99,8 @@ def boundary_figure(run: Run) -> go.Figure:
             z = surface["argmax"]
         fig.add_contour(x=surface["x"], y=surface["y"], z=z, colorscale="RdBu", opacity=0.7,
                         contours={"coloring": "heatmap"}, name="model")
-        for split, x, y in (("train", ds.x_train, ds.y_train), ("val", ds.x_val, ds.y_val)):
+        for split, x, y in (("train", ds.points_train, ds.y_train),
+                            ("val", ds.points_val, ds.y_val)):
             labels = y[:, 0] if y.ndim == 2 else y
             fig.add_scatter(x=x[:, 0], y=x[:, 1], mode="markers", name=split,
                             marker={"color": labels, "colorscale": "RdBu", "line": {"width": 1},

@@ -2,15 +2,19 @@
 
 Middleware, outermost first::
 
-    SecurityHeaders -> BodySizeLimit -> GZip -> CatchAll(500) -> FastAPI routing
+    SecurityHeaders -> TrustedHost -> RequestGuard -> BodySizeLimit -> GzipRequest -> GZip
+    -> CatchAll(500) -> FastAPI routing
 
-so every response (413, 500 and static files included) carries the security headers, and
-oversized bodies are refused before any parsing. GZip compresses for remote clients only (see
-:mod:`app.compression`). The plotly.js bundle is pre-compressed and marked
-``Content-Encoding: gzip``, which GZipMiddleware leaves alone.
+so every response (400, 403, 413, 415, 500 and static files included) carries the security
+headers; a ``Host`` outside ``GRADPLAY_ALLOWED_HOSTS`` (Starlette's ``TrustedHostMiddleware``,
+400), a cross-site ``Origin`` (403) and a non-JSON body (415) are refused first
+(:class:`app.security.RequestGuardMiddleware`), and oversized bodies before any parsing.
+GzipRequest inflates gzip import bodies (up to ``max_import_bytes``). GZip compresses for
+remote clients only (see :mod:`app.compression`). The plotly.js bundle is pre-compressed and
+marked ``Content-Encoding: gzip``, which GZipMiddleware leaves alone.
 
-``/docs`` (Swagger UI) and ``/redoc`` load their JS/CSS from a CDN and therefore need internet
-access; ``/openapi.json`` is always served by the app itself.
+``/docs`` (Swagger UI) and ``/redoc`` serve their JS/CSS from the installed ``fastapi-offline``
+package (:mod:`app.api_docs`): they work offline, under the same CSP as every page.
 """
 
 from __future__ import annotations
@@ -24,14 +28,22 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from fastapi.templating import Jinja2Templates
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from app.api_docs import install_api_docs
 from app.api_reference import inline_markdown
 from app.compression import GZIP_LEVEL, RemoteGZipMiddleware
 from app.errors import CatchAllMiddleware, install_error_handlers
 from app.jsonsafe import SafeJSONResponse
+from app.owners import TokenSigner
 from app.routers import labs, meta, pages, runs, searches, stream
 from app.search.manager import SearchManager
-from app.security import BodySizeLimitMiddleware, SecurityHeadersMiddleware
+from app.security import (
+    BodySizeLimitMiddleware,
+    GzipRequestMiddleware,
+    RequestGuardMiddleware,
+    SecurityHeadersMiddleware,
+)
 from app.sessions import RunManager
 from app.settings import Settings
 from app.static_files import install_static
@@ -45,6 +57,14 @@ GradPlay: a visual playground for how neural networks train.
 * **labs**: stateless calculators (schedule previews, activation curves, conv output sizes).
 * **runs**: training runs (create, step, live changes, history, snapshots, weights,
   export/import, Plotly figures) and the WebSocket stream `/api/runs/{id}/stream`.
+
+Runs belong to their client: `POST /api/runs` answers an `owner_token` (also set as an
+HttpOnly cookie for browsers; scripts send `Authorization: Bearer <owner_token>`), needed to
+list, change, step, delete and control-stream the client's runs, and a read-only `watch_token`
+per run (`?watch=<watch_token>`: read and stream, no control). A run the caller has no token
+for answers 404; a watch token on a change answers 403. POST, PUT and PATCH bodies must be
+`Content-Type: application/json` (else 415); requests from another web site (`Origin`) are
+refused with 403 and a `Host` outside `GRADPLAY_ALLOWED_HOSTS` with 400.
 
 Errors use FastAPI's `{"detail": ...}` shape; every invalid field is reported as
 `{"loc": ["body", ...path], "msg": ..., "type": ...}` with status 422. JSON never contains
@@ -101,11 +121,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=OPENAPI_TAGS,
         default_response_class=SafeJSONResponse,
         license_info={"name": "MIT"},
+        docs_url=None,  # offline Swagger UI and ReDoc instead: install_api_docs below
+        redoc_url=None,
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.runs = RunManager(settings)
     app.state.searches = SearchManager(settings)
+    app.state.tokens = TokenSigner()
 
     install_error_handlers(app)
     app.include_router(meta.router)
@@ -115,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(searches.router)
     app.include_router(pages.router)
 
+    install_api_docs(app)  # before the /static mount: its asset routes must win
     asset = install_static(app, settings.static_dir)
     templates = Jinja2Templates(directory=settings.templates_dir)
     version = meta.app_version()
@@ -132,7 +156,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # add_middleware wraps the current stack: the last one added is the outermost
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(RemoteGZipMiddleware, minimum_size=1024, compresslevel=GZIP_LEVEL)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(GzipRequestMiddleware, max_bytes=settings.max_import_bytes,
+                       paths=frozenset({"/api/runs/import"}))
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes,
+                       timeout=settings.request_timeout_seconds)
+    app.add_middleware(RequestGuardMiddleware)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts),
+                       www_redirect=False)
     app.add_middleware(SecurityHeadersMiddleware)
     return app
 

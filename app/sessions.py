@@ -8,8 +8,8 @@ Playing: an asyncio task trains in chunks sized to the requested speed (steps pe
 "unlimited") and pushes a ``frame`` with all records since the previous frame to every watcher,
 at most ``FRAME_RATE`` times per second, plus a ``snapshot`` about every ``SNAPSHOT_INTERVAL``
 seconds. Records reach the watchers as JSON text, encoded once per chunk on the training
-thread (from the history rows for chunks of ``ROWS_MIN`` steps or more), not per watcher on
-the event loop. Play loops take turns on one thread (``play_executor``); requests use the
+thread (by orjson, from the history rows while they hold every step), not per watcher on the
+event loop. Play loops take turns on one thread (``play_executor``); requests use the
 ``training_threads`` pool. Runs at unlimited speed each train their share of a frame interval
 per chunk (measured in CPU time), scaled down while a full cycle takes longer than the
 interval, so every watcher keeps getting frames however many runs play. Live changes wake the
@@ -17,7 +17,11 @@ loop so the next frame already carries them. When the last watcher leaves, a pla
 pauses.
 
 The :class:`RunManager` keeps at most ``max_runs`` sessions; idle ones expire after
-``run_ttl_seconds``; when full, the longest-idle session is evicted.
+``run_ttl_seconds``. Each session has an owner (its client's owner token, see
+:mod:`app.owners`): a client keeps at most ``max_runs_per_client`` runs, and a new run beyond
+that evicts the client's own longest-idle run. When the server is full, a client with runs of
+its own makes room by evicting its longest-idle one; a client without runs gets
+:class:`ServerFullError` (503 + ``Retry-After``): another client's run is never evicted.
 """
 
 from __future__ import annotations
@@ -34,8 +38,8 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from app.compression import gzip_bytes
-from app.jsonenc import dumps
-from app.rowjson import run_records
+from app.jsonenc import dumps, records_json
+from app.owners import new_watch_token, same_token
 from app.settings import Settings
 from core.errors import RunStateError
 from core.trainer import Limits, Run
@@ -56,10 +60,9 @@ MAX_CHUNK = 10_000
 STEP_SLICE = 100
 """Steps per slice of a long POST .../step on a watched run: watchers get each slice's
 records as soon as it is trained."""
-ROWS_MIN = 64
-"""Chunks of at least this many steps train without record dicts and are encoded from the
-history rows (:mod:`app.rowjson`), ~1.7x faster than dicts and ``json.dumps`` at this size;
-below it the gain shrinks (break-even at ~20 records: ``bench/encode.py`` [2])."""
+CANCEL_SECONDS = 0.25
+"""Requests that train check for cancellation (client gone, run deleted, shutdown) between
+slices sized to take about this long, measured as they go (at least one step each)."""
 MAX_PENDING_RECORDS = 20_000
 """A watcher that stops reading keeps at most about this many unsent records (the oldest
 chunks are dropped)."""
@@ -74,6 +77,17 @@ sys.setswitchinterval(0.001)
 def slice_sizes(n: int) -> list[int]:
     """``n`` steps as slices of at most ``STEP_SLICE``."""
     return [min(STEP_SLICE, n - k) for k in range(0, n, STEP_SLICE)]
+
+
+class ServerFullError(Exception):
+    """The server holds ``max_runs`` runs and the client owns none it could give up."""
+
+    def __init__(self, max_runs: int, retry_after: int) -> None:
+        super().__init__(
+            f"the server is full ({max_runs} runs, GRADPLAY_MAX_RUNS); retry in about "
+            f"{retry_after} s, when idle runs expire"
+        )
+        self.retry_after = retry_after
 
 
 class Watcher:
@@ -124,8 +138,12 @@ class RunSession:
         play_counts: Callable[[], tuple[int, int]] = lambda: (1, 1),
         executor: Executor | None = None,
         play_executor: Executor | None = None,
+        owner: str = "",
+        watch_token: str | None = None,
     ) -> None:
         self.id = run_id
+        self.owner = owner  # the owner token of the client that created the run
+        self.watch_token = watch_token or new_watch_token()
         self._executor = executor  # None: the event loop's default executor
         self._play_executor = play_executor or executor  # for the play loop's chunks
         self._play_counts = play_counts  # (runs playing, runs playing at unlimited speed)
@@ -140,6 +158,7 @@ class RunSession:
         self._wake = asyncio.Event()
         self._seconds_per_step = 1e-4  # running estimate (CPU time) for unlimited speed
         self._budget_scale = 1.0  # share of the unlimited budget that keeps the frame rate
+        self.closed = threading.Event()  # deleted or shut down: training requests stop
 
     # ------------------------------------------------------------------ state
     def touch(self) -> None:
@@ -173,8 +192,15 @@ class RunSession:
             "layers": run.model.layer_names(),
             "task": run.dataset.task,
             "speed": self.speed,
-            "events": run.events,
+            # the log itself (up to max_event_bytes) is at GET .../events and in exports
+            "event_count": len(run.events),
+            "event_bytes": run.event_bytes,
+            "watch_token": self.watch_token,
         }
+
+    def patch_events(self) -> list[dict[str, Any]]:
+        """The live changes of the event log without weights edits (small: chart markers)."""
+        return [e for e in self.run.events if "patch" in e]
 
     async def locked(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` in a request worker thread while holding the session lock."""
@@ -205,8 +231,7 @@ class RunSession:
 
     def _encode_rows(self, start: int, stop: int) -> bytes:
         """History rows ``start:stop`` as the JSON text of their records (no brackets)."""
-        run = self.run
-        return run_records(run.layer_count).encode(*run.record_rows(start, stop))
+        return records_json(*self.run.record_rows(start, stop))
 
     def _train_text(self, n: int, as_rows: bool) -> tuple[bytes, int]:
         """Train ``n`` steps: (their records as JSON text without brackets, steps done).
@@ -220,37 +245,71 @@ class RunSession:
         run.step(n, collect=False)
         return self._encode_rows(start, run.history.size), run.history.size - start
 
-    def _step_and_post(self, n: int, loop: asyncio.AbstractEventLoop) -> list[dict[str, Any]]:
-        records = self.run.step(n)
+    def _step_and_post(
+        self, n: int, loop: asyncio.AbstractEventLoop, cancel: threading.Event | None = None
+    ) -> list[dict[str, Any]]:
+        records: list[dict[str, Any]] = []
+        self._train_cancellable(n, cancel, records)
         self._post_records(loop, records)
         return records
 
+    def _stopped(self, cancel: threading.Event | None) -> bool:
+        return self.closed.is_set() or (cancel is not None and cancel.is_set())
+
+    def _train_cancellable(
+        self, n: int, cancel: threading.Event | None, records: list[dict[str, Any]] | None
+    ) -> None:
+        """``run.step(n)`` (appending the records to ``records``; None: without record dicts)
+        in slices of about ``CANCEL_SECONDS``, stopping early when ``cancel`` or
+        :attr:`closed` is set, or at divergence. Same steps, same bits as one call."""
+        run, done, size = self.run, 0, 1
+        while done < n and not self._stopped(cancel):
+            size = min(size, n - done)
+            began, start = time.perf_counter(), run.step_count
+            if records is None:
+                run.step(size, collect=False)
+            else:
+                records.extend(run.step(size))
+            done += size
+            if run.status == "diverged":
+                break
+            per_step = (time.perf_counter() - began) / max(run.step_count - start, 1)
+            size = max(1, min(MAX_CHUNK, int(CANCEL_SECONDS / max(per_step, 1e-7))))
+
     def _advance_and_post(self, n: int, loop: asyncio.AbstractEventLoop) -> int:
-        """Train ``n`` steps, post their records to the watchers; returns the steps done. From
-        ``ROWS_MIN`` steps on, without building record dicts."""
-        text, done = self._train_text(n, n >= ROWS_MIN and self._rows_fit(n))
+        """Train ``n`` steps, post their records to the watchers; returns the steps done.
+        Without building record dicts while the history holds every step (the rows are
+        cheaper to encode than the engine's dicts are to build, from 1 step on:
+        ``bench/encode.py`` [2])."""
+        text, done = self._train_text(n, self._rows_fit(n))
         self._post_text(loop, text, done)
         return done
 
     # ------------------------------------------------------------------ commands
-    async def step(self, n: int) -> list[dict[str, Any]]:
-        """Train ``n`` steps and return their records (watchers get them too)."""
-        return await self.locked(self._step_and_post, n, asyncio.get_running_loop())
+    async def step(
+        self, n: int, cancel: threading.Event | None = None
+    ) -> list[dict[str, Any]]:
+        """Train ``n`` steps and return their records (watchers get them too); fewer when
+        ``cancel`` is set or the session closes meanwhile."""
+        return await self.locked(self._step_and_post, n, asyncio.get_running_loop(), cancel)
 
     async def advance(self, n: int) -> int:
         """Train ``n`` steps for the watchers only; returns the steps done."""
         return await self.locked(self._advance_and_post, n, asyncio.get_running_loop())
 
-    async def step_body(self, n: int, gzip_level: int | None) -> bytes:
+    async def step_body(
+        self, n: int, gzip_level: int | None, cancel: threading.Event | None = None
+    ) -> bytes:
         """Train ``n`` steps and return the JSON body of the step response, ``{"records":
         [...], "step", "status", "divergence"}``, gzip-compressed at ``gzip_level`` unless None.
 
         The steps run under one hold of the lock (contiguous even while the run plays). While
         the history holds one row per step, the engine builds no record dicts and the records
-        are encoded from the rows (:mod:`app.rowjson`; with nobody watching, after the lock
-        is released): together about twice as fast as building dicts and ``json.dumps`` them.
+        are encoded from the rows (:func:`app.jsonenc.records_json`; with nobody watching,
+        after the lock is released), a few per cent cheaper than building the dicts.
         Watchers get the records in slices of ``STEP_SLICE`` as they are trained; the body
-        reuses that text. A diverged run raises RunStateError.
+        reuses that text. A diverged run raises RunStateError. Training stops early (the body
+        holds the steps done) when ``cancel`` is set or the session closes.
         """
         loop = asyncio.get_running_loop()
 
@@ -262,7 +321,7 @@ class RunSession:
                 start = history.size
                 as_rows = self._rows_fit(n)
                 if as_rows and not self.watchers:
-                    run.step(n, collect=False)
+                    self._train_cancellable(n, cancel, None)
                     if self.watchers:  # someone started watching meanwhile: they get it all
                         pieces.append(self._encode_rows(start, history.size))
                         self._post_text(loop, pieces[0], history.size - start)
@@ -270,6 +329,8 @@ class RunSession:
                         rows = run.record_rows(start, history.size)
                 else:
                     for size in slice_sizes(n):  # a diverged run raises on the first slice
+                        if pieces and self._stopped(cancel):
+                            break
                         text, done = self._train_text(size, as_rows)
                         pieces.append(text)
                         self._post_text(loop, text, done)
@@ -278,7 +339,7 @@ class RunSession:
                 final = dumps({"step": run.step_count, "status": self.status,
                                "divergence": run.divergence})
             if rows is not None:
-                pieces.append(run_records(run.layer_count).encode(*rows))
+                pieces.append(records_json(*rows))
             body = b"".join((b'{"records":[', b",".join(pieces), b"],", final[1:]))
             return body if gzip_level is None else gzip_bytes(body, gzip_level)
 
@@ -289,7 +350,7 @@ class RunSession:
         config = await self.locked(self.run.apply_patch, patch)
         self._wake.set()
         self.broadcast({"type": "config", "config": config, "step": self.run.step_count,
-                        "events": self.run.events})
+                        "event": self.run.events[-1]})
         return config
 
     async def reset(self, seed: int | None = None) -> None:
@@ -441,6 +502,7 @@ class RunSession:
                 w.event.set()  # let writers send the final status
 
     async def close(self) -> None:
+        self.closed.set()  # training requests stop between slices
         self.playing = False
         task = self._task
         if task is not None and not task.done():
@@ -470,6 +532,8 @@ class RunManager:
             max_hidden_layers=settings.max_hidden_layers,
             max_units=settings.max_units,
             max_samples=settings.max_samples,
+            max_events=settings.max_events,
+            max_event_bytes=settings.max_event_bytes,
         )
         self.sessions: dict[str, RunSession] = {}
         # All engine work shares a few threads: with the GIL, more threads would not train
@@ -489,19 +553,48 @@ class RunManager:
     def new_id() -> str:
         return secrets.token_urlsafe(24)  # 192 random bits
 
-    async def create(self, config: Mapping[str, Any] | None) -> RunSession:
+    async def create(self, config: Mapping[str, Any] | None, owner: str = "") -> RunSession:
+        await self.check_room(owner)
         run = await asyncio.get_running_loop().run_in_executor(
             self.executor, Run, config, self.limits
         )
-        return await self.add(run)
+        return await self.add(run, owner)
 
-    async def add(self, run: Run) -> RunSession:
+    def owned_by(self, owner: str) -> list[RunSession]:
+        """The sessions of one client (owner token), compared in constant time."""
+        return [s for s in self.sessions.values() if same_token(s.owner, owner)]
+
+    def retry_after(self) -> int:
+        """Seconds until the first idle run expires (60 when every run is in use)."""
+        idle = [s.last_access for s in self.sessions.values()
+                if not s.watchers and not s.playing]
+        if not idle:
+            return 60
+        left = min(idle) + self.settings.run_ttl_seconds - time.monotonic()
+        return max(1, int(left) + 1)
+
+    async def check_room(self, owner: str) -> None:
+        """Raise :class:`ServerFullError` when a new run of ``owner`` could not be added (so
+        nothing is built in vain)."""
         await self.expire()
-        while len(self.sessions) >= self.settings.max_runs:
-            victim = min(self.sessions.values(), key=lambda s: (s.playing, s.last_access))
+        if len(self.sessions) >= self.settings.max_runs and not self.owned_by(owner):
+            raise ServerFullError(self.settings.max_runs, self.retry_after())
+
+    async def add(self, run: Run, owner: str = "") -> RunSession:
+        """Keep ``run`` as a new session of ``owner``, evicting only the owner's own runs
+        (longest idle first, playing ones last) to stay within the per-client quota and the
+        server's bound."""
+        await self.expire()
+        own = self.owned_by(owner)
+        while own and (len(own) >= self.settings.max_runs_per_client
+                       or len(self.sessions) >= self.settings.max_runs):
+            victim = min(own, key=lambda s: (s.playing, s.last_access))
+            own.remove(victim)
             await self.delete(victim.id)
+        if len(self.sessions) >= self.settings.max_runs:
+            raise ServerFullError(self.settings.max_runs, self.retry_after())
         session = RunSession(self.new_id(), run, self.play_counts, self.executor,
-                             self.play_executor)
+                             self.play_executor, owner=owner)
         self.sessions[session.id] = session
         return session
 

@@ -1,5 +1,7 @@
 """Static assets: the vendored plotly.js bundle and the project's ``static/`` folder.
 
+(Swagger UI and ReDoc for ``/docs`` and ``/redoc`` are served the same way: :mod:`app.api_docs`.)
+
 plotly.js (~4.8 MB) comes from the installed ``plotly`` Python package, so the app works offline
 and needs no CDN. It is served at a versioned URL (``/static/vendor/plotly-<version>.min.js``)
 that never changes content, hence the one-year ``immutable`` caching; the gzip body (~1.4 MB) is
@@ -50,7 +52,7 @@ def _etag_matches(if_none_match: str, etag: str) -> bool:
 
 @dataclass(frozen=True)
 class VendorAsset:
-    """An immutable JavaScript file held in memory, plain and gzip-compressed."""
+    """An immutable JavaScript (or CSS) file held in memory, plain and gzip-compressed."""
 
     url: str
     plain: bytes
@@ -59,12 +61,17 @@ class VendorAsset:
     media_type: str = "text/javascript; charset=utf-8"
 
     @classmethod
-    def from_file(cls, path: Path, url: str) -> VendorAsset:
-        plain = path.read_bytes()
+    def from_file(cls, path: Path, url: str,
+                  media_type: str = "text/javascript; charset=utf-8") -> VendorAsset:
+        return cls.from_bytes(path.read_bytes(), url, media_type)
+
+    @classmethod
+    def from_bytes(cls, plain: bytes, url: str,
+                   media_type: str = "text/javascript; charset=utf-8") -> VendorAsset:
         # mtime=0 makes the gzip bytes reproducible across restarts
         gzipped = gzip.compress(plain, compresslevel=9, mtime=0)
         etag = '"' + hashlib.sha256(plain).hexdigest()[:32] + '"'
-        return cls(url=url, plain=plain, gzipped=gzipped, etag=etag)
+        return cls(url=url, plain=plain, gzipped=gzipped, etag=etag, media_type=media_type)
 
     def response(self, request: Request) -> Response:
         headers = {"cache-control": IMMUTABLE, "etag": self.etag, "vary": "Accept-Encoding"}

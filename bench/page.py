@@ -17,6 +17,19 @@ and drives Debian's Chromium through Playwright with the launch flags of tests/e
 * JS heap: CDP ``Performance.getMetrics`` JSHeapUsedSize every 10 s while training, for
   ``--minutes`` (default 1), as found and after a forced garbage collection (CDP
   HeapProfiler.collectGarbage; the live heap, which is what must stay flat).
+
+Live changes (issue 9, defect 15; ``--live-only`` prints just these):
+
+* input -> set sent -> first frame: 30 lr changes while playing at 60 steps/s (1280x800).
+  Each change is typed into the lr field and committed (a ``change`` event). Times from the
+  page clock: the change event's ``timeStamp`` (when the browser created the event, so time
+  the event waited behind other tasks counts), ``WebSocket.send`` of the ``set`` (wrapped),
+  and the first animation frame after ``chart-loss`` was redrawn with the new change marker.
+* long tasks: share of wall time spent in ``longtask`` entries (PerformanceObserver, tasks
+  > 50 ms) over 10 s of playing at 60 steps/s with every chart in view (1440x2800 viewport).
+* unlimited: the page's step counter over 5 s at "unlimited" vs a script client (bench/
+  stream.py's ``Client``, as in its measure [1]) streaming the same default run from the same
+  server right after.
 """
 
 from __future__ import annotations
@@ -37,12 +50,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import core  # noqa: E402,F401  # isort: skip  (limits BLAS threads before NumPy loads)
+import httpx  # noqa: E402
 import uvicorn  # noqa: E402
 from playwright.sync_api import BrowserContext, Page, sync_playwright  # noqa: E402
 
 from app.main import create_app  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+import stream as stream_bench  # noqa: E402  # bench/stream.py (its Client, as in its [1])
 
 FIRST_CHART_JS = """
 (() => {
@@ -67,6 +84,176 @@ WRAP_REACT_JS = """
   };
 }
 """
+
+
+LIVE_HOOKS_JS = """
+() => {
+  window.__cur = null;
+  document.addEventListener('change', (e) => {
+    const c = window.__cur;
+    const lr = e.target && e.target.dataset.testid === 'lr';
+    if (c && c.input === null && lr) c.input = e.timeStamp;
+  }, true);
+  // the page adds a change marker when the server's `config` reply arrives (data-markers)
+  new MutationObserver(() => {
+    const c = window.__cur;
+    if (c && c.config === null && c.sent !== null) c.config = performance.now();
+  }).observe(document.querySelector('[data-testid=playground]'),
+    { attributes: true, attributeFilter: ['data-markers'] });
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    const c = window.__cur;
+    const isSet = typeof data === 'string' && data.includes('"set"');
+    if (c && c.sent === null && isSet) c.sent = performance.now();
+    return send.call(this, data);
+  };
+  const react = window.Plotly.react;
+  window.Plotly.react = function (el, ...rest) {
+    const out = react.call(this, el, ...rest);
+    const c = window.__cur;
+    if (c && c.frame === null && el && el.dataset && el.dataset.testid === 'chart-loss') {
+      Promise.resolve(out).then(() => {
+        const shapes = (el.layout && el.layout.shapes) || [];
+        if (shapes.length >= c.need && c.frame === null) {
+          requestAnimationFrame(() => { if (c.frame === null) c.frame = performance.now(); });
+        }
+      });
+    }
+    return out;
+  };
+}
+"""
+
+LONGTASK_JS = """
+() => {
+  window.__long = { ms: 0, n: 0, max: 0, on: false };
+  new PerformanceObserver((list) => {
+    if (!window.__long.on) return;
+    for (const e of list.getEntries()) {
+      window.__long.ms += e.duration; window.__long.n += 1;
+      window.__long.max = Math.max(window.__long.max, e.duration);
+    }
+  }).observe({ type: 'longtask', buffered: false });
+}
+"""
+
+
+def open_ready(page: Page, url: str = "/") -> None:
+    page.goto(url)
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=playground]').dataset.ready === 'true'"
+        " && !document.querySelector('[data-testid=play]').disabled",
+        timeout=30000,
+    )
+
+
+def bench_live(browser: Any, base: str, n_changes: int = 30) -> list[str]:
+    """The three live-change figures of issue 9 (see the module docstring); returns lines."""
+    out: list[str] = []
+    # 1. input -> set sent -> first frame
+    context = browser.new_context(base_url=base, viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    open_ready(page)
+    page.evaluate(LIVE_HOOKS_JS)
+    page.get_by_test_id("play").click()
+    page.wait_for_timeout(1500)
+    lr = page.get_by_test_id("lr")
+    to_sent: list[float] = []
+    to_frame: list[float] = []
+    to_config: list[float] = []  # set sent -> the server's config reply handled (marker added)
+    missed = 0
+    for i in range(n_changes):
+        value = round(0.03 + 0.001 * (i + 1), 4)
+        page.evaluate(
+            "() => { const el = document.querySelector('[data-testid=chart-loss]');"
+            " const n = ((el.layout && el.layout.shapes) || []).length;"
+            " window.__cur = { input: null, sent: null, config: null, frame: null, need: n + 1 }; }"
+        )
+        lr.fill(str(value))
+        lr.dispatch_event("change")
+        try:
+            page.wait_for_function("() => window.__cur.frame !== null", timeout=5000)
+        except Exception:
+            missed += 1
+            continue
+        cur = page.evaluate("() => window.__cur")
+        to_sent.append(cur["sent"] - cur["input"])
+        if cur["config"] is not None:
+            to_config.append(cur["config"] - cur["sent"])
+        to_frame.append(cur["frame"] - cur["input"])
+        page.wait_for_timeout(250)
+    page.get_by_test_id("pause").click()
+    context.close()
+    if to_frame:
+        p95 = pct(to_frame, 0.95)
+        out.append(f"{'live change: input -> set sent, p50 / p95':<44}"
+                   f"{pct(to_sent, 0.5):>7.1f} / {pct(to_sent, 0.95):>5.1f} ms")
+        if to_config:
+            out.append(f"{'  of which: set sent -> config reply, p50/p95':<44}"
+                       f"{pct(to_config, 0.5):>7.1f} / {pct(to_config, 0.95):>5.1f} ms")
+        out.append(f"{'live change: input -> first frame, p50 / p95':<44}"
+                   f"{pct(to_frame, 0.5):>7.1f} / {p95:>5.1f} ms   <= 100 ms (p95)"
+                   f"  {'OK' if p95 <= 100 else 'MISSED'}  ({len(to_frame)} changes"
+                   f"{f', {missed} without a marker in 5 s' if missed else ''})")
+    else:
+        out.append(f"live change: no marker seen in {n_changes} changes")
+
+    # 2. long tasks while playing at 60 steps/s, every chart in view
+    context = browser.new_context(base_url=base, viewport={"width": 1440, "height": 2800})
+    page = context.new_page()
+    open_ready(page)
+    page.evaluate(LONGTASK_JS)
+    page.get_by_test_id("play").click()
+    page.wait_for_timeout(1500)
+    page.evaluate("() => { window.__long.on = true; window.__t0 = performance.now(); }")
+    page.wait_for_timeout(10000)
+    long = page.evaluate(
+        "() => { window.__long.on = false;"
+        " return { ...window.__long, wall: performance.now() - window.__t0 }; }"
+    )
+    steps = page.get_by_test_id("step-counter").get_attribute("data-step")
+    page.get_by_test_id("pause").click()
+    context.close()
+    share = long["ms"] / long["wall"]
+    out.append(f"{'long tasks while playing 60 steps/s (all charts)':<44}{share * 100:>14.1f} %"
+               f"   <= 25 %  {'OK' if share <= 0.25 else 'MISSED'}  ({long['n']} tasks,"
+               f" longest {long['max']:.0f} ms, {long['wall'] / 1000:.1f} s, step {steps})")
+
+    # 3. unlimited: the page's step counter vs a script client
+    context = browser.new_context(base_url=base, viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    open_ready(page)
+    page.get_by_test_id("speed-unlimited").check()
+    page.get_by_test_id("play").click()
+    page.wait_for_timeout(1000)
+    s0 = int(page.get_by_test_id("step-counter").get_attribute("data-step") or "0")
+    t0 = time.perf_counter()
+    page.wait_for_timeout(5000)
+    s1 = int(page.get_by_test_id("step-counter").get_attribute("data-step") or "0")
+    page_rate = (s1 - s0) / (time.perf_counter() - t0)
+    page.get_by_test_id("pause").click()
+    context.close()
+    with httpx.Client(base_url=base) as http:
+        run_id = http.post("/api/runs", json={}).json()["id"]
+        client = stream_bench.Client(base, run_id)
+        client.send({"type": "speed", "steps_per_second": "unlimited"})
+        client.send({"type": "play"})
+        time.sleep(1.0)
+        r0, t0 = client.records, time.perf_counter()
+        time.sleep(5.0)
+        script_rate = (client.records - r0) / (time.perf_counter() - t0)
+        client.send({"type": "pause"})
+        client.close()
+    ratio = page_rate / script_rate if script_rate else float("nan")
+    label = "unlimited: page steps/s vs script [1]"
+    out.append(f"{label:<44}{page_rate:>9,.0f} / {script_rate:,.0f}"
+               f"   >= 70 %  {'OK' if ratio >= 0.7 else 'MISSED'}  ({ratio * 100:.0f} %)")
+    return out
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
 
 
 class _Server(uvicorn.Server):
@@ -140,12 +327,23 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=1.0, help="heap sampling duration")
     parser.add_argument("--every", type=float, default=10.0, help="heap sample interval (s)")
     parser.add_argument("--updates-seconds", type=float, default=10.0)
+    parser.add_argument("--live-only", action="store_true", help="only the live-change figures")
     args = parser.parse_args()
 
     base, server, thread = start_server()
     print(f"server {base}  (OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']})")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        live = bench_live(browser, base)
+        print()
+        print("live changes (issue 9):")
+        for line in live:
+            print(line)
+        if args.live_only:
+            browser.close()
+            server.should_exit = True
+            thread.join(timeout=10)
+            return
         context = browser.new_context(base_url=base, viewport={"width": 1280, "height": 800})
         context.add_init_script(FIRST_CHART_JS)
         page = context.new_page()

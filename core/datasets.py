@@ -25,22 +25,33 @@ shuffles them.
 Targets: binary ``y (n, 1)`` float 0/1; multiclass ``y (n,)`` int64; regression ``y (n, 1)``
 float. ``n_classes`` is 1 for binary (one logit), K for multiclass and 0 for regression.
 Targets are never normalised; only the inputs ``x`` are (see :class:`Normalizer`).
+
+Feature crosses (``FEATURES``, TensorFlow Playground's input column): for the 2-D datasets the
+model's inputs may be any non-empty list of ``x1, x2, x1_sq, x2_sq, x1_x2, sin_x1, sin_x2``
+(default ``["x1", "x2"]``, the raw coordinates). They are computed from the raw coordinates
+(the dataset's own units, as in TF Playground) and only then normalised, column by column. The
+plane the data lives in stays ``(x1, x2)``: :attr:`Dataset.points_train` / ``points_val`` are
+the 2-D points (normalised with the same method, fitted on the 2-D training points) and
+:func:`grid_for` lays its grid over them; :meth:`Dataset.inputs_for` maps plane points to model
+inputs. With the default features both are exactly the model's inputs, bit for bit.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
 from core.errors import ConfigError
-from core.registry import Param, Registry
+from core.registry import Component, Param, Registry
 
 __all__ = [
     "DATASETS",
+    "DEFAULT_FEATURES",
+    "FEATURES",
     "MAX_SAMPLES",
     "NORMALIZE_METHODS",
     "Dataset",
@@ -49,6 +60,7 @@ __all__ = [
     "curve_grid",
     "grid_for",
     "make_dataset",
+    "resolve_features",
 ]
 
 MAX_SAMPLES = 20000
@@ -318,6 +330,104 @@ def _unscaled(n: int, noise: float, rng: np.random.Generator) -> RawData:
 
 
 # ---------------------------------------------------------------------------------------------
+# Feature crosses (2-D datasets)
+# ---------------------------------------------------------------------------------------------
+
+FeatureFn = Callable[[np.ndarray], np.ndarray]
+FEATURES: Registry[FeatureFn] = Registry("feature")
+"""Input features of the 2-D datasets; a component's ``factory`` maps raw ``x (n, 2)`` to one
+column ``(n,)``. The catalog lists them under ``features``."""
+
+DEFAULT_FEATURES: tuple[str, ...] = ("x1", "x2")
+
+
+def _register_feature(name: str, label: str, formula: str, fn: FeatureFn, description: str) -> None:
+    FEATURES.add(
+        Component(
+            kind="feature",
+            name=name,
+            label=label,
+            formula=formula,
+            params=(),
+            factory=fn,
+            description=description,
+            meta={"input_dim": 2},
+        )
+    )
+
+
+_register_feature("x1", "x₁", "x1", lambda x: x[:, 0], "The first coordinate.")
+_register_feature("x2", "x₂", "x2", lambda x: x[:, 1], "The second coordinate.")
+_register_feature(
+    "x1_sq",
+    "x₁²",
+    "x1²",
+    lambda x: x[:, 0] * x[:, 0],
+    "Squared first coordinate: with x₂² a linear model can draw circles and ellipses.",
+)
+_register_feature(
+    "x2_sq",
+    "x₂²",
+    "x2²",
+    lambda x: x[:, 1] * x[:, 1],
+    "Squared second coordinate.",
+)
+_register_feature(
+    "x1_x2",
+    "x₁x₂",
+    "x1·x2",
+    lambda x: x[:, 0] * x[:, 1],
+    "The product: its sign is the XOR label, so a linear model solves XOR with it.",
+)
+_register_feature("sin_x1", "sin x₁", "sin(x1)", lambda x: np.sin(x[:, 0]), "Sine of x₁.")
+_register_feature("sin_x2", "sin x₂", "sin(x2)", lambda x: np.sin(x[:, 1]), "Sine of x₂.")
+
+
+def resolve_features(
+    value: Any, dataset: str, input_dim: int | None, field_name: str = "dataset.features"
+) -> list[str]:
+    """Validate ``dataset.features``: a non-empty list of distinct names from ``FEATURES``.
+
+    ``None`` means the default ``["x1", "x2"]``. Datasets that are not 2-D (``input_dim`` other
+    than 2) accept only the default, which there means "the dataset's own inputs".
+    """
+    allowed = ", ".join(repr(n) for n in FEATURES.names())
+    if value is None:
+        return list(DEFAULT_FEATURES)
+    if not isinstance(value, list | tuple) or not value:
+        raise ConfigError(
+            field_name, f"must be a non-empty list of distinct names from {allowed}, got {value!r}"
+        )
+    out: list[str] = []
+    for i, name in enumerate(value):
+        if not isinstance(name, str) or name not in FEATURES:
+            raise ConfigError(f"{field_name}[{i}]", f"unknown feature {name!r}; allowed: {allowed}")
+        if name in out:
+            raise ConfigError(
+                f"{field_name}[{i}]",
+                f"duplicate feature {name!r}; each of {allowed} may appear once",
+            )
+        out.append(name)
+    if input_dim != 2 and out != list(DEFAULT_FEATURES):
+        two_d = ", ".join(c.name for c in DATASETS if c.meta.get("input_dim") == 2)
+        raise ConfigError(
+            field_name,
+            f"feature crosses need a 2-D dataset ({two_d}); "
+            f"{dataset!r} is not 2-D, so only the default ['x1', 'x2'] is allowed",
+        )
+    return out
+
+
+def expand_features(x: np.ndarray, features: Sequence[str]) -> np.ndarray:
+    """Raw 2-D points ``x (n, 2)`` -> model inputs ``(n, len(features))``, float64."""
+    cols = [
+        np.asarray(FEATURES.get(f, "dataset.features").factory(x), dtype=np.float64)
+        for f in features
+    ]
+    return np.column_stack(cols) if cols else np.empty((len(x), 0))
+
+
+# ---------------------------------------------------------------------------------------------
 # Normalisation, split, Dataset
 # ---------------------------------------------------------------------------------------------
 
@@ -389,6 +499,9 @@ class Dataset:
     y_*: targets as in RawData. n_classes: 1 binary / K multiclass / 0 regression.
     output_dim: network outputs needed (binary 1, multiclass K, regression 1). ``truth`` refers
     to the raw (unnormalised) features. ``params``: the resolved generator parameters.
+    ``features``: the model's input features (2-D datasets; ``("x1", "x2")`` = raw inputs).
+    With other features, ``plane_*`` hold the 2-D points ``(n, 2)`` (normalised like the inputs
+    would be without crosses, by ``plane_normalizer``) and ``input_dim`` is ``len(features)``.
     """
 
     name: str
@@ -404,6 +517,37 @@ class Dataset:
     truth: dict[str, Any] | None = None
     params: dict[str, Any] = field(default_factory=dict)
     noise: float = 0.0
+    features: tuple[str, ...] = DEFAULT_FEATURES
+    plane_train: np.ndarray | None = None
+    plane_val: np.ndarray | None = None
+    plane_normalizer: Normalizer | None = None
+
+    @property
+    def crossed(self) -> bool:
+        """True when the model's inputs are feature crosses rather than the raw coordinates."""
+        return self.plane_train is not None
+
+    @property
+    def points_train(self) -> np.ndarray:
+        """Training points in the data's plane: ``(n_train, d)``, normalised."""
+        return self.x_train if self.plane_train is None else self.plane_train
+
+    @property
+    def points_val(self) -> np.ndarray:
+        """Validation points in the data's plane: ``(n_val, d)``, normalised."""
+        return self.x_val if self.plane_val is None else self.plane_val
+
+    @property
+    def plane_dim(self) -> int:
+        """Dimension of the data's plane (2 for the 2-D sets, whatever the features)."""
+        return int(self.points_train.shape[1])
+
+    def inputs_for(self, points: np.ndarray) -> np.ndarray:
+        """Normalised plane points ``(m, d)`` -> model inputs ``(m, input_dim)``."""
+        if self.plane_normalizer is None:
+            return points
+        raw = self.plane_normalizer.inverse_transform(points)
+        return self.normalizer.transform(expand_features(raw, self.features))
 
     @property
     def n_train(self) -> int:
@@ -427,6 +571,7 @@ class Dataset:
             "params": dict(self.params),
             "normalizer": self.normalizer.to_dict(),
             "truth": self.truth,
+            "features": list(self.features),
         }
 
 
@@ -465,6 +610,7 @@ def make_dataset(
     params: Mapping[str, Any] | None = None,
     *,
     rng: np.random.Generator,
+    features: Sequence[str] | None = None,
 ) -> Dataset:
     """Generate ``name``, shuffle, split off a validation set and normalise the inputs.
 
@@ -472,7 +618,8 @@ def make_dataset(
     normalisation statistics come from the training split only and are applied to both splits.
     Bad values raise ConfigError with fields ``dataset.name``, ``dataset.n`` (1..MAX_SAMPLES),
     ``dataset.noise`` ([0, 1]), ``dataset.val_fraction`` ([0, 0.9]), ``dataset.normalize`` and
-    ``dataset.params.<param>``.
+    ``dataset.params.<param>`` and ``dataset.features`` (see :func:`resolve_features`). Feature
+    crosses draw nothing from ``rng``: the same seed gives the same points with any features.
     """
     comp = DATASETS.get(name, "dataset.name")
     n = _N_PARAM.validate(n, "dataset.n")
@@ -480,6 +627,9 @@ def make_dataset(
     val_fraction = _VAL_PARAM.validate(val_fraction, "dataset.val_fraction")
     normalize = _NORMALIZE_PARAM.validate(normalize, "dataset.normalize")
     resolved = comp.resolve(params, "dataset.params")
+    feats = resolve_features(
+        None if features is None else list(features), name, comp.meta.get("input_dim")
+    )
 
     raw = comp.factory(n=n, noise=noise, rng=rng, **resolved)
     x = np.ascontiguousarray(raw.x, dtype=np.float64)
@@ -488,6 +638,15 @@ def make_dataset(
     _, n_val = split_sizes(n, val_fraction)
     perm = rng.permutation(n)
     train_idx, val_idx = perm[n_val:], perm[:n_val]
+    plane: dict[str, Any] = {}
+    if feats != list(DEFAULT_FEATURES):
+        plane_norm = Normalizer.fit(normalize, x[train_idx])
+        plane = {
+            "plane_train": plane_norm.transform(x[train_idx]),
+            "plane_val": plane_norm.transform(x[val_idx]),
+            "plane_normalizer": plane_norm,
+        }
+        x = expand_features(x, feats)
     norm = Normalizer.fit(normalize, x[train_idx])
     return Dataset(
         name=name,
@@ -503,6 +662,8 @@ def make_dataset(
         truth=raw.truth,
         params=resolved,
         noise=noise,
+        features=tuple(feats),
+        **plane,
     )
 
 
@@ -512,8 +673,9 @@ def make_dataset(
 
 
 def _extent(dataset: Dataset, margin: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per-feature (lo, hi) over train+val (normalised space), widened by margin·span per side."""
-    x = np.concatenate([dataset.x_train, dataset.x_val])
+    """Per-coordinate (lo, hi) of the data's plane over train+val (normalised space), widened by
+    margin·span per side."""
+    x = np.concatenate([dataset.points_train, dataset.points_val])
     lo, hi = x.min(axis=0), x.max(axis=0)
     flat = hi == lo  # e.g. a single point: still give it a unit-wide window
     lo, hi = np.where(flat, lo - 0.5, lo), np.where(flat, hi + 0.5, hi)
@@ -524,16 +686,17 @@ def _extent(dataset: Dataset, margin: float) -> tuple[np.ndarray, np.ndarray]:
 def grid_for(
     dataset: Dataset, resolution: int = 50, margin: float = 0.1
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Regular grid over a 2-D dataset's (normalised) inputs for decision surfaces.
+    """Regular grid over a 2-D dataset's (normalised) plane ``(x1, x2)`` for decision surfaces
+    (with feature crosses too: feed ``dataset.inputs_for(points)`` to the model).
 
     Returns ``xs (r,)``, ``ys (r,)`` and ``points (r·r, 2)`` with
     ``points.reshape(r, r, 2)[i, j] == (xs[j], ys[i])``, so model outputs reshaped to ``(r, r)``
     are rows-by-y, as a Plotly heatmap/contour ``z`` expects. The window covers train + val with
     ``margin`` × span extra on each side.
     """
-    if dataset.input_dim != 2:
+    if dataset.plane_dim != 2:
         raise ConfigError(
-            "dataset.name", f"a decision-surface grid needs 2-D inputs, got {dataset.input_dim}-D"
+            "dataset.name", f"a decision-surface grid needs 2-D inputs, got {dataset.plane_dim}-D"
         )
     resolution = Param("resolution", "int", 50, min=2, max=1000).validate(resolution, "resolution")
     margin = Param("margin", "float", 0.1, min=0.0, max=10.0).validate(margin, "margin")

@@ -20,6 +20,11 @@ class RunStateError(RuntimeError):
     """An operation is not allowed in the run's current state (e.g. stepping a diverged run)."""
 
 
+class EventLogFullError(RunStateError):
+    """A live change or weights edit would take the run's event log past its bounds (count or
+    bytes, :class:`core.trainer.Limits`); nothing was changed. The web layer answers 409."""
+
+
 class RebuildRequiredError(ConfigError):
     """A live change touches something only a reset or a new run can change (dataset, model,
     seed, loss). The web layer turns this into a 409."""

@@ -519,9 +519,10 @@ class MLP:
                 )
             for key, dest in target.items():
                 field_name = f"{prefix}[{k}].{key}"
+                _check_numbers(given[key], field_name)
                 try:
                     arr = np.asarray(given[key], dtype=np.float64)
-                except (TypeError, ValueError):
+                except (TypeError, ValueError, OverflowError):
                     raise ConfigError(field_name, "must be numbers") from None
                 if arr.shape != dest.shape:
                     raise ConfigError(
@@ -537,3 +538,27 @@ class MLP:
 
     def parameter_count(self) -> int:
         return self.n_params
+
+
+_FLOAT_MAX = float(np.finfo(np.float64).max)
+
+
+def _check_numbers(value: Any, field_name: str) -> None:
+    """Raise ConfigError unless ``value`` is a number or nested lists of JSON numbers.
+
+    NumPy would read ``"1.5"`` as 1.5 and ``true`` as 1.0, and overflow on integers beyond
+    float64: weights must be numbers, as in the JSON schema.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list | tuple):
+            stack.extend(item)
+        elif isinstance(item, np.ndarray) and item.dtype.kind in "fiu":
+            continue  # Python callers may pass arrays
+        elif isinstance(item, bool) or not isinstance(item, int | float | np.number):
+            raise ConfigError(field_name, f"must be numbers, got {type(item).__name__} "
+                              f"{str(item)[:40]!r}")
+        elif isinstance(item, int) and abs(item) > _FLOAT_MAX:
+            raise ConfigError(field_name, "must be finite numbers, got an integer beyond float64")
+

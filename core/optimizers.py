@@ -17,13 +17,26 @@ Deliberate differences from torch, both only where torch would produce NaN: ``ep
 before the square root (rounding can make it slightly negative for a constant gradient).
 State that torch creates only at the first step with an option on (e.g. RMSprop's momentum
 buffer, Adam's ``max_exp_avg_sq``) is created as zeros when the option is switched on mid-run,
-where torch would raise a KeyError.
+where torch would raise a KeyError. NAdam's scalar ``mu_product`` is a float64 number; torch
+keeps it as a 0-d tensor of the default dtype (float32 unless
+``torch.set_default_dtype(torch.float64)``, which the golden generator sets).
+
+Optimizers: SGD, Adagrad, RMSprop, Adam, AdamW, NAdam, RAdam, Adamax, Adadelta, Rprop. torch
+flags that choose a code path or do not apply are left out: ``foreach``, ``fused``,
+``capturable``, ``differentiable`` (the single-tensor path is the reference) and ``maximize``
+(the engine always minimises). As in torch, Rprop uses ``lr`` only for its initial step sizes.
+
+State: :meth:`Optimizer.torch_state` returns the buffers by torch's ``optimizer.state`` keys
+(``momentum_buffer``, ``sum``, ``square_avg``, ``grad_avg``, ``exp_avg``, ``exp_avg_sq``,
+``max_exp_avg_sq``, ``exp_inf``, ``acc_delta``, ``prev``, ``step_size``, ``mu_product``), and
+:meth:`Optimizer.effective_lr` the per-coordinate step size of the last update (documented per
+class; e.g. Adam ``lr / (√v̂ + ε)``, which multiplies ``m̂``).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -33,10 +46,15 @@ from core.registry import Component, Param, Registry
 __all__ = [
     "OPTIMIZERS",
     "SGD",
+    "Adadelta",
     "Adagrad",
     "Adam",
+    "Adamax",
+    "NAdam",
     "Optimizer",
+    "RAdam",
     "RMSprop",
+    "Rprop",
     "make_optimizer",
     "switch_optimizer",
 ]
@@ -67,6 +85,8 @@ class Optimizer:
 
     name: str = ""
     _buffer_names: tuple[str, ...] = ()
+    # Scalar state torch keeps as a 0-d tensor (e.g. NAdam's mu_product): name -> initial value.
+    _scalar_init: ClassVar[dict[str, float]] = {}
 
     def __init__(self, hp: dict[str, Any], prefix: str = "optimizer") -> None:
         self.prefix = prefix
@@ -78,6 +98,7 @@ class Optimizer:
         self._tmp: np.ndarray = np.empty(0)
         self._s = _scalar(0.0)  # per-step scalar (e.g. the rate), reused to avoid allocations
         self._buffers: dict[str, np.ndarray | None] = {k: None for k in self._buffer_names}
+        self._scalars: dict[str, float] = dict(self._scalar_init)
         self._cache_hp()
 
     # -- hyperparameters ---------------------------------------------------------------------
@@ -115,14 +136,34 @@ class Optimizer:
         """Forget all state (buffers and step count); hyperparameters are kept."""
         self.n_steps = 0
         self._buffers = {k: None for k in self._buffer_names}
+        self._scalars = dict(self._scalar_init)
 
     def state_dict(self) -> dict[str, Any]:
-        """``{"name", "step", "buffers": {key: ndarray copy or None}}``."""
+        """``{"name", "step", "buffers": {key: ndarray copy or None}, "scalars": {key: float}}``."""
         return {
             "name": self.name,
             "step": self.n_steps,
             "buffers": {k: None if v is None else v.copy() for k, v in self._buffers.items()},
+            "scalars": dict(self._scalars),
         }
+
+    def torch_state(self) -> dict[str, np.ndarray | float]:
+        """The state torch's ``optimizer.state[p]`` holds now, by torch's keys (without
+        ``"step"``, which is :attr:`n_steps`): every buffer created so far as a copy ``(P,)``,
+        and scalar state (NAdam's ``mu_product``) as a float."""
+        out: dict[str, np.ndarray | float] = {
+            k: v.copy() for k, v in self._buffers.items() if v is not None
+        }
+        if self.n_steps > 0:
+            out.update(self._scalars)
+        return out
+
+    def effective_lr(self, lr: float, before: dict[str, Any]) -> np.ndarray:
+        """Per-coordinate step size ``(P,)`` of the update just made with rate ``lr``.
+
+        ``before`` is :meth:`torch_state` from before that update. The factor that multiplies
+        each optimizer's update direction; see each class's docstring (plain SGD: ``lr``)."""
+        return np.full(self._size or 0, float(lr))
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore state saved by :meth:`state_dict` of the same optimizer kind (arrays copied)."""
@@ -134,6 +175,7 @@ class Optimizer:
             raise ValueError(f"unknown state buffers for {self.name}: {sorted(unknown)}")
         self.n_steps = int(state.get("step", 0))
         self._buffers = {k: None for k in self._buffer_names}
+        self._scalars = {**self._scalar_init, **state.get("scalars", {})}
         size = None
         for k, v in buffers.items():
             if v is not None:
@@ -180,6 +222,8 @@ class Optimizer:
 
 
 class SGD(Optimizer):
+    """SGD; effective step size ``lr`` (it multiplies the momentum buffer, or the gradient)."""
+
     name = "sgd"
     _buffer_names = ("momentum_buffer",)
 
@@ -273,6 +317,9 @@ OPTIMIZERS.register(
 
 
 class Adagrad(Optimizer):
+    """Adagrad; effective step size ``γ̃ / (√sum + ε)`` with ``γ̃ = lr / (1 + (t − 1)·lr_decay)``
+    (it multiplies the gradient)."""
+
     name = "adagrad"
     _buffer_names = ("sum",)
 
@@ -295,6 +342,10 @@ class Adagrad(Optimizer):
         _div(g, tmp, tmp)
         _mul(tmp, s, tmp)
         _sub(params, tmp, params)
+
+    def effective_lr(self, lr: float, before: dict[str, Any]) -> np.ndarray:
+        clr = lr / (1.0 + (self.n_steps - 1) * self._lr_decay)
+        return clr / (np.sqrt(self._buffer("sum")) + self.hp["eps"])
 
 
 OPTIMIZERS.register(
@@ -324,6 +375,9 @@ OPTIMIZERS.register(
 
 
 class RMSprop(Optimizer):
+    """RMSprop; effective step size ``lr / (√ṽ + ε)`` (ṽ = square_avg, minus grad_avg² when
+    centered); it multiplies the gradient, or feeds the momentum buffer when momentum > 0."""
+
     name = "rmsprop"
     _buffer_names = ("square_avg", "momentum_buffer", "grad_avg")
 
@@ -372,6 +426,12 @@ class RMSprop(Optimizer):
             _mul(tmp, s, tmp)
         _sub(params, tmp, params)
 
+    def effective_lr(self, lr: float, before: dict[str, Any]) -> np.ndarray:
+        v = self._buffer("square_avg")
+        if self._centered:
+            v = np.maximum(v - self._buffer("grad_avg") ** 2, 0.0)
+        return lr / (np.sqrt(v) + self.hp["eps"])
+
 
 OPTIMIZERS.register(
     "rmsprop",
@@ -403,7 +463,12 @@ OPTIMIZERS.register(
 
 
 class Adam(Optimizer):
-    """Adam; ``decoupled=True`` gives AdamW (θ ← θ·(1 − γλ) instead of g ← g + λθ)."""
+    """Adam; ``decoupled=True`` gives AdamW (θ ← θ·(1 − γλ) instead of g ← g + λθ).
+
+    Effective step size ``lr / (√v̂ + ε)`` with ``v̂ = v / (1 − β2ᵗ)`` (v = max_exp_avg_sq with
+    amsgrad): it multiplies ``m̂ = m / (1 − β1ᵗ)``; equal to torch's
+    ``lr/(1 − β1ᵗ) · m / (√v/√(1 − β2ᵗ) + ε)``.
+    """
 
     name = "adam"
     _buffer_names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
@@ -456,6 +521,11 @@ class Adam(Optimizer):
         _mul(tmp, s, tmp)
         _sub(params, tmp, params)
 
+    def effective_lr(self, lr: float, before: dict[str, Any]) -> np.ndarray:
+        v = self._buffer("max_exp_avg_sq" if self._amsgrad else "exp_avg_sq")
+        bc2 = math.sqrt(1.0 - self._beta2**self.n_steps)
+        return lr / (np.sqrt(v) / bc2 + self.hp["eps"])
+
 
 class AdamW(Adam):
     name = "adamw"
@@ -507,6 +577,443 @@ OPTIMIZERS.register(
     check=_check_betas,
     torch="torch.optim.AdamW",
 )(lambda **hp: AdamW(hp))
+
+
+# ---------------------------------------------------------------------------------------------
+# Adamax
+
+
+class Adamax(Optimizer):
+    """Adamax (Adam with the infinity norm).
+
+    Effective step size ``lr / u`` (u = exp_inf, which already contains ε): it multiplies
+    ``m̂ = m / (1 − β1ᵗ)``.
+    """
+
+    name = "adamax"
+    _buffer_names = ("exp_avg", "exp_inf")
+
+    def _cache_hp(self) -> None:
+        hp = self.hp
+        self._beta1, self._beta2 = hp["betas"]
+        self._one_minus_b1 = _scalar(1.0 - self._beta1)
+        self._b2 = _scalar(self._beta2)
+        self._eps = _scalar(hp["eps"])
+        self._set_wd(hp["weight_decay"])
+
+    def _step(self, params: np.ndarray, grads: np.ndarray, lr: float) -> None:
+        g = self._decayed_grad(params, grads)
+        tmp = self._tmp
+        m = self._buffer("exp_avg")
+        u = self._buffer("exp_inf")
+        _sub(g, m, tmp)  # m.lerp_(g, 1 − β1)
+        _mul(tmp, self._one_minus_b1, tmp)
+        _add(m, tmp, m)
+        # torch: u ← max(β2·u, |g| + ε)
+        _mul(u, self._b2, u)
+        np.abs(g, tmp)
+        _add(tmp, self._eps, tmp)
+        _maximum(u, tmp, out=u)
+        s = self._s
+        s[()] = lr / (1.0 - self._beta1**self.n_steps)
+        _div(m, u, tmp)
+        _mul(tmp, s, tmp)
+        _sub(params, tmp, params)
+
+    def effective_lr(self, lr: float, before: dict[str, Any]) -> np.ndarray:
+        return lr / self._buffer("exp_inf")
+
+
+OPTIMIZERS.register(
+    "adamax",
+    label="Adamax",
+    formula=(
+        "g ← ∇f(θ) + λθ\n"
+        "m ← β1·m + (1 − β1)·g\n"
+        "u ← max(β2·u, |g| + ε)\n"
+        "θ ← θ − γ/(1 − β1ᵗ) · m / u"
+    ),
+    params=[
+        _lr(0.002),
+        Param("betas", "float_list", [0.9, 0.999], min=0.0, max=1.0, exclusive_max=True,
+              max_len=2, help="[β1, β2]: decay rates of the 1st moment and the infinity norm"),
+        _eps(1e-8),
+        _wd(),
+    ],
+    description="A variant of Adam scaled by an exponentially weighted infinity norm.",
+    check=_check_betas,
+    torch="torch.optim.Adamax",
+)(lambda **hp: Adamax(hp))
+
+
+# ---------------------------------------------------------------------------------------------
+# NAdam
+
+
+class NAdam(Optimizer):
+    """NAdam (Adam with Nesterov momentum and a momentum schedule μₜ).
+
+    ``mu_product`` (Π μᵢ) is a Python float in float64; torch keeps it as a 0-d tensor of the
+    default dtype (float32 unless ``torch.set_default_dtype(torch.float64)``). The golden values
+    are generated with float64 as torch's default dtype.
+
+    Effective step size ``lr / (√v̂ + ε)`` with ``v̂ = v / (1 − β2ᵗ)``: it multiplies the
+    Nesterov direction ``(1 − μₜ)/(1 − Πμ)·g + μₜ₊₁/(1 − Πμ·μₜ₊₁)·m``.
+    """
+
+    name = "nadam"
+    _buffer_names = ("exp_avg", "exp_avg_sq")
+    _scalar_init: ClassVar[dict[str, float]] = {"mu_product": 1.0}
+
+    def _cache_hp(self) -> None:
+        hp = self.hp
+        self._beta1, self._beta2 = hp["betas"]
+        self._one_minus_b1 = _scalar(1.0 - self._beta1)
+        self._b2 = _scalar(self._beta2)
+        self._one_minus_b2 = _scalar(1.0 - self._beta2)
+        self._eps = _scalar(hp["eps"])
+        self._psi = hp["momentum_decay"]
+        self._decoupled = hp["decoupled_weight_decay"]
+        self._set_wd(hp["weight_decay"])
+        self._bc2 = _scalar(1.0)
+
+    def _step(self, params: np.ndarray, grads: np.ndarray, lr: float) -> None:
+        if self._decoupled:
+            g = grads
+            if self._wd != 0.0:
+                s = self._s
+                s[()] = 1.0 - lr * self._wd
+                _mul(params, s, params)
+        else:
+            g = self._decayed_grad(params, grads)
+        t = self.n_steps
+        b1 = self._beta1
+        mu = b1 * (1.0 - 0.5 * 0.96 ** (t * self._psi))
+        mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * self._psi))
+        mu_product = self._scalars["mu_product"] * mu
+        self._scalars["mu_product"] = mu_product
+        tmp, denom = self._tmp, self._g if g is not self._g else np.empty_like(self._tmp)
+        m = self._buffer("exp_avg")
+        v = self._buffer("exp_avg_sq")
+        _sub(g, m, tmp)
+        _mul(tmp, self._one_minus_b1, tmp)
+        _add(m, tmp, m)
+        _mul(v, self._b2, v)
+        _mul(g, g, tmp)
+        _mul(tmp, self._one_minus_b2, tmp)
+        _add(v, tmp, v)
+        # torch: denom = √(v / (1 − β2ᵗ)) + ε; two addcdiv_ in this order
+        bc2 = self._bc2
+        bc2[()] = 1.0 - self._beta2**t
+        _div(v, bc2, tmp)
+        _sqrt(tmp, tmp)
+        _add(tmp, self._eps, tmp)
+        s = self._s
+        s[()] = lr * (1.0 - mu) / (1.0 - mu_product)
+        _div(g, tmp, denom)
+        _mul(denom, s, denom)
+        _sub(params, denom, params)
+        s[()] = lr * mu_next / (1.0 - mu_product * mu_next)
+        _div(m, tmp, denom)
+        _mul(denom, s, denom)
+        _sub(params, denom, params)
+
+    def effective_lr(self, lr: float, before: dict[str, Any]) -> np.ndarray:
+        bc2 = 1.0 - self._beta2**self.n_steps
+        return lr / (np.sqrt(self._buffer("exp_avg_sq") / bc2) + self.hp["eps"])
+
+
+def _decoupled_param(label: str) -> Param:
+    return Param("decoupled_weight_decay", "bool", False,
+                 help=f"decoupled weight decay θ ← θ·(1 − γλ) as in AdamW ({label})")
+
+
+OPTIMIZERS.register(
+    "nadam",
+    label="NAdam (Nesterov Adam)",
+    formula=(
+        "g ← ∇f(θ) + λθ   (or θ ← θ·(1 − γλ) when decoupled)\n"
+        "μₜ ← β1·(1 − ½·0.96^(t·ψ)),  Πμ ← Πμ·μₜ\n"
+        "m ← β1·m + (1 − β1)·g,  v ← β2·v + (1 − β2)·g²\n"
+        "θ ← θ − γ·[(1 − μₜ)/(1 − Πμ)·g + μₜ₊₁/(1 − Πμ·μₜ₊₁)·m] / (√(v/(1 − β2ᵗ)) + ε)"
+    ),
+    params=[
+        _lr(0.002),
+        Param("betas", "float_list", [0.9, 0.999], min=0.0, max=1.0, exclusive_max=True,
+              max_len=2, help="[β1, β2]: decay rates of the 1st and 2nd moment estimates"),
+        _eps(1e-8),
+        _wd(),
+        Param("momentum_decay", "float", 0.004, min=0.0, max=1.0,
+              help="momentum decay ψ of the schedule μₜ"),
+        _decoupled_param("NAdamW"),
+    ],
+    description="Adam with Nesterov momentum: looks one momentum step ahead.",
+    check=_check_betas,
+    torch="torch.optim.NAdam",
+)(lambda **hp: NAdam(hp))
+
+
+# ---------------------------------------------------------------------------------------------
+# RAdam
+
+
+class RAdam(Optimizer):
+    """RAdam (rectified Adam): plain momentum SGD while the variance estimate is unreliable
+    (ρₜ <= 5), then Adam scaled by the rectification term rₜ.
+
+    Effective step size ``lr·rₜ·√(1 − β2ᵗ) / (√v + ε)`` when ρₜ > 5, else ``lr``: it multiplies
+    ``m̂ = m / (1 − β1ᵗ)``.
+    """
+
+    name = "radam"
+    _buffer_names = ("exp_avg", "exp_avg_sq")
+
+    def _cache_hp(self) -> None:
+        hp = self.hp
+        self._beta1, self._beta2 = hp["betas"]
+        self._one_minus_b1 = _scalar(1.0 - self._beta1)
+        self._b2 = _scalar(self._beta2)
+        self._one_minus_b2 = _scalar(1.0 - self._beta2)
+        self._eps = _scalar(hp["eps"])
+        self._decoupled = hp["decoupled_weight_decay"]
+        self._set_wd(hp["weight_decay"])
+
+    def _rect(self) -> float | None:
+        """rₜ, or None while ρₜ <= 5 (no adaptive term)."""
+        t, b2 = self.n_steps, self._beta2
+        rho_inf = 2.0 / (1.0 - b2) - 1.0
+        rho_t = rho_inf - 2.0 * t * (b2**t) / (1.0 - b2**t)
+        if not rho_t > 5.0:
+            return None
+        return (
+            (rho_t - 4.0) * (rho_t - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t)
+        ) ** 0.5
+
+    def _step(self, params: np.ndarray, grads: np.ndarray, lr: float) -> None:
+        if self._decoupled:
+            g = grads
+            if self._wd != 0.0:
+                s = self._s
+                s[()] = 1.0 - lr * self._wd
+                _mul(params, s, params)
+        else:
+            g = self._decayed_grad(params, grads)
+        tmp = self._tmp
+        m = self._buffer("exp_avg")
+        v = self._buffer("exp_avg_sq")
+        _sub(g, m, tmp)
+        _mul(tmp, self._one_minus_b1, tmp)
+        _add(m, tmp, m)
+        _mul(v, self._b2, v)
+        _mul(g, g, tmp)
+        _mul(tmp, self._one_minus_b2, tmp)
+        _add(v, tmp, v)
+        t = self.n_steps
+        s = self._s
+        rect = self._rect()
+        # torch: m̂ = m / (1 − β1ᵗ);  θ ← θ − m̂·lr·(√(1 − β2ᵗ)/(√v + ε))·rₜ   (or − m̂·lr)
+        s[()] = 1.0 - self._beta1**t
+        out = self._g if g is not self._g else np.empty_like(tmp)
+        _div(m, s, out)
+        s[()] = lr
+        _mul(out, s, out)
+        if rect is not None:
+            _sqrt(v, tmp)
+            _add(tmp, self._eps, tmp)
+            _div((1.0 - self._beta2**t) ** 0.5, tmp, tmp)  # torch: bias_correction2**0.5
+            _mul(out, tmp, out)
+            s[()] = rect
+            _mul(out, s, out)
+        _sub(params, out, params)
+
+    def effective_lr(self, lr: float, before: dict[str, Any]) -> np.ndarray:
+        rect = self._rect()
+        if rect is None:
+            return np.full(self._size or 0, float(lr))
+        bc2 = (1.0 - self._beta2**self.n_steps) ** 0.5
+        return lr * (bc2 / (np.sqrt(self._buffer("exp_avg_sq")) + self.hp["eps"])) * rect
+
+
+OPTIMIZERS.register(
+    "radam",
+    label="RAdam (rectified Adam)",
+    formula=(
+        "g ← ∇f(θ) + λθ   (or θ ← θ·(1 − γλ) when decoupled)\n"
+        "m ← β1·m + (1 − β1)·g,  v ← β2·v + (1 − β2)·g²,  m̂ ← m/(1 − β1ᵗ)\n"
+        "ρ∞ ← 2/(1 − β2) − 1,  ρₜ ← ρ∞ − 2t·β2ᵗ/(1 − β2ᵗ)\n"
+        "ρₜ > 5:  rₜ ← √((ρₜ − 4)(ρₜ − 2)ρ∞ / ((ρ∞ − 4)(ρ∞ − 2)ρₜ));  "
+        "θ ← θ − γ·m̂·rₜ·√(1 − β2ᵗ)/(√v + ε)\n"
+        "else:    θ ← θ − γ·m̂"
+    ),
+    params=[
+        _lr(0.001),
+        Param("betas", "float_list", [0.9, 0.999], min=0.0, max=1.0, exclusive_max=True,
+              max_len=2, help="[β1, β2]: decay rates of the 1st and 2nd moment estimates"),
+        _eps(1e-8),
+        _wd(),
+        _decoupled_param("RAdamW"),
+    ],
+    description="Adam with a warm-up built in: no adaptive step until v is trustworthy.",
+    check=_check_betas,
+    torch="torch.optim.RAdam",
+)(lambda **hp: RAdam(hp))
+
+
+# ---------------------------------------------------------------------------------------------
+# Adadelta
+
+
+class Adadelta(Optimizer):
+    """Adadelta; effective step size ``lr·√(Δ̄ + ε) / √(v + ε)`` (Δ̄ = acc_delta BEFORE the
+    update, v = square_avg after it): it multiplies the gradient."""
+
+    name = "adadelta"
+    _buffer_names = ("square_avg", "acc_delta")
+
+    def _cache_hp(self) -> None:
+        hp = self.hp
+        self._rho = _scalar(hp["rho"])
+        self._one_minus_rho = _scalar(1.0 - hp["rho"])
+        self._eps = _scalar(hp["eps"])
+        self._set_wd(hp["weight_decay"])
+
+    def _step(self, params: np.ndarray, grads: np.ndarray, lr: float) -> None:
+        g = self._decayed_grad(params, grads)
+        tmp = self._tmp
+        v = self._buffer("square_avg")
+        acc = self._buffer("acc_delta")
+        _mul(v, self._rho, v)
+        _mul(g, g, tmp)
+        _mul(tmp, self._one_minus_rho, tmp)
+        _add(v, tmp, v)
+        delta = np.add(acc, self._eps)  # √(Δ̄ + ε) / √(v + ε) · g
+        _sqrt(delta, delta)
+        _add(v, self._eps, tmp)
+        _sqrt(tmp, tmp)
+        _div(delta, tmp, delta)
+        _mul(delta, g, delta)
+        _mul(acc, self._rho, acc)
+        _mul(delta, delta, tmp)
+        _mul(tmp, self._one_minus_rho, tmp)
+        _add(acc, tmp, acc)
+        s = self._s
+        s[()] = lr
+        _mul(delta, s, delta)
+        _sub(params, delta, params)
+
+    def effective_lr(self, lr: float, before: dict[str, Any]) -> np.ndarray:
+        eps = self.hp["eps"]
+        acc = before.get("acc_delta")
+        acc = np.zeros(self._size or 0) if acc is None else np.asarray(acc)
+        return lr * np.sqrt(acc + eps) / np.sqrt(self._buffer("square_avg") + eps)
+
+
+OPTIMIZERS.register(
+    "adadelta",
+    label="Adadelta",
+    formula=(
+        "g ← ∇f(θ) + λθ\n"
+        "v ← ρ·v + (1 − ρ)·g²\n"
+        "Δ ← √(u + ε) / √(v + ε) · g\n"
+        "u ← ρ·u + (1 − ρ)·Δ²\n"
+        "θ ← θ − γ·Δ"
+    ),
+    params=[
+        _lr(1.0),
+        Param("rho", "float", 0.9, min=0.0, max=1.0,
+              help="decay ρ of the running averages of g² and Δ²"),
+        _eps(1e-6),
+        _wd(),
+    ],
+    description="Rates from the ratio of recent update size to recent gradient size.",
+    torch="torch.optim.Adadelta",
+)(lambda **hp: Adadelta(hp))
+
+
+# ---------------------------------------------------------------------------------------------
+# Rprop
+
+
+class Rprop(Optimizer):
+    """Rprop (resilient backpropagation): only the sign of the gradient is used; each
+    coordinate's step size grows by η+ while the sign holds and shrinks by η− when it flips
+    (and that coordinate skips the step, its gradient memory set to 0).
+
+    As in torch, ``lr`` only sets the initial step sizes (at the first step); later rates from a
+    schedule or a live change are ignored. Effective step size: ``step_size`` (θ moves by
+    ``step_size·sign(g)``, or not at all right after a sign flip).
+    """
+
+    name = "rprop"
+    _buffer_names = ("prev", "step_size")
+
+    def _cache_hp(self) -> None:
+        hp = self.hp
+        self._etaminus, self._etaplus = hp["etas"]
+        self._smin, self._smax = hp["step_sizes"]
+        self._smin_arr, self._smax_arr = _scalar(self._smin), _scalar(self._smax)
+
+    def _allocate(self, size: int) -> None:
+        super()._allocate(size)
+        self._factor = np.empty(size)
+
+    def _step(self, params: np.ndarray, grads: np.ndarray, lr: float) -> None:
+        prev = self._buffer("prev")
+        step_size = self._buffer("step_size", lr)
+        tmp, factor = self._tmp, self._factor
+        _mul(grads, prev, tmp)
+        kept, flipped = tmp > 0.0, tmp < 0.0
+        factor.fill(1.0)
+        np.copyto(factor, self._etaplus, where=kept)
+        np.copyto(factor, self._etaminus, where=flipped)
+        _mul(step_size, factor, step_size)
+        _maximum(step_size, self._smin_arr, out=step_size)  # clamp(min, max), as torch
+        np.minimum(step_size, self._smax_arr, out=step_size)
+        # torch zeroes the gradient where the factor equals η−, i.e. where the sign flipped
+        # (0 < η− < 1 < η+ is validated, so no other factor can equal η−)
+        g = self._g
+        np.copyto(g, grads)
+        np.copyto(g, 0.0, where=flipped)
+        np.sign(g, tmp)
+        _mul(tmp, step_size, tmp)
+        _sub(params, tmp, params)
+        np.copyto(prev, g)
+
+    def effective_lr(self, lr: float, before: dict[str, Any]) -> np.ndarray:
+        return self._buffer("step_size").copy()
+
+
+def _check_rprop(hp: dict[str, Any]) -> None:
+    etas, sizes = hp["etas"], hp["step_sizes"]
+    if len(etas) != 2 or not 0.0 < etas[0] < 1.0 < etas[1]:
+        raise ConfigError("etas", f"must be [η−, η+] with 0 < η− < 1 < η+, got {etas}")
+    if len(sizes) != 2 or not sizes[0] <= sizes[1]:
+        raise ConfigError(
+            "step_sizes", f"must be [min, max] with 0 <= min <= max <= 1000, got {sizes}"
+        )
+
+
+OPTIMIZERS.register(
+    "rprop",
+    label="Rprop",
+    formula=(
+        "s ← γ at the first step\n"
+        "s ← clamp(s·η+ if g·g_prev > 0,  s·η− if g·g_prev < 0,  else s;  s_min, s_max)\n"
+        "g ← 0 where the sign flipped\n"
+        "θ ← θ − s·sign(g),  g_prev ← g"
+    ),
+    params=[
+        Param("lr", "float", 0.01, min=0.0, max=10.0,
+              help="initial step size of every parameter (later rates are ignored, as in torch)"),
+        Param("etas", "float_list", [0.5, 1.2], min=0.0, max=10.0, max_len=2,
+              help="[η−, η+]: step-size factors on a sign flip / a kept sign (0 < η− < 1 < η+)"),
+        Param("step_sizes", "float_list", [1e-06, 50.0], min=0.0, max=1000.0, max_len=2,
+              help="[min, max] allowed step sizes"),
+    ],
+    description="Resilient backprop: per-parameter step sizes driven by gradient signs only.",
+    check=_check_rprop,
+    torch="torch.optim.Rprop",
+)(lambda **hp: Rprop(hp))
 
 
 # ---------------------------------------------------------------------------------------------

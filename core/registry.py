@@ -25,6 +25,19 @@ T = TypeVar("T")
 ParamType = Literal["float", "int", "bool", "choice", "float_list", "int_list"]
 
 
+MAX_INT_MAGNITUDE = 2**63 - 1
+"""Integers beyond int64 are refused by every number parameter (floats included)."""
+
+
+def _shown(value: Any) -> str:
+    """``repr`` of a rejected value, shortened: a 400-digit integer is named by its size."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT_MAGNITUDE:
+        # str() of an integer over 4,300 digits raises; the bit length gives the size
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def join_field(prefix: str, name: str) -> str:
     """``join_field("optimizer", "lr") == "optimizer.lr"``; an empty prefix gives ``name``."""
     return f"{prefix}.{name}" if prefix else name
@@ -72,9 +85,20 @@ class Param:
     def _check_number(self, value: Any, field_name: str, integer: bool) -> float | int:
         ok_types = (int,) if integer else (int, float)
         if isinstance(value, bool) or not isinstance(value, ok_types):
-            raise ConfigError(field_name, f"must be {self.range_text()}, got {value!r}")
-        if not integer and not math.isfinite(value):
-            raise ConfigError(field_name, f"must be {self.range_text()}, got {value!r}")
+            raise ConfigError(field_name, f"must be {self.range_text()}, got {_shown(value)}")
+        if isinstance(value, int) and abs(value) > MAX_INT_MAGNITUDE:
+            # JSON integers have no size limit; a float parameter would overflow converting
+            # (and an int one overflow NumPy's int64), so they end here, whatever the bounds.
+            raise ConfigError(
+                field_name,
+                f"must be {self.range_text()} (|x| <= 2**63-1), got {_shown(value)}",
+            )
+        if not integer:
+            # -0.0 compares equal to 0.0, so it passes a ``min=0`` check, but NumPy checks
+            # signs (``rng.normal(scale=-0.0)`` raises): every float parameter is read as +0.0.
+            value = float(value) + 0.0
+            if not math.isfinite(value):
+                raise ConfigError(field_name, f"must be {self.range_text()}, got {value!r}")
         if self.min is not None and (
             value < self.min or (self.exclusive_min and value == self.min)
         ):

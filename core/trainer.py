@@ -19,6 +19,7 @@ further steps are refused (:class:`RunStateError`) until :meth:`Run.reset`.
 from __future__ import annotations
 
 import copy
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,9 +28,19 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from core import cost
 from core.activations import sigmoid, softmax
-from core.datasets import DATASETS, MAX_SAMPLES, Dataset, curve_grid, grid_for, make_dataset
-from core.errors import ConfigError, RebuildRequiredError, RunStateError
+from core.datasets import (
+    DATASETS,
+    DEFAULT_FEATURES,
+    MAX_SAMPLES,
+    Dataset,
+    curve_grid,
+    grid_for,
+    make_dataset,
+    resolve_features,
+)
+from core.errors import ConfigError, EventLogFullError, RebuildRequiredError, RunStateError
 from core.histogram import histogram
 from core.history import LAYER_FIELDS, SCALAR_FIELDS, History
 
@@ -55,6 +66,7 @@ from core.normalization import (
     network_internals,
 )
 from core.optimizers import OPTIMIZERS, Optimizer, make_optimizer, switch_optimizer
+from core.registry import join_field
 from core.regularizers import (
     GradClip,
     Regularization,
@@ -89,6 +101,11 @@ PATCHABLE = ("optimizer", "schedule", "regularization", "batch_size", "dropout",
 
 REBUILD_FIELDS = ("seed", "dataset", "model", "loss", "loss_params")
 
+MAX_EVENTS = 10_000
+MAX_EVENT_BYTES = 16 * 1024 * 1024
+"""Default bounds of a run's event log (live changes and weights edits since its last reset):
+count and compact-JSON bytes. A change beyond them raises :class:`EventLogFullError`."""
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -97,6 +114,14 @@ class Limits:
     max_hidden_layers: int = MAX_HIDDEN_LAYERS
     max_units: int = MAX_UNITS
     max_samples: int = MAX_SAMPLES
+    max_events: int = MAX_EVENTS
+    max_event_bytes: int = MAX_EVENT_BYTES
+
+
+def event_size(event: Mapping[str, Any]) -> int:
+    """Bytes of ``event`` as compact JSON: what it adds to an export (and to memory, roughly:
+    a weights edit is stored as Python floats)."""
+    return len(json.dumps(event, separators=(",", ":"), default=str))
 
 
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -108,6 +133,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
         "val_fraction": 0.2,
         "normalize": "none",
         "params": {},
+        "features": list(DEFAULT_FEATURES),
     },
     "model": {},
     "loss": None,
@@ -179,6 +205,9 @@ def resolve_config(raw: Mapping[str, Any] | None, limits: Limits | None = None) 
     dataset["params"] = data_comp.resolve(
         as_mapping(dataset["params"], "dataset.params"), "dataset.params"
     )
+    dataset["features"] = resolve_features(
+        dataset["features"], dataset["name"], data_comp.meta.get("input_dim")
+    )
     cfg["dataset"] = dataset
     cfg["model"] = resolve_model_config(
         raw.get("model"), "model", limits.max_hidden_layers, limits.max_units
@@ -247,6 +276,7 @@ class Run:
             normalize=ds["normalize"],
             params=ds["params"],
             rng=np.random.default_rng(data_ss),
+            features=ds["features"],
         )
         task = self.dataset.task
         loss_name = cfg["loss"] or DEFAULT_LOSS[task]
@@ -270,6 +300,7 @@ class Run:
         self.status = "ready"
         self.divergence: dict[str, Any] | None = None
         self.events: list[dict[str, Any]] = []
+        self.event_bytes = 0  # sum of event_size(e) over self.events
         self.history = History(self.model.n_layers)
         self._prev_weight_norm = np.sqrt(self.model.squared_norms(self.model.theta))
         self._prev = np.empty(self.model.n_params)
@@ -576,6 +607,8 @@ class Run:
                 patch["batch_norm_momentum"], "batch_norm_momentum"
             )
         _check_batch_norm_batch(new_cfg)
+        event = {"step": self.step_count, "patch": copy.deepcopy(dict(patch))}
+        size = self._check_event_room(event)
 
         # Everything validated: commit.
         old_opt = self.config["optimizer"]
@@ -601,17 +634,41 @@ class Run:
         self.model.dropout = new_cfg["model"]["dropout"]
         self.model.set_bn_momentum(new_cfg["model"]["batch_norm_momentum"])
         self.config = new_cfg
-        self.events.append({"step": self.step_count, "patch": copy.deepcopy(dict(patch))})
+        self._log_event(event, size)
         return new_cfg
+
+    def _check_event_room(self, event: Mapping[str, Any]) -> int:
+        """The size of ``event`` if the log has room for it, else EventLogFullError."""
+        size = event_size(event)
+        count, limit = len(self.events), self.limits
+        if count + 1 > limit.max_events or self.event_bytes + size > limit.max_event_bytes:
+            raise EventLogFullError(
+                f"event log full: {count} events, {self.event_bytes} bytes, and this change "
+                f"adds {size} bytes; the limits are {limit.max_events} events and "
+                f"{limit.max_event_bytes} bytes (GRADPLAY_MAX_EVENTS, "
+                "GRADPLAY_MAX_EVENT_BYTES). Reset the run (it clears the log) or start a new one"
+            )
+        return size
+
+    def _log_event(self, event: dict[str, Any], size: int) -> None:
+        self.events.append(event)
+        self.event_bytes += size
 
     def set_weights(self, layers: Sequence[Mapping[str, Any]], prefix: str = "layers") -> None:
         """Replace every parameter and buffer (exact float64; see ``MLP.set_layers``), keep the
         optimizer state, and log ``{step, weights}`` so replays stay exact."""
+        before = self.model.get_layers()
         self.model.set_layers(layers, prefix)
-        self._prev_weight_norm = np.sqrt(self.model.squared_norms(self.model.theta))
         exact = [{k: np.asarray(v, dtype=np.float64).tolist() for k, v in layer.items()}
                  for layer in layers]
-        self.events.append({"step": self.step_count, "weights": exact})
+        event = {"step": self.step_count, "weights": exact}
+        try:
+            size = self._check_event_room(event)
+        except EventLogFullError:
+            self.model.set_layers(before)  # nothing changes
+            raise
+        self._prev_weight_norm = np.sqrt(self.model.squared_norms(self.model.theta))
+        self._log_event(event, size)
 
     # ------------------------------------------------------------------ reset / replay
     def reset(self, seed: int | None = None) -> None:
@@ -637,6 +694,11 @@ class Run:
         """The config at step 0 (before any logged live change)."""
         return self._initial_config
 
+    def estimated_step_seconds(self) -> float:
+        """Rough seconds per training step of this run as configured (:mod:`core.cost`)."""
+        return cost.step_seconds(self.model.n_weights, self.batch_size,
+                                 self.dataset.n_val, self.eval_every)
+
     @classmethod
     def replay(
         cls,
@@ -644,9 +706,33 @@ class Run:
         events: Sequence[Mapping[str, Any]],
         steps: int,
         limits: Limits | None = None,
+        max_seconds: float | None = None,
     ) -> Run:
-        """Rebuild a run from its config and event log and train it to ``steps`` updates."""
-        run = cls(config, limits)
+        """Rebuild a run from its config and event log and train it to ``steps`` updates
+        (refused up front when :meth:`estimated_step_seconds` times ``steps`` exceeds
+        ``max_seconds``).
+
+        Errors name their place in the export: ``config.optimizer.lr``,
+        ``events[3].patch.model`` (a patch the log cannot hold is invalid input here, never a
+        "reset first" conflict), ``events[4].weights[1].W``.
+        """
+        try:
+            run = cls(config, limits)
+        except ConfigError as exc:
+            raise ConfigError(join_field("config", exc.field), exc.message) from None
+        if max_seconds is not None:
+            estimate = run.estimated_step_seconds() * steps
+            if estimate > max_seconds:
+                raise ConfigError(
+                    "step",
+                    f"replaying {steps} steps of this network would take about "
+                    f"{estimate:,.0f} s (estimated {run.estimated_step_seconds():.3g} s per "
+                    f"step); the limit is {max_seconds:g} s per request "
+                    "(GRADPLAY_MAX_REQUEST_SECONDS)",
+                )
+        if len(events) > run.limits.max_events:
+            raise ConfigError("events", f"at most {run.limits.max_events} events "
+                              f"(GRADPLAY_MAX_EVENTS), got {len(events)}")
         last = -1
         for k, event in enumerate(events):
             if not isinstance(event, Mapping) or not (
@@ -661,10 +747,18 @@ class Run:
                 run.step(at - run.step_count, collect=False)
             if run.status == "diverged":
                 raise ConfigError(f"events[{k}].step", "the run diverged before this event")
-            if "patch" in event:
-                run.apply_patch(event["patch"])
-            else:
-                run.set_weights(event["weights"], prefix=f"events[{k}].weights")
+            try:
+                if "patch" in event:
+                    try:
+                        run.apply_patch(event["patch"])
+                    except ConfigError as exc:
+                        inner = "" if exc.field == "patch" else exc.field
+                        raise ConfigError(join_field(f"events[{k}].patch", inner),
+                                          exc.message) from None
+                else:
+                    run.set_weights(event["weights"], prefix=f"events[{k}].weights")
+            except EventLogFullError as exc:
+                raise ConfigError(f"events[{k}]", str(exc)) from None
         if steps > run.step_count and run.status != "diverged":
             run.step(steps - run.step_count, collect=False)
         return run
@@ -735,9 +829,10 @@ class Run:
             "task": ds.task,
             "layers": layers,
         }
-        if ds.input_dim == 2:
+        if ds.plane_dim == 2:
+            # drawn over the (x1, x2) plane whatever the input features are
             xs, ys, points = grid_for(ds, resolution=grid)
-            pred = model.predict(points)
+            pred = model.predict(ds.inputs_for(points))
             r = len(xs)
             surface: dict[str, Any] = {"x": xs, "y": ys}
             if ds.task == "binary":
@@ -774,7 +869,7 @@ class Run:
                 cmp = mode_comparison(model, x, y, self.loss, self._snapshot_rng(), small)
                 out["modes"] = {"mode": mode, "batch": batch, **cmp}
         coef = (ds.truth or {}).get("coef")
-        if coef is not None and not model.blocks:
+        if coef is not None and not model.blocks and not ds.crossed:
             # The model sees normalised inputs (x - shift) / scale, so its weights are the true
             # coefficients times scale: divide to compare in the data's own units.
             learned = model.output.W[:, 0] / ds.normalizer.scale

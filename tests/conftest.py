@@ -26,7 +26,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from app.cli import UVICORN_OPTIONS
+from app.cli import uvicorn_options
 from app.main import create_app
 from app.settings import Settings
 
@@ -45,13 +45,26 @@ def settings() -> Settings:
     return Settings()
 
 
+TEST_HOST = "testserver"
+"""The ``Host`` of Starlette's TestClient: apps under TestClient allow it (``allowed_hosts``)
+besides the loopback defaults, which stay what the real server uses."""
+
+
+def app_settings(**overrides: Any) -> Settings:
+    """Default settings plus ``testserver`` as an allowed host, with ``overrides``."""
+    base = Settings()
+    overrides.setdefault("allowed_hosts", (*base.allowed_hosts, TEST_HOST))
+    return dataclasses.replace(base, **overrides)
+
+
 @pytest.fixture
 def make_client() -> Iterator[Callable[..., TestClient]]:
-    """``make_client(max_body_bytes=100)`` -> TestClient for an app with those settings."""
+    """``make_client(max_body_bytes=100)`` -> TestClient for an app with those settings (and
+    ``testserver`` allowed as host). The client keeps cookies: it is one owner of its runs."""
     clients: list[TestClient] = []
 
     def make(**overrides: Any) -> TestClient:
-        client = TestClient(create_app(dataclasses.replace(Settings(), **overrides)))
+        client = TestClient(create_app(app_settings(**overrides)))
         client.__enter__()
         clients.append(client)
         return client
@@ -80,7 +93,8 @@ def run_live_server(app: FastAPI, timeout: float = 20.0) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", **UVICORN_OPTIONS)
+    config = uvicorn.Config(app, log_level="warning", lifespan="on",
+                            **uvicorn_options(app.state.settings))
     server = _ThreadedServer(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -1,5 +1,5 @@
 """Stateless lab endpoints: schedule previews, activation curves, conv output sizes, and the
-core.analysis calculators (depth profile, optimizer trajectories, regularization paths, a
+core.labs analyses (depth profile, optimizer trajectories, regularization paths, a
 backprop worked example).
 
 Engine modules are imported inside the handlers: they are plain NumPy and cheap to import, and
@@ -16,7 +16,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.responses import Response
 
-from app.errors import config_error_as_validation
+from app.errors import config_error_as_validation, parse_error_text
 from app.jsonsafe import SafeJSONResponse
 from app.schemas.common import MessageError, ValidationErrorBody
 from app.schemas.labs import (
@@ -27,6 +27,8 @@ from app.schemas.labs import (
     ConvShapeResponse,
     DepthRequest,
     DepthResponse,
+    EwaRequest,
+    EwaResponse,
     PenaltyGeometryRequest,
     PenaltyGeometryResponse,
     RegularizationPathRequest,
@@ -87,9 +89,11 @@ def _parse_params(raw: str | None) -> dict[str, Any]:
 
     try:
         params = json.loads(raw, parse_constant=reject_constant)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
+        reason = str(exc) if isinstance(exc, json.JSONDecodeError) or "is not allowed" in str(
+            exc) else parse_error_text(exc)  # too deep, too many digits: as for bodies
         raise RequestValidationError(
-            [{"loc": ["query", "params"], "msg": f"invalid JSON: {exc}", "type": "value_error"}]
+            [{"loc": ["query", "params"], "msg": f"invalid JSON: {reason}", "type": "value_error"}]
         ) from None
     if not isinstance(params, dict):
         raise RequestValidationError(
@@ -181,7 +185,7 @@ def depth(body: DepthRequest, request: Request) -> Response:
     saturated (sigmoid/tanh) or dead (ReLU) units, and histograms of the activations and of
     ``∂L/∂W``. Shows vanishing/exploding gradients, and what initialisation, batch norm, layer
     norm and residual connections do about them."""
-    from core.analysis import depth_profile
+    from core.labs.depth import depth_profile
 
     settings: Settings = request.app.state.settings
     if body.width > settings.max_units:
@@ -212,10 +216,12 @@ def depth(body: DepthRequest, request: Request) -> Response:
 def optimizer_trajectory(body: TrajectoryRequest) -> Response:
     """Runs a training optimizer (the same code as training; hyperparameters next to ``name``)
     on a 2-D test function from ``start``, optionally under a learning-rate schedule.
-    ``path[0]`` is the start and ``path[t + 1]`` the point after update ``t``. A run whose
-    iterate becomes non-finite stops there: ``diverged`` is true and only the finite prefix is
-    returned."""
-    from core.analysis import TEST_FUNCTIONS, trajectory
+    ``path[0]`` is the start and ``path[t + 1]`` the point after update ``t``; ``distance``
+    is the distance of each point to the nearest minimum. With ``"state": true`` the response
+    adds the optimizer's state after every update, by torch's ``optimizer.state`` keys, and the
+    per-coordinate effective step size. A run whose iterate becomes non-finite stops there:
+    ``diverged`` is true and only the finite prefix is returned."""
+    from core.labs.trajectories import TEST_FUNCTIONS, trajectory
 
     TEST_FUNCTIONS.get(body.function, "function")  # unknown names: 422 at body.function
     schedule = None
@@ -233,6 +239,7 @@ def optimizer_trajectory(body: TrajectoryRequest) -> Response:
         steps=body.steps,
         params=body.params,
         seed=body.seed,
+        state=body.state,
     )
     return SafeJSONResponse(result)
 
@@ -248,7 +255,7 @@ def regularization_path(body: RegularizationPathRequest) -> Response:
     ``(1/(2n))‖y − Xw − b‖² + l1·Σ|w| + (l2/2)·Σw²`` with l1 = λ (``l1``), l2 = λ (``l2``) or
     l1 = λ·l1_ratio, l2 = λ·(1 − l1_ratio) (``elastic_net``). L1 sets coefficients exactly to 0
     (``zeros`` counts them); L2 only shrinks them."""
-    from core.analysis import regularization_path as reg_path
+    from core.labs.sparsity import regularization_path as reg_path
 
     result = reg_path(
         body.method,
@@ -276,7 +283,7 @@ def penalty_geometry(body: PenaltyGeometryRequest) -> Response:
     constraint boundary through it (L1 diamond, L2 circle, elastic net in between) and the path
     of the optimum as λ grows from 0 (41 values). On the diamond the optimum lands on a corner,
     i.e. a coordinate exactly 0; on the circle it does not."""
-    from core.analysis import penalty_geometry as geometry
+    from core.labs.sparsity import penalty_geometry as geometry
 
     kwargs: dict[str, Any] = {}
     if body.w_star is not None:
@@ -306,7 +313,7 @@ def backprop(body: BackpropRequest) -> Response:
     ``db_l = delta_l``, and the weights after one SGD step ``W − lr·dW``. ``activation``
     applies to the output layer too unless ``output_activation`` is given."""
     from core.activations import ACTIVATIONS
-    from core.analysis import backprop_example
+    from core.labs.backprop import backprop_example
     from core.losses import LOSSES
 
     # unknown names: 422 at body.loss / body.output_activation (not ".name")
@@ -323,4 +330,21 @@ def backprop(body: BackpropRequest) -> Response:
         output_activation=body.output_activation,
         activation_params=body.activation_params,
     )
+    return SafeJSONResponse(result)
+
+
+@router.post(
+    "/api/labs/ewa",
+    summary="Exponentially weighted average, with and without bias correction",
+    response_model=EwaResponse,
+    responses=_422,
+)
+def exponentially_weighted_average(body: EwaRequest) -> Response:
+    """``s_t = β·s_{t−1} + (1 − β)·Y_t`` of a series: from ``s_0 = 0`` (and bias-corrected,
+    ``s_t/(1 − βᵗ)``, as Adam does) and from ``s_1 = Y_1`` (the notes' formula; torch's SGD
+    momentum buffer with ``dampening = β``), the weights of the last average and its
+    ``1/(1 − β)`` window. Without ``values``, a seeded noisy sine of length ``n``."""
+    from core.labs.ewa import ewa
+
+    result = ewa(body.values, beta=body.beta, n=body.n, noise=body.noise, seed=body.seed)
     return SafeJSONResponse(result)

@@ -22,8 +22,10 @@ CATALOG_SOURCES: dict[str, tuple[str, str]] = {
     "optimizers": ("core.optimizers", "OPTIMIZERS"),
     "schedules": ("core.schedules", "SCHEDULES"),
     "datasets": ("core.datasets", "DATASETS"),
+    "features": ("core.datasets", "FEATURES"),
     "regularization": ("core.regularizers", "REGULARIZERS"),
     "grad_clip": ("core.regularizers", "GRAD_CLIPS"),
+    "test_functions": ("core.labs.trajectories", "TEST_FUNCTIONS"),
 }
 
 
@@ -53,8 +55,10 @@ def healthz() -> Health:
 
 @router.get("/api/catalog", summary="Component catalog and server limits")
 def catalog(request: Request) -> Catalog:
-    """Every activation, initializer, loss, optimizer, schedule, dataset, regularizer and
-    gradient-clipping method with its parameter schema (type, default, range, choices) and
-    formula, plus the server's ``limits``. The browser controls are generated from this."""
+    """Every activation, initializer, loss, optimizer, schedule, dataset, input feature (feature
+    crosses of the 2-D datasets, ``dataset.features``), regularizer, gradient-clipping method
+    and 2-D test function (of ``POST /api/optimizers/trajectory``)
+    with its parameter schema (type, default, range, choices) and formula, plus the server's
+    ``limits``. The browser controls are generated from this."""
     settings: Settings = request.app.state.settings
     return Catalog(**registry_catalog(), limits=settings.limits())

@@ -18,6 +18,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from app.owners import ensure_owner_cookie
+
 router = APIRouter(include_in_schema=False)
 
 
@@ -102,9 +104,11 @@ def _translator(request: Request) -> Callable[[str], str]:
 
 
 def render(request: Request, name: str, context: dict[str, Any]) -> HTMLResponse:
-    return _templates(request).TemplateResponse(
+    response = _templates(request).TemplateResponse(
         request, name, {"t": _translator(request), **context}
     )
+    ensure_owner_cookie(response, request)  # before the page's scripts create runs
+    return response
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -231,9 +235,9 @@ def lab_normalization(request: Request) -> HTMLResponse:
 
 @router.get("/api-reference", response_class=HTMLResponse)
 def api_reference(request: Request) -> HTMLResponse:
-    """Every endpoint and schema from the OpenAPI document, rendered here (works offline,
-    unlike /docs and /redoc, which load Swagger UI / ReDoc from a CDN)."""
-    from app.api_reference import linked_type, operations_by_tag, schemas
+    """Every endpoint and schema from the OpenAPI document, rendered here in the app's own
+    pages (Swagger UI at /docs and ReDoc at /redoc show the same document)."""
+    from app.api_reference import linked_type, operations_by_tag, schemas, security_schemes
     from app.routers import stream
 
     openapi = request.app.openapi()
@@ -247,6 +251,7 @@ def api_reference(request: Request) -> HTMLResponse:
             "info": openapi.get("info", {}),
             "groups": operations_by_tag(openapi),
             "schemas": schemas(openapi),
+            "security_schemes": security_schemes(openapi),
             "websocket_protocol": (stream.__doc__ or "").strip(),
             "type_html": lambda summary: linked_type(summary, names),
         },

@@ -1,10 +1,19 @@
-"""``/api/runs``: create, inspect, train, change live, export/import and delete runs."""
+"""``/api/runs``: create, inspect, train, change live, export/import and delete runs.
+
+Who may do what (see :mod:`app.owners`): creating and importing are open and answer the
+``owner_token`` (also set as a cookie); listing needs the owner token and shows only the
+caller's runs; reads (the run, history, snapshot, data, weights, export, figures) need the
+owner token or the run's ``watch_token`` (``?watch=``); changes (PATCH, step, reset, PUT
+weights, DELETE) need the owner token. A run the caller has no token for answers 404 like a
+missing one; a watch token on a change answers 403.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import csv
 import io
+import threading
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -14,8 +23,19 @@ from app import figures
 from app.compression import GZIP_LEVEL, wants_gzip
 from app.errors import config_error_as_validation
 from app.jsonsafe import SafeJSONResponse
+from app.owners import (
+    Caller,
+    listing_needs_token,
+    optional_caller,
+    owner_caller,
+    read_only_error,
+    reader_caller,
+    set_owner_cookie,
+    signer,
+)
 from app.schemas.common import MessageError, ValidationErrorBody
 from app.schemas.runs import (
+    EventLog,
     ImportBody,
     ResetRequest,
     RunConfig,
@@ -27,16 +47,28 @@ from app.schemas.runs import (
     StepResponse,
     WeightsBody,
 )
-from app.sessions import STEP_SLICE, RunManager, RunSession
+from app.sessions import STEP_SLICE, RunManager, RunSession, ServerFullError
 from core.errors import ConfigError
-from core.history import ALL_FIELDS, LAYER_FIELDS, SCALAR_FIELDS
+from core.history import ALL_FIELDS, LAYER_FIELDS, SCALAR_FIELDS, history_digest
 from core.trainer import Run
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
+DISCONNECT_POLL_SECONDS = 0.2
+
 ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"model": MessageError, "description": "No run with this id."},
+    404: {"model": MessageError,
+          "description": "No run with this id that the caller holds a token for."},
     422: {"model": ValidationErrorBody, "description": "Invalid input (field and range named)."},
+}
+OWNER_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    403: {"model": MessageError, "description": "A watch token cannot change the run."},
+}
+CREATE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    503: {"model": MessageError, "description": "The server is full (GRADPLAY_MAX_RUNS) and "
+          "the client owns no run to give up; see the Retry-After header."},
 }
 
 
@@ -44,58 +76,133 @@ def manager(request: Request) -> RunManager:
     return request.app.state.runs  # type: ignore[no-any-return]
 
 
-def session_or_404(run_id: str, request: Request) -> RunSession:
-    session = manager(request).get(run_id)
-    if session is None:
-        raise HTTPException(status_code=404, detail=f"no run with id {run_id!r}")
+def _not_found(run_id: str) -> HTTPException:
+    return HTTPException(status_code=404, detail=f"no run with id {run_id!r}")
+
+
+def readable_session(
+    run_id: str, request: Request, caller: Annotated[Caller, Depends(reader_caller)]
+) -> RunSession:
+    """The run, for its owner or a holder of its watch token; else 404."""
+    session = manager(request).sessions.get(run_id)
+    if session is None or caller.role(session.owner, session.watch_token) is None:
+        raise _not_found(run_id)
+    session.touch()
     return session
 
 
-Session = Annotated[RunSession, Depends(session_or_404)]
+def owned_session(
+    run_id: str, request: Request, caller: Annotated[Caller, Depends(owner_caller)]
+) -> RunSession:
+    """The run, for its owner only: 403 for its watch token (``?watch=``), else 404."""
+    session = manager(request).sessions.get(run_id)
+    role = None if session is None else caller.role(session.owner, session.watch_token)
+    if session is None or role is None:
+        raise _not_found(run_id)
+    if role != "owner":
+        raise read_only_error()
+    session.touch()
+    return session
 
 
-@router.post("", status_code=201, response_model=RunCreated, responses=ERRORS)
-async def create_run(
-    request: Request, config: Annotated[RunConfig | None, Body()] = None
-) -> Any:
-    """Create a run from a RunConfig (``{}`` gives the defaults). Returns the resolved config."""
-    raw = config.model_dump(exclude_unset=True) if config is not None else {}
-    session = await manager(request).create(raw)
-    return SafeJSONResponse(
-        {"id": session.id, "status": session.status, "step": 0, "config": session.run.config},
+Session = Annotated[RunSession, Depends(readable_session)]
+OwnedSession = Annotated[RunSession, Depends(owned_session)]
+
+
+def _owner_token(request: Request, caller: Caller) -> str:
+    return caller.token or signer(request).issue()
+
+
+def _created(request: Request, session: RunSession, body: dict[str, Any]) -> SafeJSONResponse:
+    """201 with the owner and watch tokens; the owner token also as the browser's cookie."""
+    response = SafeJSONResponse(
+        {**body, "owner_token": session.owner, "watch_token": session.watch_token},
         status_code=201,
     )
+    set_owner_cookie(response, request, session.owner)
+    return response
 
 
-@router.get("", response_model=list[RunSummary])
-async def list_runs(request: Request) -> Any:
-    """Every live run of this server."""
-    return [s.summary() for s in manager(request).sessions.values()]
+def _server_full(exc: ServerFullError) -> HTTPException:
+    return HTTPException(status_code=503, detail=str(exc),
+                         headers={"Retry-After": str(exc.retry_after)})
 
 
-@router.post("/import", status_code=201, response_model=RunCreated, responses=ERRORS)
-async def import_run(request: Request, body: ImportBody) -> Any:
+@router.post("", status_code=201, response_model=RunCreated, responses=CREATE_ERRORS)
+async def create_run(
+    request: Request,
+    caller: Annotated[Caller, Depends(optional_caller)],
+    config: Annotated[RunConfig | None, Body()] = None,
+) -> Any:
+    """Create a run from a RunConfig (``{}`` gives the defaults). Returns the resolved config,
+    the ``owner_token`` (also set as the HttpOnly cookie ``gradplay_owner``) and the run's
+    read-only ``watch_token``.
+
+    A client that sends its owner token (``Authorization: Bearer``, or the cookie) keeps it:
+    the new run is one more of its runs. Beyond ``max_runs_per_client`` runs, the client's own
+    longest-idle run is evicted; when the server is full (``max_runs``) and the client has no
+    run to give up, 503 with ``Retry-After``."""
+    raw = config.model_dump(exclude_unset=True) if config is not None else {}
+    try:
+        session = await manager(request).create(raw, _owner_token(request, caller))
+    except ServerFullError as exc:
+        raise _server_full(exc) from None
+    return _created(request, session, {"id": session.id, "status": session.status, "step": 0,
+                                       "config": session.run.config})
+
+
+@router.get("", response_model=list[RunSummary], responses={
+    401: {"model": MessageError, "description": "No owner token was sent."}})
+async def list_runs(request: Request, caller: Annotated[Caller, Depends(owner_caller)]) -> Any:
+    """The caller's live runs (those of its owner token); other clients' runs are not
+    listed."""
+    if caller.token is None:
+        raise listing_needs_token()
+    return [s.summary() for s in manager(request).sessions.values() if caller.owns(s.owner)]
+
+
+@router.post("/import", status_code=201, response_model=RunCreated, responses=CREATE_ERRORS)
+async def import_run(
+    request: Request, body: ImportBody, caller: Annotated[Caller, Depends(optional_caller)]
+) -> Any:
     """Replay an export (config + event log up to ``step``); bit-for-bit reproducible.
 
-    If the export carries its ``history``, the replay is compared with it value for value and a
-    mismatch is a 422 naming the first differing field and step.
+    An import whose replay is estimated (``core.cost``) to take longer than
+    ``max_request_seconds`` is refused with a 422 naming the estimate.
+    If the export carries its ``history``, the replay is compared with it value for value;
+    if it carries ``history_sha256``, the replay's history must have that digest. A mismatch
+    is a 422 naming the field. The body may be gzip-compressed (``Content-Encoding: gzip``):
+    at most ``max_body_bytes`` compressed and ``max_import_bytes`` decompressed.
+    Owner and watch tokens, the quota and 503 as for ``POST /api/runs``.
     """
     mgr = manager(request)
     if body.step > request.app.state.settings.max_import_steps:
         raise ConfigError("step", f"must be <= {request.app.state.settings.max_import_steps}")
+    owner = _owner_token(request, caller)
+    try:
+        await mgr.check_room(owner)
+    except ServerFullError as exc:
+        raise _server_full(exc) from None
 
     def replay() -> Run:
-        return Run.replay(body.config, body.events, body.step, mgr.limits)
+        return Run.replay(body.config, body.events, body.step, mgr.limits,
+                          max_seconds=request.app.state.settings.max_request_seconds)
 
     run = await asyncio.get_running_loop().run_in_executor(mgr.executor, replay)
     if body.history is not None:
         _verify_history(run, body.history)
-    session = await mgr.add(run)
-    return SafeJSONResponse(
-        {"id": session.id, "status": session.status, "step": run.step_count,
-         "config": run.config, "verified": body.history is not None},
-        status_code=201,
-    )
+    if body.history_sha256 is not None and (
+        history_digest(run.history.columns()) != body.history_sha256
+    ):
+        raise ConfigError("history_sha256", "does not match the replay of config and events")
+    try:
+        session = await mgr.add(run, owner)
+    except ServerFullError as exc:
+        raise _server_full(exc) from None
+    verified = body.history is not None or body.history_sha256 is not None
+    return _created(request, session, {
+        "id": session.id, "status": session.status, "step": run.step_count,
+        "config": run.config, "verified": verified})
 
 
 def _verify_history(run: Run, history: dict[str, Any]) -> None:
@@ -124,22 +231,26 @@ async def get_run(session: Session) -> Any:
 
 
 @router.patch("/{run_id}", response_model=RunDetail, responses={
-    **ERRORS, 409: {"model": ValidationErrorBody, "description": "Needs a reset or a new run."}})
-async def patch_run(session: Session, patch: RunPatch) -> Any:
+    **OWNER_ERRORS,
+    409: {"model": ValidationErrorBody, "description": "Needs a reset or a new run."}})
+async def patch_run(session: OwnedSession, patch: RunPatch) -> Any:
     """Live change of optimizer (incl. name), schedule, regularization, batch_size, dropout,
     grad_clip or eval_every, effective from the next step and recorded in the event log.
-    Changing dataset, model, seed or loss answers 409: reset or create a new run."""
+    Changing dataset, model, seed or loss answers 409: reset or create a new run; so does a
+    change when the event log is full (``max_events``, ``max_event_bytes``)."""
     await session.apply_patch(patch.as_patch())
     return SafeJSONResponse(await session.locked(session.describe))
 
 
 @router.post("/{run_id}/step", response_model=StepResponse, responses={
-    **ERRORS, 409: {"model": MessageError, "description": "The run diverged; reset it."}})
+    **OWNER_ERRORS, 409: {"model": MessageError, "description": "The run diverged; reset it."}})
 async def step_run(
-    request: Request, session: Session, body: Annotated[StepRequest | None, Body()] = None
+    request: Request, session: OwnedSession, body: Annotated[StepRequest | None, Body()] = None
 ) -> Any:
     """Train synchronously for ``steps`` updates and return their records (the steps are
-    contiguous even while the run plays; training stops early at divergence).
+    contiguous even while the run plays; training stops early at divergence, and when the
+    client disconnects or the run is deleted: within a second, or one step if a step takes
+    longer).
 
     Long requests are encoded straight from the run's history rows, so the response costs
     little more than the training itself."""
@@ -147,12 +258,18 @@ async def step_run(
     limit = request.app.state.settings.max_steps_per_request
     if steps > limit:
         raise ConfigError("steps", f"must be an integer with 1 <= x <= {limit}")
-    if steps <= STEP_SLICE:
-        records = await session.step(steps)
-        return SafeJSONResponse({"records": records, "step": session.run.step_count,
-                                 "status": session.status, "divergence": session.run.divergence})
-    gzip = wants_gzip(request.scope, request.headers.get("accept-encoding", ""))
-    content = await session.step_body(steps, GZIP_LEVEL if gzip else None)
+    cancel = threading.Event()  # set when the client goes away: training stops
+    watch = asyncio.create_task(_cancel_on_disconnect(request, cancel))
+    try:
+        if steps <= STEP_SLICE:
+            records = await session.step(steps, cancel)
+            return SafeJSONResponse({"records": records, "step": session.run.step_count,
+                                     "status": session.status,
+                                     "divergence": session.run.divergence})
+        gzip = wants_gzip(request.scope, request.headers.get("accept-encoding", ""))
+        content = await session.step_body(steps, GZIP_LEVEL if gzip else None, cancel)
+    finally:
+        watch.cancel()
     # Compressed here (off the event loop): the GZip middleware passes responses with a
     # Content-Encoding through. Otherwise it may compress the body itself (and adds the Vary
     # header then).
@@ -160,9 +277,17 @@ async def step_run(
     return Response(content, media_type="application/json", headers=headers)
 
 
-@router.post("/{run_id}/reset", response_model=RunDetail, responses=ERRORS)
+async def _cancel_on_disconnect(request: Request, cancel: threading.Event) -> None:
+    """Set ``cancel`` once the client has disconnected (polled; training checks the flag
+    between slices of about ``CANCEL_SECONDS``)."""
+    while not await request.is_disconnected():
+        await asyncio.sleep(DISCONNECT_POLL_SECONDS)
+    cancel.set()
+
+
+@router.post("/{run_id}/reset", response_model=RunDetail, responses=OWNER_ERRORS)
 async def reset_run(
-    session: Session, body: Annotated[ResetRequest | None, Body()] = None
+    session: OwnedSession, body: Annotated[ResetRequest | None, Body()] = None
 ) -> Any:
     """Back to step 0 with the current config (and optionally a new seed)."""
     session.pause()
@@ -235,7 +360,10 @@ async def run_snapshot(
 
 @router.get("/{run_id}/data", responses=ERRORS)
 async def run_data(session: Session) -> Any:
-    """Training and validation points as the model sees them (after normalisation)."""
+    """Training and validation points after normalisation. ``x`` are the points in the data's
+    own coordinates (for 2-D data the (x1, x2) plane of the decision surface); with feature
+    crosses (``dataset.features``) the model's inputs are ``inputs`` (n, len(features)),
+    normalised by ``normalizer``; otherwise ``inputs`` equals ``x``."""
 
     def data() -> dict[str, Any]:
         ds = session.run.dataset
@@ -243,13 +371,29 @@ async def run_data(session: Session) -> Any:
             "task": ds.task,
             "n_classes": ds.n_classes,
             "input_dim": ds.input_dim,
-            "train": {"x": ds.x_train, "y": ds.y_train},
-            "val": {"x": ds.x_val, "y": ds.y_val},
+            "features": list(ds.features),
+            "train": {"x": ds.points_train, "y": ds.y_train, "inputs": ds.x_train},
+            "val": {"x": ds.points_val, "y": ds.y_val, "inputs": ds.x_val},
             "truth": ds.truth,
             "normalizer": ds.normalizer.to_dict(),
         }
 
     return SafeJSONResponse(await session.locked(data))
+
+
+@router.get("/{run_id}/events", response_model=EventLog, responses=ERRORS)
+async def run_events(request: Request, session: Session) -> Any:
+    """The run's event log (as in the export): live changes and weights edits since the last
+    reset. Bounded by ``max_events`` and ``max_event_bytes``; a change beyond either is a 409
+    and changes nothing. ``GET``/``PATCH`` of the run carry only its size."""
+    settings = request.app.state.settings
+
+    def log() -> dict[str, Any]:
+        run = session.run
+        return {"events": list(run.events), "count": len(run.events), "bytes": run.event_bytes,
+                "max_events": settings.max_events, "max_event_bytes": settings.max_event_bytes}
+
+    return SafeJSONResponse(await session.locked(log))
 
 
 @router.get("/{run_id}/weights", responses=ERRORS)
@@ -259,25 +403,48 @@ async def get_weights(session: Session) -> Any:
     return SafeJSONResponse({"layers": layers})
 
 
-@router.put("/{run_id}/weights", responses=ERRORS)
-async def put_weights(session: Session, body: WeightsBody) -> Any:
-    """Replace every parameter (exact float64); shape mismatches are 422. Recorded in the
-    event log so replays stay exact."""
+@router.put("/{run_id}/weights", responses={
+    **OWNER_ERRORS, 409: {"model": MessageError, "description": "The event log is full."}})
+async def put_weights(session: OwnedSession, body: WeightsBody) -> Any:
+    """Replace every parameter (exact float64); shape mismatches and anything but numbers are
+    422. Recorded in the event log so replays stay exact; a full log (``max_events``,
+    ``max_event_bytes``) is a 409 and changes nothing."""
     await session.locked(session.run.set_weights, body.layers)
     layers = await session.locked(session.run.model.get_layers)
     return SafeJSONResponse({"layers": layers})
 
 
-@router.get("/{run_id}/export", responses=ERRORS)
+EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    200: {
+        "description": "The export (JSON), or with ``format=csv`` the history as CSV.",
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "text/csv": {"schema": {"type": "string"}},
+        },
+    },
+}
+
+
+@router.get("/{run_id}/export", responses=EXPORT_RESPONSES)
 async def export_run(
     session: Session,
     format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+    history: Annotated[bool, Query(description="JSON: include the history (false: only its "
+                                   "digest, a small export for long runs).")] = True,
 ) -> Any:
-    """JSON: resolved config, event log, step and history (``POST /api/runs/import`` replays
-    it). ``?format=csv``: the history as CSV, per-layer fields as ``name[k]`` columns."""
+    """JSON: resolved config, event log, step, history and ``history_sha256``, the digest of
+    the history (``POST /api/runs/import`` replays it and checks both). ``?history=false``
+    leaves the history out: the export stays small however long the run, and the digest still
+    verifies the replay. ``?format=csv``: the history as CSV, per-layer fields as ``name[k]``
+    columns."""
 
     def build() -> dict[str, Any]:
-        return {**session.run.export(), "history": session.run.history.columns()}
+        cols = session.run.history.columns()
+        out = {**session.run.export(), "history_sha256": history_digest(cols)}
+        if history or format == "csv":
+            out["history"] = cols
+        return out
 
     exported = await session.locked(build)
     if format == "json":
@@ -301,11 +468,11 @@ def _history_csv(cols: dict[str, Any], n_layers: int) -> str:
     return out.getvalue()
 
 
-@router.delete("/{run_id}", status_code=204, responses=ERRORS)
-async def delete_run(run_id: str, request: Request) -> Response:
+@router.delete("/{run_id}", status_code=204, responses=OWNER_ERRORS)
+async def delete_run(session: OwnedSession, request: Request) -> Response:
     """Stop and forget a run."""
-    if not await manager(request).delete(run_id):
-        raise HTTPException(status_code=404, detail=f"no run with id {run_id!r}")
+    if not await manager(request).delete(session.id):
+        raise _not_found(session.id)
     return Response(status_code=204)
 
 

@@ -14,17 +14,20 @@ import io
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, WebSocket
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, WebSocket
 from fastapi.websockets import WebSocketDisconnect
 
 from app import search_figures
 from app.jsonsafe import SafeJSONResponse, dumps
+from app.owners import Caller, optional_caller
+from app.routers.runs import _created, _owner_token, _server_full
 from app.schemas.common import MessageError, ValidationErrorBody
 from app.schemas.runs import RunCreated
 from app.schemas.searches import SearchCreate, SearchOut
 from app.search import store
 from app.search.manager import SearchManager
 from app.search.spec import check_search
+from app.sessions import ServerFullError
 from core.trainer import Run
 
 router = APIRouter(prefix="/api/searches", tags=["searches"])
@@ -160,9 +163,13 @@ async def export_search(
 @router.post("/{search_id}/trials/{number}/run", status_code=201, response_model=RunCreated,
              responses={**ERRORS, 409: {"model": MessageError,
                                         "description": "The trial has not trained yet."}})
-async def open_trial_as_run(request: Request, search_id: str, number: int) -> Any:
+async def open_trial_as_run(
+    request: Request, search_id: str, number: int,
+    caller: Annotated[Caller, Depends(optional_caller)],
+) -> Any:
     """Open a trial as a normal run (playground, export, stream): its run config trained for the
-    steps the trial trained, bit-identical to what the trial's worker computed."""
+    steps the trial trained, bit-identical to what the trial's worker computed. The run belongs
+    to the caller (owner and watch tokens as for ``POST /api/runs``)."""
     mgr = manager(request)
     detail = await mgr.call(_describe_or_404, mgr, search_id)
     trial = next((t for t in detail["trials"] if t["number"] == number), None)
@@ -180,12 +187,12 @@ async def open_trial_as_run(request: Request, search_id: str, number: int) -> An
         return run
 
     run = await asyncio.get_running_loop().run_in_executor(runs.executor, replay)
-    session = await runs.add(run)
-    return SafeJSONResponse(
-        {"id": session.id, "status": session.status, "step": run.step_count,
-         "config": run.config},
-        status_code=201,
-    )
+    try:
+        session = await runs.add(run, _owner_token(request, caller))
+    except ServerFullError as exc:
+        raise _server_full(exc) from None
+    return _created(request, session, {"id": session.id, "status": session.status,
+                                       "step": run.step_count, "config": run.config})
 
 
 @router.get("/{search_id}/figures/{name}", responses={

@@ -101,7 +101,7 @@ class ConvShapeResponse(BaseModel):
     )
 
 
-# --- analysis endpoints (core.analysis) ------------------------------------------------------
+# --- analysis endpoints (core.labs) -----------------------------------------------------------
 
 
 class DepthRequest(StrictModel):
@@ -160,6 +160,10 @@ class DepthLayer(BaseModel):
     name: str = Field(examples=["hidden 1"])
     width: int
     grad_norm: float | None = Field(description="‖∂L/∂W‖_F of the layer's weights.")
+    bias_grad_norm: float | None = Field(
+        description="‖∂L/∂b‖ of the layer's biases (with zero init the output layer's bias "
+        "gradient is not 0 although every weight gradient may be)."
+    )
     weight_norm: float | None
     act_mean: float | None
     act_std: float | None
@@ -215,10 +219,16 @@ class TrajectoryRequest(StrictModel):
     )
 
     function: str = Field(
-        description="2-D test function: quadratic, rosenbrock, beale, himmelblau or saddle.",
+        description="2-D test function: quadratic (params a, b: curvatures along the axes, "
+        "condition number b/a; rotation: degrees), rosenbrock, beale, himmelblau, saddle, "
+        "plateau (param width: a flat region, then a drop) or wells (several local minima).",
         examples=["rosenbrock"],
     )
-    params: dict[str, Any] | None = Field(default=None, description="Function parameters.")
+    params: dict[str, Any] | None = Field(
+        default=None,
+        description="Function parameters, e.g. {\"a\": 1, \"b\": 50, \"rotation\": 30} for "
+        "quadratic; errors name params.<name> and its range.",
+    )
     start: list[float] | None = Field(
         default=None, description="[x, y] start point (default: the function's own)."
     )
@@ -226,6 +236,11 @@ class TrajectoryRequest(StrictModel):
     schedule: ScheduleSpec | None = Field(default=None, description="Default: constant rate.")
     steps: int = Field(default=100, ge=1, le=10_000, description="Updates to run.")
     seed: int = Field(default=0, ge=0, le=2**63 - 1)
+    state: bool = Field(
+        default=False,
+        description="Also return the optimizer's state after every update (`state`) and the "
+        "per-coordinate step size (`effective_lr`).",
+    )
 
 
 class TrajectoryResponse(BaseModel):
@@ -235,7 +250,35 @@ class TrajectoryResponse(BaseModel):
     steps_done: int
     diverged: bool
     diverged_at: int | None = Field(description="Index the first non-finite iterate would have.")
-    minima: list[list[float]]
+    minima: list[list[float]] = Field(
+        description="The surface's minima [x, y], lowest f first (every local minimum of "
+        "surfaces with several; empty for the saddle, which is unbounded below)."
+    )
+    distance: list[float] | None = Field(
+        default=None,
+        description="distance[t]: Euclidean distance from path[t] to the nearest minimum "
+        "(null when the surface has none).",
+    )
+    state: dict[str, list[list[float | None]]] | None = Field(
+        default=None,
+        description="Only with \"state\": true. The optimizer's state after update t, by "
+        "torch's optimizer.state keys: momentum_buffer (SGD, RMSprop), sum (Adagrad), "
+        "square_avg and grad_avg (RMSprop, Adadelta), exp_avg and exp_avg_sq (Adam, AdamW, "
+        "NAdam, RAdam, Adamax), max_exp_avg_sq (amsgrad), exp_inf (Adamax), acc_delta "
+        "(Adadelta), prev and step_size (Rprop), mu_product (NAdam; a scalar, repeated in both "
+        "columns). Each is a list of [x, y] rows aligned with lr (null before a buffer exists).",
+        examples=[{"exp_avg": [[-21.56, -8.8]], "exp_avg_sq": [[46.48, 7.744]]}],
+    )
+    effective_lr: list[list[float]] | None = Field(
+        default=None,
+        description="Only with \"state\": true. Per-coordinate step size of update t, [x, y]: "
+        "sgd lr (times the momentum buffer); adagrad lr/(1 + (t−1)·lr_decay)/(√sum + eps); "
+        "rmsprop lr/(√square_avg + eps) (centered: square_avg − grad_avg²); adam, adamw, nadam "
+        "lr/(√v̂ + eps) with v̂ = exp_avg_sq/(1 − β2ᵗ) (adam: times m̂ = exp_avg/(1 − β1ᵗ)); "
+        "radam lr·rₜ·√(1 − β2ᵗ)/(√exp_avg_sq + eps) once ρₜ > 5, else lr; adamax lr/exp_inf; "
+        "adadelta lr·√(acc_delta + eps)/√(square_avg + eps) (acc_delta before the update); "
+        "rprop step_size.",
+    )
 
 
 class RegularizationPathRequest(StrictModel):
@@ -377,3 +420,42 @@ class BackpropResponse(BaseModel):
     dL_da: list[float | None]
     backward: list[BackwardStep]
     updated: list[UpdatedLayer]
+
+
+class EwaRequest(StrictModel):
+    """An exponentially weighted average of a series (given, or a seeded noisy sine)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"beta": 0.9, "n": 100, "noise": 2.0, "seed": 0},
+                                        {"values": [1.0, 2.0, 3.0], "beta": 0.5}]}
+    )
+
+    values: list[float] | None = Field(
+        default=None,
+        description="The series Y_1 … Y_n (1 … 10,000 numbers, each -1e12 … 1e12). Default: "
+        "10 + 5·sin(2πt/n) plus Gaussian noise from `n`, `noise` and `seed`.",
+    )
+    beta: float = Field(default=0.9, description="Decay β, 0 <= β < 1.", examples=[0.9])
+    n: int = Field(default=100, description="Length of the generated series (1 … 10,000).")
+    noise: float = Field(default=2.0, description="Noise std of the generated series (0 … 100).")
+    seed: int = Field(default=0, description="Seed of the generated series' noise (>= 0).")
+
+
+class EwaResponse(BaseModel):
+    t: list[int] = Field(description="1 … n.")
+    values: list[float] = Field(description="The series Y_t.")
+    signal: list[float] | None = Field(
+        description="The noise-free signal of a generated series (null for given values)."
+    )
+    zero_start: list[float] = Field(description="s_t = β·s_{t−1} + (1 − β)·Y_t with s_0 = 0.")
+    bias_corrected: list[float] = Field(description="s_t / (1 − βᵗ), as Adam corrects m and v.")
+    first_value_start: list[float] = Field(
+        description="The notes' variant: s_1 = Y_1, then the same recursion (torch's SGD "
+        "momentum buffer with dampening = β)."
+    )
+    bias: list[float] = Field(description="1 − βᵗ: the total weight of the zero-start average.")
+    weights: list[float] = Field(
+        description="Weight (1 − β)·β^(n−i) of Y_i in the last zero-start average."
+    )
+    window: float = Field(description="1/(1 − β): about how many recent values it averages.")
+    beta: float

@@ -37,8 +37,10 @@ class Catalog(BaseModel):
                     "optimizers": [],
                     "schedules": [],
                     "datasets": [],
+                    "features": [],
                     "regularization": [],
                     "grad_clip": [],
+                    "test_functions": [],
                     "limits": {"max_units": 512},
                 }
             ]
@@ -51,6 +53,15 @@ class Catalog(BaseModel):
     optimizers: list[dict[str, Any]]
     schedules: list[dict[str, Any]]
     datasets: list[dict[str, Any]]
+    features: list[dict[str, Any]] = Field(
+        description="Input features of the 2-D datasets (`dataset.features`): x1, x2 and the "
+        "feature crosses x1_sq, x2_sq, x1_x2, sin_x1, sin_x2."
+    )
     regularization: list[dict[str, Any]]
     grad_clip: list[dict[str, Any]]
+    test_functions: list[dict[str, Any]] = Field(
+        description="2-D surfaces of POST /api/optimizers/trajectory; besides the common "
+        "fields: view {x: [lo, hi], y: [lo, hi]}, start [x, y], minima [[x, y], ...] (lowest "
+        "f first, for the default parameters) and saddles [[x, y], ...]."
+    )
     limits: dict[str, int]

@@ -32,6 +32,15 @@ class DatasetConfig(StrictModel):
     val_fraction: float = Field(0.2, ge=0.0, le=0.9)
     normalize: Literal["none", "minmax", "zscore"] = "none"
     params: Params = Field(default_factory=dict, description="Dataset-specific parameters.")
+    features: list[str] = Field(
+        default_factory=lambda: ["x1", "x2"],
+        description="Input features of the model for the 2-D datasets (feature crosses, as in "
+        "TensorFlow Playground): a non-empty list of distinct names from x1, x2, x1_sq, x2_sq, "
+        "x1_x2, sin_x1, sin_x2 (catalog: `features`). Computed from the raw coordinates, then "
+        "normalised. Other datasets accept only the default. The decision surface is still "
+        "drawn over (x1, x2).",
+        examples=[["x1", "x2"], ["x1_sq", "x2_sq"]],
+    )
 
 
 class ModelConfig(StrictModel):
@@ -57,7 +66,11 @@ class ModelConfig(StrictModel):
 
 
 class OptimizerConfig(ComponentModel):
-    name: str = Field("sgd", description="sgd | adagrad | rmsprop | adam | adamw")
+    name: str = Field(
+        "sgd",
+        description="a catalog optimizer: sgd | adagrad | rmsprop | adam | adamw | nadam | radam"
+        " | adamax | adadelta | rprop",
+    )
     lr: float = Field(0.03, ge=0.0, le=10.0, description="Base learning rate (torch semantics).")
 
 
@@ -186,11 +199,26 @@ class RunSummary(BaseModel):
     created: float
 
 
+WATCH_TOKEN_HELP = (
+    "The run's read-only token: `?watch=<watch_token>` reads and streams the run without "
+    "control; the playground's watch link is `/?run=<id>&watch=<watch_token>`."
+)
+
+
 class RunCreated(BaseModel):
     id: str
     status: Literal["ready", "running", "paused", "diverged"]
     step: int
     config: dict[str, Any]
+    verified: bool | None = Field(None, description="Imports: whether the replay was checked "
+                                  "against the export's history or history_sha256.")
+    owner_token: str = Field(
+        description="The client's owner token (also set as the HttpOnly cookie "
+        "`gradplay_owner`): send `Authorization: Bearer <owner_token>` to list, change, step, "
+        "delete and control-stream this and the client's other runs. A client that sent a "
+        "valid token gets the same one back."
+    )
+    watch_token: str = Field(description=WATCH_TOKEN_HELP)
 
 
 class RunDetail(RunSummary):
@@ -200,7 +228,22 @@ class RunDetail(RunSummary):
     layers: list[str]
     task: str
     speed: float | None
+    event_count: int = Field(description="Events in the run's log (live changes and weights "
+                             "edits since the last reset); the log is at GET .../events.")
+    event_bytes: int = Field(description="Size of the log as compact JSON (bounded by the "
+                             "server's max_event_bytes).")
+    watch_token: str = Field(description=WATCH_TOKEN_HELP)
+
+
+class EventLog(BaseModel):
+    """A run's event log: ``{step, patch}`` and ``{step, weights}`` entries in step order."""
+
     events: list[dict[str, Any]]
+    count: int
+    bytes: int
+    max_events: int = Field(description="The server's bound on the count (GRADPLAY_MAX_EVENTS).")
+    max_event_bytes: int = Field(description="The server's bound on the bytes "
+                                 "(GRADPLAY_MAX_EVENT_BYTES).")
 
 
 class StepResponse(BaseModel):
@@ -217,11 +260,21 @@ class WeightsBody(StrictModel):
 
 
 class ImportBody(StrictModel):
-    """An export: ``config`` + ``events`` + ``step``; ``history`` (optional) is verified."""
+    """An export: ``config`` + ``events`` + ``step``; ``history`` and ``history_sha256``
+    (both optional) are verified against the replay."""
 
     format: Literal["gradplay-run"] = "gradplay-run"
     version: Literal[1] = 1
     config: dict[str, Any]
     events: list[dict[str, Any]] = Field(default_factory=list)
     step: int = Field(0, ge=0, le=1_000_000)
-    history: dict[str, Any] | None = None
+    history: dict[str, Any] | None = Field(
+        None, description="The exported history: compared with the replay value for value.")
+    history_sha256: str | None = Field(
+        None,
+        pattern="^[0-9a-f]{64}$",
+        description="SHA-256 of the exported history (see core.history.history_digest): "
+        "the replay must reproduce it, so a long run is verified without its history "
+        "(export with ?history=false).",
+        examples=["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"],
+    )

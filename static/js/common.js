@@ -80,12 +80,15 @@ export function getCatalog() {
 // --------------------------------------------------------------------------------------------
 // small utilities
 
+// fn delayed until `ms` without calls; .cancel() drops a pending call.
 export function debounce(fn, ms = 150) {
   let timer = null;
-  return (...args) => {
+  const debounced = (...args) => {
     clearTimeout(timer);
     timer = setTimeout(() => fn(...args), ms);
   };
+  debounced.cancel = () => clearTimeout(timer);
+  return debounced;
 }
 
 export function el(tag, attrs = {}, ...children) {
@@ -266,10 +269,14 @@ export function playgroundScheduleUrl(entry, values, lr, warmupSteps) {
 }
 
 // Client-side check against the catalog schema (so obviously bad input never reaches the
-// server as a failing request). Returns "name: must be …" or null.
+// server as a failing request). Returns "name: must be …" (naming the allowed range, choices
+// or integer-ness) or null. `param` is a catalog parameter schema {name, type, min, max,
+// exclusive_min, exclusive_max, choices, nullable, max_len}; the page's own run fields
+// (samples, hidden widths, …) use the same shape.
 export function checkParam(param, value) {
   const bad = () => `${param.name}: ${t("controls.invalid", { range: rangeHint(param) || param.type })}`;
   if (value === null) return param.nullable ? null : bad();
+  if (value === undefined) return bad();
   if (param.type === "bool") return typeof value === "boolean" ? null : bad();
   if (param.type === "choice") return (param.choices || []).includes(value) ? null : bad();
   const items = param.type.endsWith("_list") ? value : [value];
@@ -277,8 +284,10 @@ export function checkParam(param, value) {
   for (const v of items) {
     if (typeof v !== "number" || !Number.isFinite(v)) return bad();
     if (param.type.startsWith("int") && !Number.isInteger(v)) return bad();
-    if (param.min !== undefined && (v < param.min || (param.exclusive_min && v === param.min))) return bad();
-    if (param.max !== undefined && (v > param.max || (param.exclusive_max && v === param.max))) return bad();
+    if (param.min !== undefined && param.min !== null
+      && (v < param.min || (param.exclusive_min && v === param.min))) return bad();
+    if (param.max !== undefined && param.max !== null
+      && (v > param.max || (param.exclusive_max && v === param.max))) return bad();
   }
   return null;
 }
@@ -286,6 +295,63 @@ export function checkParam(param, value) {
 // All problems of `values` for a catalog entry (empty list: OK to send).
 export function checkParams(entry, values) {
   return entry.params.map((p) => checkParam(p, values[p.name])).filter(Boolean);
+}
+
+// The text of a field checked against its schema: {value, error}. A text that cannot be a
+// value of the type gives value undefined and an error naming the allowed range.
+export function checkText(param, text) {
+  const value = parseParam(param, text);
+  return { value, error: checkParam(param, value) };
+}
+
+// Marks the field of `input` invalid with `message` shown under it (its allowed range), or
+// clears the mark (message null). The mark is what a person sees: a red border and the text in
+// <small class="field-error" data-testid="field-error">; the value never leaves the page.
+export function markInvalid(input, message) {
+  const host = input.closest(".field, [data-error-host]") || input.parentElement;
+  let note = host ? host.querySelector(":scope > .field-error") : null;
+  if (!message) {
+    if (input.getAttribute("aria-invalid") === "true") input.removeAttribute("aria-invalid");
+    if (note) note.remove();
+    return;
+  }
+  input.setAttribute("aria-invalid", "true");
+  if (!host) return;
+  if (!note) {
+    note = el("small", { className: "field-error", "data-testid": "field-error", role: "alert" });
+    host.append(note);
+  }
+  if (note.textContent !== message) note.textContent = message;
+}
+
+// Wires live validation to an input holding one value of `param`: on every edit the text is
+// checked and the field marked; a valid value is remembered. Returns {value(): last valid
+// value, error(): current problem or null, reset(value)}. onValid(value, committed) fires for
+// valid edits ("input": committed false; "change": committed true).
+export function validateInput(input, param, initial, onValid) {
+  let last = initial;
+  let error = null;
+  const read = () => (param.type === "bool" ? input.checked : checkText(param, input.value).value);
+  const check = (event) => {
+    const value = param.type === "choice" ? input.value : read();
+    error = checkParam(param, value);
+    markInvalid(input, error);
+    if (!error) {
+      last = value;
+      if (onValid) onValid(value, event.type === "change");
+    }
+  };
+  input.addEventListener("input", check);
+  input.addEventListener("change", check);
+  return {
+    value: () => last,
+    error: () => error,
+    reset(value) {
+      last = value;
+      error = null;
+      markInvalid(input, null);
+    },
+  };
 }
 
 // --------------------------------------------------------------------------------------------
@@ -342,17 +408,30 @@ function readInput(param, input) {
   return value === undefined ? Number.NaN : value;
 }
 
-function rangeHint(param) {
-  if (param.type === "choice" || param.type === "bool") return "";
-  const lo = param.min === undefined ? "" : `${param.min} ${param.exclusive_min ? "<" : "≤"} `;
-  const hi = param.max === undefined ? "" : ` ${param.exclusive_max ? "<" : "≤"} ${param.max}`;
-  return lo || hi ? `${lo}x${hi}` : "";
+// The allowed values of a parameter in words: "0 < x ≤ 10", "integer 1 ≤ x ≤ 512", "one of
+// a, b" (translated connectives via controls.integer / controls.one_of).
+export function rangeHint(param) {
+  if (param.type === "bool") return "";
+  if (param.type === "choice") return t("controls.one_of", { choices: (param.choices || []).join(", ") });
+  const has = (v) => v !== undefined && v !== null;
+  const lo = has(param.min) ? `${param.min} ${param.exclusive_min ? "<" : "≤"} ` : "";
+  const hi = has(param.max) ? ` ${param.exclusive_max ? "<" : "≤"} ${param.max}` : "";
+  const range = lo || hi ? `${lo}x${hi}` : "";
+  if (param.type === "int" || param.type === "int_list") {
+    return range ? t("controls.integer_range", { range }) : t("controls.integer");
+  }
+  return range;
 }
 
 // Renders labelled inputs for every parameter of a catalog entry into `container`.
 // kind: catalog key ("schedules", "activations", ...) used for translated help texts.
-// Returns {get(): {param: value}, set(values), element}; onChange(values) fires on edits.
-export function buildParamControls(container, kind, entry, { values = {}, onChange } = {}) {
+// Returns {get(): {param: value}, set(values), element, valid(), errors()}:
+//   get()    the values as typed (an unparsable number is NaN, so checkParams names it);
+//   valid()  the last valid value of every parameter (what a run or a URL may use);
+//   errors() the current problems ("name: must be …"), each also shown at its field.
+// onChange(values) fires on edits; onCommit(values), if given, on "change" events (Enter,
+// blur, a picked option) of valid fields.
+export function buildParamControls(container, kind, entry, { values = {}, onChange, onCommit } = {}) {
   const wrap = el("div", { className: "param-grid", "data-component": entry.name });
   const inputs = [];
   for (const param of entry.params) {
@@ -373,7 +452,8 @@ export function buildParamControls(container, kind, entry, { values = {}, onChan
       help || helpFallback ? catalogNode("small", helpKey, helpFallback, { className: "help", "data-hint": hint || null }) : null,
     );
     wrap.append(field);
-    inputs.push([param, input]);
+    const check = validateInput(input, param, value, onCommit ? (v, committed) => committed && onCommit(get()) : null);
+    inputs.push([param, input, check]);
     const fire = () => onChange && onChange(get());
     input.addEventListener(param.type === "bool" || param.type === "choice" ? "change" : "input", fire);
   }
@@ -386,14 +466,23 @@ export function buildParamControls(container, kind, entry, { values = {}, onChan
     return out;
   }
   function set(newValues) {
-    for (const [param, input] of inputs) {
+    for (const [param, input, check] of inputs) {
       const value = param.name in newValues ? newValues[param.name] : param.default;
       if (param.type === "bool") input.checked = Boolean(value);
       else input.value = formatParam(param, value);
+      check.reset(value);
     }
   }
+  function valid() {
+    const out = {};
+    for (const [param, , check] of inputs) out[param.name] = check.value();
+    return out;
+  }
+  function errors() {
+    return inputs.map(([, , check]) => check.error()).filter(Boolean);
+  }
   container.append(wrap);
-  return { get, set, element: wrap };
+  return { get, set, element: wrap, valid, errors };
 }
 
 // Fills a <select> with catalog entries (value = name, text = translated label).
@@ -451,7 +540,10 @@ export function color(i) {
   return PALETTE[i % PALETTE.length];
 }
 
-const CONFIG = { displaylogo: false, responsive: true };
+// The mode bar appears on hover only, and not at all on a phone-width screen (it covered
+// chart titles and the controls drawn over charts there).
+const CONFIG = { displaylogo: false, responsive: true, displayModeBar: "hover" };
+const PHONE_CONFIG = { ...CONFIG, displayModeBar: false };
 const charts = new Map(); // element -> {traces, layout}
 
 function whenPlotly() {
@@ -501,11 +593,46 @@ function fullLayout(layout) {
   return merged;
 }
 
-// Draws (first call) or updates (Plotly.react) a chart; re-rendered when the font changes.
+// Every chart follows its box: a ResizeObserver (font toggle, window resize, a card collapsed
+// or opened, the phone layout) re-fits it on the next animation frame. Plotly's own
+// "responsive" only listens to window resizes, so a chart whose card changed width for any
+// other reason kept its old size (and was clipped or left half the card empty).
+const resizePending = new Set();
+let resizeFrame = 0;
+const resizer = typeof ResizeObserver === "function"
+  ? new ResizeObserver((entries) => {
+    for (const entry of entries) resizePending.add(entry.target);
+    if (resizeFrame) return;
+    resizeFrame = requestAnimationFrame(() => {
+      resizeFrame = 0;
+      const pending = [...resizePending];
+      resizePending.clear();
+      for (const element of pending) {
+        // a hidden (collapsed) chart has no size to fit; it is re-fitted when shown again
+        if (!element.isConnected || !element.offsetWidth || !element._fullLayout) continue;
+        const full = element._fullLayout;
+        if (Math.abs(full.width - element.clientWidth) < 1 && Math.abs(full.height - element.clientHeight) < 1) continue;
+        window.Plotly.Plots.resize(element).catch(() => {});
+      }
+    });
+  })
+  : null;
+
+// Draws (first call) or updates (Plotly.react) a chart; re-rendered when the font changes
+// and re-fitted whenever its box changes size.
 export async function drawChart(element, traces, layout = {}) {
   const Plotly = await whenPlotly();
   charts.set(element, { traces, layout });
-  await Plotly.react(element, traces, fullLayout(layout), CONFIG);
+  await Plotly.react(element, traces, fullLayout(layout), window.innerWidth < 700 ? PHONE_CONFIG : CONFIG);
+  if (resizer && !element.dataset.resizeObserved) {
+    element.dataset.resizeObserved = "true";
+    resizer.observe(element);
+  }
+  // react keeps the previous size: catch up if the box changed while a resize was pending
+  if (element._fullLayout && element.offsetParent !== null
+      && Math.abs(element._fullLayout.width - element.clientWidth) > 1) {
+    Plotly.Plots.resize(element).catch(() => {});
+  }
   if (element.dataset.state !== "ready") element.dataset.state = "ready";
   return element;
 }
@@ -530,6 +657,15 @@ function initChrome() {
     langButton.addEventListener("click", () => {
       const next = LANGS[(LANGS.indexOf(getLang()) + 1) % LANGS.length];
       setLang(next);
+    });
+  }
+  // phone: the nav links fold behind a menu button (CSS shows the button below 700 px)
+  const navToggle = document.querySelector('[data-testid="nav-toggle"]');
+  if (navToggle) {
+    navToggle.addEventListener("click", () => {
+      const open = navToggle.getAttribute("aria-expanded") !== "true";
+      navToggle.setAttribute("aria-expanded", open ? "true" : "false");
+      document.querySelector(".nav").classList.toggle("nav-open", open);
     });
   }
   applyI18n();

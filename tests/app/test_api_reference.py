@@ -61,6 +61,29 @@ def test_reference_page(client: TestClient) -> None:
     assert "<script>" not in r.text  # CSP: no inline scripts
 
 
+def test_reference_shows_the_credentials(client: TestClient) -> None:
+    openapi = client.get("/openapi.json").json()
+    schemes = openapi["components"]["securitySchemes"]
+    assert schemes["ownerToken"] == {"type": "http", "scheme": "bearer",
+                                     "description": schemes["ownerToken"]["description"]}
+    assert schemes["ownerCookie"]["in"] == "cookie"
+    assert schemes["ownerCookie"]["name"] == "gradplay_owner"
+    assert (schemes["watchToken"]["in"], schemes["watchToken"]["name"]) == ("query", "watch")
+    paths = openapi["paths"]
+    owner = [{"ownerToken": []}, {"ownerCookie": []}]
+    assert paths["/api/runs/{run_id}"]["patch"]["security"] == owner
+    assert paths["/api/runs/{run_id}/step"]["post"]["security"] == owner
+    assert paths["/api/runs/{run_id}"]["get"]["security"] == [*owner, {"watchToken": []}]
+    assert "security" not in paths["/api/runs"]["post"]  # creating is open
+    text = html.unescape(client.get("/api-reference").text)
+    assert 'data-testid="api-security"' in text
+    assert "HTTP bearer: Authorization header" in text
+    assert "API key in query parameter 'watch'" in text
+    patch = text[text.index('id="patch_run'):]
+    patch = patch[:patch.index("</article>")]
+    assert "Credentials" in patch and "ownerToken" in patch and "watchToken" not in patch
+
+
 def test_inline_markdown_escapes_and_formats() -> None:
     from app.api_reference import inline_markdown, linked_type
 

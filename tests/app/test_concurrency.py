@@ -21,7 +21,7 @@ from websockets.sync.client import connect as ws_connect
 
 from app.sessions import RunManager
 from app.settings import Settings
-from tests.app.test_stream import create, ws_url
+from tests.app.test_stream import create, owner_headers, ws_url
 
 P95_BOUND_S = 0.5
 
@@ -29,7 +29,8 @@ P95_BOUND_S = 0.5
 def test_healthz_stays_live_while_four_runs_play_unlimited(live_server: str) -> None:
     with httpx.Client(base_url=live_server, timeout=10) as http:
         run_ids = [create(http, {"seed": k}) for k in range(4)]
-        conns = [ws_connect(ws_url(live_server, rid), max_size=None, proxy=None, legacy=True)
+        conns = [ws_connect(ws_url(live_server, rid), additional_headers=owner_headers(http),
+                            max_size=None, proxy=None, legacy=True)
                  for rid in run_ids]
         frames = [0] * len(conns)
         stop = threading.Event()
@@ -84,7 +85,7 @@ def test_long_step_request_does_not_block_healthz(live_server: str) -> None:
         result: dict[str, Any] = {}
 
         def long_step() -> None:
-            with httpx.Client(base_url=live_server, timeout=120) as c:
+            with httpx.Client(base_url=live_server, timeout=120, cookies=http.cookies) as c:
                 result["response"] = c.post(f"/api/runs/{run_id}/step", json={"steps": 10000})
 
         t = threading.Thread(target=long_step)

@@ -16,6 +16,7 @@ from app.jsonsafe import SafeJSONResponse, dumps, sanitize
 from app.main import create_app
 from app.settings import Settings, SettingsError
 from core.errors import ConfigError, RebuildRequiredError, RunStateError
+from tests.conftest import app_settings
 
 
 def strict_loads(data: bytes | str) -> object:
@@ -28,7 +29,7 @@ def strict_loads(data: bytes | str) -> object:
 @pytest.fixture
 def raising_client() -> TestClient:
     """App with extra routes that raise each kind of error."""
-    app = create_app(Settings())
+    app = create_app(app_settings())
 
     @app.get("/raise/config")
     def raise_config() -> None:

@@ -1,4 +1,4 @@
-"""Analysis endpoints (core.analysis over HTTP), the lab pages and their message catalogs."""
+"""Analysis endpoints (core.labs over HTTP), the lab pages and their message catalogs."""
 
 from __future__ import annotations
 
@@ -162,6 +162,70 @@ def test_trajectory_rejects(client: TestClient, body: dict[str, Any], loc: list[
     assert loc in locs(r)
 
 
+def test_trajectory_state_and_effective_lr(client: TestClient) -> None:
+    body = {"function": "rosenbrock", "optimizer": {"name": "adam", "lr": 0.05}, "steps": 30,
+            "state": True}
+    r = client.post(TRAJ, json=body)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert sorted(out["state"]) == ["exp_avg", "exp_avg_sq"]
+    assert all(len(rows) == 30 and len(rows[0]) == 2 for rows in out["state"].values())
+    assert len(out["effective_lr"]) == 30 and len(out["distance"]) == 31
+    # Adam: effective lr = lr / (√v̂ + eps) with v̂ = exp_avg_sq / (1 − β2ᵗ)
+    t, v = 30, out["state"]["exp_avg_sq"][-1][0]
+    assert out["effective_lr"][-1][0] == pytest.approx(0.05 / ((v / (1 - 0.999**t)) ** 0.5 + 1e-8))
+    plain = client.post(TRAJ, json={**body, "state": False}).json()
+    assert "state" not in plain and plain["path"] == out["path"]
+    nadam = client.post(TRAJ, json={**body, "optimizer": {"name": "nadam"}}).json()
+    assert sorted(nadam["state"]) == ["exp_avg", "exp_avg_sq", "mu_product"]
+
+
+def test_trajectory_state_of_a_diverged_run_is_strict_json(client: TestClient) -> None:
+    body = {"function": "rosenbrock", "start": [3.0, 3.0], "state": True, "steps": 50,
+            "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.5}}
+    r = client.post(TRAJ, json=body)
+    out = json.loads(r.text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+    assert out["diverged"] is True
+    assert len(out["state"]["momentum_buffer"]) == out["steps_done"]
+
+
+@pytest.mark.parametrize("function", ["plateau", "wells", "saddle"])
+def test_new_surfaces_and_distance(client: TestClient, function: str) -> None:
+    out = client.post(TRAJ, json={"function": function, "steps": 5}).json()
+    assert len(out["path"]) == 6
+    if function == "saddle":
+        assert out["minima"] == [] and out["distance"] is None
+    else:
+        assert len(out["distance"]) == 6 and out["minima"]
+    if function == "wells":
+        assert len(out["minima"]) == 3
+
+
+@pytest.mark.parametrize(
+    ("body", "loc", "message"),
+    [
+        ({"function": "quadratic", "state": "yes"}, ["body", "state"], "bool"),
+        ({"function": "quadratic", "params": {"rotation": 200}}, ["body", "params", "rotation"],
+         "-180.0 <= x <= 180.0"),
+        ({"function": "plateau", "params": {"width": 0}}, ["body", "params", "width"],
+         "0.1 <= x <= 5.0"),
+        ({"function": "wells", "params": {"a": 1}}, ["body", "params", "a"], "unknown"),
+        ({"function": "quadratic", "optimizer": {"name": "rprop", "etas": [0.5, 0.9]}},
+         ["body", "optimizer", "etas"], "0 < η− < 1 < η+"),
+        ({"function": "quadratic", "optimizer": {"name": "nadam", "momentum_decay": -1}},
+         ["body", "optimizer", "momentum_decay"], "0.0 <= x <= 1.0"),
+    ],
+)
+def test_trajectory_errors_name_field_and_range(
+    client: TestClient, body: dict[str, Any], loc: list[Any], message: str
+) -> None:
+    r = client.post(TRAJ, json=body)
+    assert r.status_code == 422, r.text
+    detail = {tuple(d["loc"]): d["msg"] for d in r.json()["detail"]}
+    assert tuple(loc) in detail, detail
+    assert message in detail[tuple(loc)].lower() or message in detail[tuple(loc)]
+
+
 # --- regularization path -------------------------------------------------------------------
 
 
@@ -299,3 +363,42 @@ def test_templates_only_use_known_keys(client: TestClient) -> None:
     for url in ("/labs/schedules", "/labs/gradients", "/"):
         keys = set(re.findall(r'data-i18n(?:-[a-z-]+)?="([^"]+)"', client.get(url).text))
         assert keys and keys <= set(en), sorted(keys - set(en))
+
+
+# --- exponentially weighted average ----------------------------------------------------------
+
+EWA = "/api/labs/ewa"
+
+
+def test_ewa_generated_and_given_series(client: TestClient) -> None:
+    r = client.post(EWA, json={"beta": 0.9, "n": 50, "seed": 3})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["t"][:3] == [1, 2, 3] and len(out["values"]) == 50 and len(out["signal"]) == 50
+    assert out["window"] == pytest.approx(10.0)
+    given = client.post(EWA, json={"values": [4.0, 4.0, 4.0], "beta": 0.5}).json()
+    assert given["signal"] is None
+    assert given["zero_start"] == [2.0, 3.0, 3.5]
+    assert given["bias_corrected"] == pytest.approx([4.0, 4.0, 4.0], rel=1e-15)
+    assert given["first_value_start"] == [4.0, 4.0, 4.0]
+
+
+@pytest.mark.parametrize(
+    ("body", "loc", "message"),
+    [
+        ({"beta": 1.0}, ["body", "beta"], "0.0 <= x < 1.0"),
+        ({"values": []}, ["body", "values"], "1 to 10000"),
+        ({"values": [1, 1e13]}, ["body", "values", 1], "<= 1000000000000.0"),
+        ({"n": 20000}, ["body", "n"], "1 <= x <= 10000"),
+        ({"noise": -1}, ["body", "noise"], "0.0 <= x <= 100.0"),
+        ({"bogus": 1}, ["body", "bogus"], ""),
+    ],
+)
+def test_ewa_errors_name_field_and_range(
+    client: TestClient, body: dict[str, Any], loc: list[Any], message: str
+) -> None:
+    r = client.post(EWA, json=body)
+    assert r.status_code == 422, r.text
+    detail = {tuple(d["loc"]): d["msg"] for d in r.json()["detail"]}
+    assert tuple(loc) in detail, detail
+    assert message in detail[tuple(loc)]

@@ -19,10 +19,12 @@ CATALOG_KEYS = {
     "initializers",
     "losses",
     "optimizers",
+    "features",
     "schedules",
     "datasets",
     "regularization",
     "grad_clip",
+    "test_functions",
 }
 
 
@@ -51,6 +53,13 @@ def test_catalog_lists_every_registry(client: TestClient) -> None:
                 assert {"name", "type", "default"} <= set(param)
     assert "relu" in [e["name"] for e in body["activations"]]
     assert "cosine_annealing" in [e["name"] for e in body["schedules"]]
+    assert {"rprop", "nadam", "radam", "adamax", "adadelta"} <= {
+        e["name"] for e in body["optimizers"]
+    }
+    surfaces = {e["name"]: e for e in body["test_functions"]}
+    assert {"quadratic", "plateau", "wells", "saddle"} <= set(surfaces)
+    assert len(surfaces["wells"]["minima"]) == 3 and surfaces["saddle"]["minima"] == []
+    assert "rotation" in [p["name"] for p in surfaces["quadratic"]["params"]]
 
 
 def test_catalog_limits_come_from_settings(make_client: Callable[..., TestClient]) -> None:
@@ -92,6 +101,7 @@ def test_docs_pages_served(client: TestClient, path: str) -> None:
     r = client.get(path)
     assert r.status_code == 200
     assert "/openapi.json" in r.text
+    assert "cdn." not in r.text  # assets are the app's own (app/api_docs.py)
 
 
 def test_index_page(client: TestClient) -> None:

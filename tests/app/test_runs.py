@@ -38,6 +38,11 @@ def strict_loads(text: str | bytes) -> Any:
     return json.loads(text, parse_constant=reject)
 
 
+def run_count(client: TestClient) -> int:
+    """Live runs of the whole server (of every client)."""
+    return len(client.app.state.runs.sessions)  # type: ignore[attr-defined]
+
+
 def create(client: TestClient, config: dict[str, Any] | None = None) -> str:
     r = client.post("/api/runs", json={} if config is None else config)
     assert r.status_code == 201, r.text
@@ -59,14 +64,15 @@ def test_create_empty_config_resolves_every_default(client: TestClient) -> None:
     r = client.post("/api/runs", json={})
     assert r.status_code == 201
     body = r.json()
-    assert set(body) == {"id", "status", "step", "config"}
+    assert set(body) == {"id", "status", "step", "config", "owner_token", "watch_token"}
     assert body["status"] == "ready" and body["step"] == 0
     cfg = body["config"]
     assert set(cfg) == {"seed", "dataset", "model", "loss", "loss_params", "optimizer",
                         "schedule", "regularization", "batch_size", "grad_clip", "eval_every"}
     assert cfg["seed"] == 0 and cfg["batch_size"] == 10 and cfg["eval_every"] == 1
     assert cfg["dataset"] == {"name": "circle", "n": 200, "noise": 0.1, "val_fraction": 0.2,
-                              "normalize": "none", "params": {}}
+                              "normalize": "none", "params": {},
+                              "features": ["x1", "x2"]}
     assert cfg["model"]["hidden"] == [8, 8] and cfg["model"]["activation"] == "tanh"
     assert {"init", "init_params", "bias_init", "bias_init_params", "batch_norm", "layer_norm",
             "dropout", "residual", "activation_params"} <= set(cfg["model"])
@@ -142,7 +148,7 @@ def test_run_ids_are_unguessable_and_distinct(client: TestClient) -> None:
 
 
 def test_list_runs(client: TestClient) -> None:
-    assert client.get("/api/runs").json() == []
+    assert client.get("/api/runs").status_code == 401  # no owner token yet
     a, b = create(client), create(client)
     step(client, b, 3)
     listed = {s["id"]: s for s in client.get("/api/runs").json()}
@@ -152,14 +158,21 @@ def test_list_runs(client: TestClient) -> None:
     assert set(listed[a]) == {"id", "status", "step", "epoch", "created"}
 
 
+def events_of(client: TestClient, run_id: str) -> list[dict[str, Any]]:
+    r = client.get(f"/api/runs/{run_id}/events")
+    assert r.status_code == 200
+    return list(r.json()["events"])
+
+
 def test_get_run_fields(client: TestClient) -> None:
     run_id = create(client)
     fresh = client.get(f"/api/runs/{run_id}").json()
-    assert fresh["metrics"] is None and fresh["divergence"] is None and fresh["events"] == []
+    assert fresh["metrics"] is None and fresh["divergence"] is None and fresh["event_count"] == 0
     records = step(client, run_id, 25)["records"]
     detail = strict_loads(client.get(f"/api/runs/{run_id}").text)
     assert {"id", "status", "step", "epoch", "config", "metrics", "divergence", "layers", "task",
-            "speed", "events", "created"} <= set(detail)
+            "speed", "event_count", "event_bytes", "created"} <= set(detail)
+    assert "events" not in detail  # the log is at GET .../events
     assert detail["id"] == run_id and detail["status"] == "paused"
     assert detail["step"] == 25
     assert detail["epoch"] == 1  # 160 training points / batch 10 = 16 steps per epoch
@@ -187,7 +200,7 @@ def test_step_default_is_one(client: TestClient) -> None:
     assert r.status_code == 200 and r.json()["step"] == 1 and len(r.json()["records"]) == 1
 
 
-@pytest.mark.parametrize("steps", [0, -1, 10001, "5", 5.0, True, None])
+@pytest.mark.parametrize("steps", [0, -1, 10001, "5", 5.5, True, None])
 def test_step_invalid_count_is_422_naming_steps(client: TestClient, steps: Any) -> None:
     run_id = create(client)
     r = client.post(f"/api/runs/{run_id}/step", json={"steps": steps})
@@ -234,12 +247,13 @@ def test_patch_applies_from_next_step_and_is_logged(
     r = client.patch(f"/api/runs/{run_id}", json=patch)
     assert r.status_code == 200, r.text
     detail = r.json()
-    assert detail["events"] == [{"step": 4, "patch": patch}]
+    assert "events" not in detail and detail["event_count"] == 1
+    assert events_of(client, run_id) == [{"step": 4, "patch": patch}]
     rec = step(client, run_id, 1)["records"][0]
     assert rec["step"] == 4
     assert check(detail["config"], rec)
     got = client.get(f"/api/runs/{run_id}").json()
-    assert got["events"] == [{"step": 4, "patch": patch}]
+    assert got["event_count"] == 1
     assert got["config"] == detail["config"]
 
 
@@ -270,7 +284,7 @@ def test_patch_rebuild_fields_are_409(client: TestClient, field: str) -> None:
     assert item["loc"] == ["body", field] and item["type"] == "rebuild_required"
     assert "reset" in item["msg"] and "create a new" in item["msg"]
     after = client.get(f"/api/runs/{run_id}").json()
-    assert after["config"] == before["config"] and after["events"] == []
+    assert after["config"] == before["config"] and events_of(client, run_id) == []
 
 
 @pytest.mark.parametrize(
@@ -301,7 +315,7 @@ def test_invalid_patch_is_422_and_changes_nothing(
     assert loc in locs(r)
     after = client.get(f"/api/runs/{run_id}").json()
     assert after["config"] == before["config"]
-    assert after["events"] == before["events"] == []
+    assert events_of(client, run_id) == []
     assert step(client, run_id, 1)["records"][0]["lr"] == 0.03
 
 
@@ -481,7 +495,7 @@ def test_weights_roundtrip_is_exact(client: TestClient) -> None:
     got = client.get(f"/api/runs/{run_id}/weights").json()
     assert got["layers"][1]["W"][3][0] == 0.30000000000000004
     assert got == w2
-    events = client.get(f"/api/runs/{run_id}").json()["events"]
+    events = events_of(client, run_id)
     assert [sorted(e) for e in events] == [["step", "weights"], ["step", "weights"]]
     assert events[-1]["step"] == 7
 
@@ -494,7 +508,7 @@ def test_weights_shape_mismatch_is_422(client: TestClient) -> None:
     r = client.put(f"/api/runs/{run_id}/weights", json=bad)
     assert r.status_code == 422 and locs(r) == [["body", "layers", 1, "W"]]
     assert client.get(f"/api/runs/{run_id}/weights").json() == w
-    assert client.get(f"/api/runs/{run_id}").json()["events"] == []
+    assert events_of(client, run_id) == []
 
 
 @pytest.mark.parametrize("where", ["top", "layer"])
@@ -564,7 +578,7 @@ def test_import_without_history_replays(client: TestClient) -> None:
     run_id = create(client)
     step(client, run_id, 6)
     e = client.get(f"/api/runs/{run_id}/export").json()
-    del e["history"]
+    del e["history"], e["history_sha256"]
     r = client.post("/api/runs/import", json=e)
     assert r.status_code == 201 and r.json()["verified"] is False and r.json()["step"] == 6
 
@@ -583,11 +597,11 @@ def test_import_tampered_history_is_422(client: TestClient, tamper: str) -> None
     else:
         e["history"]["bogus"] = [1.0]
         field = "bogus"
-    n_runs = len(client.get("/api/runs").json())
+    n_runs = run_count(client)
     r = client.post("/api/runs/import", json=e)
     assert r.status_code == 422
     assert locs(r) == [["body", "history", field]]
-    assert len(client.get("/api/runs").json()) == n_runs  # nothing created
+    assert run_count(client) == n_runs  # nothing created
 
 
 @pytest.mark.parametrize(
@@ -595,7 +609,7 @@ def test_import_tampered_history_is_422(client: TestClient, tamper: str) -> None
     [
         (lambda e: e.update(step=-1), ["body", "step"]),
         (lambda e: e.update(format="other"), ["body", "format"]),
-        (lambda e: e["config"].update(batch_size=0), ["body", "batch_size"]),
+        (lambda e: e["config"].update(batch_size=0), ["body", "config", "batch_size"]),
         (lambda e: e.update(events=[{"step": 1}]), ["body", "events", 0]),
         (lambda e: e.update(step=200001), ["body", "step"]),
     ],
@@ -642,7 +656,7 @@ def test_delete(client: TestClient) -> None:
     assert r.status_code == 204 and r.content == b""
     assert client.get(f"/api/runs/{run_id}").status_code == 404
     assert client.delete(f"/api/runs/{run_id}").status_code == 404
-    assert client.get("/api/runs").json() == []
+    assert run_count(client) == 0
 
 
 @pytest.mark.parametrize(
@@ -780,7 +794,7 @@ def test_create_invalid_is_422(
     r = client.post("/api/runs", json=config)
     assert r.status_code == 422, r.text
     assert loc in locs(r), locs(r)
-    assert client.get("/api/runs").json() == []
+    assert run_count(client) == 0
 
 
 def test_limits_follow_settings(make_client: Callable[..., TestClient]) -> None:
@@ -822,7 +836,7 @@ def test_body_over_1mib_is_413(client: TestClient) -> None:
     body = b'{"seed": 1' + b" " * (1 << 20) + b"}"
     r = client.post("/api/runs", content=body, headers={"content-type": "application/json"})
     assert r.status_code == 413
-    assert client.get("/api/runs").json() == []
+    assert run_count(client) == 0
     run_id = create(client)
     w = b'{"layers": [' + b"0.0," * 300_000 + b"0.0]}"
     r = client.put(f"/api/runs/{run_id}/weights", content=w,

@@ -10,15 +10,16 @@ import pytest
 from fastapi import WebSocket
 from fastapi.testclient import TestClient
 
+from app.api_docs import ASSET_URL, REDOC_LOGO
 from app.main import create_app
-from app.security import CSP, DOCS_CSP
-from app.settings import Settings
+from app.security import CSP
 from app.static_files import _accepts_gzip, plotly_asset, plotly_js_version
+from tests.conftest import app_settings
 
 EXPECTED_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data: blob:; connect-src 'self' ws: wss:; object-src 'none'; "
-    "base-uri 'self'; frame-ancestors 'none'"
+    "img-src 'self' data: blob:; connect-src 'self' ws: wss:; worker-src 'self' blob:; "
+    "object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
 )
 
 
@@ -56,11 +57,34 @@ def test_headers_on_every_response(client: TestClient, method: str, path: str,
 
 
 @pytest.mark.parametrize("path", ["/docs", "/redoc"])
-def test_docs_get_relaxed_csp(client: TestClient, path: str) -> None:
+def test_docs_pages_get_the_same_csp_and_no_cdn(client: TestClient, path: str) -> None:
     r = client.get(path)
-    assert_security_headers(r, DOCS_CSP)
-    assert "https://cdn.jsdelivr.net" in r.headers["content-security-policy"]
-    assert "https://cdn.jsdelivr.net" in r.text  # why the relaxation exists
+    assert r.status_code == 200
+    assert_security_headers(r)
+    assert "https://" not in r.text and "<script>" not in r.text  # no CDN, no inline script
+    assert f'{ASSET_URL}/' in r.text and '"/openapi.json"' in r.text
+
+
+@pytest.mark.parametrize(("name", "media_type", "marker"), [
+    ("swagger-ui-bundle.js", "text/javascript", b"SwaggerUIBundle"),
+    ("swagger-ui.css", "text/css", b".swagger-ui"),
+    ("redoc.standalone.js", "text/javascript", b"Redoc"),
+])
+def test_docs_assets_from_the_installed_package(client: TestClient, name: str,
+                                                media_type: str, marker: bytes) -> None:
+    url = f"{ASSET_URL}/{name}"
+    plain = client.get(url, headers={"accept-encoding": "identity"})
+    assert plain.status_code == 200 and plain.headers["content-type"].startswith(media_type)
+    assert marker in plain.content and len(plain.content) > 100_000
+    assert plain.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert_security_headers(plain)
+    zipped = client.get(url, headers={"accept-encoding": "gzip"})
+    assert zipped.headers["content-encoding"] == "gzip" and zipped.content == plain.content
+    again = client.get(url, headers={"if-none-match": plain.headers["etag"]})
+    assert again.status_code == 304
+    assert client.head(url).status_code == 200
+    if name == "redoc.standalone.js":  # its one remote URL (a logo) is gone
+        assert REDOC_LOGO not in plain.content and b"cdn.redoc.ly" not in plain.content
 
 
 def test_no_cors_by_default(client: TestClient) -> None:
@@ -134,7 +158,7 @@ def test_live_server_rejects_chunked_oversized_body(live_server: str) -> None:
 
 
 def test_websocket_passes_through_middleware() -> None:
-    app = create_app(Settings(max_body_bytes=10))
+    app = create_app(app_settings(max_body_bytes=10))
 
     @app.websocket("/ws-echo")
     async def echo(ws: WebSocket) -> None:

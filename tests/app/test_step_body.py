@@ -14,10 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.compression import is_loopback_client, wants_gzip
-from app.jsonenc import dumps
+from app.jsonenc import dumps, sanitize
 from app.sessions import (
     MAX_PENDING_RECORDS,
-    ROWS_MIN,
     STEP_SLICE,
     RunManager,
     RunSession,
@@ -35,7 +34,8 @@ REGRESSION_BN = {"dataset": {"name": "sine"}, "model": {"hidden": [6, 5], "batch
 
 
 def expected_body(config: dict[str, Any], n: int, status: str = "paused") -> bytes:
-    """What a step response must be, byte for byte: the engine's own records, dumped."""
+    """What a step response must be, byte for byte: the engine's own records, dumped (by
+    orjson, whose float text parses back to the same float64: checked where used)."""
     run = Run(config)
     records = run.step(n)
     return dumps({"records": records, "step": run.step_count,
@@ -75,6 +75,8 @@ def test_slices_cover_every_step(n: int) -> None:
 def test_body_is_the_engines_records_on_every_path(config: dict[str, Any], n: int) -> None:
     """History rows (nobody watching), record dicts (watchers; history full): same bytes."""
     want = expected_body(config, n)
+    run = Run(config)
+    assert json.loads(want)["records"] == sanitize(run.step(n))  # the engine's values
     assert step_body(config, n) == want
     assert step_body(config, n, watched=True) == want
     assert step_body(config, n, capacity=n // 2) == want  # history cannot hold every row
@@ -267,8 +269,9 @@ def test_a_watcher_that_joins_during_a_request_gets_its_records() -> None:
 
             def step_then_join(n: int, collect: bool = True) -> list[dict[str, Any]]:
                 out = step(n, collect)
-                watcher = session.add_watcher()  # (on the worker thread: fine for a test)
-                watcher.push_records = lambda text, n: seen.extend(steps_of(text, n))
+                if not session.watchers:  # one watcher joins, after the first slice
+                    watcher = session.add_watcher()  # (on the worker thread: fine for a test)
+                    watcher.push_records = lambda text, n: seen.extend(steps_of(text, n))
                 return out
 
             session.run.step = step_then_join  # type: ignore[method-assign]
@@ -282,14 +285,16 @@ def test_a_watcher_that_joins_during_a_request_gets_its_records() -> None:
 
 
 # --- what watchers get -------------------------------------------------------------------------
-@pytest.mark.parametrize("n", [1, ROWS_MIN - 1, ROWS_MIN, 300])
-def test_advance_posts_the_engines_records(n: int) -> None:
-    """WebSocket "step" and play chunks: short ones as dicts, longer ones from the rows;
-    watchers get the same text either way."""
+@pytest.mark.parametrize(("n", "capacity"), [(1, None), (2, None), (300, None), (300, 100)])
+def test_advance_posts_the_engines_records(n: int, capacity: int | None) -> None:
+    """WebSocket "step" and play chunks: from the rows, or as dicts once the history cannot
+    hold every step; watchers get the same text either way."""
 
     async def go() -> tuple[list[bytes], int]:
         with ThreadPoolExecutor(1) as pool:
             session = RunSession("r", Run({"seed": 3}), executor=pool)
+            if capacity is not None:
+                session.run.history.capacity = capacity
             watcher = session.add_watcher()
             done = await session.advance(n)
             await asyncio.sleep(0.02)
@@ -298,7 +303,9 @@ def test_advance_posts_the_engines_records(n: int) -> None:
 
     chunks, done = asyncio.run(go())
     assert done == n
-    assert b"[" + b",".join(chunks) + b"]" == dumps(Run({"seed": 3}).step(n))
+    records = Run({"seed": 3}).step(n)
+    assert b"[" + b",".join(chunks) + b"]" == dumps(records)
+    assert json.loads(b"[" + b",".join(chunks) + b"]") == sanitize(records)  # values, too
 
 
 def test_frame_text() -> None:

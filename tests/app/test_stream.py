@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from websockets.sync.client import connect as ws_connect
 
+from app.owners import COOKIE_NAME
 from tests.app.test_runs import DIVERGING, strict_loads
 
 FAST = {"dataset": {"n": 100}, "model": {"hidden": [4]}}  # cheap steps
@@ -219,7 +220,7 @@ def test_set_lr_while_playing(client: TestClient, open_stream: Callable) -> None
     assert_consecutive(s.steps())
     lrs = [r["lr"] for r in s.records]
     assert lrs == [0.03] * changed_at + [0.5] * (len(lrs) - changed_at)
-    events = client.get(f"/api/runs/{run_id}").json()["events"]
+    events = client.get(f"/api/runs/{run_id}/events").json()["events"]
     assert events == [{"step": changed_at, "patch": {"optimizer": {"lr": 0.5}}}]
     assert any(m.get("type") == "config" for m in map(strict_loads, s.texts))
 
@@ -244,7 +245,7 @@ def test_set_bad_patch_is_an_error_and_changes_nothing(
     assert err["of"] == "set"
     assert any(item["loc"][-len(loc):] == loc for item in err["detail"]), err
     after = client.get(f"/api/runs/{run_id}").json()
-    assert after["config"] == before["config"] and after["events"] == []
+    assert after["config"] == before["config"] and after["event_count"] == 0
     s.send({"type": "step", "steps": 2})
     assert s.until_type("ack", "step")["step"] == 2
 
@@ -471,11 +472,18 @@ def ws_url(base: str, run_id: str) -> str:
     return base.replace("http://", "ws://") + f"/api/runs/{run_id}/stream"
 
 
+def owner_headers(http: httpx.Client) -> dict[str, str]:
+    """The owner token that ``http`` got as a cookie, as a bearer header for a WebSocket."""
+    return {"Authorization": f"Bearer {http.cookies[COOKIE_NAME]}"}
+
+
 def test_live_play_set_and_two_clients(live_server: str) -> None:
     with httpx.Client(base_url=live_server, timeout=10) as http:
         run_id = create(http, FAST)
-        with ws_connect(ws_url(live_server, run_id), max_size=None, proxy=None) as ca, \
-                ws_connect(ws_url(live_server, run_id), max_size=None, proxy=None) as cb:
+        with ws_connect(ws_url(live_server, run_id), additional_headers=owner_headers(http),
+                   max_size=None, proxy=None) as ca, \
+                ws_connect(ws_url(live_server, run_id), additional_headers=owner_headers(http),
+                   max_size=None, proxy=None) as cb:
             a, b = live_stream(ca), live_stream(cb)
             for s in (a, b):
                 assert s.recv()["type"] == "state"
@@ -508,7 +516,8 @@ def test_live_play_set_and_two_clients(live_server: str) -> None:
 def test_live_last_client_leaving_pauses_and_divergence(live_server: str) -> None:
     with httpx.Client(base_url=live_server, timeout=10) as http:
         run_id = create(http, FAST)
-        with ws_connect(ws_url(live_server, run_id), max_size=None, proxy=None) as conn:
+        with ws_connect(ws_url(live_server, run_id), additional_headers=owner_headers(http),
+                   max_size=None, proxy=None) as conn:
             s = live_stream(conn)
             s.send({"type": "speed", "steps_per_second": "unlimited"})
             s.send({"type": "play"})
@@ -520,7 +529,8 @@ def test_live_last_client_leaving_pauses_and_divergence(live_server: str) -> Non
             time.sleep(0.05)
 
         run_id = create(http, DIVERGING)
-        with ws_connect(ws_url(live_server, run_id), max_size=None, proxy=None) as conn:
+        with ws_connect(ws_url(live_server, run_id), additional_headers=owner_headers(http),
+                   max_size=None, proxy=None) as conn:
             s = live_stream(conn)
             s.send({"type": "play"})
             frame = s.until(lambda m: m["type"] == "frame" and m["status"] == "diverged")

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.analysis import depth_profile
 from core.errors import ConfigError
+from core.labs.depth import depth_profile
 from core.layers import BatchNorm1d, dropout_mask
 from core.losses import LOSSES
 from core.normalization import forward_mode

@@ -7,9 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from core.analysis import backprop_example, trajectory
 from core.convshape import conv_shape
 from core.errors import ConfigError
+from core.labs.backprop import backprop_example
+from core.labs.trajectories import trajectory
 from core.optimizers import make_optimizer
 
 NOTES = {

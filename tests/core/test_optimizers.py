@@ -95,6 +95,31 @@ def test_golden_trajectory(case: dict[str, Any]) -> None:
     _assert_trajectory(case, case["trajectory"])
 
 
+def _assert_states(case: dict[str, Any], states: list[dict[str, Any]]) -> None:
+    """After every step, ``torch_state()`` has exactly torch's ``optimizer.state`` keys and
+    values (without ``step``, which must equal the number of updates)."""
+    opt = make_optimizer(case["optimizer"], case["hp"])
+    params = np.array(case["params0"], dtype=np.float64)
+    for t, (g, ref) in enumerate(zip(case["grads"], states, strict=True)):
+        change = (case.get("changes") or {}).get(str(t))
+        if change:
+            opt.update_hyperparameters(change)
+        opt.step(params, np.array(g, dtype=np.float64), case["lrs"][t])
+        mine = opt.torch_state()
+        assert sorted(mine) == sorted(ref), f"{case['name']} step {t}"
+        assert opt.n_steps == t + 1
+        for key, value in ref.items():
+            np.testing.assert_allclose(
+                mine[key], np.array(value), rtol=RTOL, atol=ATOL,
+                err_msg=f"{case['name']} step {t} state {key}",
+            )
+
+
+@pytest.mark.parametrize("case", _fixture()["cases"], ids=lambda c: c["name"])
+def test_golden_state_after_every_step(case: dict[str, Any]) -> None:
+    _assert_states(case, case["states"])
+
+
 def _random_case(rng: np.random.Generator) -> dict[str, Any]:
     name = str(rng.choice(OPTIMIZERS.names()))
     hp: dict[str, Any] = {}
@@ -110,18 +135,29 @@ def _random_case(rng: np.random.Generator) -> dict[str, Any]:
     elif name == "rmsprop":
         hp.update(alpha=float(rng.uniform(0.5, 0.999)), centered=bool(rng.random() < 0.5),
                   momentum=float(rng.choice([0.0, rng.uniform(0, 0.95)])))
+    elif name == "rprop":
+        hp.update(etas=[float(rng.uniform(0.1, 0.9)), float(rng.uniform(1.05, 3.0))],
+                  step_sizes=[float(10 ** rng.uniform(-6, -3)), float(10 ** rng.uniform(-1, 1))])
+    elif name == "adadelta":
+        hp["rho"] = float(rng.uniform(0.0, 0.999))
     else:
-        hp.update(betas=[float(rng.uniform(0, 0.99)), float(rng.uniform(0.5, 0.9999))],
-                  amsgrad=bool(rng.random() < 0.5))
-    hp["weight_decay"] = float(rng.choice([0.0, rng.uniform(0, 0.5)]))
-    if name != "sgd":
+        hp["betas"] = [float(rng.uniform(0, 0.99)), float(rng.uniform(0.5, 0.9999))]
+        if name in ("adam", "adamw"):
+            hp["amsgrad"] = bool(rng.random() < 0.5)
+        if name in ("nadam", "radam"):
+            hp["decoupled_weight_decay"] = bool(rng.random() < 0.5)
+        if name == "nadam":
+            hp["momentum_decay"] = float(rng.uniform(0, 0.1))
+    if name != "rprop":
+        hp["weight_decay"] = float(rng.choice([0.0, rng.uniform(0, 0.5)]))
+    if name not in ("sgd", "rprop"):
         hp["eps"] = float(10 ** rng.uniform(-10, -3))
     n_params, n_steps = int(rng.integers(1, 40)), int(rng.integers(1, 25))
     params0 = rng.normal(size=n_params).tolist()
     grads = (rng.normal(size=(n_steps, n_params)) * 10 ** rng.uniform(-3, 1)).tolist()
     lrs = (10 ** rng.uniform(-4, -1, size=n_steps)).tolist()
     changes = {}
-    if n_steps > 3 and name in ("sgd", "adam", "adamw"):
+    if n_steps > 3 and name in ("sgd", "adam", "adamw", "nadam", "radam", "adamax"):
         key = "momentum" if name == "sgd" else "betas"
         value = (
             hp.get("momentum", 0.0) and float(rng.uniform(0.01, 0.99))
@@ -153,8 +189,11 @@ def test_live_torch_random_cases(repeat: int) -> None:
 def test_live_torch_two_parameter_trajectory() -> None:
     """The 2-D trajectory lab: f = ½x² + 5y² + 0.3·sin(3x), gradients fed step by step."""
     torch = pytest.importorskip("torch")
+    torch.set_default_dtype(torch.float64)  # NAdam's mu_product in float64, as GradPlay's
     for name, hp in [("sgd", {"momentum": 0.9, "nesterov": True}), ("rmsprop", {}),
-                     ("adam", {}), ("adagrad", {}), ("adamw", {"weight_decay": 0.1})]:
+                     ("adam", {}), ("adagrad", {}), ("adamw", {"weight_decay": 0.1}),
+                     ("rprop", {}), ("nadam", {}), ("radam", {}), ("adamax", {}),
+                     ("adadelta", {})]:
         ours = make_optimizer(name, hp)
         w = np.array([-1.5, 2.0])
         p = torch.tensor(w.copy(), requires_grad=True)
@@ -168,6 +207,7 @@ def test_live_torch_two_parameter_trajectory() -> None:
             ref.step()
         assert np.all(np.isfinite(w))
         np.testing.assert_allclose(w, p.detach().numpy(), rtol=RTOL, atol=ATOL)
+    torch.set_default_dtype(torch.float32)
 
 
 # -- semantics and state ---------------------------------------------------------------------
@@ -182,6 +222,12 @@ ALL_CONFIGS: list[tuple[str, dict[str, Any]]] = [
     ("adam", {"amsgrad": True, "weight_decay": 0.1}),
     ("adamw", {"amsgrad": True}),
     ("adamw", {"weight_decay": 0.0}),
+    ("rprop", {"etas": [0.3, 1.5]}),
+    ("nadam", {"weight_decay": 0.1, "momentum_decay": 0.1}),
+    ("nadam", {"decoupled_weight_decay": True, "weight_decay": 0.1}),
+    ("radam", {"betas": [0.9, 0.9], "weight_decay": 0.1}),
+    ("adamax", {"weight_decay": 0.1}),
+    ("adadelta", {"weight_decay": 0.1, "rho": 0.5}),
 ]
 
 
@@ -347,6 +393,13 @@ def test_defaults_match_torch() -> None:
                  "amsgrad": False},
         "adamw": {"lr": 0.001, "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.01,
                   "amsgrad": False},
+        "rprop": {"lr": 0.01, "etas": [0.5, 1.2], "step_sizes": [1e-6, 50.0]},
+        "nadam": {"lr": 0.002, "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.0,
+                  "momentum_decay": 0.004, "decoupled_weight_decay": False},
+        "radam": {"lr": 0.001, "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.0,
+                  "decoupled_weight_decay": False},
+        "adamax": {"lr": 0.002, "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.0},
+        "adadelta": {"lr": 1.0, "rho": 0.9, "eps": 1e-6, "weight_decay": 0.0},
     }
     for name, hp in expected.items():
         assert make_optimizer(name, None).hp == hp
@@ -384,7 +437,18 @@ def test_defaults_match_live_torch_signatures() -> None:
         ("rmsprop", {"alpha": 1.5}, "optimizer.alpha"),
         ("adagrad", {"lr_decay": -1.0}, "optimizer.lr_decay"),
         ("adam", {"momentum": 0.9}, "optimizer.momentum"),
-        ("nadam", {}, "optimizer.name"),
+        ("lbfgs", {}, "optimizer.name"),
+        ("rprop", {"etas": [0.5, 0.9]}, "optimizer.etas"),
+        ("rprop", {"etas": [1.0, 1.2]}, "optimizer.etas"),
+        ("rprop", {"etas": [0.5]}, "optimizer.etas"),
+        ("rprop", {"step_sizes": [1.0, 0.1]}, "optimizer.step_sizes"),
+        ("rprop", {"step_sizes": [-1.0, 0.1]}, "optimizer.step_sizes[0]"),
+        ("nadam", {"momentum_decay": -0.1}, "optimizer.momentum_decay"),
+        ("nadam", {"betas": [0.9, 1.0]}, "optimizer.betas[1]"),
+        ("radam", {"decoupled_weight_decay": 1}, "optimizer.decoupled_weight_decay"),
+        ("adamax", {"amsgrad": True}, "optimizer.amsgrad"),
+        ("adadelta", {"rho": 1.5}, "optimizer.rho"),
+        ("adadelta", {"eps": 0.0}, "optimizer.eps"),
     ],
 )
 def test_bad_values_raise_config_error(name: str, values: dict[str, Any], field: str) -> None:

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from core.errors import ConfigError, RebuildRequiredError, RunStateError
 from core.history import LAYER_FIELDS, SCALAR_FIELDS
+from core.optimizers import OPTIMIZERS
 from core.trainer import DEFAULT_CONFIG, Limits, Run, histogram, resolve_config
 
 SMALL = {"model": {"hidden": [4, 4]}, "dataset": {"n": 60}}
@@ -76,7 +77,7 @@ def test_resolve_fills_every_default_and_is_idempotent() -> None:
 
 @settings(max_examples=25, deadline=None)
 @given(
-    opt=st.sampled_from(["sgd", "adam", "adamw", "rmsprop", "adagrad"]),
+    opt=st.sampled_from(OPTIMIZERS.names()),
     lr=st.floats(1e-5, 10.0),
     sched=st.sampled_from([
         {"name": "constant"},
@@ -725,7 +726,7 @@ configs = st.fixed_dictionaries({
         "residual": st.booleans(),
     }),
     "optimizer": st.fixed_dictionaries({
-        "name": st.sampled_from(["sgd", "adam", "adamw", "rmsprop", "adagrad"]),
+        "name": st.sampled_from(OPTIMIZERS.names()),
         "lr": st.sampled_from([1e-4, 0.03, 1.0, 10.0]),
     }),
     "regularization": st.fixed_dictionaries({

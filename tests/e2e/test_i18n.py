@@ -18,7 +18,8 @@ ALLOWED = {
     # product, frameworks, people / methods named after people
     "gradplay", "pytorch", "tensorflow", "torch", "keras", "xavier", "glorot", "kaiming",
     "nesterov", "huber", "lasso", "resnet", "scikit", "learn", "sgdr", "adam", "adamw", "adagrad",
-    "rmsprop", "amsgrad", "relu", "leaky", "gelu", "silu", "swish", "sigmoid", "tanh",
+    "rmsprop", "amsgrad", "nadam", "radam", "adamax", "adadelta", "rprop", "relu", "leaky",
+    "gelu", "silu", "swish", "sigmoid", "tanh",
     "softplus", "softmax", "logits", "logit", "elastic", "onecycle", "cycle", "reducelronplateau",
     # class and function names quoted in texts (MSELoss, make_moons, ...)
     "mseloss", "bcewithlogitsloss", "crossentropyloss", "smoothl1loss", "huberloss", "l1loss",

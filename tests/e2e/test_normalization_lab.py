@@ -55,8 +55,12 @@ def test_page_draws_every_panel(page: Page) -> None:
     save_screenshot(page, "normalization_initial")
 
 
-def api(live_server: str) -> httpx.Client:
-    return httpx.Client(base_url=live_server, timeout=30)
+def api(page: Page, live_server: str) -> httpx.Client:
+    """A client holding the browser's owner token: the page's runs are owned by its cookie."""
+    token = next(c["value"] for c in page.context.cookies() if c["name"] == "gradplay_owner")
+    return httpx.Client(
+        base_url=live_server, timeout=30, headers={"Authorization": f"Bearer {token}"}
+    )
 
 
 def test_batch_norm_running_statistics_follow_torch_convention(
@@ -80,7 +84,7 @@ def test_batch_norm_running_statistics_follow_torch_convention(
         assert running[t] == pytest.approx((1 - m) * running[t - 1] + m * batch[t], abs=1e-12)
         rv, bv = var["running variance"]["y"], var["batch variance ·m/(m−1)"]["y"]
         assert rv[t] == pytest.approx((1 - m) * rv[t - 1] + m * bv[t], abs=1e-12)
-    with api(live_server) as client:
+    with api(page, live_server) as client:
         snap = client.get(f"/api/runs/{run_id}/snapshot", params={"mode": "train"}).json()
     stats = snap["network"][0]["batch_norm"]
     assert running[-1] == stats["running_mean"][1]  # the unit picked in the URL
@@ -99,7 +103,7 @@ def test_batch_norm_running_statistics_follow_torch_convention(
     wait_enabled(page, "bn-step")
     page.get_by_test_id("bn-step").click()
     expect(panel).to_have_attribute("data-step", "27", timeout=30000)
-    with api(live_server) as client:
+    with api(page, live_server) as client:
         run = client.get(f"/api/runs/{run_id}").json()
         hist = client.get(f"/api/runs/{run_id}/history", params={"fields": "bn_momentum"}).json()
     assert run["config"]["model"]["batch_norm_momentum"] == 0.9
@@ -118,7 +122,7 @@ def test_gamma_beta_make_the_layer_the_identity(page: Page, live_server: str) ->
     after = float(identity.get_attribute("data-max-abs"))
     assert after < 1e-6
     panel = page.get_by_test_id("panel-gb")
-    with api(live_server) as client:
+    with api(page, live_server) as client:
         a = client.get(
             f"/api/runs/{panel.get_attribute('data-run-id')}/snapshot", params={"mode": "eval"}
         ).json()
@@ -146,7 +150,7 @@ def test_batch_norm_vs_layer_norm_by_batch_size(page: Page, live_server: str) ->
     expect(panel).to_have_attribute("data-step", "300", timeout=120000)
     ids = json.loads(panel.get_attribute("data-run-ids"))
     final = {}
-    with api(live_server) as client:
+    with api(page, live_server) as client:
         for norm, testid in (("batch_norm", "chart-bnln-bn"), ("layer_norm", "chart-bnln-ln")):
             traces = {t["meta"]: t for t in chart_data(page, testid)}
             assert sorted(traces, key=int) == ["2", "8", "64"]
@@ -176,7 +180,7 @@ def test_dropout_mask_changes_and_scaling(page: Page, live_server: str) -> None:
     assert all(m and set(m) <= {"0", "1"} and len(m) == 12 for m in masks)
     assert len(set(masks)) > 1  # a new mask every step
     run_id = panel.get_attribute("data-run-id")
-    with api(live_server) as client:
+    with api(page, live_server) as client:
         snap = client.get(f"/api/runs/{run_id}/snapshot").json()
         hist = client.get(f"/api/runs/{run_id}/history", params={"fields": "loss,val_loss"}).json()
     keep = snap["network"][0]["dropout"]["keep"][0]  # hidden 1, first row of the batch
@@ -200,7 +204,7 @@ def test_dropout_mask_changes_and_scaling(page: Page, live_server: str) -> None:
     wait_enabled(page, "do-train")
     page.get_by_test_id("do-train").click()
     expect(panel).to_have_attribute("data-step", "103", timeout=60000)
-    with api(live_server) as client:
+    with api(page, live_server) as client:
         assert client.get(f"/api/runs/{run_id}").json()["config"]["model"]["dropout"] == 0.8
         snap = client.get(f"/api/runs/{run_id}/snapshot").json()
     assert snap["network"][0]["dropout"]["p"] == 0.8
@@ -216,7 +220,7 @@ def test_input_normalisation_runs(page: Page, live_server: str) -> None:
     expect(panel).to_have_attribute("data-step", "400", timeout=60000)
     ids = json.loads(panel.get_attribute("data-run-ids"))
     traces = {t["meta"]: t["y"] for t in chart_data(page, "chart-input-loss")}
-    with api(live_server) as client:
+    with api(page, live_server) as client:
         for method in ("none", "minmax", "zscore"):
             run = client.get(f"/api/runs/{ids[method]}").json()
             assert run["config"]["dataset"]["normalize"] == method
@@ -249,3 +253,32 @@ def test_zh_large_text_and_phone(page: Page, viewport: tuple[int, int]) -> None:
     query = parse_qs(urlparse(page.url).query)
     assert query["preset"] == ["heavy_dropout"] and query["p"] == ["0.8"]
     assert not math.isnan(float(query["mom"][0]))
+
+
+def test_new_seed_replaces_every_run(page: Page, live_server: str) -> None:
+    open_lab(page)
+    old = page.get_by_test_id("panel-bn").get_attribute("data-run-id")
+    old_inputs = json.loads(page.get_by_test_id("panel-input").get_attribute("data-run-ids"))
+    page.get_by_test_id("seed").fill("1")
+    page.get_by_test_id("seed").dispatch_event("change")
+    expect(page.get_by_test_id("panel-bn")).not_to_have_attribute("data-run-id", old or "")
+    expect(page.get_by_test_id("panel-input")).to_have_attribute("data-step", "200")
+    expect(page.get_by_test_id("status")).to_have_attribute("data-status", "ready", timeout=60000)
+    expect(page.get_by_test_id("normalization-error")).to_be_hidden()
+    assert parse_qs(urlparse(page.url).query)["seed"] == ["1"]
+    new = page.get_by_test_id("panel-bn").get_attribute("data-run-id")
+    with api(page, live_server) as client:
+        assert client.get(f"/api/runs/{old}").status_code == 404  # deleted, not left behind
+        assert client.get(f"/api/runs/{old_inputs['zscore']}").status_code == 404
+        assert client.get(f"/api/runs/{new}").json()["config"]["seed"] == 1
+        # every panel's current run is alive (none evicted by the per-client quota)
+        current = [
+            *json.loads(page.get_by_test_id("panel-bnln").get_attribute("data-run-ids")).values(),
+            *json.loads(page.get_by_test_id("panel-input").get_attribute("data-run-ids")).values(),
+            page.get_by_test_id("panel-gb").get_attribute("data-run-id"),
+            page.get_by_test_id("panel-gb").get_attribute("data-twin-id"),
+            page.get_by_test_id("panel-dropout").get_attribute("data-run-id"),
+            new,
+        ]
+        assert len(set(current)) == 13
+        assert all(client.get(f"/api/runs/{i}").status_code == 200 for i in current)

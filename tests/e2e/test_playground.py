@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -91,16 +90,18 @@ def test_live_lr_change_shows_on_lr_chart_with_marker(page: Page) -> None:
     )
     lr = page.get_by_test_id("lr")
     lr.fill("0.2")
-    # the actual-lr trace (last) reaches the new value within a second (+ input debounce)
+    # the actual-lr trace (last) reaches the new value (no timed assertion: speed is measured
+    # by bench/page.py; 1.8 s failed on a loaded 2-core machine before and after issue 9)
     page.wait_for_function(
         "() => { const t = document.querySelector('[data-testid=chart-lr]').data.at(-1);"
         " return t.y.at(-1) === 0.2; }",
-        timeout=1800,
+        timeout=10000,
     )
+    # short label on the chart, the full change on hover (issue 9, defect 8)
     page.wait_for_function(
         "() => (document.querySelector('[data-testid=chart-lr]').layout.annotations || [])"
-        ".some(a => /lr 0\\.03 → 0\\.2/.test(a.text))",
-        timeout=3000,
+        ".some(a => a.text === 'lr' && /lr 0\\.03 → 0\\.2/.test(a.hovertext))",
+        timeout=10000,
     )
     shapes = page.evaluate(
         "() => document.querySelector('[data-testid=chart-loss]').layout.shapes.length"
@@ -165,7 +166,7 @@ def test_url_round_trip(page: Page, live_server: str) -> None:
     expect(page.get_by_test_id("width-0")).to_have_value("8")
     expect(page.get_by_test_id("width-1")).to_have_value("6")
     expect(page.get_by_test_id("seed")).to_have_value("7")
-    cfg = httpx.get(f"{live_server}/api/runs/{run_id(page)}").json()["config"]
+    cfg = page.request.get(f"/api/runs/{run_id(page)}").json()["config"]  # the page's cookie
     assert cfg["dataset"]["name"] == "spiral" and cfg["dataset"]["params"]["classes"] == 4
     assert cfg["dataset"]["n"] == 300 and cfg["dataset"]["noise"] == 0.2
     assert cfg["model"]["hidden"] == [8, 6] and cfg["model"]["activation"] == "relu"
@@ -188,7 +189,7 @@ def test_schedules_lab_link_format(page: Page, live_server: str) -> None:
         "/?schedule=cosine_annealing&schedule.T_max=200&schedule.eta_min=0&lr=0.1&warmup_steps=5",
     )
     expect(page.get_by_test_id("schedule")).to_have_value("cosine_annealing")
-    cfg = httpx.get(f"{live_server}/api/runs/{run_id(page)}").json()["config"]
+    cfg = page.request.get(f"/api/runs/{run_id(page)}").json()["config"]  # the page's cookie
     assert cfg["schedule"] == {"name": "cosine_annealing", "warmup_steps": 5, "T_max": 200,
                                "eta_min": 0.0}
     assert cfg["optimizer"]["lr"] == 0.1

@@ -149,3 +149,63 @@ def test_sparsity_chinese(page: Page) -> None:
     expect(page.get_by_test_id("chart-coefficients")).to_have_attribute("data-state", "ready")
     page.wait_for_timeout(600)  # let the last snapshot draw
     save_screenshot(page, "sparsity-zh")
+
+
+def test_sparsity_diverged_runs_show_diverged_not_paused(page: Page) -> None:
+    """Issue 9, defect 4: lr 5 makes the runs diverge; the page says so (which runs, which
+    step), Play stays disabled (it could only fail) and Reset brings back a playable lab."""
+    page.goto("/labs/sparsity?lr=5")
+    wait_connected(page)
+    page.get_by_test_id("play").click()
+    status = page.get_by_test_id("run-status")
+    expect(status).to_have_attribute("data-status", "diverged", timeout=30000)
+    expect(status).to_have_text("diverged")
+    note = page.get_by_test_id("diverged-note")
+    expect(note).to_be_visible()
+    expect(note).to_contain_text("at step")
+    expect(page.get_by_test_id("play")).to_be_disabled()
+    expect(page.get_by_test_id("reset")).to_be_enabled()
+    expect(page.get_by_test_id("sparsity-error")).to_be_hidden()
+    save_screenshot(page, "sparsity-diverged")
+    # a smaller rate and Reset: playable again
+    page.get_by_test_id("lr").fill("0.05")
+    page.get_by_test_id("reset").click()
+    expect(status).to_have_attribute("data-status", "ready", timeout=15000)
+    expect(note).to_be_hidden()
+    expect(page.get_by_test_id("play")).to_be_enabled()
+
+
+# Text that does not fit: the selected option of a <select> wider than the box (minus padding
+# and the arrow), or a label broken inside a word.
+FITS = """() => {
+  const sel = document.querySelector('[data-testid="batch"]');
+  const cs = getComputedStyle(sel);
+  const ctx = document.createElement('canvas').getContext('2d');
+  ctx.font = `${cs.fontWeight} ${cs.fontSize} ${cs.fontFamily}`;
+  const text = ctx.measureText(sel.selectedOptions[0].text).width;
+  const room = sel.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight) - 20;
+  const label = document.querySelector('[data-testid="data-params"] label[for$="n_informative"]')
+    || [...document.querySelectorAll('[data-testid="data-params"] label')]
+       .find(l => l.textContent.includes('n_informative'));
+  const range = document.createRange();
+  range.selectNodeContents(label);
+  const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top))).size;
+  return {text, room, lines};
+}"""
+
+
+@pytest.mark.parametrize("large", [True, False])
+def test_sparsity_controls_text_is_not_cut(page: Page, large: bool) -> None:
+    """Issue 9, defect 14: the Batch select's text is cut and "n_informative" wraps mid-word
+    (1280×720, large text); defect 5: the page says why mini-batch proximal steps flicker."""
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.goto("/labs/sparsity")
+    if large:
+        page.get_by_test_id("font-toggle").click()
+    wait_connected(page)
+    for option in ("full", "32"):
+        page.get_by_test_id("batch").select_option(option)
+        m = page.evaluate(FITS)
+        assert m["text"] <= m["room"], m
+        assert m["lines"] == 1, m
+    expect(page.get_by_test_id("batch-help")).to_contain_text("flicker")

@@ -99,6 +99,30 @@ function setupColumn(col) {
   for (const id of ["batch-norm", "residual"]) q(colEl, id).addEventListener("change", userChanged);
 }
 
+// Side by side, the charts of A and B start at the same height however many parameter
+// inputs each column has (their controls blocks get the taller one's height).
+const controlBlocks = () => ["a", "b"].map((col) => columns[col].el.querySelector(".column-top"));
+
+function alignColumns() {
+  const tops = controlBlocks();
+  if (tops.some((el) => !el)) return;
+  for (const el of tops) el.style.minHeight = "";
+  const [a, b] = tops.map((el) => el.getBoundingClientRect());
+  if (Math.abs(a.top - b.top) > 1) return; // stacked (narrow screen): nothing to align
+  const h = Math.max(a.height, b.height);
+  for (const el of tops) el.style.minHeight = `${h}px`;
+}
+
+const alignWatcher = typeof ResizeObserver === "function"
+  ? new ResizeObserver(() => alignColumns())
+  : null;
+
+function watchAlignment() {
+  if (!alignWatcher) return;
+  for (const top of controlBlocks()) for (const child of top.children) alignWatcher.observe(child);
+  alignWatcher.observe(document.querySelector(".columns"));
+}
+
 // ---- URL -------------------------------------------------------------------------------------
 
 function syncUrl() {
@@ -222,7 +246,10 @@ function gradRange() {
   const vals = [];
   for (const col of ["a", "b"]) {
     const r = columns[col].result;
-    if (r) for (const l of r.layers) if (l.grad_norm > 0) vals.push(Math.log10(l.grad_norm));
+    if (!r) continue;
+    for (const l of r.layers) {
+      for (const v of [l.grad_norm, l.bias_grad_norm]) if (v > 0) vals.push(Math.log10(v));
+    }
   }
   if (!vals.length) return undefined;
   const lo = Math.min(...vals);
@@ -279,28 +306,59 @@ async function drawColumn(col, range) {
     : t("grad.nonfinite");
   const labels = layerLabels(r.layers);
   const norms = r.layers.map((l) => (l.grad_norm > 0 ? l.grad_norm : null));
-  const hiddenZero = r.layers.slice(0, -1).every((l) => l.grad_norm === 0);
+  const biasNorms = r.layers.map((l) => (l.bias_grad_norm > 0 ? l.bias_grad_norm : null));
+  // Exactly-zero gradients have no place on a log axis: say in words which parameters still
+  // get one (with zero init: the output bias always; the output weights only when the last
+  // hidden activation is not 0, e.g. sigmoid(0) = ½ or a residual path).
+  const hidden = r.layers.slice(0, -1);
+  const out = r.layers[r.layers.length - 1];
+  const hiddenZero = hidden.every((l) => l.grad_norm === 0 && l.bias_grad_norm === 0);
+  const outW = out.grad_norm > 0;
+  const outB = out.bias_grad_norm > 0;
+  let zeroText = "";
+  if (hiddenZero) {
+    const outKey = outW && outB ? "grad.zero_out_wb" : outB ? "grad.zero_out_b" : outW ? "grad.zero_out_w" : "grad.zero_out_none";
+    zeroText = `${t("grad.zero_hidden")}<br>${t(outKey)}`;
+  }
+  const gradEl = q(c.el, "chart-grad-norm");
+  gradEl.dataset.hiddenZero = String(hiddenZero);
+  gradEl.dataset.outputWeightGrad = String(outW);
+  gradEl.dataset.outputBiasGrad = String(outB);
   const layerAxis = { title: { text: t("grad.axis.layer") }, type: "category" };
   await drawChart(
-    q(c.el, "chart-grad-norm"),
+    gradEl,
     [
       {
         type: "scatter",
         mode: "lines+markers",
         x: labels,
         y: norms,
-        name: "‖∂L/∂W‖",
+        name: t("grad.trace.weights"),
         line: { color: COLORS[col], width: 3 },
         marker: { size: 7 },
-        hovertemplate: "%{x}: %{y:.3e}<extra></extra>",
+        hovertemplate: "‖∂L/∂W‖ %{x}: %{y:.3e}<extra></extra>",
+      },
+      {
+        type: "scatter",
+        mode: "lines+markers",
+        x: labels,
+        y: biasNorms,
+        name: t("grad.trace.biases"),
+        line: { color: COLORS[col], width: 1.5, dash: "dot" },
+        marker: { size: 8, symbol: "diamond-open" },
+        hovertemplate: "‖∂L/∂b‖ %{x}: %{y:.3e}<extra></extra>",
       },
     ],
     {
       xaxis: layerAxis,
-      yaxis: { title: { text: t("grad.axis.norm") }, type: "log", range, exponentformat: "power" },
-      showlegend: false,
-      annotations: hiddenZero
-        ? [{ text: t("grad.zero_grad"), xref: "paper", yref: "paper", x: 0.5, y: 0.5, showarrow: false, font: { size: 16, color: "#b3261e" } }]
+      // whole decades when the range spans a few; otherwise 1-2-5 ticks (never every digit)
+      yaxis: { title: { text: t("grad.axis.norm") }, type: "log", range, exponentformat: "power",
+        dtick: range && range[1] - range[0] >= 3 ? 1 : "D2" },
+      showlegend: true,
+      legend: { orientation: "h", y: 1.02, yanchor: "bottom", x: 0 },
+      margin: { l: 64, r: 18, b: 52, t: 30 }, // a partial margin would reset l, r, b to 80
+      annotations: zeroText
+        ? [{ text: zeroText, xref: "paper", yref: "paper", x: 0.5, y: 0.5, showarrow: false, font: { size: 15, color: "#b3261e" }, bgcolor: "rgba(255,255,255,0.85)" }]
         : [],
     },
   );
@@ -349,7 +407,7 @@ async function drawColumn(col, range) {
     yaxis: { title: { text: t("grad.axis.pct") }, range: [0, 100] },
     showlegend: satTraces.length > 0,
     legend: { orientation: "h", y: 1.02, yanchor: "bottom", x: 0 },
-    margin: { t: 30 },
+    margin: { l: 64, r: 18, b: 52, t: 30 }, // a partial margin would reset l, r, b to 80
     annotations: satTraces.length
       ? []
       : [{ text: t("grad.no_sat"), xref: "paper", yref: "paper", x: 0.5, y: 0.5, showarrow: false, font: { size: 14 } }],
@@ -563,6 +621,7 @@ async function main() {
   }
   setupColumn("a");
   setupColumn("b");
+  watchAlignment();
   for (const col of ["a", "b"]) setupTraining(col);
   // leaving the page: stop training (the server pauses a run whose last watcher leaves anyway)
   window.addEventListener("pagehide", () => ["a", "b"].forEach(stopTraining));

@@ -17,6 +17,8 @@
 //         last step's masks (network[k].dropout.keep) and the E[x′] = x block (dropout).
 //   in    unscaled (regression), hidden [8] tanh, sgd 0.01 × dataset.normalize none/minmax/zscore.
 //
+// 13 runs in all (the per-client quota is 16): replaced runs are DELETEd first.
+//
 // URL state: ?preset=default&seed=0&mom=0.1&unit=0&p=0.5
 
 import { ApiError, drawChart as drawBase, getJSON, isLargeFont, onLangChange, postJSON, readQuery, t, writeQuery } from "../common.js";
@@ -71,6 +73,7 @@ async function send(method, url, body) {
 const createRun = (config) => postJSON(RUNS, config);
 const step = async (id, steps) => (await postJSON(`${RUNS}/${id}/step`, { steps })).records;
 const snapshot = (id, mode) => getJSON(`${RUNS}/${id}/snapshot${mode ? `?mode=${mode}` : ""}`);
+// a run already gone (expired, evicted) is fine: DELETE only frees its quota slot
 const dropRun = (id) => (id ? send("DELETE", `${RUNS}/${id}`).catch(() => null) : null);
 
 function fmt(v, digits = 4) {
@@ -171,7 +174,7 @@ function bnConfig() {
 }
 
 async function bnCreate() {
-  dropRun(bn.id);
+  await dropRun(bn.id); // awaited: the per-client run quota (16) counts live runs
   Object.assign(bn, { id: null, trace: [], early: null, late: null, net: null });
   bn.id = (await createRun(bnConfig())).id;
   bnPanel.dataset.step = "0";
@@ -272,8 +275,7 @@ async function gbCompare() {
 }
 
 async function gbCreate() {
-  dropRun(gb.id);
-  dropRun(gb.twin);
+  await Promise.all([dropRun(gb.id), dropRun(gb.twin)]);
   gb.id = (await createRun(gbConfig(true))).id;
   gb.twin = (await createRun(gbConfig(false))).id;
   const gbPanel = $("panel-gb");
@@ -364,7 +366,7 @@ function bnlnConfig(norm, batch) {
 }
 
 async function bnlnCreate() {
-  bnln.runs.forEach((r) => dropRun(r.id));
+  await Promise.all(bnln.runs.map((r) => dropRun(r.id)));
   const specs = ["batch_norm", "layer_norm"].flatMap((norm) => BATCHES.map((batch) => ({ norm, batch })));
   bnln.runs = await Promise.all(specs.map(async (s) => ({ ...s, id: (await createRun(bnlnConfig(s.norm, s.batch))).id, x: [], y: [] })));
   bnlnPanel.dataset.runIds = JSON.stringify(Object.fromEntries(bnln.runs.map((r) => [`${r.norm}:${r.batch}`, r.id])));
@@ -420,7 +422,7 @@ function dropConfig() {
 }
 
 async function dropCreate() {
-  dropRun(drop.id);
+  await dropRun(drop.id);
   Object.assign(drop, { id: (await createRun(dropConfig())).id, x: [], loss: [], val: [], snap: null, masks: 0 });
   dropPanel.dataset.step = "0";
   dropPanel.dataset.runId = drop.id;
@@ -503,7 +505,7 @@ const inPanel = $("panel-input");
 const inButtons = [$("in-train"), $("in-reset")];
 
 async function inCreate() {
-  inp.runs.forEach((r) => dropRun(r.id));
+  await Promise.all(inp.runs.map((r) => dropRun(r.id)));
   inp.runs = await Promise.all(NORMS.map(async (normalize) => ({
     normalize,
     x: [],

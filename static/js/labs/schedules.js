@@ -36,10 +36,12 @@ const stepsInput = document.querySelector('[data-testid="steps"]');
 const stepsOut = document.querySelector('[data-testid="steps-value"]');
 const logInput = document.querySelector('[data-testid="log-y"]');
 const clearButton = document.querySelector('[data-testid="clear-schedules"]');
+const legendEl = document.querySelector('[data-testid="schedules-legend"]');
 
 const GROUPS = ["torch", "tensorflow"]; // catalog "origin" values with their own heading
 
 let catalog = [];
+let playgroundLr = null; // the optimizers' `lr` schema: the range a "Use in playground" link needs
 const byName = new Map();
 // name -> {values} for the selected schedules, in selection order
 const selected = new Map();
@@ -91,6 +93,35 @@ function frameworkCall(template, entry, values) {
     return key && names.has(key) && key in values ? `${key}=${pyLiteral(values[key])}` : arg;
   });
   return `${template.slice(0, open)}(${out.join(", ")})`;
+}
+
+// ---- colours, field messages ---------------------------------------------------------------
+
+// Up to 10 curves: the shared palette; beyond, evenly spaced hues in two lightnesses, so 18
+// ticked schedules still get 18 different colours (card swatch = curve = legend).
+function curveColor(i, n) {
+  if (n <= 10) return color(i);
+  const hue = Math.round((i * 360) / n);
+  return `hsl(${hue}, 70%, ${i % 2 ? 34 : 48}%)`;
+}
+
+// A message under one input, naming the field and its allowed range (null clears it).
+function fieldMessage(input, text, kind = "error") {
+  const field = input.closest(".field") || input.parentElement;
+  let note = field.querySelector(":scope > .field-msg");
+  if (!text) {
+    input.removeAttribute("aria-invalid");
+    if (note) note.remove();
+    return;
+  }
+  if (kind === "error") input.setAttribute("aria-invalid", "true");
+  else input.removeAttribute("aria-invalid");
+  if (!note) {
+    note = el("small", { className: "field-msg", "data-testid": "field-error", role: "alert" });
+    input.after(note);
+  }
+  note.className = `field-msg field-${kind}`;
+  note.textContent = text;
 }
 
 // ---- state <-> URL ---------------------------------------------------------------------------
@@ -202,11 +233,17 @@ function renderCards() {
       cardError,
       link,
     );
-    card.style.setProperty("--swatch", color(i));
+    card.style.setProperty("--swatch", curveColor(i, selected.size));
     const update = () => {
       const values = state.values;
       if (callKey) callCode.textContent = frameworkCall(entry.torch || entry.tf, entry, values);
-      link.href = playgroundScheduleUrl(entry, values, lrInput.value, warmupInput.value);
+      // only a link the playground can run: every value within its catalog range
+      const problems = linkProblems(entry, values);
+      link.toggleAttribute("aria-disabled", problems.length > 0);
+      link.dataset.blocked = problems.join("; ");
+      if (problems.length) link.removeAttribute("href");
+      else link.href = playgroundScheduleUrl(entry, values, lrInput.value, warmupInput.value);
+      link.title = problems.length ? t("sched.use_blocked", { msg: problems.join("; ") }) : "";
     };
     const ctl = buildParamControls(paramsBox, "schedules", entry, {
       values: state.values,
@@ -225,15 +262,54 @@ function renderCards() {
   emptyEl.hidden = selected.size > 0;
 }
 
+function lrParam() {
+  return { name: "lr", type: "float", min: 0, exclusive_min: true };
+}
+
+function warmupParam() {
+  return { name: "warmup_steps", type: "int", min: 0, max: 100000 };
+}
+
+// Why a "Use in playground" link cannot be made (empty: it can). The playground's lr range is
+// the optimizers' (catalog), which is narrower than what a preview accepts.
+function linkProblems(entry, values) {
+  const g = globals();
+  const out = [...checkParams(entry, values)];
+  const lr = checkParam(playgroundLr ? { ...playgroundLr, exclusive_min: true } : lrParam(), g.lr);
+  const warmup = checkParam(warmupParam(), g.warmup);
+  if (lr) out.push(lr);
+  if (warmup) out.push(warmup);
+  return out;
+}
+
+function markFields() {
+  const g = globals();
+  const lrBad = checkParam(lrParam(), g.lr);
+  const lrPg = playgroundLr && !lrBad ? checkParam({ ...playgroundLr, exclusive_min: true }, g.lr) : null;
+  if (lrBad) fieldMessage(lrInput, lrBad);
+  else if (lrPg) fieldMessage(lrInput, t("sched.lr_playground", { msg: lrPg }), "warning");
+  else fieldMessage(lrInput, null);
+  fieldMessage(warmupInput, checkParam(warmupParam(), g.warmup));
+  for (const [name, state] of selected) {
+    const card = cardsEl.querySelector(`[data-schedule="${CSS.escape(name)}"]`);
+    if (!card) continue;
+    for (const param of byName.get(name).params) {
+      const input = card.querySelector(`[data-testid="param-${CSS.escape(param.name)}"]`);
+      if (input) fieldMessage(input, checkParam(param, state.values[param.name]));
+    }
+  }
+}
+
 async function redraw() {
   const seq = ++requestSeq;
   const g = globals();
   stepsOut.textContent = String(g.steps);
   for (const ctl of controls.values()) ctl.update();
+  markFields();
   const names = [...selected.keys()];
   const globalChecks = [
-    [{ name: "lr", type: "float", min: 0, exclusive_min: true }, g.lr],
-    [{ name: "warmup_steps", type: "int", min: 0, max: 100000 }, g.warmup],
+    [lrParam(), g.lr],
+    [warmupParam(), g.warmup],
   ];
   const results = await Promise.all(
     names.map(async (name) => {
@@ -248,7 +324,7 @@ async function redraw() {
         const msg = checkParam(param, value);
         if (msg) problems.push(msg);
       }
-      if (problems.length) return { name, error: problems.join("; ") };
+      if (problems.length) return { name, error: problems.join("; "), local: true };
       try {
         return { name, lr: (await postJSON(root.dataset.previewUrl, body)).lr };
       } catch (err) {
@@ -262,7 +338,8 @@ async function redraw() {
   results.forEach((r, i) => {
     const ctl = controls.get(r.name);
     if (ctl) {
-      ctl.error.hidden = !r.error;
+      // values checked here are marked at their field; the card shows what the server said
+      ctl.error.hidden = !r.error || Boolean(r.local);
       ctl.error.textContent = r.error ? t("common.error", { msg: r.error }) : "";
     }
     if (r.error) {
@@ -275,18 +352,26 @@ async function redraw() {
       name: catalogText("schedules", byName.get(r.name), "label"),
       x: r.lr.map((_, k) => k),
       y: r.lr,
-      line: { color: color(i), width: 3 },
+      line: { color: curveColor(i, results.length), width: 3 },
       meta: r.name,
     });
   });
+  // A schedule with a bad value is not drawn; the field itself says what is wrong.
+  const failedLabels = failures.map((name) => catalogText("schedules", byName.get(name), "label"));
   errorEl.hidden = failures.length === 0;
-  errorEl.textContent = failures.length ? t("common.error", { msg: failures.join(", ") }) : "";
+  errorEl.textContent = failures.length ? t("sched.not_drawn", { names: failedLabels.join(", ") }) : "";
+  // The legend is HTML under the plot: however many curves, the plot keeps its size.
+  legendEl.replaceChildren(...traces.map((tr) => el(
+    "li",
+    { "data-schedule": tr.meta },
+    el("span", { className: "swatch", "aria-hidden": "true", style: `--swatch: ${tr.line.color}` }),
+    tr.name,
+  )));
   await drawChart(chartEl, traces, {
     xaxis: { title: { text: t("sched.axis.x") } },
     yaxis: { title: { text: t("sched.axis.y") }, type: g.logy ? "log" : "linear", exponentformat: "power" },
-    showlegend: true,
-    legend: { orientation: "h", y: 1.02, yanchor: "bottom", x: 0 },
-    margin: { t: 16 },
+    showlegend: false,
+    margin: { l: 64, r: 18, b: 52, t: 16 }, // a partial margin would reset l, r, b to 80
   });
   chartEl.dataset.traces = String(traces.length);
   chartEl.dataset.seq = String(seq);
@@ -308,7 +393,10 @@ function toggle(name, on) {
 
 async function main() {
   try {
-    catalog = (await getCatalog()).schedules || [];
+    const all = await getCatalog();
+    catalog = all.schedules || [];
+    const sgd = (all.optimizers || []).find((o) => o.name === "sgd");
+    playgroundLr = (sgd && sgd.params.find((p) => p.name === "lr")) || null;
   } catch (err) {
     errorEl.hidden = false;
     errorEl.textContent = t("common.error", { msg: err.message });

@@ -56,7 +56,7 @@ let generation = 0; // bumps whenever the three runs are replaced
 const runs = {}; // key -> run state
 
 function newRunState(key) {
-  return { key, id: null, ws: null, status: "connecting", step: 0, xs: [], ys: [], snap: null, gen: generation };
+  return { key, id: null, ws: null, status: "connecting", step: 0, xs: [], ys: [], snap: null, gen: generation, divergence: null };
 }
 
 // ---- inputs / URL ---------------------------------------------------------------------------
@@ -242,11 +242,13 @@ function onMessage(run, msg) {
     case "state":
       run.status = msg.status;
       run.step = msg.step;
+      run.divergence = msg.divergence || null;
       break;
     case "frame":
       for (const r of msg.records) pushRecord(run, r);
       run.step = msg.step;
       run.status = msg.status;
+      if (msg.divergence) run.divergence = msg.divergence;
       break;
     case "snapshot":
       run.snap = msg;
@@ -257,6 +259,7 @@ function onMessage(run, msg) {
       run.step = msg.step;
       run.xs = [];
       run.ys = [];
+      run.divergence = null;
       break;
     case "ack":
       if (msg.status) run.status = msg.status;
@@ -284,15 +287,26 @@ function renderStatus() {
   const list = allRuns();
   const connected = list.length === KEYS.length && list.every((r) => r.ws);
   const running = list.some((r) => r.status === "running");
-  const status = !connected ? "connecting" : running ? "running" : list.every((r) => r.step === 0) ? "ready" : "paused";
+  // A diverged run is a state, not "paused": the comparison is over until Reset.
+  const diverged = list.filter((r) => r.status === "diverged");
+  const status = !connected ? "connecting" : diverged.length ? "diverged" : running ? "running"
+    : list.every((r) => r.step === 0) ? "ready" : "paused";
   const statusEl = $("run-status");
   statusEl.dataset.status = status;
   statusEl.textContent = t(`sp.status.${status}`);
+  const note = $("diverged-note");
+  note.hidden = !diverged.length;
+  note.textContent = diverged.length
+    ? t("sp.diverged", {
+      runs: diverged.map((r) => runName(r.key)).join(", "),
+      step: Math.min(...diverged.map((r) => (r.divergence && r.divergence.step) ?? r.step)),
+    })
+    : "";
   const step = list.length ? Math.min(...list.map((r) => r.step)) : 0;
   const counter = $("step-counter");
   counter.dataset.step = String(step);
   counter.textContent = t("sp.step", { n: step });
-  $("play").disabled = !connected || running;
+  $("play").disabled = !connected || running || diverged.length > 0;
   $("pause").disabled = !connected || !running;
   $("reset").disabled = !connected;
   $("play").classList.toggle("active", running);
@@ -385,7 +399,7 @@ function renderTraining() {
     yaxis: { title: { text: t("sp.axis.zeros") }, range: [-0.5, p + 0.5] },
     showlegend: true,
     legend: { orientation: "h", y: 1.02, yanchor: "bottom", x: 0 },
-    margin: { t: 40 },
+    margin: { l: 64, r: 18, b: 52, t: 40 }, // a partial margin would reset l, r, b to 80
   });
   zerosChart.dataset.points = String(Math.min(...list.map((r) => r.xs.length)));
   for (const r of list) {
@@ -452,7 +466,7 @@ function drawHistogram(run) {
     xaxis: { title: { text: t("sp.axis.weight") }, nticks: 6 },
     yaxis: { title: { text: t("sp.axis.count_log") }, type: "log", range: [-0.1, Math.log10(Math.max(2, nFeatures())) + 0.15], dtick: 1 },
     showlegend: false,
-    margin: { t: 34, b: 48 },
+    margin: { l: 64, r: 18, t: 34, b: 48 },
     annotations: [{
       x: 0, y: 1, xref: "x", yref: "paper", yanchor: "bottom", showarrow: false,
       text: `<b>${t("sp.hist.zero_label", { n: zeros })}</b>`,
@@ -492,7 +506,7 @@ function drawCoefficients() {
     yaxis: { title: { text: t("sp.axis.coef") } },
     showlegend: true,
     legend: { orientation: "h", y: 1.02, yanchor: "bottom", x: 0 },
-    margin: { t: 40 },
+    margin: { l: 64, r: 18, b: 52, t: 40 }, // a partial margin would reset l, r, b to 80
   });
   coefChart.dataset.features = String(truth.length);
 }
@@ -580,7 +594,7 @@ function drawPath() {
     yaxis: { title: { text: t("sp.axis.coef") }, range: [lo - pad, hi + pad] },
     showlegend: true,
     legend: { orientation: "h", y: 1.02, yanchor: "bottom", x: 0 },
-    margin: { t: 40 },
+    margin: { l: 64, r: 18, b: 52, t: 40 }, // a partial margin would reset l, r, b to 80
   });
   pathChart.dataset.method = pathData.method;
   pathChart.dataset.lambdas = String(pathData.lambdas.length);
@@ -719,7 +733,7 @@ function drawGeometry() {
     yaxis: { title: { text: "w₂" }, range: [geo.y[0], geo.y[geo.y.length - 1]], scaleanchor: "x", constrain: "domain", zeroline: true, zerolinecolor: "#6b7a8f" },
     showlegend: true,
     legend: { orientation: "h", y: 1.02, yanchor: "bottom", x: 0 },
-    margin: { t: 40 },
+    margin: { l: 64, r: 18, b: 52, t: 40 }, // a partial margin would reset l, r, b to 80
   });
   const zeroCoord = sol.findIndex((v) => v === 0);
   const caption = $("geo-caption");

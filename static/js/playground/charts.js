@@ -86,12 +86,106 @@ export function thinCurve(curve, target = DRAW_POINTS) {
       if (!keep[i]) { keep[i] = 1; kept += 1; }
       if (i > 0 && i % every && !keep[i - 1]) { keep[i - 1] = 1; kept += 1; }
     }
-    if (kept > target * 4) return thinCurve(curve, target / 2); // noisy curve: plain stride
+    if (kept > target * 4) { // noisy curve (jumps everywhere): a plain stride
+      const ox = [];
+      const oy = [];
+      for (let j = 0; j < n; j += 1) if (j % every === 0 || j === n - 1) { ox.push(x[j]); oy.push(y[j]); }
+      return { x: ox, y: oy };
+    }
   }
   const ox = [];
   const oy = [];
   for (let i = 0; i < n; i += 1) if (keep[i]) { ox.push(x[i]); oy.push(y[i]); }
   return { x: ox, y: oy };
+}
+
+// Ticks of a log axis over [lo, hi] (positive data bounds), in ONE format per axis:
+// decimals ("0.001", "0.5", "200") while every tick lies in [1e-3, 1e4], else powers of ten
+// ("10⁻⁵", "10¹⁵") for all of them. Spans of about a decade get 1-2-5 ticks, longer ones one
+// tick per power of ten (every k-th over many decades so labels never pile up).
+// Returns {tickvals, ticktext, range} (range in log10 units) or null without data.
+const SUP = { "-": "⁻", 0: "⁰", 1: "¹", 2: "²", 3: "³", 4: "⁴", 5: "⁵", 6: "⁶", 7: "⁷", 8: "⁸", 9: "⁹" };
+export function logTicks(lo, hi) {
+  if (!(lo > 0) || !(hi > 0) || !Number.isFinite(lo) || !Number.isFinite(hi)) return null;
+  let a = Math.floor(Math.log10(lo));
+  let b = Math.ceil(Math.log10(hi));
+  if (b <= a) b = a + 1;
+  const decades = b - a;
+  const vals = [];
+  if (decades <= 2) {
+    for (let e = a; e <= b; e += 1) for (const m of [1, 2, 5]) vals.push(m * 10 ** e);
+  } else {
+    const every = decades <= 8 ? 1 : Math.ceil(decades / 8);
+    for (let e = a; e <= b; e += every) vals.push(10 ** e);
+  }
+  const lo10 = Math.log10(lo);
+  const hi10 = Math.log10(hi);
+  // tight range for short spans (1-2-5 ticks), whole decades otherwise
+  const range = decades <= 2
+    ? [lo10 - (hi10 - lo10 || 1) * 0.05, hi10 + (hi10 - lo10 || 1) * 0.05]
+    : [a, b];
+  const inRange = (v) => Math.log10(v) >= range[0] - 1e-9 && Math.log10(v) <= range[1] + 1e-9;
+  let shown = vals.filter(inRange);
+  if (decades <= 2 && shown.length < 3) {
+    // under a decade: evenly spaced "nice" values (0.35, 0.4, 0.45 …), still plain decimals
+    const raw = (hi - lo) / 4 || hi / 4;
+    const p = 10 ** Math.floor(Math.log10(raw));
+    const step = [1, 2, 2.5, 5, 10].map((m) => m * p).find((st) => st >= raw) || 10 * p;
+    shown = [];
+    for (let v = Math.ceil(lo / step) * step; v <= hi * 1.0001; v += step) shown.push(Number(v.toPrecision(6)));
+    shown = shown.filter((v) => v > 0 && inRange(v));
+  }
+  const plain = shown.every((v) => v >= 1e-3 && v <= 1e4);
+  const text = shown.map((v) => {
+    if (plain) return String(Number(v.toPrecision(3)));
+    const e = Math.round(Math.log10(v));
+    const m = Math.round(v / 10 ** e);
+    const pow = `10${String(e).split("").map((c) => SUP[c]).join("")}`;
+    return m === 1 ? pow : `${m}·${pow}`;
+  });
+  return { tickvals: shown, ticktext: text, range };
+}
+
+// Colour of layer k of n: the palette (distinct colours) up to 9 layers (8 hidden + output);
+// beyond that a sequential scale by depth (viridis), drawn with a colour bar instead of a
+// legend so a deep net's charts keep their plot width and no two layers share a colour.
+export const MAX_LEGEND_LAYERS = 9;
+const VIRIDIS = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
+export function depthColor(t) {
+  const x = Math.min(1, Math.max(0, t)) * (VIRIDIS.length - 1);
+  const i = Math.min(VIRIDIS.length - 2, Math.floor(x));
+  const f = x - i;
+  const c = VIRIDIS[i].map((v, j) => Math.round(v + (VIRIDIS[i + 1][j] - v) * f));
+  return `rgb(${c[0]},${c[1]},${c[2]})`;
+}
+
+export function layerColor(k, n) {
+  return n <= MAX_LEGEND_LAYERS ? color(k) : depthColor(n > 1 ? k / (n - 1) : 0);
+}
+
+// Short legend name of a layer: "1", "2", …, "out" (the legend's title says "layer").
+function layerShort(name) {
+  const m = /^hidden (\d+)$/.exec(name);
+  return m ? m[1] : pt("pg.layer_out_short");
+}
+
+// A legend-less trace carrying the colour bar of the depth scale (layers 1..n).
+function depthBar(n, large) {
+  const stops = VIRIDIS.map((c, i) => [i / (VIRIDIS.length - 1), `rgb(${c.join(",")})`]);
+  const every = Math.ceil(n / 6);
+  const tickvals = [];
+  for (let k = 1; k <= n; k += every) tickvals.push(k);
+  if (tickvals[tickvals.length - 1] !== n) tickvals.push(n);
+  return {
+    type: "scatter", mode: "markers", x: [null], y: [null], showlegend: false, hoverinfo: "skip",
+    marker: {
+      color: [1], cmin: 1, cmax: n, colorscale: stops, showscale: true,
+      colorbar: {
+        title: { text: pt("pg.legend.layer"), side: "right" }, thickness: large ? 14 : 10, len: 0.9,
+        tickvals, ticktext: tickvals.map((k) => (k === n ? pt("pg.layer_out_short") : String(k))),
+      },
+    },
+  };
 }
 
 // Hover: the recorded value to 6 significant digits (the series are not interpolated).
@@ -105,6 +199,10 @@ export function layerLabel(name) {
 }
 
 const SERIES = ["loss", "accuracy", "lr", "gradNorm", "updateRatio", "heatmap", "zeros"];
+const REST_FACTOR = 3; // charts draw at most 1/4 of the main thread's time (see drain)
+// ... but never rest longer than this: on a starved machine a batch can take a second, and a
+// new value must still reach the charts within about one rest
+const MAX_REST_MS = 300;
 const SNAPSHOT = ["hist", "boundary"];
 // Charts scrolled out of view are refreshed at most once per HIDDEN_REFRESH_MS (one chart per
 // tick, at most two per second), and at once when they scroll into view.
@@ -143,12 +241,19 @@ export class Charts {
           const slot = byEl.get(entry.target);
           if (!slot) continue;
           slot.visible = entry.isIntersecting;
-          if (slot.visible && slot.want !== slot.sig) this.drawSlot(slot);
+          if (slot.visible && slot.want !== slot.sig) { this.queue.add(slot); this.drain(); }
         }
       }, { rootMargin: "0px" });
       for (const slot of this.slots.values()) if (slot.el) this.observer.observe(slot.el);
     }
     document.addEventListener("gradplay:fontchange", () => this.renderAll());
+    this.queue = new Set(); // slots waiting to be drawn, one per task (see update)
+    this.draining = false;
+    this.restUntil = 0;
+    this.restTimer = null;
+    this.batchMs = 0;
+    this.channel = new MessageChannel();
+    this.channel.port1.onmessage = () => this.drawNext();
   }
 
   get planned() {
@@ -179,16 +284,21 @@ export class Charts {
     return out;
   }
 
-  // vertical lines + labels for every live change
-  markerLayout() {
+  // Vertical lines + labels for every live change: a short translated label ("lr", "优化器")
+  // inside the plot area (anchored left of the line near the right edge), staggered over four
+  // rows so nearby changes do not pile up; the full text ("lr 0.03 → 0.1") on hover.
+  markerLayout(xmax) {
     const shapes = this.markers.map((m) => ({
       type: "line", xref: "x", yref: "paper", x0: m.step, x1: m.step, y0: 0, y1: 1,
       line: { color: "#7a4fd0", width: 1.5, dash: "dot" },
     }));
     const annotations = this.markers.map((m, i) => ({
-      x: m.step, xref: "x", yref: "paper", y: 1 - (i % 3) * 0.1, yanchor: "top", xanchor: "left",
-      text: m.text, showarrow: false, bgcolor: "rgba(255,255,255,0.85)",
-      bordercolor: "#7a4fd0", borderwidth: 1, font: { color: "#5b2fb0" },
+      x: m.step, xref: "x", yref: "paper", y: 0.98 - (i % 4) * 0.11, yanchor: "top",
+      xanchor: xmax && m.step > xmax * 0.7 ? "right" : "left",
+      text: (m.fields && m.fields.length ? m.fields.map((f) => pt(`pg.marker.${f}`)) : [m.text]).slice(0, 2).join(", ")
+        + (m.fields && m.fields.length > 2 ? " …" : ""),
+      hovertext: m.text, showarrow: false, bgcolor: "rgba(255,255,255,0.85)", captureevents: true,
+      bordercolor: "#7a4fd0", borderwidth: 1, font: { color: "#5b2fb0" }, borderpad: 2,
     }));
     return { shapes, annotations };
   }
@@ -196,22 +306,29 @@ export class Charts {
   // Layout of a time-series chart. Margins are fixed (no automargin: measuring every tick
   // label twice per redraw was a third of the cost) and tick labels are never hidden-checked
   // (ticklabeloverflow "allow" skips a bounding-box query per label).
+  // Every chart has both axis titles (x: step; y: extra.ytitle) and its legend at the bottom
+  // of the chart box (below the x title), so long legends never squeeze the plot sideways.
   base(titleKey, extra = {}) {
     const large = isLargeFont();
     const tick = { automargin: false, ticklabeloverflow: "allow" };
+    const legend = extra.legend !== false;
+    const xmax = extra.xaxis && extra.xaxis.range ? extra.xaxis.range[1] : null;
     return {
       title: { text: pt(titleKey) },
       uirevision: this.uirev,
       // explicit axis types: Plotly otherwise scans the data for dates on every redraw
       // standoff: the x label "0" must not touch the y label "0" in the corner
-      xaxis: { type: "linear", hoverformat: "d", ticklabelstandoff: 4, ...tick, ...(extra.xaxis || {}) },
-      yaxis: { type: "linear", ...tick, ...(extra.yaxis || {}) },
-      margin: large ? { l: 92, r: 20, t: 50, b: 40 } : { l: 66, r: 16, t: 40, b: 30 },
-      legend: { orientation: "h", y: large ? -0.14 : -0.1, yanchor: "top", x: 0, xanchor: "left" },
+      xaxis: { type: "linear", hoverformat: "d", ticklabelstandoff: 4, title: { text: pt("pg.axis.step"), standoff: 4 }, ...tick, ...(extra.xaxis || {}) },
+      yaxis: { type: "linear", title: { text: extra.ytitle || "", standoff: 6 }, ...tick, ...(extra.yaxis || {}) },
+      margin: large
+        ? { l: 104, r: extra.bar ? 70 : 20, t: 50, b: legend ? 104 : 66 }
+        : { l: 80, r: extra.bar ? 60 : 16, t: 40, b: legend ? 78 : 50 },
+      showlegend: legend,
+      legend: { orientation: "h", yref: "container", y: 0.005, yanchor: "bottom", x: 0, xanchor: "left", ...(extra.legendExtra || {}) },
       // "x": every trace's exact value at the hovered step, each in its own label ("x unified"
       // sets up a legend-like hover box on every redraw and costs ~20% more per redraw)
       hovermode: "x",
-      ...this.markerLayout(),
+      ...this.markerLayout(xmax),
       ...(extra.layout || {}),
     };
   }
@@ -270,17 +387,22 @@ export class Charts {
       traces.push(this.line(col(rows, "data_loss").map(tf), pt("pg.trace.data_loss"), 2, { line: { color: color(2), width: 1.5, dash: "dash" } }));
       traces.push(this.line(col(rows, "reg_loss").map(tf), pt("pg.trace.penalty"), 3, { line: { color: color(3), width: 1.5, dash: "dot" } }));
     }
-    return [traces, this.base("pg.chart.loss", {
-      xaxis: { range: xrange },
-      yaxis: { type: this.lossLog ? "log" : "linear" },
-    })];
+    let yaxis = { type: "linear" };
+    if (this.lossLog) {
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (const t of traces) for (const v of t.y) if (v > 0 && Number.isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+      const ticks = logTicks(lo, hi);
+      yaxis = ticks ? { type: "log", tickmode: "array", tickvals: ticks.tickvals, ticktext: ticks.ticktext, range: ticks.range } : { type: "log" };
+    }
+    return [traces, this.base("pg.chart.loss", { xaxis: { range: xrange }, yaxis, ytitle: pt("pg.axis.loss") })];
   }
 
   buildAccuracy() {
     if (this.task === "regression") {
       return [[], this.base("pg.chart.accuracy", {
         layout: { annotations: [{ text: pt("pg.no_accuracy"), xref: "paper", yref: "paper", x: 0.5, y: 0.5, showarrow: false }] },
-        yaxis: { range: [0, 1] },
+        yaxis: { range: [0, 1] }, ytitle: pt("pg.axis.accuracy"), legend: false,
       })];
     }
     const { rows, xrange } = this.ctx();
@@ -290,7 +412,7 @@ export class Charts {
       traces.push({ type: "scatter", mode: "lines", x: col(valAcc, "step"), y: col(valAcc, "val_acc"),
         name: pt("pg.trace.val"), line: { color: color(1), width: 2 }, hovertemplate: FMT });
     }
-    return [traces, this.base("pg.chart.accuracy", { xaxis: { range: xrange }, yaxis: { range: [0, 1.02] } })];
+    return [traces, this.base("pg.chart.accuracy", { xaxis: { range: xrange }, yaxis: { range: [0, 1.02] }, ytitle: pt("pg.axis.accuracy") })];
   }
 
   // learning rate: planned (dashed) and actual (solid)
@@ -306,26 +428,33 @@ export class Charts {
     for (const t of traces) for (const v of t.y) if (v > top && Number.isFinite(v)) top = v;
     return [traces, this.base("pg.chart.lr", {
       xaxis: { range: [0, Math.max(50, lastStep * 1.1 + 10)] },
-      yaxis: { range: [0, (top || 1) * 1.12], exponentformat: "e" },
+      yaxis: { range: [0, (top || 1) * 1.12], exponentformat: "e" }, ytitle: pt("pg.axis.lr"),
     })];
   }
 
   buildPerLayer(field, titleKey, log = true) {
     const { rows, xrange } = this.ctx();
+    const n = this.layers.length;
+    const many = n > MAX_LEGEND_LAYERS;
     const traces = this.layers.map((name, k) => ({
       type: "scatter", mode: "lines", x: this.ctx().x,
       y: rows.map((r) => (r[field] ? (log ? positive(r[field][k]) : r[field][k]) : null)),
-      name: layerLabel(name), line: { color: color(k), width: 1.8 }, hovertemplate: "%{y:.6e}",
+      name: layerShort(name), line: { color: layerColor(k, n), width: 1.8 },
+      hovertemplate: `${layerLabel(name)}: %{y:.6e}<extra></extra>`,
     }));
     let lo = Infinity;
     let hi = -Infinity;
     for (const t of traces) for (const v of t.y) if (v > 0 && Number.isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
-    const range = Number.isFinite(lo) ? [Math.floor(Math.log10(lo)), Math.max(Math.ceil(Math.log10(hi)), Math.floor(Math.log10(lo)) + 1)] : undefined;
-    // One tick per power of ten reads well over a few decades; over many (an exploding
-    // run spans 1e0..1e100) let Plotly thin the ticks so labels never pile up.
-    const decades = range ? range[1] - range[0] : 0;
-    const dtick = decades <= 8 ? 1 : Math.ceil(decades / 8);
-    return [traces, this.base(titleKey, { xaxis: { range: xrange }, yaxis: { type: log ? "log" : "linear", exponentformat: "power", dtick, range } })];
+    const ticks = log ? logTicks(lo, hi) : null;
+    const yaxis = ticks
+      ? { type: "log", tickmode: "array", tickvals: ticks.tickvals, ticktext: ticks.ticktext, range: ticks.range }
+      : { type: log ? "log" : "linear" };
+    if (many) traces.push(depthBar(n, isLargeFont()));
+    const ytitle = pt(field === "grad_norm" ? "pg.axis.grad_norm" : "pg.axis.update_ratio");
+    return [traces, this.base(titleKey, {
+      xaxis: { range: xrange }, yaxis, ytitle, legend: !many, bar: many,
+      legendExtra: { title: { text: `${pt("pg.legend.layer")}:` } },
+    })];
   }
 
   // heatmap: layer x step of log10 |grad|
@@ -339,13 +468,13 @@ export class Charts {
     }));
     const base = this.base("pg.chart.grad_heatmap");
     return [[{
-      type: "heatmap", x: col(hrows, "step"), y: this.layers.map(layerLabel), z, colorscale: "Viridis",
+      type: "heatmap", x: col(hrows, "step"), y: this.layers.map(layerLabel), z, colorscale: "Viridis", showlegend: false,
       colorbar: { title: { text: "log₁₀" }, thickness: 14 },
       hovertemplate: `${pt("pg.axis.step")} %{x}<br>%{y}<br>log₁₀‖g‖ = %{z:.2f}<extra></extra>`,
     }], {
-      ...base, hovermode: "closest",
+      ...base, hovermode: "closest", showlegend: false,
       // category labels ("hidden 12") and the axis title need the measured margin
-      margin: { ...base.margin, l: 40 },
+      margin: { ...base.margin, l: 40, b: base.margin.b - 28 },
       yaxis: { title: { text: pt("pg.axis.layer") }, type: "category", automargin: true },
     }];
   }
@@ -355,34 +484,78 @@ export class Charts {
     return [[
       this.line(col(rows, "zero_fraction"), pt("pg.trace.exact_zero"), 0, { hovertemplate: "%{y:.1%}" }),
       this.line(col(rows, "near_zero_fraction"), pt("pg.trace.near_zero"), 4, { hovertemplate: "%{y:.1%}", line: { color: color(4), width: 1.5, dash: "dash" } }),
-    ], this.base("pg.chart.zeros", { xaxis: { range: xrange }, yaxis: { range: [0, 1.02], tickformat: ".0%" } })];
+    ], this.base("pg.chart.zeros", { xaxis: { range: xrange }, yaxis: { range: [0, 1.02], tickformat: ".0%" }, ytitle: pt("pg.axis.fraction") })];
   }
 
   drawSlot(slot) {
     const built = this.build(slot.key);
     slot.sig = slot.want;
     slot.drawnAt = performance.now();
-    if (!built || !slot.el) return;
+    if (!built || !slot.el) return null;
     const t0 = performance.now();
-    drawChart(slot.el, built[0], built[1]);
     const p = this.perf[slot.key] || (this.perf[slot.key] = { n: 0, ms: 0 });
-    p.n += 1;
-    p.ms += performance.now() - t0;
+    return drawChart(slot.el, built[0], built[1]).then(() => {
+      p.n += 1;
+      p.ms += performance.now() - t0;
+    });
   }
 
-  // Draws the charts whose inputs changed: visible ones now, the others soon (hidden ticker).
-  // Charts never drawn yet are drawn at once wherever they are.
-  // everywhere = true (language, font size, log scale switched): every chart at once.
-  update(keys, sig, everywhere = false) {
-    this._ctx = null;
-    for (const key of keys) {
+  // Draws the charts whose inputs changed: visible ones soon, the others later (hidden
+  // ticker). Charts never drawn yet are drawn wherever they are.
+  // everywhere = true (language, font size, log scale switched): every chart.
+  // Each chart is drawn in its own task (queue drained one chart per message-channel tick):
+  // one redraw of all charts in a single task was a 100-180 ms long task that held up input
+  // events (and so the `set` of a live change) and the WebSocket's frames.
+  update(keys, sig, everywhere = false, urgent = false) {
+    for (const key of urgent ? [...keys].reverse() : keys) {
       const slot = this.slots.get(key);
       slot.want = sig;
       if (slot.want === slot.sig) continue;
-      if (everywhere || slot.visible || slot.sig === null) this.drawSlot(slot);
+      if (everywhere || slot.visible || slot.sig === null) {
+        // urgent (a new change marker): these charts go to the front of the queue
+        if (urgent) this.queue = new Set([slot, ...[...this.queue].filter((q) => q !== slot)]);
+        else this.queue.add(slot);
+      }
     }
-    this._ctx = null;
+    this.drain(urgent || everywhere);
     this.armHidden();
+  }
+
+  // Duty cycle: after a batch of redraws that took T ms the charts rest REST_FACTOR·T ms (at
+  // most MAX_REST_MS), so drawing takes at most 1 / (1 + REST_FACTOR) of the main thread while
+  // a batch takes <= 100 ms (frames, input and the WebSocket get the rest). An urgent update (a change marker, a
+  // switched language or font) skips the rest once.
+  drain(urgent = false) {
+    if (this.draining || !this.queue.size) return;
+    const wait = urgent ? 0 : this.restUntil - performance.now();
+    if (wait > 0) {
+      if (!this.restTimer) {
+        this.restTimer = setTimeout(() => { this.restTimer = null; this.drain(); }, wait);
+      }
+      return;
+    }
+    this.draining = true;
+    this.channel.port2.postMessage(0);
+  }
+
+  drawNext() {
+    const [slot] = this.queue;
+    if (!slot) { this.draining = false; return; }
+    this.queue.delete(slot);
+    this._ctx = null;
+    const t0 = performance.now();
+    const done = slot.want !== slot.sig ? this.drawSlot(slot) : null;
+    this._ctx = null;
+    Promise.resolve(done).catch(() => {}).finally(() => {
+      this.batchMs += performance.now() - t0;
+      if (this.queue.size) {
+        this.channel.port2.postMessage(0);
+      } else {
+        this.draining = false;
+        this.restUntil = performance.now() + Math.min(MAX_REST_MS, REST_FACTOR * this.batchMs);
+        this.batchMs = 0;
+      }
+    });
   }
 
   armHidden() {
@@ -406,9 +579,9 @@ export class Charts {
     }, HIDDEN_TICK_MS);
   }
 
-  renderSeries(force = false) {
+  renderSeries(force = false, urgent = false) {
     if (force) this.forceRev += 1;
-    this.update(SERIES, `${this.seriesSig()}|${this.forceRev}`, force);
+    this.update(SERIES, `${this.seriesSig()}|${this.forceRev}`, force, urgent);
   }
 
   renderAll() {
@@ -429,22 +602,28 @@ export class Charts {
   buildHist() {
     const snap = this.snapshot;
     if (!snap) return null;
-    // weight histograms
+    // weight histograms: short layer names in a legend under the plot (or the depth colour
+    // bar beyond 9 layers); the exact-zero count is in the hover text
+    const n = snap.layers.length;
+    const many = n > MAX_LEGEND_LAYERS;
+    const large = isLargeFont();
     const traces = snap.layers.map((layer, k) => {
       const h = layer.weights;
       const centers = h.counts.map((_, i) => (h.edges[i] + h.edges[i + 1]) / 2);
       return {
-        type: "scatter", mode: "lines", line: { shape: "hvh", color: color(k), width: 2 },
-        x: centers, y: h.counts, name: `${layerLabel(layer.name)} (0: ${h.exact_zeros}/${h.count})`,
-        hovertemplate: `${layerLabel(layer.name)}<br>w ≈ %{x:.3g}<br>n = %{y}<extra></extra>`,
+        type: "scatter", mode: "lines", line: { shape: "hvh", color: layerColor(k, n), width: 2 },
+        x: centers, y: h.counts, name: layerShort(layer.name),
+        hovertemplate: `${layerLabel(layer.name)}<br>w ≈ %{x:.3g}<br>n = %{y}<br>${pt("pg.hist_zeros", { z: h.exact_zeros, n: h.count })}<extra></extra>`,
       };
     });
+    if (many) traces.push(depthBar(n, large));
     return [traces, {
       title: { text: `${pt("pg.chart.weights_hist")} · ${pt("pg.step_counter", { n: snap.step })}` },
       xaxis: { title: { text: pt("pg.axis.weight") } },
       yaxis: { title: { text: pt("pg.axis.count") } },
-      margin: { l: 64, r: 16, t: 40, b: 30 },
-      legend: { orientation: "h", y: 1, yanchor: "top", x: 1, xanchor: "right", bgcolor: "rgba(255,255,255,0.7)" },
+      margin: large ? { l: 92, r: many ? 70 : 20, t: 50, b: many ? 66 : 104 } : { l: 64, r: many ? 60 : 16, t: 40, b: many ? 50 : 78 },
+      showlegend: !many,
+      legend: { orientation: "h", yref: "container", y: 0.005, yanchor: "bottom", x: 0, xanchor: "left", title: { text: `${pt("pg.legend.layer")}:` } },
       hovermode: "closest",
     }];
   }
@@ -455,8 +634,9 @@ export class Charts {
     if (!snap || !data) return null;
     const title = { text: `${pt("pg.chart.boundary")} · ${pt("pg.step_counter", { n: snap.step })}` };
     const flat = (ys) => ys.map((v) => (Array.isArray(v) ? v[0] : v));
-    const layout = { title, margin: { l: 56, r: 16, t: 40, b: 30 }, hovermode: "closest",
-      legend: { orientation: "h", x: 1, xanchor: "right", y: 1.01, yanchor: "bottom", bgcolor: "rgba(255,255,255,0)" } };
+    const large = isLargeFont();
+    const layout = { title, margin: large ? { l: 70, r: 20, t: 50, b: 100 } : { l: 56, r: 16, t: 40, b: 76 }, hovermode: "closest",
+      legend: { orientation: "h", yref: "container", y: 0.005, yanchor: "bottom", x: 0, xanchor: "left" } };
     if (snap.surface) {
       const s = snap.surface;
       const traces = [];
@@ -477,18 +657,29 @@ export class Charts {
         traces.push({ type: "heatmap", x: s.x, y: s.y, z: s.value, colorscale: "Viridis", opacity: 0.8,
           colorbar: { thickness: 14 }, hovertemplate: "x₁ %{x:.2f}, x₂ %{y:.2f}<br>ŷ = %{z:.3g}<extra></extra>" });
       }
+      // Legend: classes by colour (squares), train vs validation by marker (grey circle / ×);
+      // the point traces themselves carry no legend entry (their colours vary per point).
+      const classColor = (c) => (data.task === "binary" ? (c > 0.5 ? "#d8573b" : "#3b6fd8") : color(c));
       for (const [part, symbol, name] of [["train", "circle", pt("pg.trace.train")], ["val", "x", pt("pg.trace.val")]]) {
         const pts = data[part];
         if (!pts || !pts.x.length) continue;
         const y = flat(pts.y);
-        const markerColor = data.task === "regression" ? y
-          : y.map((c) => (data.task === "binary" ? (c > 0.5 ? "#d8573b" : "#3b6fd8") : color(c)));
+        const markerColor = data.task === "regression" ? y : y.map(classColor);
         traces.push({
-          type: "scatter", mode: "markers", name, x: pts.x.map((p) => p[0]), y: pts.x.map((p) => p[1]),
+          type: "scatter", mode: "markers", name, x: pts.x.map((p) => p[0]), y: pts.x.map((p) => p[1]), showlegend: false,
           marker: { symbol, size: part === "train" ? 7 : 8, color: markerColor, colorscale: data.task === "regression" ? "Viridis" : undefined,
             line: { color: part === "train" ? "#fff" : undefined, width: part === "train" ? 1 : 0 } },
           customdata: y, hovertemplate: `${name}: (%{x:.2f}, %{y:.2f}) y = %{customdata}<extra></extra>`,
         });
+        traces.push({ type: "scatter", mode: "markers", name, x: [null], y: [null], hoverinfo: "skip",
+          marker: { symbol, size: 9, color: "#59627a", line: { color: "#fff", width: part === "train" ? 1 : 0 } } });
+      }
+      if (data.task !== "regression") {
+        const k = data.task === "binary" ? 2 : Math.max(2, (s.probs || []).length);
+        for (let c = 0; c < k; c += 1) {
+          traces.push({ type: "scatter", mode: "markers", name: pt("pg.legend.class", { k: c }), x: [null], y: [null],
+            hoverinfo: "skip", marker: { symbol: "square", size: 11, color: classColor(c) } });
+        }
       }
       return [traces, { ...layout, xaxis: { title: { text: "x₁" }, constrain: "domain", range: [s.x[0], s.x[s.x.length - 1]] },
         yaxis: { title: { text: "x₂" }, scaleanchor: "x", constrain: "domain", range: [s.y[0], s.y[s.y.length - 1]] } }];
@@ -531,8 +722,10 @@ function svg(tag, attrs = {}) {
 export const DIAGRAM_MAX_LAYERS = 6;
 export const DIAGRAM_MAX_UNITS = 16;
 
-// layers: [{W: (in, out) nested list}], mode "weights" or "grads" (values = -ΔW/lr)
-export function drawNetwork(host, layers, values, labels) {
+// layers: [{W: (in, out) nested list}], mode "weights" or "grads" (values = -ΔW/lr).
+// onLink(k, i, j), if given, makes every link clickable (a wide transparent line over it,
+// data-testid="net-link", data-k/-i/-j): the playground edits that weight.
+export function drawNetwork(host, layers, values, labels, onLink = null) {
   host.replaceChildren();
   if (!layers || !layers.length) return;
   const sizes = [layers[0].W.length, ...layers.map((l) => l.W[0].length)];
@@ -558,6 +751,16 @@ export function drawNetwork(host, layers, values, labels) {
       title.textContent = `${labels[k]}: in ${i + 1} → out ${j + 1}: ${v.toPrecision(4)}`;
       line.append(title);
       root.append(line);
+      if (onLink) {
+        const hit = svg("line", {
+          x1: colX(k), y1: rowY(sizes[k], i), x2: colX(k + 1), y2: rowY(sizes[k + 1], j),
+          stroke: "transparent", "stroke-width": 7, class: "pg-net-hit", "data-testid": "net-link",
+          "data-k": k, "data-i": i, "data-j": j,
+        });
+        hit.append(title.cloneNode(true));
+        hit.addEventListener("click", () => onLink(k, i, j));
+        root.append(hit);
+      }
     }));
   });
   sizes.forEach((n, k) => {
@@ -571,6 +774,8 @@ export function drawNetwork(host, layers, values, labels) {
   host.append(root);
 }
 
-export function emptyNote(host, key) {
-  host.replaceChildren(el("p", { className: "muted", "data-pg-i18n": key }, pt(key)));
+export function emptyNote(host, key, vars) {
+  host.replaceChildren(vars
+    ? el("p", { className: "muted" }, pt(key, vars))
+    : el("p", { className: "muted", "data-pg-i18n": key }, pt(key)));
 }

@@ -10,7 +10,8 @@
 //   l1, l2, l1_method, batch_size, clip, clip.<p>, seed
 
 import {
-  buildParamControls, catalogKey, el, fillSelect, formatParam, parseParam, setCatalogTitle,
+  buildParamControls, catalogKey, checkParam, el, fillSelect, formatParam, markInvalid, parseParam,
+  setCatalogTitle, validateInput,
 } from "../common.js";
 import { pt } from "./messages.js";
 
@@ -18,6 +19,32 @@ import { pt } from "./messages.js";
 export const LIVE_KEYS = ["optimizer", "schedule", "regularization", "batch_size", "grad_clip"];
 
 const NORMALIZE = ["none", "minmax", "zscore"]; // RunConfig.dataset.normalize (not a component)
+const MAX_WARMUP = 100000; // core.schedules.MAX_WARMUP
+
+// Schemas of the run's own fields (not catalog components), in the catalog's parameter shape
+// so common.js's checkParam validates them like every component parameter. The ranges are the
+// server's (core.trainer.resolve_config, core.datasets.DATASET_ARGS, the catalog's limits).
+export function runFields(catalog) {
+  const limits = catalog.limits || {};
+  const maxSamples = limits.max_samples || 20000;
+  return {
+    n: { name: "n", type: "int", min: 1, max: maxSamples },
+    noise: { name: "noise", type: "float", min: 0, max: 1 },
+    val_split: { name: "val_split", type: "float", min: 0, max: 0.9 },
+    normalize: { name: "normalize", type: "choice", choices: NORMALIZE },
+    width: { name: "hidden", type: "int", min: 1, max: limits.max_units || 512 },
+    dropout: { name: "dropout", type: "float", min: 0, max: 0.95 },
+    warmup_steps: { name: "warmup_steps", type: "int", min: 0, max: MAX_WARMUP },
+    batch_size: { name: "batch_size", type: "int", min: 1, max: maxSamples },
+    seed: { name: "seed", type: "int", min: 0, max: Number.MAX_SAFE_INTEGER },
+    bool: { name: "bool", type: "bool" },
+  };
+}
+
+// Cross-field rule of the server (core.trainer._check_batch_norm_batch).
+export function batchNormProblem(batchNorm, batchSize) {
+  return batchNorm && batchSize < 2 ? { name: "batch_size", type: "int", min: 2 } : null;
+}
 
 function byName(entries, name) {
   return entries.find((e) => e.name === name) || entries[0];
@@ -53,29 +80,6 @@ function clipParams(catalog) {
 // ------------------------------------------------------------------------------------------
 // URL
 
-function parseNum(text, integer) {
-  if (text === null || String(text).trim() === "") return undefined;
-  const v = Number(text);
-  if (!Number.isFinite(v) || (integer && !Number.isInteger(v))) return undefined;
-  return v;
-}
-
-function parseBool(text) {
-  if (text === "true" || text === "1") return true;
-  if (text === "false" || text === "0") return false;
-  return undefined;
-}
-
-function paramsFrom(entry, query, prefix) {
-  const out = {};
-  if (!entry) return out;
-  for (const p of entry.params) {
-    const v = parseParam(p, query.get(`${prefix}${p.name}`));
-    if (v !== undefined) out[p.name] = v;
-  }
-  return out;
-}
-
 function paramsTo(entry, values, prefix, skip = []) {
   const out = [];
   if (!entry) return out;
@@ -86,77 +90,138 @@ function paramsTo(entry, values, prefix, skip = []) {
   return out;
 }
 
-// Partial RunConfig from the query string (unknown names are passed on: the server answers
-// with a 422 naming the field, and the page falls back to the defaults).
+// Partial RunConfig from the query string: every valid part of a link (see readLink).
 export function configFromQuery(query, catalog) {
+  return readLink(query, catalog).config;
+}
+
+// Reads a link: {config: partial RunConfig of every valid value, dropped: [{key, text,
+// reason}]} — each value is checked against its schema (catalog parameters, the run fields
+// above, the catalog's names); an invalid or unknown key is dropped and named, never the whole
+// link. Cross-parameter rules the server checks (e.g. a schedule's milestones against its
+// length) are handled by the page: it drops the field the server names and retries.
+export function readLink(query, catalog) {
+  const F = runFields(catalog);
+  const used = new Set();
+  const dropped = [];
+  // value of `key` checked against `param`, or undefined (absent or dropped)
+  const take = (key, param) => {
+    if (!query.has(key)) return undefined;
+    used.add(key);
+    const text = query.get(key);
+    const value = parseParam(param, text);
+    const error = checkParam(param, value);
+    if (error) {
+      dropped.push({ key, text, reason: error });
+      return undefined;
+    }
+    return value;
+  };
+  const names = (kind) => ({ name: kind, type: "choice", choices: catalog[kind].map((e) => e.name) });
+  const params = (entry, prefix, skip = []) => {
+    const out = {};
+    if (!entry) return out;
+    for (const p of entry.params) {
+      if (skip.includes(p.name)) continue;
+      const v = take(`${prefix}${p.name}`, p);
+      if (v !== undefined) out[p.name] = v;
+    }
+    return out;
+  };
+  const put = (obj, key, value) => { if (value !== undefined) obj[key] = value; };
   const cfg = {};
-  const has = (k) => query.has(k);
+
   const dataset = {};
-  if (has("dataset")) dataset.name = query.get("dataset");
+  put(dataset, "name", take("dataset", { ...names("datasets"), name: "dataset" }));
   const dsEntry = catalog.datasets.find((e) => e.name === (dataset.name || "circle"));
-  const dsParams = paramsFrom(dsEntry, query, "dataset.");
+  const dsParams = params(dsEntry, "dataset.");
   if (Object.keys(dsParams).length) dataset.params = dsParams;
-  if (parseNum(query.get("n"), true) !== undefined) dataset.n = parseNum(query.get("n"), true);
-  if (parseNum(query.get("noise")) !== undefined) dataset.noise = parseNum(query.get("noise"));
-  if (parseNum(query.get("val_split")) !== undefined) dataset.val_fraction = parseNum(query.get("val_split"));
-  if (NORMALIZE.includes(query.get("normalize"))) dataset.normalize = query.get("normalize");
+  put(dataset, "n", take("n", F.n));
+  put(dataset, "noise", take("noise", F.noise));
+  put(dataset, "val_fraction", take("val_split", F.val_split));
+  put(dataset, "normalize", take("normalize", F.normalize));
   if (Object.keys(dataset).length) cfg.dataset = dataset;
 
   const model = {};
-  if (has("hidden")) {
+  if (query.has("hidden")) {
+    used.add("hidden");
     const text = query.get("hidden").trim();
-    const widths = text === "" ? [] : text.split(",").map((s) => parseNum(s, true));
-    if (widths.every((w) => w !== undefined)) model.hidden = widths;
+    const widths = text === "" ? [] : text.split(",").map((w) => parseParam(F.width, w));
+    const maxLayers = (catalog.limits || {}).max_hidden_layers || 64;
+    const error = widths.map((w) => checkParam(F.width, w)).find(Boolean)
+      || (widths.length > maxLayers ? `hidden: ≤ ${maxLayers}` : null);
+    if (error) dropped.push({ key: "hidden", text, reason: error });
+    else model.hidden = widths;
   }
   for (const [key, kind] of [["activation", "activations"], ["init", "initializers"]]) {
-    if (has(key)) model[key] = query.get(key);
-    const entry = catalog[kind].find((e) => e.name === query.get(key));
-    const params = paramsFrom(entry, query, `${key}.`);
-    if (Object.keys(params).length) model[`${key}_params`] = params;
+    put(model, key, take(key, { ...names(kind), name: key }));
+    const entry = catalog[kind].find((e) => e.name === (model[key] || null));
+    const ps = params(entry, `${key}.`);
+    if (Object.keys(ps).length) model[`${key}_params`] = ps;
   }
-  for (const key of ["batch_norm", "layer_norm", "residual"]) {
-    if (parseBool(query.get(key)) !== undefined) model[key] = parseBool(query.get(key));
-  }
-  if (parseNum(query.get("dropout")) !== undefined) model.dropout = parseNum(query.get("dropout"));
+  for (const key of ["batch_norm", "layer_norm", "residual"]) put(model, key, take(key, { ...F.bool, name: key }));
+  put(model, "dropout", take("dropout", F.dropout));
   if (Object.keys(model).length) cfg.model = model;
 
-  if (has("loss") && query.get("loss") !== "") {
-    cfg.loss = query.get("loss");
-    const params = paramsFrom(catalog.losses.find((e) => e.name === cfg.loss), query, "loss.");
-    if (Object.keys(params).length) cfg.loss_params = params;
+  if (query.has("loss") && query.get("loss") === "") used.add("loss");
+  else {
+    put(cfg, "loss", take("loss", { ...names("losses"), name: "loss" }));
+    const ps = params(catalog.losses.find((e) => e.name === cfg.loss), "loss.");
+    if (Object.keys(ps).length) cfg.loss_params = ps;
   }
 
   const optimizer = {};
-  if (has("optimizer")) optimizer.name = query.get("optimizer");
+  put(optimizer, "name", take("optimizer", { ...names("optimizers"), name: "optimizer" }));
   const optEntry = catalog.optimizers.find((e) => e.name === (optimizer.name || "sgd"));
-  Object.assign(optimizer, paramsFrom(optEntry, query, "optimizer."));
-  if (parseNum(query.get("lr")) !== undefined) optimizer.lr = parseNum(query.get("lr"));
+  Object.assign(optimizer, params(optEntry, "optimizer.", ["lr"]));
+  const lrParam = optEntry && optEntry.params.find((p) => p.name === "lr");
+  if (lrParam) put(optimizer, "lr", take("lr", lrParam));
   if (Object.keys(optimizer).length) cfg.optimizer = optimizer;
 
   const schedule = {};
-  if (has("schedule")) schedule.name = query.get("schedule");
-  const schedEntry = catalog.schedules.find((e) => e.name === schedule.name);
-  Object.assign(schedule, paramsFrom(schedEntry, query, "schedule."));
-  if (parseNum(query.get("warmup_steps"), true) !== undefined) {
-    schedule.warmup_steps = parseNum(query.get("warmup_steps"), true);
-  }
+  put(schedule, "name", take("schedule", { ...names("schedules"), name: "schedule" }));
+  const schedEntry = catalog.schedules.find((e) => e.name === (schedule.name || "constant"));
+  Object.assign(schedule, params(schedEntry, "schedule."));
+  put(schedule, "warmup_steps", take("warmup_steps", F.warmup_steps));
   if (Object.keys(schedule).length) cfg.schedule = schedule;
 
   const reg = {};
-  for (const p of regParams(catalog)) {
-    const v = parseParam(p, query.get(p.name));
-    if (v !== undefined) reg[p.name] = v;
-  }
+  for (const p of regParams(catalog)) put(reg, p.name, take(p.name, p));
   if (Object.keys(reg).length) cfg.regularization = reg;
 
-  if (parseNum(query.get("batch_size"), true) !== undefined) cfg.batch_size = parseNum(query.get("batch_size"), true);
-  if (parseNum(query.get("seed"), true) !== undefined) cfg.seed = parseNum(query.get("seed"), true);
+  put(cfg, "batch_size", take("batch_size", F.batch_size));
+  put(cfg, "seed", take("seed", F.seed));
   const clip = {};
-  if (has("clip")) clip.mode = query.get("clip");
-  const clipEntry = catalog.grad_clip.find((e) => e.name === clip.mode);
-  Object.assign(clip, paramsFrom(clipEntry, query, "clip."));
+  put(clip, "mode", take("clip", { ...names("grad_clip"), name: "clip" }));
+  Object.assign(clip, params(catalog.grad_clip.find((e) => e.name === clip.mode), "clip."));
   if (Object.keys(clip).length) cfg.grad_clip = clip;
-  return cfg;
+
+  // batch norm needs batches of >= 2 (the server's rule): the batch size goes, not the model
+  const bn = batchNormProblem(model.batch_norm, cfg.batch_size ?? 10);
+  if (bn) {
+    dropped.push({ key: "batch_size", text: query.get("batch_size"), reason: checkParam(bn, cfg.batch_size) });
+    delete cfg.batch_size;
+  }
+  for (const key of new Set(query.keys())) {
+    if (!used.has(key)) dropped.push({ key, text: query.get(key), reason: null });
+  }
+  return { config: cfg, dropped };
+}
+
+// Removes the field a server error names (its loc, e.g. ["optimizer", "lr"] or
+// ["schedule", "milestones"]) from a partial config; returns the removed path or null.
+export function dropField(cfg, loc) {
+  const path = (loc || []).filter((p) => p !== "body" && typeof p === "string");
+  for (let n = path.length; n >= 1; n -= 1) {
+    let obj = cfg;
+    for (const key of path.slice(0, n - 1)) obj = obj && typeof obj === "object" ? obj[key] : undefined;
+    const last = path[n - 1];
+    if (obj && typeof obj === "object" && last in obj) {
+      delete obj[last];
+      return path.slice(0, n).join(".");
+    }
+  }
+  return null;
 }
 
 // Query pairs for a full config (main choices always, component parameters when not default).
@@ -272,6 +337,9 @@ function section(key, kind, testid) {
   return { node, body };
 }
 
+// The panel. onChange(cfg, committed) gets the config of the last VALID value of every field
+// (an invalid field is marked at the field with its allowed range and never leaves the page);
+// committed is true for "change" events (Enter, blur, a pick, a click), false for keystrokes.
 export class Controls {
   constructor(root, catalog, onChange) {
     this.root = root;
@@ -279,6 +347,9 @@ export class Controls {
     this.onChange = onChange;
     this.cfg = null; // the last full config shown
     this.params = {};
+    this.fields = runFields(catalog);
+    this.checks = new Map(); // input -> validateInput handle
+    this.widthErrors = [];
   }
 
   // Renders every control for a full (resolved) config.
@@ -287,24 +358,41 @@ export class Controls {
     this.render();
   }
 
-  fire() {
-    this.onChange(this.get());
+  fire(committed = true) {
+    this.onChange(this.get(), committed);
   }
 
-  number(testid, value, { min, max, step = "any", integer = false } = {}) {
+  // A number input checked against `param` (a runFields schema) on every edit.
+  number(testid, value, param, step = "any") {
+    const integer = param.type === "int";
     const input = el("input", {
-      type: "number", "data-testid": testid, min, max, step: integer ? "1" : step,
+      type: "number", "data-testid": testid, min: param.min, max: param.max, step: integer ? "1" : step,
       value: String(value), inputmode: "decimal",
     });
-    input.addEventListener("input", () => this.fire());
+    this.checks.set(input, validateInput(input, param, value, (_, committed) => this.fire(committed)));
     return input;
+  }
+
+  // last valid value of a number input
+  val(input) {
+    return this.checks.get(input).value();
   }
 
   checkbox(testid, value) {
     const input = el("input", { type: "checkbox", "data-testid": testid });
     input.checked = Boolean(value);
-    input.addEventListener("change", () => this.fire());
+    input.addEventListener("change", () => this.fire(true));
     return input;
+  }
+
+  // Every current problem ("name: must be …"); each is also shown at its field.
+  errors() {
+    const out = [];
+    for (const check of this.checks.values()) if (check.error()) out.push(check.error());
+    for (const ctl of Object.values(this.params)) if (ctl && ctl.errors) out.push(...ctl.errors());
+    if (this.lrControl) out.push(...this.lrControl.errors());
+    out.push(...this.widthErrors.filter(Boolean));
+    return out;
   }
 
   select(testid, kind, entries, value, onPick) {
@@ -312,7 +400,7 @@ export class Controls {
     fillSelect(select, kind, entries, value);
     select.addEventListener("change", () => {
       if (onPick) onPick(select.value);
-      this.fire();
+      this.fire(true);
     });
     return select;
   }
@@ -326,7 +414,9 @@ export class Controls {
       if (!entry) { this.params[key] = null; return; }
       const shown = { ...entry, params: entry.params.filter((p) => !skip.includes(p.name)) };
       this.params[key] = shown.params.length
-        ? buildParamControls(host, kind, shown, { values: vals, onChange: () => this.fire() })
+        ? buildParamControls(host, kind, shown, {
+          values: vals, onChange: () => this.fire(false), onCommit: () => this.fire(true),
+        })
         : null;
       if (!shown.params.length) host.replaceChildren();
       compactHelp(host);
@@ -346,7 +436,6 @@ export class Controls {
 
   render() {
     const { catalog, cfg } = this;
-    const limits = catalog.limits || {};
     this.root.replaceChildren();
     this.params = {};
 
@@ -356,14 +445,16 @@ export class Controls {
       key: "dataset", testid: "dataset", kind: "datasets", entries: catalog.datasets,
       value: cfg.dataset.name, values: cfg.dataset.params, labelKey: "pg.dataset",
     });
-    this.dataset.addEventListener("change", () => { this.refreshLoss(); this.fire(); });
-    this.n = this.number("samples", cfg.dataset.n, { min: 1, max: limits.max_samples, integer: true });
-    this.noise = this.number("noise", cfg.dataset.noise, { min: 0, max: 1, step: "0.05" });
-    this.valSplit = this.number("val-split", cfg.dataset.val_fraction, { min: 0, max: 0.9, step: "0.05" });
+    this.dataset.addEventListener("change", () => { this.refreshLoss(); this.fire(true); });
+    const F = this.fields;
+    this.checks.clear();
+    this.n = this.number("samples", cfg.dataset.n, F.n);
+    this.noise = this.number("noise", cfg.dataset.noise, F.noise, "0.05");
+    this.valSplit = this.number("val-split", cfg.dataset.val_fraction, F.val_split, "0.05");
     this.normalize = el("select", { "data-testid": "normalize" },
       NORMALIZE.map((v) => el("option", { value: v, "data-pg-i18n": `pg.normalize.${v}` }, pt(`pg.normalize.${v}`))));
     this.normalize.value = cfg.dataset.normalize;
-    this.normalize.addEventListener("change", () => this.fire());
+    this.normalize.addEventListener("change", () => this.fire(true));
     data.body.append(
       el("div", { className: "pg-row" }, labelled("pg.samples", this.n), labelled("pg.noise", this.noise)),
       el("div", { className: "pg-row" }, labelled("pg.val_split", this.valSplit), labelled("pg.normalize", this.normalize)),
@@ -387,7 +478,7 @@ export class Controls {
     this.batchNorm = this.checkbox("batch-norm", cfg.model.batch_norm);
     this.layerNorm = this.checkbox("layer-norm", cfg.model.layer_norm);
     this.residual = this.checkbox("residual", cfg.model.residual);
-    this.dropout = this.number("dropout", cfg.model.dropout, { min: 0, max: 0.95, step: "0.05" });
+    this.dropout = this.number("dropout", cfg.model.dropout, F.dropout, "0.05");
     net.body.append(
       el("div", { className: "pg-row" }, labelled("pg.batch_norm", this.batchNorm), labelled("pg.layer_norm", this.layerNorm)),
       labelled("pg.residual", this.residual),
@@ -403,7 +494,7 @@ export class Controls {
     const lrParam = optEntry.params.find((p) => p.name === "lr") || { name: "lr", type: "float", default: 0.01, min: 0 };
     const lrHost = el("div", { className: "pg-lr" });
     this.lrControl = buildParamControls(lrHost, "optimizers", { name: optEntry.name, params: [lrParam] },
-      { values: { lr: cfg.optimizer.lr }, onChange: () => this.fire() });
+      { values: { lr: cfg.optimizer.lr }, onChange: () => this.fire(false), onCommit: () => this.fire(true) });
     compactHelp(lrHost);
     const lrInput = tagged(lrHost, "lr", "lr");
     lrInput.step = "any";
@@ -423,7 +514,7 @@ export class Controls {
       key: "schedule", testid: "schedule", kind: "schedules", entries: catalog.schedules,
       value: cfg.schedule.name, values: cfg.schedule, labelKey: "pg.schedule",
     });
-    this.warmup = this.number("warmup-steps", cfg.schedule.warmup_steps || 0, { min: 0, max: 100000, integer: true });
+    this.warmup = this.number("warmup-steps", cfg.schedule.warmup_steps || 0, F.warmup_steps);
     sch.body.append(labelled("pg.warmup_steps", this.warmup));
     this.previewCaption = el("div", { className: "pg-preview-caption" });
     this.preview = el("div", { className: "pg-preview", "data-testid": "schedule-preview" });
@@ -434,7 +525,8 @@ export class Controls {
     const rp = regParams(catalog);
     const regHost = el("div");
     this.params.regularization = buildParamControls(regHost, "regularization",
-      { name: "elastic_net", params: rp }, { values: cfg.regularization, onChange: () => this.fire() });
+      { name: "elastic_net", params: rp },
+      { values: cfg.regularization, onChange: () => this.fire(false), onCommit: () => this.fire(true) });
     compactHelp(regHost);
     for (const p of rp) tagged(regHost, p.name, p.name.replace(/_/g, "-"));
     for (const label of regHost.querySelectorAll("label.param-name")) {
@@ -447,8 +539,8 @@ export class Controls {
 
     // --- training
     const tr = section("training", null, "section-training");
-    this.batchSize = this.number("batch-size", cfg.batch_size, { min: 1, max: limits.max_samples, integer: true });
-    this.seed = this.number("seed", cfg.seed, { min: 0, integer: true });
+    this.batchSize = this.number("batch-size", cfg.batch_size, F.batch_size);
+    this.seed = this.number("seed", cfg.seed, F.seed);
     tr.body.append(el("div", { className: "pg-row" },
       labelled("pg.batch_size", this.batchSize, badge("live")), labelled("pg.seed", this.seed, badge("restart"))));
     const clipValues = pick(cfg.grad_clip, clipParams(catalog).map((p) => p.name));
@@ -478,21 +570,28 @@ export class Controls {
     const maxLayers = limits.max_hidden_layers || 64;
     const host = this.hiddenHost;
     host.replaceChildren();
+    this.widthErrors = [];
     const rows = el("div", { className: "pg-layers" });
     this.hidden.forEach((width, k) => {
       const input = el("input", {
         type: "number", min: 1, max: maxUnits, step: 1, value: String(width),
         "data-testid": `width-${k}`, "aria-label": pt("pg.layer_n", { n: k + 1 }),
       });
-      input.addEventListener("input", () => {
-        const v = Number(input.value);
-        if (Number.isInteger(v) && v >= 1) { this.hidden[k] = v; this.fire(); }
-      });
+      // an invalid width is marked (allowed range) and the layer keeps its last valid width
+      const check = (event) => {
+        const v = parseParam(this.fields.width, input.value);
+        const error = checkParam({ ...this.fields.width, name: pt("pg.layer_n", { n: k + 1 }) }, v);
+        this.widthErrors[k] = error;
+        markInvalid(input, error);
+        if (!error) { this.hidden[k] = v; this.fire(event.type === "change"); }
+      };
+      input.addEventListener("input", check);
+      input.addEventListener("change", check);
       const minus = el("button", { type: "button", className: "pg-mini", "data-testid": `width-${k}-minus`, "aria-label": "−" }, "−");
       const plus = el("button", { type: "button", className: "pg-mini", "data-testid": `width-${k}-plus`, "aria-label": "+" }, "+");
       minus.addEventListener("click", () => { if (this.hidden[k] > 1) { this.hidden[k] -= 1; this.drawHidden(); this.fire(); } });
       plus.addEventListener("click", () => { if (this.hidden[k] < maxUnits) { this.hidden[k] += 1; this.drawHidden(); this.fire(); } });
-      rows.append(el("div", { className: "pg-layer" },
+      rows.append(el("div", { className: "pg-layer", "data-error-host": "" },
         el("span", { className: "pg-layer-name" }, `${k + 1}`), minus, input, plus));
     });
     if (!this.hidden.length) rows.append(el("p", { className: "muted small", "data-pg-i18n": "pg.linear_model" }, pt("pg.linear_model")));
@@ -511,8 +610,8 @@ export class Controls {
 
   get() {
     const cfg = structuredClone(this.cfg);
-    const num = (input) => (input.value.trim() === "" ? Number.NaN : Number(input.value));
-    const params = (key) => (this.params[key] ? this.params[key].get() : {});
+    const num = (input) => this.val(input);
+    const params = (key) => (this.params[key] ? this.params[key].valid() : {});
     cfg.dataset = {
       name: this.dataset.value, n: num(this.n), noise: num(this.noise),
       val_fraction: num(this.valSplit), normalize: this.normalize.value, params: params("dataset"),
@@ -526,12 +625,34 @@ export class Controls {
     });
     cfg.loss = this.lossSelect.value || null;
     cfg.loss_params = cfg.loss ? params("loss") : {};
-    cfg.optimizer = { name: this.optimizer.value, lr: this.lrControl.get().lr, ...params("optimizer") };
+    cfg.optimizer = { name: this.optimizer.value, lr: this.lrControl.valid().lr, ...params("optimizer") };
     cfg.schedule = { name: this.schedule.value, warmup_steps: num(this.warmup), ...params("schedule") };
     cfg.regularization = { ...cfg.regularization, ...params("regularization") };
     cfg.batch_size = num(this.batchSize);
     cfg.seed = num(this.seed);
     cfg.grad_clip = { ...cfg.grad_clip, mode: this.clip.value, ...params("grad_clip") };
+    return this.crossCheck(cfg);
+  }
+
+  // Batch norm needs batches of >= 2 (the server's rule): a batch size < 2 typed with batch
+  // norm on is marked at the batch-size field and the run keeps its last valid batch size; batch
+  // norm switched on over a batch size of 1 is marked at the checkbox and stays off.
+  crossCheck(cfg) {
+    const typed = parseParam(this.fields.batch_size, this.batchSize.value);
+    const ownError = this.checks.get(this.batchSize).error();
+    if (this.batchNorm.checked && !ownError && typed !== undefined && typed < 2) {
+      const prev = this.cfg.batch_size;
+      if (prev >= 2) {
+        markInvalid(this.batchSize, checkParam(batchNormProblem(true, typed), typed));
+        cfg.batch_size = prev;
+        return cfg;
+      }
+      markInvalid(this.batchNorm, checkParam(batchNormProblem(true, typed), typed));
+      cfg.model.batch_norm = false;
+      return cfg;
+    }
+    if (!ownError) markInvalid(this.batchSize, null);
+    markInvalid(this.batchNorm, null);
     return cfg;
   }
 }

@@ -1,14 +1,31 @@
 // Playground page (/): controls -> run (POST /api/runs) -> WebSocket stream -> live charts.
 // Protocol: see app/routers/stream.py. Live-changeable fields are sent as `set`; data,
 // architecture, seed and loss need a new run (a notice asks first once training has started).
+//
+// Watch mode (read-only, e.g. a teacher projecting a student's run): the watch link
+// `/?run=<id>&watch=<watch_token>` (shown as "watch link" in the run bar) attaches to that run
+// with its watch token (GET /api/runs/{id}?watch=..., its history, data and stream) instead of
+// creating one; every control is disabled and nothing is sent but snapshot requests.
+//
+// Mechanisms (issue 9):
+// * validation: controls.js checks every field against its schema; only valid values reach a
+//   run or the URL. A link is read part by part (readLink): what is invalid or unknown is
+//   dropped and named in the "link-dropped" notice; a field the server still rejects is
+//   dropped too and the run is created from the rest.
+// * a run is replaced only once its successor exists (createRun: POST, GET data, then switch);
+//   on failure the old run keeps playing or stays paused and the server's message is shown.
+// * live changes: a `set` goes out on the control's "change" event before anything is
+//   redrawn; the URL, explanation and previews follow in a later task.
+// * the run bar's readout (data-testid="run-readout"): train/validation loss, accuracy and lr
+//   of the newest record.
 
 import {
-  catalogText, debounce, drawChart, el, getCatalog, getJSON, onLangChange, postJSON, readQuery,
-  writeQuery,
+  catalogText, debounce, drawChart, el, getCatalog, getJSON, markInvalid, onLangChange, postJSON,
+  readQuery, writeQuery,
 } from "../common.js";
 import { applyPg, pt } from "./messages.js";
 import {
-  Controls, configFromQuery, livePatch, needsRebuild, queryFromConfig,
+  Controls, dropField, livePatch, needsRebuild, queryFromConfig, readLink,
 } from "./controls.js";
 import {
   Charts, DIAGRAM_MAX_LAYERS, DIAGRAM_MAX_UNITS, drawNetwork, emptyNote, layerLabel,
@@ -30,7 +47,10 @@ const S = {
   ws: null,
   trainSize: 0,
   pendingRebuild: null,
+  liveBase: null, // the config the last `set` asked for (patches are computed against it)
   error: null,
+  watch: null, // the run's watch token in watch mode (read-only), else null
+  since: 0, // records before this step are already on the charts (watch mode's history)
 };
 
 let charts;
@@ -67,6 +87,15 @@ function reasonText(reason) {
   return text === key ? reason : text;
 }
 
+// "?watch=<token>" in watch mode, else "".
+function watchQuery() {
+  return S.watch ? `?watch=${encodeURIComponent(S.watch)}` : "";
+}
+
+function lockControls() {
+  for (const node of $("controls").querySelectorAll("input, select, button, textarea")) node.disabled = true;
+}
+
 function renderStatus() {
   const status = $("status");
   setText(status, pt(`pg.status.${S.status}`));
@@ -77,9 +106,10 @@ function renderStatus() {
   setText($("epoch-counter"), pt("pg.epoch_counter", { n: S.epoch }));
   const running = S.status === "running";
   const diverged = S.status === "diverged";
-  setDisabled($("play"), running || diverged || !S.ws);
-  setDisabled($("pause"), !running);
-  for (const id of ["step", "step-10", "step-epoch"]) setDisabled($(id), diverged || !S.ws);
+  const ro = Boolean(S.watch);
+  setDisabled($("play"), ro || running || diverged || !S.ws);
+  setDisabled($("pause"), ro || !running);
+  for (const id of ["step", "step-10", "step-epoch"]) setDisabled($(id), ro || diverged || !S.ws);
   if ($("play").classList.contains("pg-active") !== running) $("play").classList.toggle("pg-active", running);
   const banner = $("diverged-banner");
   if (diverged && S.divergence) {
@@ -91,8 +121,36 @@ function renderStatus() {
   }
 }
 
+// Live readout of the newest record (engine numbers, only formatted here).
+function fmtNum(v) {
+  if (v === null || v === undefined || !Number.isFinite(v)) return "—";
+  return Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(2) : Number(v.toPrecision(4)).toString();
+}
+
+function renderReadout() {
+  const r = charts && charts.store.last;
+  const box = $("run-readout");
+  const acc = r ? (r.val_acc ?? r.train_acc) : null;
+  const accKey = r && r.val_acc !== null && r.val_acc !== undefined ? "pg.readout.val_acc" : "pg.readout.train_acc";
+  const items = [
+    ["loss", "pg.readout.loss", r ? fmtNum(r.loss) : "—"],
+    ["val-loss", "pg.readout.val_loss", r ? fmtNum(r.val_loss) : "—"],
+    ["acc", accKey, acc === null || acc === undefined ? "—" : `${(acc * 100).toFixed(1)} %`],
+    ["lr", "pg.readout.lr", r ? fmtNum(r.lr) : "—"],
+  ];
+  for (const [key, label, value] of items) {
+    const node = box.querySelector(`[data-readout="${key}"]`);
+    setText(node.querySelector(".pg-readout-label"), pt(label));
+    setText(node.querySelector(".pg-readout-value"), value);
+  }
+  setData(box, "step", String(r ? r.step : 0));
+}
+
 function send(message) {
-  if (S.ws && S.ws.readyState === WebSocket.OPEN) S.ws.send(JSON.stringify(message));
+  if (S.watch && message.type !== "snapshot") return false; // read-only
+  if (!S.ws || S.ws.readyState !== WebSocket.OPEN) return false;
+  S.ws.send(JSON.stringify(message));
+  return true;
 }
 
 function epochSteps() {
@@ -110,22 +168,28 @@ function epochSteps() {
 const RENDER_INTERVAL_MS = 34;
 let dirtySeries = false;
 let forceSeries = false;
+let urgentSeries = false; // a new change marker: drawn without waiting for the charts' rest
 let renderTimer = null;
 let lastRender = -Infinity;
 
-function scheduleRender(force = false) {
+function scheduleRender(force = false, urgent = false) {
   dirtySeries = true;
   forceSeries = forceSeries || force;
+  urgentSeries = urgentSeries || urgent;
+  if (renderTimer && urgent) { clearTimeout(renderTimer); renderTimer = null; }
   if (renderTimer) return;
-  const wait = Math.max(0, lastRender + RENDER_INTERVAL_MS - performance.now());
+  const wait = urgent ? 0 : Math.max(0, lastRender + RENDER_INTERVAL_MS - performance.now());
   renderTimer = setTimeout(() => {
     renderTimer = null;
     if (dirtySeries) {
       lastRender = performance.now();
       dirtySeries = false;
       const force = forceSeries;
+      const urgent = urgentSeries;
       forceSeries = false;
-      charts.renderSeries(force);
+      urgentSeries = false;
+      renderReadout();
+      charts.renderSeries(force, urgent);
       setData(root, "points", String(charts.store.rows.length));
       maybeExtendPlan();
     }
@@ -231,7 +295,7 @@ async function refreshNetwork() {
     weightsBusy = true;
     const runId = S.runId;
     try {
-      layers = (await getJSON(`/api/runs/${runId}/weights`)).layers;
+      layers = (await getJSON(`/api/runs/${runId}/weights${watchQuery()}`)).layers;
       if (runId !== S.runId) return;
     } catch {
       return; // the run may have been replaced meanwhile
@@ -239,11 +303,68 @@ async function refreshNetwork() {
       weightsBusy = false;
     }
   }
-  if (!layers.length || layers[0].W.length > DIAGRAM_MAX_UNITS) { emptyNote(host, "pg.net_too_big"); return; }
+  if (!layers.length) return;
+  if (layers[0].W.length > DIAGRAM_MAX_UNITS) {
+    // too many inputs (e.g. sparse_linear): say that, not "too many hidden layers"
+    emptyNote(host, "pg.net_too_many_inputs", { n: layers[0].W.length, max: DIAGRAM_MAX_UNITS });
+    return;
+  }
   const values = layers.map((l) => (grads ? (l.dW || l.W.map((row) => row.map(() => 0))) : l.W));
-  drawNetwork(host, layers, values, S.layers.map(layerLabel));
-  $("network-legend").textContent = pt(grads ? "pg.net_legend_g" : "pg.net_legend_w");
+  drawNetwork(host, layers, values, S.layers.map(layerLabel), grads ? null : openWeightEditor);
+  $("network-legend").textContent = grads ? pt("pg.net_legend_g") : `${pt("pg.net_legend_w")} ${pt("pg.net_click")}`;
   $("network-diagram").dataset.state = "ready";
+}
+
+// Edit one weight: click a link of the diagram (weights view), type a value, Set. Sent as
+// PUT /api/runs/{id}/weights with every parameter as the run has it now (read fresh), so
+// the server records it in the event log and a replay of the export stays exact.
+let editing = null; // {k, i, j}
+
+function openWeightEditor(k, i, j) {
+  const layers = charts.snapshot && charts.snapshot.network;
+  const current = layers && layers[k] ? layers[k].W[i][j] : null;
+  editing = { k, i, j };
+  const box = $("weight-editor");
+  box.querySelector(".pg-weight-what").textContent = pt("pg.weight_edit", {
+    layer: layerLabel(S.layers[k] || ""), i: i + 1, j: j + 1,
+  });
+  const input = $("weight-value");
+  input.value = current === null ? "" : String(Number(current.toPrecision(6)));
+  markInvalid(input, null);
+  box.hidden = false;
+  input.focus();
+}
+
+async function applyWeightEdit() {
+  if (!editing || !S.runId) return;
+  const input = $("weight-value");
+  const value = Number(input.value);
+  if (input.value.trim() === "" || !Number.isFinite(value)) {
+    markInvalid(input, pt("pg.weight_invalid"));
+    return;
+  }
+  const { k, i, j } = editing;
+  const runId = S.runId;
+  try {
+    const { layers } = await getJSON(`/api/runs/${runId}/weights`);
+    layers[k].W[i][j] = value;
+    const response = await fetch(`/api/runs/${runId}/weights`, {
+      method: "PUT", headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ layers }),
+    });
+    const body = await response.json().catch(() => null);
+    if (!response.ok) throw new Error((body && JSON.stringify(body.detail)) || `HTTP ${response.status}`);
+    $("weight-editor").hidden = true;
+    editing = null;
+    if (runId === S.runId && diagramFits()) {
+      const grads = $("network-grads").checked;
+      if (!grads) drawNetwork($("network-svg"), body.layers, body.layers.map((l) => l.W), S.layers.map(layerLabel), openWeightEditor);
+      if (charts.snapshot) charts.snapshot.network = body.layers;
+    }
+    $("network-diagram").dataset.edits = String(Number($("network-diagram").dataset.edits || "0") + 1);
+  } catch (err) {
+    showError(err.message);
+  }
 }
 
 // ------------------------------------------------------------------------------------------
@@ -279,6 +400,18 @@ function describeChange(oldCfg, newCfg, patch) {
   return parts.join(", ");
 }
 
+// Short names of what a patch changed (translated at draw time: pg.marker.<name>).
+function markerFields(patch) {
+  const out = [];
+  for (const key of Object.keys(flatten(patch))) {
+    const name = key === "optimizer.lr" ? "lr" : key.startsWith("optimizer.") ? "optimizer"
+      : key.startsWith("schedule.") ? "schedule" : key === "regularization.l2" ? "l2"
+        : key.startsWith("regularization.") ? "l1" : key.startsWith("grad_clip.") ? "grad_clip" : key;
+    if (!out.includes(name)) out.push(name);
+  }
+  return out;
+}
+
 function addMarkers(events, oldCfg, newCfg) {
   for (const ev of events || []) {
     if (!ev.patch) continue;
@@ -286,7 +419,7 @@ function addMarkers(events, oldCfg, newCfg) {
     if (exists) continue;
     const text = oldCfg ? describeChange(oldCfg, newCfg, ev.patch) : short(JSON.stringify(flatten(ev.patch))).replace(/[{}"]/g, "");
     if (!text) continue;
-    charts.markers.push({ step: ev.step, text, key: JSON.stringify(ev.patch) });
+    charts.markers.push({ step: ev.step, text, key: JSON.stringify(ev.patch), fields: markerFields(ev.patch) });
   }
   root.dataset.markers = String(charts.markers.length);
 }
@@ -302,14 +435,16 @@ function onMessage(msg) {
       S.epoch = msg.epoch;
       S.divergence = msg.divergence;
       S.runConfig = msg.config;
+      S.liveBase = msg.config;
       S.layers = msg.layers;
       S.task = msg.task;
+      if (S.watch) { controls.set(msg.config); lockControls(); }
       addMarkers(msg.events, null, msg.config);
       setSpeedUi(msg.speed);
       renderStatus();
       break;
     case "frame":
-      for (const r of msg.records) charts.store.push(r);
+      for (const r of msg.records) if (r.step >= S.since) charts.store.push(r);
       if (msg.records.length) S.epoch = msg.records[msg.records.length - 1].epoch;
       S.step = msg.step;
       S.status = msg.status;
@@ -324,12 +459,14 @@ function onMessage(msg) {
       break;
     case "config": {
       const old = S.runConfig;
-      const lastEvent = msg.events && msg.events.length ? [msg.events[msg.events.length - 1]] : [];
+      const lastEvent = msg.event ? [msg.event] : [];
       addMarkers(lastEvent, old, msg.config);
       S.runConfig = msg.config;
+      if (S.watch) { controls.set(msg.config); lockControls(); }
+      S.liveBase = msg.config;
       charts.regularized = msg.config.regularization.l1 > 0 || msg.config.regularization.l2 > 0;
       refreshPlan(true);
-      scheduleRender();
+      scheduleRender(false, true);
       break;
     }
     case "reset":
@@ -337,7 +474,10 @@ function onMessage(msg) {
       S.step = msg.step;
       S.epoch = msg.epoch;
       S.divergence = null;
+      S.since = 0;
+      if (S.watch) { controls.set(msg.config); lockControls(); }
       S.runConfig = msg.config;
+      S.liveBase = msg.config;
       charts.store.clear();
       charts.markers = [];
       renderStatus();
@@ -353,6 +493,12 @@ function onMessage(msg) {
         ? msg.detail.map((d) => `${(d.loc || []).filter((p) => p !== "patch" && p !== "body").join(".")}: ${d.msg}`).join("; ")
         : String(msg.detail);
       showError(detail);
+      if (msg.of === "set" && S.runConfig) {
+        // the run kept its settings: so do the URL and the next patch; the field is marked
+        S.liveBase = S.runConfig;
+        writeQuery(queryFromConfig(S.runConfig, S.catalog));
+        if (Array.isArray(msg.detail)) for (const d of msg.detail) markServerField(d);
+      }
       break;
     }
     case "deleted":
@@ -366,7 +512,7 @@ function onMessage(msg) {
 
 function connect(runId) {
   const proto = window.location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(`${proto}://${window.location.host}/api/runs/${runId}/stream`);
+  const ws = new WebSocket(`${proto}://${window.location.host}/api/runs/${runId}/stream${watchQuery()}`);
   S.ws = null;
   ws.addEventListener("open", () => {
     if (runId !== S.runId) { ws.close(); return; }
@@ -386,51 +532,161 @@ function connect(runId) {
 // ------------------------------------------------------------------------------------------
 // run lifecycle
 
+let createSeq = 0;
+
+// Creates a run and only then switches to it: POST /api/runs and GET its data first; if either
+// fails, the old run is untouched (still playing or paused, its stream open) and the error
+// propagates (the caller shows the server's message). A superseded creation (a newer one was
+// started meanwhile) deletes its run and returns null.
 async function createRun(config) {
+  const seq = ++createSeq;
+  const created = await postJSON("/api/runs", config);
+  let data;
+  try {
+    data = await getJSON(`/api/runs/${created.id}/data`);
+  } catch (err) {
+    fetch(`/api/runs/${created.id}`, { method: "DELETE" }).catch(() => {});
+    throw err;
+  }
+  if (seq !== createSeq) {
+    fetch(`/api/runs/${created.id}`, { method: "DELETE" }).catch(() => {});
+    return null;
+  }
+  // the replacement exists: switch
   const old = S.runId;
   if (S.ws) S.ws.close();
   S.ws = null;
   S.status = "connecting";
+  showError(null);
   renderStatus();
-  const created = await postJSON("/api/runs", config);
-  S.runId = created.id;
-  S.runConfig = created.config;
+  if (old) fetch(`/api/runs/${old}`, { method: "DELETE" }).catch(() => {});
+  const link = $("watch-link");
+  link.href = `/?run=${encodeURIComponent(created.id)}&watch=${encodeURIComponent(created.watch_token)}`;
+  link.hidden = false;
+  await attach(created.id, created.config, data);
+  return created;
+}
+
+// Watch mode: shows the run `runId` read-only with its watch token (no run is created).
+async function watchRun(runId, token) {
+  S.watch = token;
+  root.dataset.mode = "watch";
+  $("watch-badge").hidden = false;
+  for (const id of ["reset", "speed", "speed-unlimited"]) $(id).disabled = true;
+  renderStatus();
+  const run = await getJSON(`/api/runs/${encodeURIComponent(runId)}${watchQuery()}`);
+  const data = await getJSON(`/api/runs/${encodeURIComponent(runId)}/data${watchQuery()}`);
+  await attach(run.id, run.config, data);
+}
+
+// Shows run `runId` (its effective `config`, its `data`): charts, plan and explanation, then
+// streams it. In watch mode, the history so far is drawn first.
+async function attach(runId, config, data) {
+  S.runId = runId;
+  S.runConfig = config;
+  S.liveBase = config;
   S.step = 0;
   S.epoch = 0;
   S.divergence = null;
   S.pendingRebuild = null;
+  S.since = 0;
   $("rebuild-notice").hidden = true;
-  root.dataset.runId = created.id;
-  if (old) fetch(`/api/runs/${old}`, { method: "DELETE" }).catch(() => {});
-  controls.set(created.config);
-  charts.regularized = created.config.regularization.l1 > 0 || created.config.regularization.l2 > 0;
-  writeQuery(queryFromConfig(created.config, S.catalog));
-  const data = await getJSON(`/api/runs/${created.id}/data`);
+  root.dataset.runId = runId;
+  controls.set(config);
+  if (S.watch) lockControls();
+  charts.regularized = config.regularization.l1 > 0 || config.regularization.l2 > 0;
+  if (!S.watch) writeQuery(queryFromConfig(config, S.catalog));
   S.task = data.task;
   S.trainSize = data.train.x.length;
-  const layers = created.config.model.hidden.map((_, k) => `hidden ${k + 1}`).concat(["output"]);
+  const layers = config.model.hidden.map((_, k) => `hidden ${k + 1}`).concat(["output"]);
   S.layers = layers;
   charts.reset(layers, data.task);
   charts.data = data;
+  if (S.watch) await backfill(runId);
   planHorizon = 0;
   refreshPlan(true);
   scheduleRender();
   renderExplain();
   drawControlPreview();
-  connect(created.id);
-  return created;
+  connect(runId);
+}
+
+// Watch mode: the run's history so far (GET .../history, at most 5,000 evenly spaced rows)
+// as records on the charts; the stream then adds the records from the next step on.
+async function backfill(runId) {
+  const cols = await getJSON(`/api/runs/${runId}/history${watchQuery()}`);
+  const names = Object.keys(cols).filter((k) => k !== "layers");
+  const n = cols.step.length;
+  for (let i = 0; i < n; i += 1) {
+    const record = {};
+    for (const name of names) record[name] = cols[name][i];
+    charts.store.push(record);
+  }
+  if (n) S.since = cols.step[n - 1] + 1;
+}
+
+// A server error naming a field (loc) marks that field, when the page has it.
+function markServerField(detail) {
+  const path = (detail.loc || []).filter((p) => p !== "patch" && p !== "body" && typeof p === "string");
+  const ids = [path.join("."), path.slice(-1)[0], path.slice(-1)[0] && path.slice(-1)[0].replace(/_/g, "-")];
+  if (path[0] === "dataset" && path[1] === "n") ids.unshift("samples");
+  for (const id of ids) {
+    const input = id && root.querySelector(`[data-testid="${id}"]`);
+    if (input && input.matches("input, select")) {
+      markInvalid(input, `${path.join(".")}: ${detail.msg}`);
+      return;
+    }
+  }
+}
+
+// Creates the run of a (partial) config from a link: when the server still rejects a field
+// (a rule only it checks, e.g. milestones beyond a schedule's length), that field is dropped,
+// named, and the rest tried again.
+async function createFromLink(config, dropped) {
+  for (let attempt = 0; attempt < 8; attempt += 1) {
+    try {
+      return await createRun(config);
+    } catch (err) {
+      const detail = Array.isArray(err.detail) ? err.detail[0] : null;
+      const removed = detail ? dropField(config, detail.loc) : null;
+      if (!removed) throw err;
+      dropped.push({ key: removed, text: null, reason: `${removed}: ${detail.msg}` });
+    }
+  }
+  return createRun({});
+}
+
+function showDropped(dropped) {
+  const box = $("link-dropped");
+  if (!dropped.length) { box.hidden = true; return; }
+  const items = dropped.map((d) => {
+    const what = d.text === null || d.text === undefined ? d.key : `${d.key}=${d.text}`;
+    return d.reason ? `${what} (${d.reason})` : `${what} (${pt("pg.link_unknown")})`;
+  });
+  box.dataset.dropped = dropped.map((d) => d.key).join(",");
+  box.querySelector(".pg-dropped-text").textContent = pt("pg.link_dropped", { items: items.join("; ") });
+  box.hidden = false;
 }
 
 // ------------------------------------------------------------------------------------------
 // control changes
 
-const applyChange = debounce((cfg) => {
+// The live part goes out at once (a `set` computed against what the last `set` asked for);
+// the URL, explanation and schedule preview follow in a later task so the message is not
+// held up by layout work. Called with committed = true on "change" events; keystrokes
+// (committed = false) arrive here debounced.
+function applyNow(cfg) {
   if (!S.runConfig) return;
-  writeQuery(queryFromConfig(cfg, S.catalog));
+  const patch = livePatch(S.liveBase || S.runConfig, cfg);
+  // advance the base only when the set really went out (a closed socket sends nothing)
+  if (patch && send({ type: "set", patch })) S.liveBase = cfg;
+  setTimeout(() => applyRest(cfg), 0);
+}
+
+function applyRest(cfg) {
+  writeQuery(queryFromConfig(cfg, S.catalog)); // valid values only (controls.js)
   renderExplain();
   drawControlPreview();
-  const patch = livePatch(S.runConfig, cfg);
-  if (patch) send({ type: "set", patch });
   if (needsRebuild(S.runConfig, cfg)) {
     if (S.step === 0 && S.status !== "running") {
       createRun(cfg).catch((err) => showError(err.message));
@@ -442,7 +698,18 @@ const applyChange = debounce((cfg) => {
     S.pendingRebuild = null;
     $("rebuild-notice").hidden = true;
   }
-}, 300);
+}
+
+const applyTyped = debounce((cfg) => applyNow(cfg), 300);
+
+function applyChange(cfg, committed) {
+  if (committed) {
+    applyTyped.cancel();
+    applyNow(cfg);
+  } else {
+    applyTyped(cfg);
+  }
+}
 
 // ------------------------------------------------------------------------------------------
 // speed
@@ -454,7 +721,7 @@ function sliderToSpeed(v) {
 function setSpeedUi(speed) {
   const unlimited = speed === null || speed === undefined;
   $("speed-unlimited").checked = unlimited;
-  $("speed").disabled = unlimited;
+  $("speed").disabled = unlimited || Boolean(S.watch);
   if (!unlimited) $("speed").value = String(Math.log10(speed));
   $("speed-value").textContent = unlimited ? pt("pg.unlimited") : pt("pg.steps_per_s", { n: Math.round(speed) });
 }
@@ -488,6 +755,7 @@ function wire() {
   $("speed").addEventListener("input", sendSpeed);
   $("speed-unlimited").addEventListener("change", sendSpeed);
   $("rebuild-apply").addEventListener("click", () => {
+    // on failure the old run and this notice stay (Undo still brings the controls back)
     if (S.pendingRebuild) createRun(S.pendingRebuild).catch((err) => showError(err.message));
   });
   $("rebuild-revert").addEventListener("click", () => {
@@ -497,11 +765,25 @@ function wire() {
     writeQuery(queryFromConfig(S.runConfig, S.catalog));
     renderExplain();
   });
+  $("link-dropped-close").addEventListener("click", () => { $("link-dropped").hidden = true; });
+  // The controls fold away (on a phone they start folded, so Play is at the top); the charts
+  // re-fit to the space they gain (common.js's ResizeObserver).
+  const side = $("controls-panel");
+  const setControlsOpen = (open) => {
+    side.classList.toggle("pg-collapsed", !open);
+    root.classList.toggle("pg-controls-collapsed", !open);
+    $("controls-toggle").setAttribute("aria-expanded", open ? "true" : "false");
+  };
+  setControlsOpen(window.innerWidth >= 700);
+  $("controls-toggle").addEventListener("click", () => setControlsOpen(side.classList.contains("pg-collapsed")));
   $("loss-log").addEventListener("change", () => {
     charts.lossLog = $("loss-log").checked;
     scheduleRender(true);
   });
   $("network-grads").addEventListener("change", refreshNetwork);
+  $("weight-apply").addEventListener("click", applyWeightEdit);
+  $("weight-value").addEventListener("keydown", (e) => { if (e.key === "Enter") applyWeightEdit(); });
+  $("weight-cancel").addEventListener("click", () => { $("weight-editor").hidden = true; editing = null; });
   document.addEventListener("keydown", (event) => {
     if (event.altKey || event.ctrlKey || event.metaKey || isTyping(event.target)) return;
     if (event.code === "Space" || event.key === " ") {
@@ -521,6 +803,7 @@ function wire() {
     renderStatus();
     setSpeedUi($("speed-unlimited").checked ? null : sliderToSpeed($("speed").value));
     renderExplain();
+    renderReadout();
     charts.renderAll();
     drawControlPreview();
     refreshNetwork();
@@ -539,15 +822,22 @@ async function main() {
   });
   // which chart costs what: window.gradplayChartTimes() in the console
   window.gradplayChartTimes = () => charts.timings();
-  controls = new Controls($("controls"), S.catalog, (cfg) => applyChange(cfg));
+  controls = new Controls($("controls"), S.catalog, (cfg, committed) => applyChange(cfg, committed));
   wire();
-  const partial = configFromQuery(readQuery(), S.catalog);
+  const query = readQuery();
+  if (query.get("run") && query.get("watch")) {
+    await watchRun(query.get("run"), query.get("watch"));
+    root.dataset.ready = "true";
+    return;
+  }
+  const { config, dropped } = readLink(query, S.catalog);
   try {
-    await createRun(partial);
+    await createFromLink(config, dropped);
   } catch (err) {
     showError(err.message);
     await createRun({});
   }
+  showDropped(dropped);
   root.dataset.ready = "true";
 }
 
