@@ -36,6 +36,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("schedules", "Schedules lab", "/labs/schedules"),
     NavItem("sparsity", "Sparsity lab", "/labs/sparsity"),
     NavItem("search", "Search lab", "/labs/search"),
+    NavItem("normalization", "Normalization lab", "/labs/normalization"),
 )
 
 # Gradients-lab presets: the classic pairs, column A vs column B. Names refer to the catalog
@@ -210,6 +211,25 @@ def lab_search(request: Request) -> HTMLResponse:
             "dimensions_json": json.dumps(SEARCH_DIMENSIONS),
             "presets_json": json.dumps(SEARCH_PRESETS),
         },
+    )
+
+
+# Presets of /labs/normalization (URL ?preset=...; the values live in
+# static/js/labs/normalization.js, the labels are the i18n messages "nl.preset.<id>").
+NORMALIZATION_PRESETS: tuple[str, ...] = (
+    "default",
+    "slow_momentum",
+    "fast_momentum",
+    "heavy_dropout",
+)
+
+
+@router.get("/labs/normalization", response_class=HTMLResponse)
+def lab_normalization(request: Request) -> HTMLResponse:
+    return render(
+        request,
+        "labs/normalization.html",
+        {"active": "normalization", "title": "Normalization lab", "presets": NORMALIZATION_PRESETS},
     )
 
 
