@@ -87,6 +87,9 @@ _BN_VAR_GAP = LAYER_FIELDS.index("bn_var_gap")
 
 NETWORK_MAX_LAYERS = 7
 NETWORK_MAX_UNITS = 16
+NEURON_MAP_GRID = 24
+"""Side of the coarse plane grid of the small-net snapshot's per-neuron output maps
+(``neuron_maps``): 24 x 24 points cost one eval forward of 576 rows (``bench/snapshot.py``)."""
 """Snapshots carry every weight and gradient (``network``) for nets up to this size."""
 
 SNAPSHOT_STREAM = 1000
@@ -785,7 +788,9 @@ class Run:
         coefficients: learned vs true); surface and curve are always eval mode (inference).
         For small nets ``network``: per layer ``{W (in, out), dW (last gradient), b}`` and, for
         hidden layers, ``batch_norm`` / ``layer_norm`` / ``dropout`` internals
-        (:func:`core.normalization.network_internals`). ``dropout``: the last step's
+        (:func:`core.normalization.network_internals`) and, on 2-D data, ``neuron_maps``: every
+        hidden unit's eval-mode activation over a coarse ``NEURON_MAP_GRID`` square of the
+        surface's window (:meth:`_neuron_maps`). ``dropout``: the last step's
         ``E[x'] = x`` check (:func:`core.normalization.dropout_check`), when it used dropout.
         With ``mode`` (``"train"`` or ``"eval"``), ``modes``: both modes on the same validation
         batch (its first ``max_points`` rows; the training inputs without a validation split of
@@ -804,6 +809,19 @@ class Run:
         seq = np.random.SeedSequence(self.config["seed"],
                                      spawn_key=(SNAPSHOT_STREAM, self.step_count))
         return np.random.default_rng(seq)
+
+    def _neuron_maps(self) -> dict[str, Any]:
+        """Every hidden unit's eval-mode activation over the plane (TensorFlow Playground's
+        per-neuron maps): ``x (r,)``, ``y (r,)`` as in ``surface`` (same window, coarser) and
+        ``layers[k] (width_k, r, r)`` for hidden layer ``k``, rows by y. Through
+        ``Dataset.inputs_for``, so feature crosses are included. The activations are sent as
+        float32: they are pictures, and float64 would double the snapshot of the largest
+        diagram net (16 units x 6 layers: 55,296 values)."""
+        xs, ys, points = grid_for(self.dataset, resolution=NEURON_MAP_GRID)
+        r = len(xs)
+        acts = self.model.forward_eval(self.dataset.inputs_for(points))[:-1]
+        return {"x": xs, "y": ys,
+                "layers": [a.T.reshape(-1, r, r).astype(np.float32) for a in acts]}
 
     def _snapshot(self, bins: int, grid: int, max_points: int, mode: str | None) -> dict[str, Any]:
         model, ds = self.model, self.dataset
@@ -858,6 +876,8 @@ class Run:
             ]
             for entry, extra in zip(out["network"], network_internals(model), strict=False):
                 entry.update(extra)
+            if ds.plane_dim == 2:
+                out["neuron_maps"] = self._neuron_maps()
         drop = dropout_check(model)
         if drop is not None:
             out["dropout"] = drop

@@ -352,7 +352,10 @@ async def run_snapshot(
     (2-D data), fitted curve (1-D regression) or learned vs true coefficients (linear model).
     Small nets: every weight, plus batch-norm statistics (batch vs running, folded inference
     affine), layer-norm parameters and the last step's dropout masks (``network``); with
-    dropout, the last step's ``E[x'] = x`` check (``dropout``). Fields: ``Run.snapshot`` and
+    dropout, the last step's ``E[x'] = x`` check (``dropout``). Small nets on 2-D data:
+    ``neuron_maps`` (``x``, ``y``: a 24 x 24 grid over the decision surface's window;
+    ``layers[k]`` (units, 24, 24): every hidden unit's eval-mode activation, rows by y, float32).
+    Fields: ``Run.snapshot`` and
     ``core/normalization.py``."""
     snap = await session.locked(session.run.snapshot, bins, grid, 2000, mode)
     return SafeJSONResponse(snap)

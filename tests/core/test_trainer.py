@@ -824,3 +824,38 @@ def test_step_without_records_trains_identically(config: dict) -> None:
     if quiet.status != "diverged":
         quiet.reset()
         assert quiet.last_record is None
+
+
+def test_snapshot_neuron_maps_are_each_hidden_units_activation_over_the_plane() -> None:
+    # Oracle by hand: tanh(x W + b) layer by layer on the crossed inputs of the grid points.
+    run = Run({"dataset": {"name": "circle", "n": 80, "features": ["x1", "x2", "x1_sq"]},
+               "model": {"hidden": [4, 3], "activation": "tanh"}})
+    run.step(4)
+    snap = run.snapshot(grid=30)
+    maps = snap["neuron_maps"]
+    r = len(maps["x"])
+    assert r == len(maps["y"]) == 24
+    # same window as the decision surface, only coarser
+    assert maps["x"][0] == snap["surface"]["x"][0] and maps["x"][-1] == snap["surface"]["x"][-1]
+    assert maps["y"][0] == snap["surface"]["y"][0] and maps["y"][-1] == snap["surface"]["y"][-1]
+    gx, gy = np.meshgrid(maps["x"], maps["y"])
+    raw = run.dataset.plane_normalizer.inverse_transform(np.column_stack([gx.ravel(),
+                                                                          gy.ravel()]))
+    h = run.dataset.normalizer.transform(np.column_stack([raw[:, 0], raw[:, 1], raw[:, 0] ** 2]))
+    assert len(maps["layers"]) == 2
+    for layer, net in zip(maps["layers"], snap["network"], strict=False):
+        h = np.tanh(h @ net["W"] + net["b"])
+        assert np.asarray(layer).shape == (net["W"].shape[1], r, r)
+        for u in range(net["W"].shape[1]):
+            # rows by y: z[i][j] is the unit's value at (x[j], y[i])
+            # float32 on the wire (pictures): equal to float32 rounding
+            assert layer[u].dtype == np.float32
+            np.testing.assert_allclose(layer[u], h[:, u].reshape(r, r), rtol=1e-6, atol=1e-7)
+
+
+def test_snapshot_neuron_maps_only_for_small_nets_on_2d_data() -> None:
+    assert "neuron_maps" not in Run({"dataset": {"name": "sine", "n": 40}}).snapshot()
+    big = Run({"dataset": {"name": "circle", "n": 40}, "model": {"hidden": [17]}})
+    assert "neuron_maps" not in big.snapshot()
+    linear = Run({"dataset": {"name": "circle", "n": 40}, "model": {"hidden": []}}).snapshot()
+    assert linear["neuron_maps"]["layers"] == []

@@ -62,6 +62,7 @@ def base_config(live_server: str) -> dict[str, Any]:
             "val_fraction": 0.25,
             "normalize": "zscore",
             "params": {"classes": 4},
+            "features": ["x1", "x2", "x1_x2", "sin_x1"],
         },
         "model": {
             "hidden": [8, 6],
@@ -295,6 +296,12 @@ def test_url_writes_defaults_compactly(js: Page, live_server: str) -> None:
         ),
         ("val_split=0.3", {"dataset": {"val_fraction": 0.3}}),
         ("dropout=0.2", {"model": {"dropout": 0.2}}),
+        ("features=x1_sq,x2_sq", {"dataset": {"features": ["x1_sq", "x2_sq"]}}),
+        ("features=x1,cube", {}),  # unknown name: dropped
+        ("features=x1,x1", {}),  # twice
+        ("features=", {}),  # none
+        ("dataset=sine&features=x1_sq", {"dataset": {"name": "sine"}}),  # 2-D only
+        ("dataset=sine&features=x1,x2", {"dataset": {"name": "sine", "features": ["x1", "x2"]}}),
     ],
 )
 def test_config_from_query_edge_cases(js: Page, query: str, want: dict[str, Any]) -> None:

@@ -722,10 +722,46 @@ function svg(tag, attrs = {}) {
 export const DIAGRAM_MAX_LAYERS = 6;
 export const DIAGRAM_MAX_UNITS = 16;
 
+// One unit's map (r, r) rows by y (z[i][j] at (x[j], y[i])) as a PNG data URL, y up; colour
+// orange (< 0) → white (0) → blue (> 0), scaled by `scale` (the layer's max |a|).
+const mapCanvas = typeof document !== "undefined" ? document.createElement("canvas") : null;
+
+function mapImage(grid, scale) {
+  const r = grid.length;
+  mapCanvas.width = r;
+  mapCanvas.height = r;
+  const ctx = mapCanvas.getContext("2d");
+  const img = ctx.createImageData(r, r);
+  for (let i = 0; i < r; i += 1) {
+    for (let j = 0; j < r; j += 1) {
+      const v = grid[i][j];
+      const p = 4 * ((r - 1 - i) * r + j); // row i is y[i]: flip so y grows upwards
+      const t = Number.isFinite(v) ? Math.max(-1, Math.min(1, v / scale)) : 0;
+      const [c0, c1, c2] = t >= 0 ? [47, 98, 201] : [232, 125, 30];
+      const a = Math.abs(t);
+      img.data[p] = Math.round(255 + (c0 - 255) * a);
+      img.data[p + 1] = Math.round(255 + (c1 - 255) * a);
+      img.data[p + 2] = Math.round(255 + (c2 - 255) * a);
+      img.data[p + 3] = Number.isFinite(v) ? 255 : 60;
+    }
+  }
+  ctx.putImageData(img, 0, 0);
+  return mapCanvas.toDataURL();
+}
+
+function maxAbsOf(units) {
+  let m = 0;
+  for (const grid of units) for (const row of grid) for (const v of row) if (Number.isFinite(v)) m = Math.max(m, Math.abs(v));
+  return m || 1;
+}
+
 // layers: [{W: (in, out) nested list}], mode "weights" or "grads" (values = -ΔW/lr).
 // onLink(k, i, j), if given, makes every link clickable (a wide transparent line over it,
 // data-testid="net-link", data-k/-i/-j): the playground edits that weight.
-export function drawNetwork(host, layers, values, labels, onLink = null) {
+// maps (the snapshot's `neuron_maps`, 2-D data): every hidden unit is drawn as its activation
+// over the input plane (data-testid="neuron-map"; the element's `gpValues` is the grid it
+// shows, straight from the engine); hovering a unit enlarges it and lists its incoming weights.
+export function drawNetwork(host, layers, values, labels, onLink = null, maps = null) {
   host.replaceChildren();
   if (!layers || !layers.length) return;
   const sizes = [layers[0].W.length, ...layers.map((l) => l.W[0].length)];
@@ -763,15 +799,73 @@ export function drawNetwork(host, layers, values, labels, onLink = null) {
       }
     }));
   });
+  const mapLayers = maps && Array.isArray(maps.layers) && maps.layers.length === sizes.length - 2
+    ? maps.layers : null;
+  const zoom = svg("g", { class: "pg-neuron-zoom", "data-testid": "neuron-zoom", visibility: "hidden" });
   sizes.forEach((n, k) => {
-    for (let j = 0; j < n; j += 1) {
-      root.append(svg("circle", { cx: colX(k), cy: rowY(n, j), r: 7, fill: "#fff", stroke: "#1d2230", "stroke-width": 1.5 }));
+    const units = mapLayers && k >= 1 && k < sizes.length - 1 ? mapLayers[k - 1] : null;
+    if (units && units.length === n) {
+      const scale = maxAbsOf(units);
+      const gap = n === 1 ? height : (height - 2 * pad) / (n - 1);
+      const side = Math.max(8, Math.min(24, gap - 2)); // 24: the bottom unit clears the column label
+      for (let j = 0; j < n; j += 1) {
+        const cx = colX(k);
+        const cy = rowY(n, j);
+        const href = mapImage(units[j], scale);
+        const node = svg("image", {
+          x: cx - side / 2, y: cy - side / 2, width: side, height: side, href,
+          preserveAspectRatio: "none", class: "pg-neuron-map", "data-testid": "neuron-map",
+          "data-layer": k - 1, "data-unit": j, tabindex: 0,
+        });
+        node.gpValues = units[j];
+        const incoming = layers[k - 1].W.map((row) => row[j]);
+        const lines = [pt("pg.net_unit", { layer: labels[k - 1], n: j + 1 }),
+          ...incoming.map((w, i) => `w${i + 1} = ${Number.isFinite(w) ? w.toPrecision(3) : String(w)}`),
+          `b = ${Number(layers[k - 1].b ? layers[k - 1].b[j] : NaN).toPrecision(3)}`];
+        const title = svg("title");
+        title.textContent = lines.join("\n");
+        node.append(title);
+        const show = () => showZoom(zoom, { cx, cy, href, lines, width, height });
+        node.addEventListener("mouseenter", show);
+        node.addEventListener("focus", show);
+        node.addEventListener("mouseleave", () => zoom.setAttribute("visibility", "hidden"));
+        node.addEventListener("blur", () => zoom.setAttribute("visibility", "hidden"));
+        root.append(svg("rect", { x: cx - side / 2 - 1, y: cy - side / 2 - 1, width: side + 2, height: side + 2, fill: "none", stroke: "#1d2230", "stroke-width": 1 }));
+        root.append(node);
+      }
+    } else {
+      for (let j = 0; j < n; j += 1) {
+        root.append(svg("circle", { cx: colX(k), cy: rowY(n, j), r: 7, fill: "#fff", stroke: "#1d2230", "stroke-width": 1.5 }));
+      }
     }
     const text = svg("text", { x: colX(k), y: height - 4, "text-anchor": "middle", class: "pg-net-label" });
     text.textContent = k === 0 ? "x" : labels[k - 1];
     root.append(text);
   });
+  root.append(zoom);
   host.append(root);
+}
+
+// The enlarged unit (96 px map) and its incoming weights, kept inside the diagram.
+function showZoom(zoom, { cx, cy, href, lines, width, height }) {
+  const big = 96;
+  const lineH = 13;
+  const longest = Math.max(...lines.map((l) => l.length));
+  const boxW = big + 16 + Math.max(60, 6.5 * longest);
+  const boxH = Math.max(big, lines.length * lineH) + 8;
+  const x = cx + boxW + 20 < width ? cx + 20 : cx - boxW - 20;
+  const y = Math.max(2, Math.min(height - boxH - 2, cy - boxH / 2));
+  zoom.replaceChildren(
+    svg("rect", { x, y, width: boxW, height: boxH, rx: 4, fill: "#fff", stroke: "#1d2230", "stroke-width": 1 }),
+    svg("image", { x: x + 4, y: y + 4, width: big, height: big, href, preserveAspectRatio: "none" }),
+  );
+  lines.forEach((line, i) => {
+    const text = svg("text", { x: x + big + 10, y: y + 4 + (i + 1) * lineH - 2, class: "pg-net-label pg-neuron-zoom-text" });
+    text.textContent = line;
+    zoom.append(text);
+  });
+  zoom.parentNode.append(zoom); // on top
+  zoom.setAttribute("visibility", "visible");
 }
 
 export function emptyNote(host, key, vars) {

@@ -4,6 +4,7 @@
 //
 // URL keys (all optional; a link reproduces the page):
 //   dataset, dataset.<p>, n, noise, val_split, normalize,
+//   features (comma list of catalog.features names, 2-D datasets only; left out when x1,x2),
 //   hidden (comma list, empty = linear model), activation, activation.<p>, init, init.<p>,
 //   batch_norm, layer_norm, dropout, residual, loss, loss.<p>,
 //   optimizer, optimizer.<p>, lr, schedule, schedule.<p>, warmup_steps,
@@ -44,6 +45,25 @@ export function runFields(catalog) {
 // Cross-field rule of the server (core.trainer._check_batch_norm_batch).
 export function batchNormProblem(batchNorm, batchSize) {
   return batchNorm && batchSize < 2 ? { name: "batch_size", type: "int", min: 2 } : null;
+}
+
+export const DEFAULT_FEATURES = ["x1", "x2"]; // core.datasets.DEFAULT_FEATURES
+
+// Feature crosses exist for the 2-D datasets only (the catalog's dataset `input_dim`).
+export function featuresApply(catalog, datasetName) {
+  const entry = catalog.datasets.find((e) => e.name === datasetName);
+  return Boolean(entry && entry.input_dim === 2 && (catalog.features || []).length);
+}
+
+// `features` of a link: null when valid (a non-empty list of distinct catalog names, for a 2-D
+// dataset), else the reason.
+function featuresProblem(catalog, datasetName, list) {
+  const param = { name: "features", type: "choice", choices: (catalog.features || []).map((f) => f.name) };
+  const bad = list.map((f) => checkParam(param, f)).find(Boolean);
+  if (bad) return bad;
+  if (!list.length || new Set(list).size !== list.length) return `features: ${pt("pg.features_rule")}`;
+  if (!featuresApply(catalog, datasetName) && !same(list, DEFAULT_FEATURES)) return `features: ${pt("pg.features_2d")}`;
+  return null;
 }
 
 function byName(entries, name) {
@@ -140,6 +160,14 @@ export function readLink(query, catalog) {
   put(dataset, "noise", take("noise", F.noise));
   put(dataset, "val_fraction", take("val_split", F.val_split));
   put(dataset, "normalize", take("normalize", F.normalize));
+  if (query.has("features")) {
+    used.add("features");
+    const text = query.get("features");
+    const list = text.split(",").map((f) => f.trim()).filter((f) => f !== "");
+    const reason = featuresProblem(catalog, dataset.name || "circle", list);
+    if (reason) dropped.push({ key: "features", text, reason });
+    else dataset.features = list;
+  }
   if (Object.keys(dataset).length) cfg.dataset = dataset;
 
   const model = {};
@@ -232,6 +260,7 @@ export function queryFromConfig(cfg, catalog) {
   q.push(...paramsTo(catalog.datasets.find((e) => e.name === ds.name), ds.params || {}, "dataset."));
   q.push(["n", String(ds.n)], ["noise", String(ds.noise)], ["val_split", String(ds.val_fraction)]);
   if (ds.normalize !== "none") q.push(["normalize", ds.normalize]);
+  if (ds.features && !same(ds.features, DEFAULT_FEATURES)) q.push(["features", ds.features.join(",")]);
   const m = cfg.model;
   q.push(["hidden", m.hidden.join(",")]);
   q.push(["activation", m.activation]);
@@ -456,7 +485,7 @@ export class Controls {
       key: "dataset", testid: "dataset", kind: "datasets", entries: catalog.datasets,
       value: cfg.dataset.name, values: cfg.dataset.params, labelKey: "pg.dataset",
     });
-    this.dataset.addEventListener("change", () => { this.refreshLoss(); this.fire(true); });
+    this.dataset.addEventListener("change", () => { this.refreshLoss(); this.refreshFeatures(); this.fire(true); });
     const F = this.fields;
     this.checks.clear();
     this.n = this.number("samples", cfg.dataset.n, F.n);
@@ -470,6 +499,7 @@ export class Controls {
       el("div", { className: "pg-row" }, labelled("pg.samples", this.n), labelled("pg.noise", this.noise)),
       el("div", { className: "pg-row" }, labelled("pg.val_split", this.valSplit), labelled("pg.normalize", this.normalize)),
     );
+    this.drawFeatures(data.body, cfg.dataset.features || DEFAULT_FEATURES);
 
     // --- network
     const net = section("network", "restart", "section-network");
@@ -563,6 +593,39 @@ export class Controls {
     this.root.append(data.node, net.node, opt.node, sch.node, reg.node, tr.node);
   }
 
+  // Input features (feature crosses): one checkbox per catalog.features entry, shown for 2-D
+  // datasets; at least one stays ticked (unticking the last is refused and said at the group).
+  drawFeatures(body, ticked) {
+    this.featureBoxes = [];
+    const boxes = el("div", { className: "pg-features", "data-error-host": "" });
+    for (const f of this.catalog.features || []) {
+      const input = el("input", { type: "checkbox", "data-testid": `feature-${f.name}`, value: f.name });
+      input.checked = ticked.includes(f.name);
+      input.addEventListener("change", () => {
+        if (!this.featureBoxes.some((b) => b.checked)) {
+          input.checked = true;
+          markInvalid(input, `features: ${pt("pg.features_rule")}`);
+          return;
+        }
+        for (const b of this.featureBoxes) markInvalid(b, null);
+        this.fire(true);
+      });
+      this.featureBoxes.push(input);
+      const label = el("label", { className: "pg-check", title: f.description || f.name }, input, ` ${f.label || f.name}`);
+      setCatalogTitle(label, ...catalogKey("features", f, "description"));
+      boxes.append(label);
+    }
+    this.featuresField = el("div", { className: "field", "data-testid": "features" },
+      el("span", { className: "pg-label", "data-pg-i18n": "pg.features" }, pt("pg.features")), boxes);
+    body.append(this.featuresField);
+    this.refreshFeatures();
+  }
+
+  refreshFeatures() {
+    // style, not the hidden attribute: .field sets its own display
+    if (this.featuresField) this.featuresField.style.display = featuresApply(this.catalog, this.dataset.value) ? "" : "none";
+  }
+
   refreshLoss(loss = this.lossSelect ? this.lossSelect.value : null, params = null) {
     const ds = this.catalog.datasets.find((e) => e.name === this.dataset.value);
     const task = ds ? ds.task : null;
@@ -633,6 +696,8 @@ export class Controls {
     cfg.dataset = {
       name: this.dataset.value, n: num(this.n), noise: num(this.noise),
       val_fraction: num(this.valSplit), normalize: this.normalize.value, params: params("dataset"),
+      features: featuresApply(this.catalog, this.dataset.value)
+        ? this.featureBoxes.filter((b) => b.checked).map((b) => b.value) : [...DEFAULT_FEATURES],
     };
     Object.assign(cfg.model, {
       hidden: [...this.hidden],

@@ -310,9 +310,12 @@ async function refreshNetwork() {
     return;
   }
   const values = layers.map((l) => (grads ? (l.dW || l.W.map((row) => row.map(() => 0))) : l.W));
-  drawNetwork(host, layers, values, S.layers.map(layerLabel), grads ? null : openWeightEditor);
-  $("network-legend").textContent = grads ? pt("pg.net_legend_g") : `${pt("pg.net_legend_w")} ${pt("pg.net_click")}`;
+  drawNetwork(host, layers, values, S.layers.map(layerLabel), grads ? null : openWeightEditor,
+    charts.snapshot && charts.snapshot.neuron_maps);
+  const mapsNote = charts.snapshot && charts.snapshot.neuron_maps ? ` ${pt("pg.net_maps")}` : "";
+  $("network-legend").textContent = (grads ? pt("pg.net_legend_g") : `${pt("pg.net_legend_w")} ${pt("pg.net_click")}`) + mapsNote;
   $("network-diagram").dataset.state = "ready";
+  $("network-diagram").dataset.snapshotStep = charts.snapshot ? String(charts.snapshot.step) : "";
 }
 
 // Edit one weight: click a link of the diagram (weights view), type a value, Set. Sent as
