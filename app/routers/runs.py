@@ -49,6 +49,7 @@ from app.schemas.runs import (
 )
 from app.sessions import STEP_SLICE, RunManager, RunSession, ServerFullError
 from core.errors import ConfigError
+from core.export_pytorch import pytorch_script
 from core.history import ALL_FIELDS, LAYER_FIELDS, SCALAR_FIELDS, history_digest
 from core.trainer import Run
 
@@ -420,10 +421,12 @@ async def put_weights(session: OwnedSession, body: WeightsBody) -> Any:
 EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
     **ERRORS,
     200: {
-        "description": "The export (JSON), or with ``format=csv`` the history as CSV.",
+        "description": "The export (JSON), with ``format=csv`` the history as CSV, with "
+                       "``format=pytorch`` a standalone torch + numpy script (text).",
         "content": {
             "application/json": {"schema": {"type": "object"}},
             "text/csv": {"schema": {"type": "string"}},
+            "text/x-python": {"schema": {"type": "string"}},
         },
     },
 }
@@ -432,7 +435,9 @@ EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
 @router.get("/{run_id}/export", responses=EXPORT_RESPONSES)
 async def export_run(
     session: Session,
-    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+    format: Annotated[str, Query(pattern="^(json|csv|pytorch)$", description=(
+        "json: the export; csv: the history; pytorch: a standalone torch + numpy script that "
+        "retrains the run and prints `step <t> loss <value>` per step."))] = "json",
     history: Annotated[bool, Query(description="JSON: include the history (false: only its "
                                    "digest, a small export for long runs).")] = True,
 ) -> Any:
@@ -440,7 +445,16 @@ async def export_run(
     the history (``POST /api/runs/import`` replays it and checks both). ``?history=false``
     leaves the history out: the export stays small however long the run, and the digest still
     verifies the replay. ``?format=csv``: the history as CSV, per-layer fields as ``name[k]``
-    columns."""
+    columns. ``?format=pytorch``: a standalone Python script (``torch`` and ``numpy`` only,
+    :mod:`core.export_pytorch`) embedding the training data, the initial weights, the per-step
+    learning rates and the event log; it retrains the run with ``torch.optim`` and prints
+    ``step <t> loss <value>`` per step, matching the history's ``loss`` (float64; runs with
+    dropout match in distribution only, torch draws the masks). A diverged run or a decimated
+    history (``step`` beyond the history's capacity) answers 422 naming the field."""
+    if format == "pytorch":
+        script = await session.locked(pytorch_script, session.run)
+        return Response(script, media_type="text/x-python", headers={
+            "Content-Disposition": f'attachment; filename="run-{session.id[:8]}.py"'})
 
     def build() -> dict[str, Any]:
         cols = session.run.history.columns()

@@ -744,6 +744,38 @@ function togglePlay() {
   else if (S.status !== "diverged") send({ type: "play" });
 }
 
+// "Copy as PyTorch": the server writes the script (GET .../export?format=pytorch); copied to the
+// clipboard, or downloaded where the clipboard API is unavailable (plain http off localhost).
+async function copyAsPytorch() {
+  if (!S.runId) return;
+  const button = $("copy-pytorch");
+  const watch = S.watch ? `&watch=${encodeURIComponent(S.watch)}` : "";
+  const response = await fetch(`/api/runs/${S.runId}/export?format=pytorch${watch}`);
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    const detail = Array.isArray(body.detail)
+      ? body.detail.map((d) => `${(d.loc || []).slice(1).join(".")}: ${d.msg}`).join("; ")
+      : body.detail || response.statusText;
+    showError(detail);
+    return;
+  }
+  const text = await response.text();
+  let key = "pg.copy_pytorch_done";
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch {
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(new Blob([text], { type: "text/x-python" }));
+    link.download = `gradplay-run-${S.runId.slice(0, 8)}.py`;
+    link.click();
+    URL.revokeObjectURL(link.href);
+    key = "pg.copy_pytorch_saved";
+  }
+  button.textContent = pt(key);
+  button.dataset.copied = "true";
+  setTimeout(() => { button.textContent = pt("pg.copy_pytorch"); delete button.dataset.copied; }, 2000);
+}
+
 function isTyping(target) {
   return target && (target.isContentEditable || ["INPUT", "SELECT", "TEXTAREA"].includes(target.tagName));
 }
@@ -755,6 +787,7 @@ function wire() {
   $("step-10").addEventListener("click", () => send({ type: "step", steps: 10 }));
   $("step-epoch").addEventListener("click", () => send({ type: "step", steps: epochSteps() }));
   $("reset").addEventListener("click", () => send({ type: "reset" }));
+  $("copy-pytorch").addEventListener("click", copyAsPytorch);
   $("speed").addEventListener("input", sendSpeed);
   $("speed-unlimited").addEventListener("change", sendSpeed);
   $("rebuild-apply").addEventListener("click", () => {
