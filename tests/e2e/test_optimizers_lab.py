@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import save_screenshot
+from tests.e2e.conftest import SCREENSHOT_DIR, save_screenshot
 
 pytestmark = pytest.mark.e2e
 
@@ -193,3 +193,7 @@ def test_phone_390(page: Page) -> None:
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0
     save_screenshot(page, "optimizers-phone")
+    for part in ("chart-contour", "opt-notes", "opt-inside"):
+        page.get_by_test_id(part).screenshot(
+            path=str(SCREENSHOT_DIR / f"optimizers-phone-{part}.png")
+        )

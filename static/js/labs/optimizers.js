@@ -153,7 +153,7 @@ function buildOptControls() {
       refresh(false);
     });
     const head = el("div", { className: "picker-head" },
-      el("span", { className: "swatch", style: `background:${color(i)}` }, " "), select, remove);
+      optSwatch(i), select, remove);
     const params = el("div");
     const card = el("div", { className: "opt-card", "data-testid": `opt-card-${i}` }, head, params);
     box.append(card);
@@ -167,6 +167,13 @@ function buildOptControls() {
   const pick = $("opt-inside-pick");
   pick.replaceChildren(...state.opts.map((o, i) => el("option", { value: String(i) }, `${i + 1}. ${o.name}`)));
   pick.value = String(state.inside);
+}
+
+// A colour dot (set through the CSSOM: no inline style attribute).
+function optSwatch(i) {
+  const dot = el("span", { className: "opt-swatch", "aria-hidden": "true" });
+  dot.style.background = color(i);
+  return dot;
 }
 
 // ---- runs ---------------------------------------------------------------------------------
@@ -235,7 +242,7 @@ function drawContour() {
   const zl = z.map((row) => row.map((v) => (v === null ? null : Math.log10(v - lo + delta))));
   const traces = [{
     type: "contour", x: surface.x, y: surface.y, z: zl, colorscale: "Viridis", reversescale: true,
-    ncontours: 24, showscale: false, opacity: 0.75, hovertemplate: "x %{x:.3f}<br>y %{y:.3f}<extra></extra>",
+    ncontours: 24, showscale: false, opacity: 0.9, hovertemplate: "x %{x:.3f}<br>y %{y:.3f}<extra></extra>",
     contours: { coloring: "fill", showlines: true }, line: { width: 0.5 }, name: "surface",
   }];
   const meta = fnByName.get(state.fn);
@@ -269,8 +276,10 @@ async function drawSeries() {
     yaxis: { title: { text: "f(x, y)" }, type: allPositive ? "log" : "linear" } });
   const hasMin = runs.length && runs[0].distance;
   $("opt-no-minimum").hidden = Boolean(hasMin);
-  const dTraces = hasMin ? runs.map((r, i) => ({ type: "scatter", mode: "lines", x: r.distance.map((_, s) => s), y: r.distance,
-    line: { color: color(i) }, name: label(i), meta: { opt: i } })) : [];
+  $("chart-distance").hidden = !hasMin;
+  if (!hasMin) return; // the chart stays hidden: the surface has no minimum
+  const dTraces = runs.map((r, i) => ({ type: "scatter", mode: "lines", x: r.distance.map((_, s) => s), y: r.distance,
+    line: { color: color(i) }, name: label(i), meta: { opt: i } }));
   await drawChart($("chart-distance"), dTraces, { xaxis: { title: { text: t("opt.step_axis") } },
     yaxis: { title: { text: t("opt.distance") }, type: "log" } });
 }
@@ -299,8 +308,8 @@ function drawLegend() {
     const text = r.diverged
       ? t("opt.diverged", { n: r.diverged_at })
       : t("opt.final", { x: last ? last[0].toPrecision(4) : "–", y: last ? last[1].toPrecision(4) : "–", f: r.value.at(-1)?.toPrecision(4) ?? "–" });
-    return el("li", { "data-testid": `opt-status-${i}`, "data-diverged": String(r.diverged), className: r.diverged ? "error" : "" },
-      el("span", { className: "swatch", style: `background:${color(i)}` }, " "), ` ${label(i)}: ${text}`);
+    return el("li", { "data-testid": `opt-status-${i}`, "data-diverged": String(r.diverged) },
+      optSwatch(i), ` ${label(i)}: ${text}`);
   }));
 }
 
