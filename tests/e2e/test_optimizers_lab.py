@@ -70,15 +70,21 @@ def test_saddle_preset_momentum_leaves_sgd_stays(page: Page) -> None:
     drawn = paths(page)
     assert len(drawn) == 2
     for i, momentum in enumerate((0.0, 0.9)):
-        api = api_path(
-            page,
-            {
-                "function": "saddle",
-                "steps": 30,
-                "optimizer": {"name": "sgd", "lr": 0.05, "momentum": momentum},
-            },
-        )
+        body = {
+            "function": "saddle",
+            "steps": 30,
+            "optimizer": {"name": "sgd", "lr": 0.05, "momentum": momentum},
+        }
+        api = api_path(page, body)
         assert drawn[i] == api["path"]  # the engine's numbers, drawn as they are
+        api_state = api_path(page, {**body, "state": True})
+        if momentum:
+            # "Inside the optimizer" draws torch's momentum_buffer, as the API returns it
+            state = page.get_by_test_id("chart-state").evaluate(SERIES)
+            assert {s["meta"]["key"] for s in state} == {"momentum_buffer"}
+            assert [s["y"] for s in state] == [
+                [row[j] for row in api_state["state"]["momentum_buffer"]] for j in (0, 1)
+            ]
     sgd_end, momentum_end = drawn[0][-1], drawn[1][-1]
     assert abs(sgd_end[1]) < 0.5  # plain SGD is still near the saddle (0, 0)
     assert abs(momentum_end[1]) > 2.5  # momentum has rolled off it

@@ -79,11 +79,17 @@ function fromQuery() {
   state.start = start.length === 2 && start.every(Number.isFinite) ? start : null;
   const steps = Number(q.get("steps"));
   if (Number.isInteger(steps) && steps >= 1 && steps <= MAX_STEPS) state.steps = steps;
-  const names = (q.get("o") || "sgd,sgd").split(",").filter((n) => optByName.has(n)).slice(0, MAX_OPTIMIZERS);
+  const names = (q.get("o") || "").split(",").filter((n) => optByName.has(n)).slice(0, MAX_OPTIMIZERS);
   state.opts = names.map((name, i) => ({ name, values: paramsFromQuery(optByName.get(name), q, `o${i}.`) }));
-  if (!q.get("o")) state.opts[1].values = { momentum: 0.9 };
+  if (!state.opts.length) {
+    // no optimizers in the URL: the first preset's (SGD with and without momentum)
+    const first = PRESETS[0];
+    state.opts = first.opts.map(([name, values]) => ({ name, values: { ...values } }));
+    if (!q.get("steps")) state.steps = first.steps;
+  }
   const inside = Number(q.get("inside"));
-  state.inside = Number.isInteger(inside) && inside >= 0 && inside < state.opts.length ? inside : 0;
+  state.inside = q.get("inside") !== null && Number.isInteger(inside) && inside >= 0 && inside < state.opts.length
+    ? inside : state.opts.length - 1;
   const beta = Number(q.get("beta"));
   if (q.get("beta") !== null && beta >= 0 && beta < 1) state.beta = beta;
   state.preset = q.get("preset");
@@ -292,13 +298,20 @@ async function drawInside() {
     ["x", "y"].forEach((c, j) => traces.push({ type: "scatter", mode: "lines", name: `${key}[${c}]`,
       x: rows.map((_, s) => s + 1), y: rows.map((row) => row[j]), line: { dash: j ? "dot" : "solid" }, meta: { key, coord: c } }));
   }
+  $("opt-no-state").hidden = traces.length > 0;
+  $("chart-state").hidden = !traces.length;
+  if (!traces.length) return drawEffective();
   await drawChart($("chart-state"), traces, { title: { text: `${t("opt.state_title")}: ${label(i)}` },
     xaxis: { title: { text: t("opt.step_axis") } } });
+  return drawEffective();
+}
+
+function drawEffective() {
   const eff = [];
   runs.forEach((run, k) => ["x", "y"].forEach((c, j) => eff.push({ type: "scatter", mode: "lines",
     name: `${label(k)} [${c}]`, x: run.effective_lr.map((_, s) => s + 1), y: run.effective_lr.map((row) => Math.abs(row[j])),
     line: { color: color(k), dash: j ? "dot" : "solid" }, meta: { opt: k, coord: c } })));
-  await drawChart($("chart-effective-lr"), eff, { title: { text: t("opt.eff_title") },
+  return drawChart($("chart-effective-lr"), eff, { title: { text: t("opt.eff_title") },
     xaxis: { title: { text: t("opt.step_axis") } }, yaxis: { type: "log" } });
 }
 
