@@ -23,6 +23,8 @@ from app.schemas.labs import (
     ActivationCurve,
     BackpropRequest,
     BackpropResponse,
+    ContourRequest,
+    ContourResponse,
     ConvShapeRequest,
     ConvShapeResponse,
     DepthRequest,
@@ -347,4 +349,26 @@ def exponentially_weighted_average(body: EwaRequest) -> Response:
     from core.labs.ewa import ewa
 
     result = ewa(body.values, beta=body.beta, n=body.n, noise=body.noise, seed=body.seed)
+    return SafeJSONResponse(result)
+
+
+@router.post(
+    "/api/optimizers/contour",
+    summary="A 2-D test function sampled on a grid",
+    response_model=ContourResponse,
+    responses=_422,
+)
+def optimizer_contour(body: ContourRequest) -> Response:
+    """``z[i][j] = f(x[j], y[i])`` on a ``resolution × resolution`` grid over the function's
+    view window (or ``x_range``/``y_range``): the background of the optimizers lab."""
+    from core.labs.trajectories import TEST_FUNCTIONS, contour
+
+    TEST_FUNCTIONS.get(body.function, "function")  # unknown names: 422 at body.function
+    result = contour(
+        body.function,
+        params=body.params,
+        x_range=body.x_range,
+        y_range=body.y_range,
+        resolution=body.resolution,
+    )
     return SafeJSONResponse(result)

@@ -37,6 +37,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("sparsity", "Sparsity lab", "/labs/sparsity"),
     NavItem("search", "Search lab", "/labs/search"),
     NavItem("normalization", "Normalization lab", "/labs/normalization"),
+    NavItem("optimizers", "Optimizers lab", "/labs/optimizers"),
 )
 
 # Gradients-lab presets: the classic pairs, column A vs column B. Names refer to the catalog
@@ -255,4 +256,13 @@ def api_reference(request: Request) -> HTMLResponse:
             "websocket_protocol": (stream.__doc__ or "").strip(),
             "type_html": lambda summary: linked_type(summary, names),
         },
+    )
+
+
+@router.get("/labs/optimizers", response_class=HTMLResponse)
+def lab_optimizers(request: Request) -> HTMLResponse:
+    return render(
+        request,
+        "labs/optimizers.html",
+        {"active": "optimizers", "title": "Optimizers lab"},
     )

@@ -459,3 +459,31 @@ class EwaResponse(BaseModel):
     )
     window: float = Field(description="1/(1 − β): about how many recent values it averages.")
     beta: float
+
+
+class ContourRequest(StrictModel):
+    """The surface of a 2-D test function on a grid (the optimizers lab's background)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"function": "rosenbrock", "resolution": 80}]}
+    )
+
+    function: str = Field(description="2-D test function name (see the catalog's test_functions).")
+    params: dict[str, Any] | None = Field(
+        default=None, description="Function parameters; errors name params.<name> and its range."
+    )
+    x_range: list[float] | None = Field(
+        default=None, description="[lo, hi] (default: the function's view window)."
+    )
+    y_range: list[float] | None = Field(
+        default=None, description="[lo, hi] (default: the function's view window)."
+    )
+    resolution: int = Field(default=80, description="Grid points per axis (2 … 400).")
+
+
+class ContourResponse(BaseModel):
+    x: list[float] = Field(description="Grid x values (R,).")
+    y: list[float] = Field(description="Grid y values (R,).")
+    z: list[list[float | None]] = Field(
+        description="z[i][j] = f(x[j], y[i]) (rows follow y; null where not finite)."
+    )
