@@ -596,14 +596,23 @@ _NORMALIZE_PARAM = Param(
     help="Input normalisation fitted on the training split.",
 )
 _TEST_PARAM = Param(
-    "test_fraction", "float", 0.0, min=0.0, max=0.5,
+    "test_fraction",
+    "float",
+    0.0,
+    min=0.0,
+    max=0.5,
     help="Fraction held out as a test set: never trained on, never used for early stopping.",
 )
 MAX_HELD_OUT = 0.9
 """Bound on ``val_fraction + test_fraction``."""
 # Schema of make_dataset's top-level arguments (for the API/catalog).
-DATASET_ARGS: tuple[Param, ...] = (_N_PARAM, _NOISE_PARAM, _VAL_PARAM, _NORMALIZE_PARAM,
-                                   _TEST_PARAM)
+DATASET_ARGS: tuple[Param, ...] = (
+    _N_PARAM,
+    _NOISE_PARAM,
+    _VAL_PARAM,
+    _NORMALIZE_PARAM,
+    _TEST_PARAM,
+)
 
 
 def split_sizes(n: int, val_fraction: float) -> tuple[int, int]:
@@ -649,9 +658,12 @@ def make_dataset(
     val_fraction = _VAL_PARAM.validate(val_fraction, "dataset.val_fraction")
     test_fraction = _TEST_PARAM.validate(test_fraction, "dataset.test_fraction")
     if val_fraction + test_fraction > MAX_HELD_OUT + 1e-12:
-        raise ConfigError("dataset.test_fraction", f"must be <= {MAX_HELD_OUT} - val_fraction "
-                          f"(= {MAX_HELD_OUT - val_fraction:.4g}): val_fraction + test_fraction "
-                          f"<= {MAX_HELD_OUT}")
+        raise ConfigError(
+            "dataset.test_fraction",
+            f"must be <= {MAX_HELD_OUT} - val_fraction "
+            f"(= {MAX_HELD_OUT - val_fraction:.4g}): val_fraction + test_fraction "
+            f"<= {MAX_HELD_OUT}",
+        )
     normalize = _NORMALIZE_PARAM.validate(normalize, "dataset.normalize")
     resolved = comp.resolve(params, "dataset.params")
     feats = resolve_features(
@@ -668,8 +680,8 @@ def make_dataset(
         n_test = min(math.floor(test_fraction * n + 0.5), n - 1 - n_val)
         n_test = max(n_test, 1 if n - 1 - n_val >= 1 else 0)
     perm = rng.permutation(n)
-    train_idx, val_idx = perm[n_val + n_test:], perm[:n_val]
-    test_idx = perm[n_val:n_val + n_test]
+    train_idx, val_idx = perm[n_val + n_test :], perm[:n_val]
+    test_idx = perm[n_val : n_val + n_test]
     plane: dict[str, Any] = {}
     if feats != list(DEFAULT_FEATURES):
         plane_norm = Normalizer.fit(normalize, x[train_idx])

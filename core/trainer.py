@@ -36,9 +36,9 @@ from core.datasets import (
     MAX_SAMPLES,
     Dataset,
     curve_grid,
+    expand_features,
     grid_for,
     make_dataset,
-    expand_features,
     resolve_features,
 )
 from core.errors import ConfigError, EventLogFullError, RebuildRequiredError, RunStateError
@@ -300,8 +300,8 @@ def resolve_augment(value: Any, current: Mapping[str, Any], cfg: Mapping[str, An
     if out != DEFAULT_AUGMENT:
         dim = DATASETS.get(cfg["dataset"]["name"], "dataset.name").meta.get("input_dim")
         if dim != 2:
-            raise ConfigError("augment", "data augmentation needs a 2-D dataset "
-                              f"({', '.join(c.name for c in DATASETS if c.meta.get('input_dim') == 2)})")
+            two_d = ", ".join(c.name for c in DATASETS if c.meta.get("input_dim") == 2)
+            raise ConfigError("augment", f"data augmentation needs a 2-D dataset ({two_d})")
     return out
 
 
