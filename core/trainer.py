@@ -215,6 +215,11 @@ def resolve_config(raw: Mapping[str, Any] | None, limits: Limits | None = None) 
     dataset["features"] = resolve_features(
         dataset["features"], dataset["name"], data_comp.meta.get("input_dim")
     )
+    # Validated when the data is made (make_dataset); kept in the resolved config only when
+    # set, so the configs (and exports) of runs without a test split stay as they were.
+    tf = dataset["test_fraction"]
+    if isinstance(tf, int | float) and not isinstance(tf, bool) and tf == 0:
+        del dataset["test_fraction"]
     cfg["dataset"] = dataset
     cfg["model"] = resolve_model_config(
         raw.get("model"), "model", limits.max_hidden_layers, limits.max_units
@@ -358,7 +363,7 @@ class Run:
             params=ds["params"],
             rng=np.random.default_rng(data_ss),
             features=ds["features"],
-            test_fraction=ds["test_fraction"],
+            test_fraction=ds.get("test_fraction", 0.0),
         )
         task = self.dataset.task
         loss_name = cfg["loss"] or DEFAULT_LOSS[task]
