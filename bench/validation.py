@@ -3,7 +3,7 @@
 Times ``Run.step`` (``collect=False``, as the play loop trains) on small runs with validation
 every step (``eval_every = 1``, the default) and with validation only at step 0
 (``eval_every = 1_000_000``); the share is ``1 - t(no validation) / t(every step)``. Best of
-``REPEATS`` timed repeats of the thread's CPU time (``time.thread_time``). Only prints (see bench/README.md).
+``REPEATS`` timed repeats of the thread's CPU time (``time.thread_time``). Only prints.
 
 Run with ``OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/validation.py``.
 """
