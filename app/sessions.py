@@ -166,8 +166,8 @@ class RunSession:
 
     @property
     def status(self) -> str:
-        if self.run.status == "diverged":
-            return "diverged"
+        if self.run.status in ("diverged", "stopped"):
+            return self.run.status
         if self.playing:
             return "running"
         return "ready" if self.run.step_count == 0 else "paused"
@@ -189,6 +189,7 @@ class RunSession:
             "config": run.config,
             "metrics": run.last_record,
             "divergence": run.divergence,
+            "early_stopping": run.early_stopping_info,
             "layers": run.model.layer_names(),
             "task": run.dataset.task,
             "speed": self.speed,
@@ -271,7 +272,7 @@ class RunSession:
             else:
                 records.extend(run.step(size))
             done += size
-            if run.status == "diverged":
+            if run.status != "ready":  # diverged or stopped early
                 break
             per_step = (time.perf_counter() - began) / max(run.step_count - start, 1)
             size = max(1, min(MAX_CHUNK, int(CANCEL_SECONDS / max(per_step, 1e-7))))
@@ -334,10 +335,11 @@ class RunSession:
                         text, done = self._train_text(size, as_rows)
                         pieces.append(text)
                         self._post_text(loop, text, done)
-                        if run.status == "diverged":
+                        if run.status != "ready":  # diverged or stopped early
                             break
                 final = dumps({"step": run.step_count, "status": self.status,
-                               "divergence": run.divergence})
+                               "divergence": run.divergence,
+                               "early_stopping": run.early_stopping_info})
             if rows is not None:
                 pieces.append(records_json(*rows))
             body = b"".join((b'{"records":[', b",".join(pieces), b"],", final[1:]))
@@ -383,7 +385,8 @@ class RunSession:
         """The text of a ``frame`` message with the records of ``chunks``: ``{"type": "frame",
         "step", "status", "records": [...], "divergence"}``."""
         head = dumps({"type": "frame", "step": self.run.step_count, "status": self.status})
-        tail = dumps({"divergence": self.run.divergence})
+        tail = dumps({"divergence": self.run.divergence,
+                      "early_stopping": self.run.early_stopping_info})
         return b"".join((head[:-1], b',"records":[', b",".join(chunks), b"],",
                          tail[1:])).decode()
 
@@ -391,6 +394,8 @@ class RunSession:
     def play(self) -> None:
         if self.run.status == "diverged":
             raise RunStateError("run diverged; reset it before playing")
+        if self.run.status == "stopped":
+            raise RunStateError("early stopping stopped the run; reset it before playing")
         self.playing = True
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._play_loop(), name=f"play-{self.id}")
@@ -477,7 +482,7 @@ class RunSession:
                     if chunk is not None and chunk[0]:
                         per_step = chunk[1] / chunk[0]
                         self._seconds_per_step = 0.7 * self._seconds_per_step + 0.3 * per_step
-                    if self.run.status == "diverged":
+                    if self.run.status != "ready":  # diverged or stopped early
                         self.playing = False
                 if not self.playing:  # the final snapshot must not be skipped: wait for it
                     await self.send_snapshot()

@@ -521,6 +521,8 @@ class Dataset:
     plane_train: np.ndarray | None = None
     plane_val: np.ndarray | None = None
     plane_normalizer: Normalizer | None = None
+    x_test: np.ndarray | None = None
+    y_test: np.ndarray | None = None
 
     @property
     def crossed(self) -> bool:
@@ -557,6 +559,11 @@ class Dataset:
     def n_val(self) -> int:
         return int(self.x_val.shape[0])
 
+    @property
+    def n_test(self) -> int:
+        """Rows of the held-out test split (0 without one)."""
+        return 0 if self.x_test is None else int(self.x_test.shape[0])
+
     def summary(self) -> dict[str, Any]:
         """JSON-able description (no arrays)."""
         return {
@@ -564,6 +571,7 @@ class Dataset:
             "task": self.task,
             "n_train": self.n_train,
             "n_val": self.n_val,
+            "n_test": self.n_test,
             "n_classes": self.n_classes,
             "input_dim": self.input_dim,
             "output_dim": self.output_dim,
@@ -587,8 +595,24 @@ _NORMALIZE_PARAM = Param(
     choices=NORMALIZE_METHODS,
     help="Input normalisation fitted on the training split.",
 )
+_TEST_PARAM = Param(
+    "test_fraction",
+    "float",
+    0.0,
+    min=0.0,
+    max=0.5,
+    help="Fraction held out as a test set: never trained on, never used for early stopping.",
+)
+MAX_HELD_OUT = 0.9
+"""Bound on ``val_fraction + test_fraction``."""
 # Schema of make_dataset's top-level arguments (for the API/catalog).
-DATASET_ARGS: tuple[Param, ...] = (_N_PARAM, _NOISE_PARAM, _VAL_PARAM, _NORMALIZE_PARAM)
+DATASET_ARGS: tuple[Param, ...] = (
+    _N_PARAM,
+    _NOISE_PARAM,
+    _VAL_PARAM,
+    _NORMALIZE_PARAM,
+    _TEST_PARAM,
+)
 
 
 def split_sizes(n: int, val_fraction: float) -> tuple[int, int]:
@@ -611,6 +635,7 @@ def make_dataset(
     *,
     rng: np.random.Generator,
     features: Sequence[str] | None = None,
+    test_fraction: float = 0.0,
 ) -> Dataset:
     """Generate ``name``, shuffle, split off a validation set and normalise the inputs.
 
@@ -620,11 +645,25 @@ def make_dataset(
     ``dataset.noise`` ([0, 1]), ``dataset.val_fraction`` ([0, 0.9]), ``dataset.normalize`` and
     ``dataset.params.<param>`` and ``dataset.features`` (see :func:`resolve_features`). Feature
     crosses draw nothing from ``rng``: the same seed gives the same points with any features.
+
+    Test split (``test_fraction``, [0, 0.5], with ``val_fraction + test_fraction <= 0.9``): the
+    permutation is cut as ``[val | test | train]`` with ``n_val = round(val_fraction·n)`` and
+    ``n_test = round(test_fraction·n)``. The test rows are thus carved off the held-out end, so
+    ``(val_fraction=v, test_fraction=t)`` has exactly the training rows (and the normaliser) of
+    ``(val_fraction=v+t, test_fraction=0)`` when the counts add up; the rng draws nothing more.
     """
     comp = DATASETS.get(name, "dataset.name")
     n = _N_PARAM.validate(n, "dataset.n")
     noise = _NOISE_PARAM.validate(noise, "dataset.noise")
     val_fraction = _VAL_PARAM.validate(val_fraction, "dataset.val_fraction")
+    test_fraction = _TEST_PARAM.validate(test_fraction, "dataset.test_fraction")
+    if val_fraction + test_fraction > MAX_HELD_OUT + 1e-12:
+        raise ConfigError(
+            "dataset.test_fraction",
+            f"must be <= {MAX_HELD_OUT} - val_fraction "
+            f"(= {MAX_HELD_OUT - val_fraction:.4g}): val_fraction + test_fraction "
+            f"<= {MAX_HELD_OUT}",
+        )
     normalize = _NORMALIZE_PARAM.validate(normalize, "dataset.normalize")
     resolved = comp.resolve(params, "dataset.params")
     feats = resolve_features(
@@ -636,8 +675,13 @@ def make_dataset(
     y = raw.y.astype(np.int64 if raw.task == "multiclass" else np.float64, copy=False)
 
     _, n_val = split_sizes(n, val_fraction)
+    n_test = 0
+    if test_fraction > 0.0:
+        n_test = min(math.floor(test_fraction * n + 0.5), n - 1 - n_val)
+        n_test = max(n_test, 1 if n - 1 - n_val >= 1 else 0)
     perm = rng.permutation(n)
-    train_idx, val_idx = perm[n_val:], perm[:n_val]
+    train_idx, val_idx = perm[n_val + n_test :], perm[:n_val]
+    test_idx = perm[n_val : n_val + n_test]
     plane: dict[str, Any] = {}
     if feats != list(DEFAULT_FEATURES):
         plane_norm = Normalizer.fit(normalize, x[train_idx])
@@ -663,6 +707,8 @@ def make_dataset(
         params=resolved,
         noise=noise,
         features=tuple(feats),
+        x_test=norm.transform(x[test_idx]) if n_test else None,
+        y_test=y[test_idx] if n_test else None,
         **plane,
     )
 

@@ -36,6 +36,7 @@ from core.datasets import (
     MAX_SAMPLES,
     Dataset,
     curve_grid,
+    expand_features,
     grid_for,
     make_dataset,
     resolve_features,
@@ -99,7 +100,7 @@ from the run's own streams (``run_seed_streams``), so a snapshot never consumes 
 DEFAULT_LOSS = {"binary": "bce_with_logits", "multiclass": "cross_entropy", "regression": "mse"}
 
 PATCHABLE = ("optimizer", "schedule", "regularization", "batch_size", "dropout", "grad_clip",
-             "eval_every", "batch_norm_momentum")
+             "eval_every", "batch_norm_momentum", "early_stopping", "augment")
 """Fields a live change (:meth:`Run.apply_patch`) may touch; others need a reset or a new run."""
 
 REBUILD_FIELDS = ("seed", "dataset", "model", "loss", "loss_params")
@@ -127,6 +128,9 @@ def event_size(event: Mapping[str, Any]) -> int:
     return len(json.dumps(event, separators=(",", ":"), default=str))
 
 
+DEFAULT_AUGMENT: dict[str, Any] = {"jitter_std": 0.0, "rotate_deg": 0.0, "flip_x": False,
+                                   "flip_y": False}
+
 DEFAULT_CONFIG: dict[str, Any] = {
     "seed": 0,
     "dataset": {
@@ -134,6 +138,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
         "n": 200,
         "noise": 0.1,
         "val_fraction": 0.2,
+        "test_fraction": 0.0,
         "normalize": "none",
         "params": {},
         "features": list(DEFAULT_FEATURES),
@@ -147,6 +152,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "batch_size": 10,
     "grad_clip": {"mode": "none"},
     "eval_every": 1,
+    "early_stopping": None,
+    "augment": dict(DEFAULT_AUGMENT),
 }
 
 
@@ -211,6 +218,11 @@ def resolve_config(raw: Mapping[str, Any] | None, limits: Limits | None = None) 
     dataset["features"] = resolve_features(
         dataset["features"], dataset["name"], data_comp.meta.get("input_dim")
     )
+    # Validated when the data is made (make_dataset); kept in the resolved config only when
+    # set, so the configs (and exports) of runs without a test split stay as they were.
+    tf = dataset["test_fraction"]
+    if isinstance(tf, int | float) and not isinstance(tf, bool) and tf == 0:
+        del dataset["test_fraction"]
     cfg["dataset"] = dataset
     cfg["model"] = resolve_model_config(
         raw.get("model"), "model", limits.max_hidden_layers, limits.max_units
@@ -233,8 +245,72 @@ def resolve_config(raw: Mapping[str, Any] | None, limits: Limits | None = None) 
     clip = make_grad_clip(as_mapping(raw.get("grad_clip"), "grad_clip"))
     cfg["grad_clip"] = clip.to_dict()
     cfg["eval_every"] = _int_field(raw.get("eval_every", 1), "eval_every", 1, 1_000_000)
+    cfg["early_stopping"] = resolve_early_stopping(raw.get("early_stopping"), None, cfg)
+    cfg["augment"] = resolve_augment(raw.get("augment"), DEFAULT_AUGMENT, cfg)
     _check_batch_norm_batch(cfg)
     return cfg
+
+
+def resolve_early_stopping(value: Any, current: Mapping[str, Any] | None,
+                           cfg: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``early_stopping``: ``null`` (off) or ``{monitor, patience, min_delta,
+    restore_best_weights}`` merged over ``current`` (or the Keras defaults)."""
+    if value is None:
+        return None
+    values = {**(current or DEFAULT_EARLY_STOPPING), **as_mapping(value, "early_stopping")}
+    extra = sorted(set(values) - set(DEFAULT_EARLY_STOPPING))
+    if extra:
+        raise ConfigError(f"early_stopping.{extra[0]}",
+                          f"unknown field; allowed: {', '.join(DEFAULT_EARLY_STOPPING)}")
+    monitor = values["monitor"]
+    if monitor not in MONITORS:
+        raise ConfigError("early_stopping.monitor", f"must be one of {', '.join(MONITORS)}")
+    task = DATASETS.get(cfg["dataset"]["name"], "dataset.name").meta["task"]
+    if monitor == "val_accuracy" and task == "regression":
+        raise ConfigError("early_stopping.monitor",
+                          "val_accuracy needs a classification dataset; use val_loss")
+    if not cfg["dataset"]["val_fraction"] > 0:
+        raise ConfigError("early_stopping", "needs a validation split (dataset.val_fraction > 0)")
+    patience = _int_field(values["patience"], "early_stopping.patience", 0, 1_000_000)
+    delta = values["min_delta"]
+    if isinstance(delta, bool) or not isinstance(delta, int | float) or not (
+        math.isfinite(delta) and 0.0 <= delta <= 1e6
+    ):
+        raise ConfigError("early_stopping.min_delta", "must be a number with 0 <= x <= 1e6")
+    restore = values["restore_best_weights"]
+    if not isinstance(restore, bool):
+        raise ConfigError("early_stopping.restore_best_weights", "must be true or false")
+    return {"monitor": monitor, "patience": patience, "min_delta": float(delta),
+            "restore_best_weights": restore}
+
+
+def resolve_augment(value: Any, current: Mapping[str, Any], cfg: Mapping[str, Any]
+                    ) -> dict[str, Any]:
+    """``augment``: ``{jitter_std, rotate_deg, flip_x, flip_y}`` merged over ``current``; anything
+    but the no-op needs a 2-D dataset."""
+    values = {**current, **as_mapping(value, "augment")}
+    extra = sorted(set(values) - set(DEFAULT_AUGMENT))
+    if extra:
+        raise ConfigError(f"augment.{extra[0]}",
+                          f"unknown field; allowed: {', '.join(DEFAULT_AUGMENT)}")
+    out: dict[str, Any] = {}
+    for name, hi in (("jitter_std", MAX_JITTER_STD), ("rotate_deg", 180.0)):
+        v = values[name]
+        if isinstance(v, bool) or not isinstance(v, int | float) or not (
+            math.isfinite(v) and 0.0 <= v <= hi
+        ):
+            raise ConfigError(f"augment.{name}", f"must be a number with 0 <= x <= {hi:g}")
+        out[name] = float(v)
+    for name in ("flip_x", "flip_y"):
+        if not isinstance(values[name], bool):
+            raise ConfigError(f"augment.{name}", "must be true or false")
+        out[name] = values[name]
+    if out != DEFAULT_AUGMENT:
+        dim = DATASETS.get(cfg["dataset"]["name"], "dataset.name").meta.get("input_dim")
+        if dim != 2:
+            two_d = ", ".join(c.name for c in DATASETS if c.meta.get("input_dim") == 2)
+            raise ConfigError("augment", f"data augmentation needs a 2-D dataset ({two_d})")
+    return out
 
 
 def _check_batch_norm_batch(cfg: Mapping[str, Any]) -> None:
@@ -242,6 +318,16 @@ def _check_batch_norm_batch(cfg: Mapping[str, Any]) -> None:
     if cfg["model"]["batch_norm"] and cfg["batch_size"] < 2:
         raise ConfigError("batch_size", "must be >= 2 with batch norm (one example has no "
                           "batch statistics)")
+
+
+MONITORS = ("val_loss", "val_accuracy")
+DEFAULT_EARLY_STOPPING: dict[str, Any] = {"monitor": "val_loss", "patience": 0, "min_delta": 0.0,
+                                          "restore_best_weights": False}
+"""Keras's defaults (``keras.callbacks.EarlyStopping``)."""
+MAX_JITTER_STD = 10.0
+AUGMENT_STREAM = 4
+"""Spawn key of the augmentation stream: ``SeedSequence(seed).spawn(5)[4]``, a fifth stream
+next to :func:`run_seed_streams` (which keeps its four, so older runs are unchanged)."""
 
 
 def run_seed_streams(seed: int) -> list[np.random.SeedSequence]:
@@ -280,6 +366,7 @@ class Run:
             params=ds["params"],
             rng=np.random.default_rng(data_ss),
             features=ds["features"],
+            test_fraction=ds.get("test_fraction", 0.0),
         )
         task = self.dataset.task
         loss_name = cfg["loss"] or DEFAULT_LOSS[task]
@@ -296,7 +383,10 @@ class Run:
         self.model = MLP(spec, np.random.default_rng(init_ss))
         self._shuffle_rng = np.random.default_rng(shuffle_ss)
         self._dropout_rng = np.random.default_rng(dropout_ss)
+        self._augment_rng = np.random.default_rng(
+            np.random.SeedSequence(seed, spawn_key=(AUGMENT_STREAM,)))
         self._apply_training_settings(cfg)
+        self._es_reset()
         self.step_count = 0
         self.epoch = 0
         self._start_epoch()
@@ -325,6 +415,9 @@ class Run:
         self.clip: GradClip = make_grad_clip(cfg["grad_clip"])
         self.batch_size: int = cfg["batch_size"]
         self.eval_every: int = cfg["eval_every"]
+        self.early_stopping: dict[str, Any] | None = cfg["early_stopping"]
+        self.augment: dict[str, Any] = cfg["augment"]
+        self._augmenting = cfg["augment"] != DEFAULT_AUGMENT
 
     def _make_schedule(self, cfg: Mapping[str, Any]) -> Schedule:
         sched = dict(cfg["schedule"])
@@ -338,6 +431,7 @@ class Run:
         """Shuffle once per epoch; batches are then zero-copy slices."""
         ds = self.dataset
         perm = self._shuffle_rng.permutation(len(ds.x_train))
+        self._epoch_perm = perm
         self._epoch_x = ds.x_train[perm]
         self._epoch_y = ds.y_train[perm]
         self._pos = 0
@@ -363,7 +457,38 @@ class Run:
             self._end_epoch()
         lo, hi = self._pos, min(self._pos + self.batch_size, n_train)
         self._pos = hi
+        if self._augmenting:
+            return self._augmented(self._epoch_perm[lo:hi]), self._epoch_y[lo:hi]
         return self._epoch_x[lo:hi], self._epoch_y[lo:hi]
+
+    def _augmented(self, rows: NDArray[np.intp]) -> FloatArray:
+        """The training rows ``rows`` as model inputs ``(b, input_dim)``, augmented in the raw
+        (x1, x2) plane: per example a flip of x1 and/or x2 (probability ½ each, if on), a rotation
+        about the origin by U(−rotate_deg, rotate_deg) degrees, then Gaussian jitter
+        N(0, jitter_std²) per coordinate; then features and normalisation as for the data.
+        Always draws ``(b, 5)`` uniforms/normals from the run's augmentation stream, whichever
+        options are on, so the stream's position depends only on the batches drawn."""
+        ds, aug = self.dataset, self.augment
+        plane_norm = ds.plane_normalizer or ds.normalizer
+        raw = plane_norm.inverse_transform(ds.points_train[rows])  # (b, 2), a new array
+        rng = self._augment_rng
+        u = rng.random((len(rows), 3))
+        noise = rng.standard_normal((len(rows), 2))
+        if aug["flip_x"]:
+            raw[u[:, 0] < 0.5, 0] *= -1.0
+        if aug["flip_y"]:
+            raw[u[:, 1] < 0.5, 1] *= -1.0
+        if aug["rotate_deg"]:
+            theta = np.deg2rad(aug["rotate_deg"]) * (2.0 * u[:, 2] - 1.0)
+            c, s = np.cos(theta), np.sin(theta)
+            x1, x2 = raw[:, 0].copy(), raw[:, 1].copy()
+            raw[:, 0] = c * x1 - s * x2
+            raw[:, 1] = s * x1 + c * x2
+        if aug["jitter_std"]:
+            raw += aug["jitter_std"] * noise
+        if ds.crossed:
+            raw = expand_features(raw, ds.features)
+        return ds.normalizer.transform(raw)
 
     # ------------------------------------------------------------------ stepping
     @property
@@ -379,6 +504,10 @@ class Run:
             raise RunStateError(
                 f"run diverged at step {self.divergence and self.divergence['step']}; reset it"
             )
+        if self.status == "stopped":
+            raise RunStateError(
+                f"early stopping stopped the run at step {self.stopped_at}; reset it"
+            )
         records = []
         # Overflow on the way to divergence is expected and reported as state, not warned about.
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -386,7 +515,7 @@ class Run:
                 self._one_step()
                 if collect:
                     records.append(self.last_record)
-                if self.status == "diverged":
+                if self.status != "ready":  # diverged or stopped
                     break
         return records
 
@@ -430,6 +559,10 @@ class Run:
             diverged = self._divergence_info(t, data_loss, act_mean)
             model.delta.fill(0.0)  # the update is skipped
         else:
+            if evaluate and self._es_keep_weights():
+                # the weights (and BN statistics) this validation is measured on
+                np.copyto(self._es_candidate[0], model.theta)
+                np.copyto(self._es_candidate[1], model.buffers)
             prev = self._prev
             np.copyto(prev, model.theta)
             self.optimizer.step(model.theta, model.grad, lr)
@@ -490,6 +623,88 @@ class Run:
             self.divergence = diverged
         else:
             self.status = "ready"
+            if val_loss is not None and self.early_stopping is not None:
+                self._es_observe(t, val_loss if self.early_stopping["monitor"] == "val_loss"
+                                 else val_acc)
+
+    # ------------------------------------------------------------------ early stopping
+    def _es_reset(self) -> None:
+        """Fresh early-stopping state (Keras ``on_train_begin``)."""
+        self.stopped_at: int | None = None
+        self._es_wait = 0
+        self._es_best: float | None = None
+        self._es_best_step: int | None = None
+        self._es_best_weights: tuple[FloatArray, FloatArray] | None = None
+        n_buf = len(self.model.buffers)
+        self._es_candidate = (np.empty(self.model.n_params), np.empty(n_buf))
+
+    def _es_keep_weights(self) -> bool:
+        return self.early_stopping is not None and self.early_stopping["restore_best_weights"]
+
+    def _es_improves(self, current: float) -> bool:
+        """Keras ``_is_improvement``: ``current - min_delta < best`` for val_loss (mode min),
+        ``current - (-min_delta) > best`` … i.e. ``current > best + min_delta`` for
+        val_accuracy (mode max); best starts at ±inf."""
+        es = self.early_stopping
+        assert es is not None
+        if self._es_best is None:
+            return True
+        if es["monitor"] == "val_loss":
+            return current + es["min_delta"] < self._es_best
+        return current - es["min_delta"] > self._es_best
+
+    def _es_observe(self, t: int, current: float | None) -> None:
+        """Keras ``EarlyStopping.on_epoch_end`` with one validation (step ``t``) per "epoch"."""
+        es = self.early_stopping
+        if es is None or current is None or not math.isfinite(current):
+            return
+        self._es_wait += 1
+        if self._es_improves(current):
+            self._es_best, self._es_best_step, self._es_wait = current, t, 0
+            if es["restore_best_weights"]:
+                self._es_best_weights = (self._es_candidate[0].copy(),
+                                         self._es_candidate[1].copy())
+            return
+        if self._es_wait >= es["patience"]:
+            self.status = "stopped"
+            self.stopped_at = t
+            if es["restore_best_weights"] and self._es_best_weights is not None:
+                np.copyto(self.model.theta, self._es_best_weights[0])
+                np.copyto(self.model.buffers, self._es_best_weights[1])
+                self._prev_weight_norm = np.sqrt(self.model.squared_norms(self.model.theta))
+
+    @property
+    def early_stopping_info(self) -> dict[str, Any] | None:
+        """``{stopped_at, best_step, best_value}`` with early stopping on (else None):
+        ``stopped_at`` the step whose validation made it fire (null while running);
+        ``best_step`` the step whose validation was best; ``best_value`` that value, measured on
+        the weights that step's validation saw (those restored by ``restore_best_weights``)."""
+        if self.early_stopping is None and self.stopped_at is None:
+            return None
+        return {"stopped_at": self.stopped_at, "best_step": self._es_best_step,
+                "best_value": self._es_best}
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(self) -> dict[str, Any]:
+        """Loss (data loss, no penalty) and accuracy (null for regression) on the train,
+        validation and test splits at the current weights in eval mode:
+        ``{train: {loss, accuracy}, val: {...}, test: {...}}``; ``test`` only with a test split,
+        ``val`` values null without validation rows. Non-finite values are null."""
+        ds = self.dataset
+        splits = [("train", ds.x_train, ds.y_train), ("val", ds.x_val, ds.y_val)]
+        if ds.n_test:
+            splits.append(("test", ds.x_test, ds.y_test))
+        out: dict[str, Any] = {"step": self.step_count}
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for name, x, y in splits:
+                if not len(x):
+                    out[name] = {"loss": None, "accuracy": None}
+                    continue
+                pred = self.model.predict(x)
+                loss = float(self.loss.value(pred, y))
+                out[name] = {"loss": loss if math.isfinite(loss) else None,
+                             "accuracy": self._accuracy(pred, y)}
+        return out
 
     def _make_record(self) -> dict[str, Any]:
         """The record of the last step (see :attr:`last_record`)."""
@@ -609,6 +824,11 @@ class Run:
             new_cfg["model"]["batch_norm_momentum"] = check_bn_momentum(
                 patch["batch_norm_momentum"], "batch_norm_momentum"
             )
+        if "early_stopping" in patch:
+            new_cfg["early_stopping"] = resolve_early_stopping(
+                patch["early_stopping"], new_cfg["early_stopping"], new_cfg)
+        if "augment" in patch:
+            new_cfg["augment"] = resolve_augment(patch["augment"], new_cfg["augment"], new_cfg)
         _check_batch_norm_batch(new_cfg)
         event = {"step": self.step_count, "patch": copy.deepcopy(dict(patch))}
         size = self._check_event_room(event)
@@ -636,6 +856,15 @@ class Run:
         self.eval_every = new_cfg["eval_every"]
         self.model.dropout = new_cfg["model"]["dropout"]
         self.model.set_bn_momentum(new_cfg["model"]["batch_norm_momentum"])
+        old_es, new_es = self.config["early_stopping"], new_cfg["early_stopping"]
+        if new_es is not None and (old_es is None or old_es["monitor"] != new_es["monitor"]):
+            # switched on or to another metric: start counting afresh (keeps a past stop)
+            stopped = self.stopped_at
+            self._es_reset()
+            self.stopped_at = stopped
+        self.early_stopping = new_es
+        self.augment = new_cfg["augment"]
+        self._augmenting = new_cfg["augment"] != DEFAULT_AUGMENT
         self.config = new_cfg
         self._log_event(event, size)
         return new_cfg
@@ -750,6 +979,9 @@ class Run:
                 run.step(at - run.step_count, collect=False)
             if run.status == "diverged":
                 raise ConfigError(f"events[{k}].step", "the run diverged before this event")
+            if at > run.step_count:  # early stopping ended it before this event
+                raise ConfigError(f"events[{k}].step",
+                                  f"early stopping stopped the run at step {run.stopped_at}")
             try:
                 if "patch" in event:
                     try:
@@ -762,7 +994,7 @@ class Run:
                     run.set_weights(event["weights"], prefix=f"events[{k}].weights")
             except EventLogFullError as exc:
                 raise ConfigError(f"events[{k}]", str(exc)) from None
-        if steps > run.step_count and run.status != "diverged":
+        if steps > run.step_count and run.status == "ready":
             run.step(steps - run.step_count, collect=False)
         return run
 

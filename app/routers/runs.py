@@ -35,6 +35,7 @@ from app.owners import (
 )
 from app.schemas.common import MessageError, ValidationErrorBody
 from app.schemas.runs import (
+    Evaluation,
     EventLog,
     ImportBody,
     ResetRequest,
@@ -244,7 +245,9 @@ async def patch_run(session: OwnedSession, patch: RunPatch) -> Any:
 
 
 @router.post("/{run_id}/step", response_model=StepResponse, responses={
-    **OWNER_ERRORS, 409: {"model": MessageError, "description": "The run diverged; reset it."}})
+    **OWNER_ERRORS, 409: {"model": MessageError,
+                          "description": "The run diverged or early stopping stopped it; reset "
+                          "it."}})
 async def step_run(
     request: Request, session: OwnedSession, body: Annotated[StepRequest | None, Body()] = None
 ) -> Any:
@@ -266,7 +269,8 @@ async def step_run(
             records = await session.step(steps, cancel)
             return SafeJSONResponse({"records": records, "step": session.run.step_count,
                                      "status": session.status,
-                                     "divergence": session.run.divergence})
+                                     "divergence": session.run.divergence,
+                                     "early_stopping": session.run.early_stopping_info})
         gzip = wants_gzip(request.scope, request.headers.get("accept-encoding", ""))
         content = await session.step_body(steps, GZIP_LEVEL if gzip else None, cancel)
     finally:
@@ -284,6 +288,16 @@ async def _cancel_on_disconnect(request: Request, cancel: threading.Event) -> No
     while not await request.is_disconnected():
         await asyncio.sleep(DISCONNECT_POLL_SECONDS)
     cancel.set()
+
+
+@router.get("/{run_id}/evaluate", response_model=Evaluation, responses=ERRORS)
+async def evaluate_run(session: Session) -> Any:
+    """Loss and accuracy on the training, validation and test splits at the current weights,
+    in eval mode (running batch-norm statistics, no dropout, no augmentation): ``{step, train:
+    {loss, accuracy}, val: {...}, test: {...}}``. The loss is the data loss without the
+    regularisation penalty; accuracy is null for regression; ``test`` is absent when
+    ``dataset.test_fraction`` is 0."""
+    return SafeJSONResponse(await session.locked(session.run.evaluate))
 
 
 @router.post("/{run_id}/reset", response_model=RunDetail, responses=OWNER_ERRORS)

@@ -30,6 +30,13 @@ class DatasetConfig(StrictModel):
     n: int = Field(200, ge=1, description="Number of samples (<= the server's max_samples).")
     noise: float = Field(0.1, ge=0.0, le=1.0)
     val_fraction: float = Field(0.2, ge=0.0, le=0.9)
+    test_fraction: float = Field(
+        0.0, ge=0.0, le=0.5,
+        description="Fraction held out as a test set (0..0.5, and val_fraction + test_fraction "
+        "<= 0.9): never trained on, never used for early stopping; measured by GET "
+        "/api/runs/{id}/evaluate. The shuffled rows are cut as [val | test | train], so "
+        "(val_fraction v, test_fraction t) trains on exactly the rows of (v + t, 0).",
+    )
     normalize: Literal["none", "minmax", "zscore"] = "none"
     params: Params = Field(default_factory=dict, description="Dataset-specific parameters.")
     features: list[str] = Field(
@@ -92,6 +99,33 @@ class GradClipConfig(StrictModel):
     clip_value: float = Field(1.0, gt=0.0)
 
 
+class EarlyStoppingConfig(StrictModel):
+    """Keras ``EarlyStopping`` on the validation metrics measured every ``eval_every`` steps
+    (one validation = one Keras epoch)."""
+
+    monitor: Literal["val_loss", "val_accuracy"] = Field(
+        "val_loss", description="Metric to watch: val_loss (lower is better) or val_accuracy "
+        "(higher is better; classification only).")
+    patience: int = Field(0, ge=0, le=1_000_000, description="Validations without improvement "
+                          "after which the run stops (0..1,000,000).")
+    min_delta: float = Field(0.0, ge=0.0, le=1e6, description="An improvement must beat the "
+                             "best value by more than this (0..1e6).")
+    restore_best_weights: bool = Field(False, description="On stopping, put back the weights "
+                                       "(and batch-norm statistics) of the best validation.")
+
+
+class AugmentConfig(StrictModel):
+    """Random changes to each training batch of a 2-D dataset (never validation or test),
+    drawn from the run's own seeded stream, in the raw (x1, x2) plane."""
+
+    jitter_std: float = Field(0.0, ge=0.0, le=10.0, description="Std of Gaussian noise added "
+                              "to each coordinate (0..10, data units).")
+    rotate_deg: float = Field(0.0, ge=0.0, le=180.0, description="Rotate each point about the "
+                              "origin by a uniform angle in [-rotate_deg, rotate_deg] (0..180).")
+    flip_x: bool = Field(False, description="Negate x1 with probability 1/2.")
+    flip_y: bool = Field(False, description="Negate x2 with probability 1/2.")
+
+
 class RunConfig(StrictModel):
     """A run's configuration; every field has a default, so ``{}`` is a valid body."""
 
@@ -106,6 +140,11 @@ class RunConfig(StrictModel):
     batch_size: int = Field(10, ge=1)
     grad_clip: GradClipConfig = Field(default_factory=GradClipConfig)
     eval_every: int = Field(1, ge=1, le=1_000_000, description="Validate every k steps.")
+    early_stopping: EarlyStoppingConfig | None = Field(
+        None, description="null = off. Stops the run (status \"stopped\") per Keras "
+        "EarlyStopping; needs a validation split. Live-changeable.")
+    augment: AugmentConfig = Field(default_factory=AugmentConfig,
+                                   description="Data augmentation (2-D datasets). Live-changeable.")
 
     model_config = ConfigDict(
         extra="forbid",
@@ -147,6 +186,21 @@ class GradClipPatch(StrictModel):
     clip_value: float | None = Field(None, gt=0.0)
 
 
+class EarlyStoppingPatch(StrictModel):
+    monitor: Literal["val_loss", "val_accuracy"] | None = Field(
+        None, description="val_loss | val_accuracy; a new monitor restarts the counting.")
+    patience: int | None = Field(None, ge=0, le=1_000_000, description="0..1,000,000.")
+    min_delta: float | None = Field(None, ge=0.0, le=1e6, description="0..1e6.")
+    restore_best_weights: bool | None = Field(None, description="See the run config.")
+
+
+class AugmentPatch(StrictModel):
+    jitter_std: float | None = Field(None, ge=0.0, le=10.0, description="0..10.")
+    rotate_deg: float | None = Field(None, ge=0.0, le=180.0, description="0..180.")
+    flip_x: bool | None = Field(None, description="Negate x1 with probability 1/2.")
+    flip_y: bool | None = Field(None, description="Negate x2 with probability 1/2.")
+
+
 class RunPatch(StrictModel):
     """Live changes, applied from the next step and recorded in the event log.
 
@@ -164,6 +218,10 @@ class RunPatch(StrictModel):
     batch_norm_momentum: float | None = Field(
         None, ge=0.0, le=1.0, description="Batch norm's momentum (model.batch_norm_momentum)."
     )
+    early_stopping: EarlyStoppingPatch | None = Field(
+        None, description="Merged into the current early stopping (or Keras's defaults); "
+        "null switches it off.")
+    augment: AugmentPatch | None = Field(None, description="Merged into the current augment.")
     seed: Any = Field(None, description="Not live-changeable: 409.")
     dataset: Any = Field(None, description="Not live-changeable: 409.")
     model: Any = Field(None, description="Not live-changeable: 409.")
@@ -193,7 +251,7 @@ class ResetRequest(StrictModel):
 
 class RunSummary(BaseModel):
     id: str
-    status: Literal["ready", "running", "paused", "diverged"]
+    status: Literal["ready", "running", "paused", "diverged", "stopped"]
     step: int
     epoch: int
     created: float
@@ -207,7 +265,7 @@ WATCH_TOKEN_HELP = (
 
 class RunCreated(BaseModel):
     id: str
-    status: Literal["ready", "running", "paused", "diverged"]
+    status: Literal["ready", "running", "paused", "diverged", "stopped"]
     step: int
     config: dict[str, Any]
     verified: bool | None = Field(None, description="Imports: whether the replay was checked "
@@ -225,6 +283,10 @@ class RunDetail(RunSummary):
     config: dict[str, Any]
     metrics: dict[str, Any] | None
     divergence: dict[str, Any] | None
+    early_stopping: dict[str, Any] | None = Field(
+        None, description="With early stopping on: {stopped_at (the step whose validation "
+        "made it fire; null while running), best_step, best_value (the monitored metric on the "
+        "weights of best_step's validation, the ones restore_best_weights puts back)}.")
     layers: list[str]
     task: str
     speed: float | None
@@ -248,9 +310,22 @@ class EventLog(BaseModel):
 
 class StepResponse(BaseModel):
     step: int
-    status: Literal["ready", "running", "paused", "diverged"]
+    status: Literal["ready", "running", "paused", "diverged", "stopped"]
     records: list[dict[str, Any]]
     divergence: dict[str, Any] | None = None
+    early_stopping: dict[str, Any] | None = Field(None, description="As in GET /api/runs/{id}.")
+
+
+class SplitMetrics(BaseModel):
+    loss: float | None = Field(description="Data loss (no regularisation penalty).")
+    accuracy: float | None = Field(description="Null for regression.")
+
+
+class Evaluation(BaseModel):
+    step: int = Field(description="Updates done: the weights measured.")
+    train: SplitMetrics
+    val: SplitMetrics = Field(description="Nulls without a validation split.")
+    test: SplitMetrics | None = Field(None, description="Absent when test_fraction is 0.")
 
 
 class WeightsBody(StrictModel):

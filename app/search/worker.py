@@ -174,6 +174,8 @@ def run_trial(storage: RDBStorage, study: optuna.Study, trial_id: int, limits: L
             if not math.isfinite(value):
                 return finish(TrialState.FAIL, reason=f"{metric} is not finite")
             trial.report(value, done)
+            if run.status == "stopped":  # early stopping in the base config ended it
+                break
             if time.monotonic() >= next_cancel_check:  # a read per second at most
                 next_cancel_check = time.monotonic() + CANCEL_CHECK_SECONDS
                 if storage.get_study_user_attrs(study_id).get("cancelled"):

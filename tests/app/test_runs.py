@@ -68,7 +68,8 @@ def test_create_empty_config_resolves_every_default(client: TestClient) -> None:
     assert body["status"] == "ready" and body["step"] == 0
     cfg = body["config"]
     assert set(cfg) == {"seed", "dataset", "model", "loss", "loss_params", "optimizer",
-                        "schedule", "regularization", "batch_size", "grad_clip", "eval_every"}
+                        "schedule", "regularization", "batch_size", "grad_clip", "eval_every",
+                        "early_stopping", "augment"}
     assert cfg["seed"] == 0 and cfg["batch_size"] == 10 and cfg["eval_every"] == 1
     assert cfg["dataset"] == {"name": "circle", "n": 200, "noise": 0.1, "val_fraction": 0.2,
                               "normalize": "none", "params": {},
@@ -83,6 +84,9 @@ def test_create_empty_config_resolves_every_default(client: TestClient) -> None:
     assert cfg["regularization"] == {"l1": 0.0, "l2": 0.0, "l1_method": "proximal"}
     assert cfg["grad_clip"] == {"mode": "none", "max_norm": 1.0, "norm_type": 2.0,
                                 "clip_value": 1.0}
+    assert cfg["early_stopping"] is None
+    assert cfg["augment"] == {"jitter_std": 0.0, "rotate_deg": 0.0, "flip_x": False,
+                              "flip_y": False}
 
 
 def test_create_without_body_is_the_default_run(client: TestClient) -> None:

@@ -40,7 +40,8 @@ def expected_body(config: dict[str, Any], n: int, status: str = "paused") -> byt
     records = run.step(n)
     return dumps({"records": records, "step": run.step_count,
                   "status": "diverged" if run.status == "diverged" else status,
-                  "divergence": run.divergence})
+                  "divergence": run.divergence,
+                  "early_stopping": run.early_stopping_info})
 
 
 def steps_of(text: bytes, count: int) -> list[int]:
@@ -317,7 +318,7 @@ def test_frame_text() -> None:
             return session.frame([b'{"step":1}', b'{"step":2},{"step":3}'])
 
     frame = json.loads(asyncio.run(go()))
-    assert list(frame) == ["type", "step", "status", "records", "divergence"]
+    assert list(frame) == ["type", "step", "status", "records", "divergence", "early_stopping"]
     assert frame["type"] == "frame" and frame["status"] == "diverged"
     assert frame["records"] == [{"step": 1}, {"step": 2}, {"step": 3}]
     assert frame["divergence"]["step"] == frame["step"] - 1
