@@ -9,10 +9,12 @@ import contextlib
 import dataclasses
 import os
 import socket
+import tempfile
 import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -50,10 +52,20 @@ TEST_HOST = "testserver"
 besides the loopback defaults, which stay what the real server uses."""
 
 
+# Tests never write into the checkout's ./data (a search created there would start the
+# default worker processes and train in the background during the whole suite): apps made for
+# tests keep their state in a temporary directory and start no search workers unless a test
+# asks for them.
+TEST_DATA_DIR = Path(tempfile.mkdtemp(prefix="gradplay-test-data-"))
+
+
 def app_settings(**overrides: Any) -> Settings:
-    """Default settings plus ``testserver`` as an allowed host, with ``overrides``."""
+    """Default settings plus ``testserver`` as an allowed host, a temporary data directory and
+    no search worker processes, with ``overrides``."""
     base = Settings()
     overrides.setdefault("allowed_hosts", (*base.allowed_hosts, TEST_HOST))
+    overrides.setdefault("data_dir", TEST_DATA_DIR)
+    overrides.setdefault("search_workers", 0)
     return dataclasses.replace(base, **overrides)
 
 
@@ -122,5 +134,5 @@ def run_live_server(app: FastAPI, timeout: float = 20.0) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def live_server() -> Iterator[str]:
     """Base URL (``http://127.0.0.1:<port>``) of a real uvicorn server running the app."""
-    with run_live_server(create_app(Settings())) as url:
+    with run_live_server(create_app(app_settings())) as url:
         yield url

@@ -14,9 +14,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
 
 from app.main import create_app
-from app.settings import Settings
 from tests.app.test_stream import FAST, Stream, create, tc_stream
-from tests.conftest import run_live_server
+from tests.conftest import app_settings, run_live_server
 
 BIG = int("1" + "0" * 400)
 
@@ -81,7 +80,7 @@ def test_frames_over_the_body_limit_are_refused_in_the_handler(
 def test_uvicorn_refuses_frames_over_the_body_limit() -> None:
     """``gradplay serve``'s uvicorn options cap WebSocket messages at the body limit: the
     server closes with 1009 (message too big) before buffering more."""
-    app = create_app(dataclasses.replace(Settings(), max_body_bytes=4096))
+    app = create_app(dataclasses.replace(app_settings(), max_body_bytes=4096))
     with run_live_server(app) as url:
         import httpx
 
@@ -111,7 +110,7 @@ def _raw_exchange(url: str, payload: bytes) -> bytes:
 
 
 def test_stalled_headers_and_bodies_are_cut() -> None:
-    app = create_app(dataclasses.replace(Settings(), request_timeout_seconds=1))
+    app = create_app(dataclasses.replace(app_settings(), request_timeout_seconds=1))
     with run_live_server(app) as url:
         # headers never completed: the connection is closed without an answer
         assert _raw_exchange(url, b"POST /api/runs HTTP/1.1\r\nHost: x\r\n") == b""
