@@ -84,9 +84,11 @@ def test_uvicorn_refuses_frames_over_the_body_limit() -> None:
     with run_live_server(app) as url:
         import httpx
 
-        run_id = create(httpx.Client(base_url=url), FAST)
+        api = httpx.Client(base_url=url)
+        run_id = create(api, FAST)
+        owner = {"Authorization": f"Bearer {api.cookies['gradplay_owner']}"}
         with ws_connect(url.replace("http", "ws") + f"/api/runs/{run_id}/stream",
-                        max_size=None) as conn:
+                        max_size=None, additional_headers=owner) as conn:
             json.loads(conn.recv(timeout=5))
             conn.send(json.dumps({"type": "pause", "pad": "x" * 10_000}))
             with pytest.raises(ConnectionClosed) as info:
@@ -113,9 +115,9 @@ def test_stalled_headers_and_bodies_are_cut() -> None:
     app = create_app(dataclasses.replace(app_settings(), request_timeout_seconds=1))
     with run_live_server(app) as url:
         # headers never completed: the connection is closed without an answer
-        assert _raw_exchange(url, b"POST /api/runs HTTP/1.1\r\nHost: x\r\n") == b""
+        assert _raw_exchange(url, b"POST /api/runs HTTP/1.1\r\nHost: localhost\r\n") == b""
         # a body announced but never sent: 408 naming the limit
-        answer = _raw_exchange(url, b"POST /api/runs HTTP/1.1\r\nHost: x\r\n"
+        answer = _raw_exchange(url, b"POST /api/runs HTTP/1.1\r\nHost: localhost\r\n"
                                     b"Content-Type: application/json\r\n"
                                     b"Content-Length: 100\r\n\r\n{")
         assert answer.startswith(b"HTTP/1.1 408") and b"within 1 s" in answer

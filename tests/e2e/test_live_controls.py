@@ -46,6 +46,11 @@ OPTIMIZER_VALUES: dict[str, Any] = {
     "centered": True,
     "betas": [0.8, 0.99],
     "amsgrad": True,
+    "momentum_decay": 0.005,
+    "decoupled_weight_decay": True,
+    "rho": 0.8,
+    "etas": [0.4, 1.1],
+    "step_sizes": [1e-5, 10.0],
 }
 # Every schedule is selected once; its parameter controls are generic (one code path for all
 # schedules), so one parameter of each type (int, float, int_list, float_list, bool, choice) is
