@@ -234,8 +234,8 @@ def bench_live(browser: Any, base: str, n_changes: int = 30) -> list[str]:
     page.get_by_test_id("pause").click()
     context.close()
     with httpx.Client(base_url=base) as http:
-        run_id = http.post("/api/runs", json={}).json()["id"]
-        client = stream_bench.Client(base, run_id)
+        run_id = stream_bench.create_run(http, {})
+        client = stream_bench.Client(base, run_id, http)
         client.send({"type": "speed", "steps_per_second": "unlimited"})
         client.send({"type": "play"})
         time.sleep(1.0)

@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import logging
 import math
+import random
 import secrets
 import time
 import warnings
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import sqlalchemy.exc
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy import event
@@ -94,13 +96,7 @@ def open_storage(url: str) -> RDBStorage:
         engine_kwargs["connect_args"] = {"timeout": 30, "isolation_level": None}
     else:
         engine_kwargs["pool_pre_ping"] = True
-    storage = RDBStorage(
-        url,
-        engine_kwargs=engine_kwargs,
-        heartbeat_interval=HEARTBEAT_SECONDS,
-        grace_period=GRACE_SECONDS,
-        heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_REQUEUES),
-    )
+    storage = _create_rdb_storage(url, engine_kwargs)
     if url.startswith("sqlite"):
         @event.listens_for(storage.engine, "connect")
         def _pragmas(dbapi_conn: Any, record: Any) -> None:
@@ -116,6 +112,34 @@ def open_storage(url: str) -> RDBStorage:
         storage.engine.dispose()  # connections made before the listeners get the pragmas too
 
     return storage
+
+
+def _create_rdb_storage(url: str, engine_kwargs: dict[str, Any]) -> RDBStorage:
+    """``RDBStorage(url)``, tolerating other processes creating the same schema right now.
+
+    Optuna creates the tables (and its alembic version row) on first use without a lock, so
+    the server and its worker processes starting together on a fresh database race: the
+    losers fail with "table … already exists" or a unique-constraint error. Once the winner
+    has committed, a retry finds the schema and goes through.
+    """
+    attempts = 8
+    for attempt in range(attempts):
+        try:
+            return RDBStorage(
+                url,
+                engine_kwargs=engine_kwargs,
+                heartbeat_interval=HEARTBEAT_SECONDS,
+                grace_period=GRACE_SECONDS,
+                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
+                    max_retry=MAX_REQUEUES),
+            )
+        except sqlalchemy.exc.DBAPIError as exc:
+            text = str(exc.orig).lower()
+            racing = "already exists" in text or "unique" in text or "duplicate" in text
+            if not racing or attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1) + random.random() * 0.05)
+    raise AssertionError("unreachable")
 
 
 def new_search_id() -> str:
