@@ -81,25 +81,28 @@ def mode_comparison(
     """Train mode vs eval mode on the same batch ``x (n, d)`` with targets ``y``.
 
     Returns ``{n, loss: {train, eval}, layers: [{name, train_mean, train_std, eval_mean,
-    eval_std, mean_abs_diff, max_abs_diff}]}``; with ``full``, also ``activations: {rows,
+    eval_std, mean_abs_diff, max_abs_diff[, bn_identity_max_abs_diff]}]}`` (the last for
+    batch-norm layers: :func:`bn_identity_gaps`); with ``full``, also ``activations: {rows,
     train: [(rows, width_k)], eval: [...]}`` for the first ``MODE_FULL_ROWS`` rows.
     """
     train = forward_mode(model, x, True, rng)
     evals = forward_mode(model, x, False, rng)
+    identity_gaps = bn_identity_gaps(model, x)
     layers = []
-    for name, a, b in zip(model.layer_names(), train, evals, strict=True):
+    for k, (name, a, b) in enumerate(zip(model.layer_names(), train, evals, strict=True)):
         diff = np.abs(a - b)
-        layers.append(
-            {
-                "name": name,
-                "train_mean": float(a.mean()),
-                "train_std": float(a.std()),
-                "eval_mean": float(b.mean()),
-                "eval_std": float(b.std()),
-                "mean_abs_diff": float(diff.mean()),
-                "max_abs_diff": float(diff.max()),
-            }
-        )
+        layer: dict[str, Any] = {
+            "name": name,
+            "train_mean": float(a.mean()),
+            "train_std": float(a.std()),
+            "eval_mean": float(b.mean()),
+            "eval_std": float(b.std()),
+            "mean_abs_diff": float(diff.mean()),
+            "max_abs_diff": float(diff.max()),
+        }
+        if k < len(identity_gaps) and identity_gaps[k] is not None:
+            layer["bn_identity_max_abs_diff"] = identity_gaps[k]
+        layers.append(layer)
     out: dict[str, Any] = {
         "n": len(x),
         "loss": {"train": float(loss.value(train[-1], y)), "eval": float(loss.value(evals[-1], y))},
@@ -113,6 +116,27 @@ def mode_comparison(
             "eval": [b[:rows] for b in evals],
         }
     return out
+
+
+def bn_identity_gaps(model: MLP, x: FloatArray) -> list[float | None]:
+    """Per hidden layer, for batch-norm layers: ``max |BN_eval(z) - z|`` over the batch, where
+    ``z (n, width)`` is the layer's dense output in an eval-mode pass of ``x (n, d)``; None for
+    layers without batch norm. 0 (to rounding) exactly when the layer's eval mode is the
+    identity, i.e. ``gamma = sqrt(running_var + eps)`` and ``beta = running_mean`` (the
+    ``identity_gamma`` / ``identity_beta`` of :func:`network_internals`)."""
+    gaps: list[float | None] = []
+    h = x
+    for block in model.blocks:
+        z = block.dense.forward(h, train=False)
+        norm = block.norm
+        if isinstance(norm, BatchNorm1d):
+            y = norm.normalize(z, False)
+            gaps.append(float(np.max(np.abs(y - z))) if z.size else 0.0)
+        else:
+            y = norm.forward(z, train=False) if isinstance(norm, LayerNorm) else z
+            gaps.append(None)
+        h = h + block.activation.forward(y) if block.residual else block.activation.forward(y)
+    return gaps
 
 
 def bn_gaps(norm: BatchNorm1d) -> tuple[float, float]:
@@ -132,7 +156,9 @@ def network_internals(model: MLP) -> list[dict[str, Any]]:
     net: ``batch_norm`` (vectors ``(width,)``: the last training batch's ``batch_mean``,
     ``batch_var`` (biased, what it normalised with) and ``batch_var_unbiased`` (what the running
     average took), ``running_mean``, ``running_var``, ``gamma``, ``beta``, the folded ``scale``
-    and ``shift``; scalars ``momentum``, ``eps``, ``batch_size``), ``layer_norm`` (``gamma``,
+    and ``shift``, ``identity_gamma = sqrt(running_var + eps)`` and ``identity_beta =
+    running_mean``, which make eval mode the identity; scalars ``momentum``, ``eps``,
+    ``batch_size``), ``layer_norm`` (``gamma``,
     ``beta``, ``eps``), ``dropout`` (the last training step's mask: ``keep`` 0/1 ``(rows,
     width)`` for its first ``MASK_MAX_ROWS`` batch rows, ``rows`` of the batch, ``p`` and
     ``scale = 1 / (1 - p)``: the mask is ``keep * scale``). Keys are absent where a layer has
@@ -159,6 +185,10 @@ def network_internals(model: MLP) -> list[dict[str, Any]]:
                 "beta": norm.beta.copy(),
                 "scale": scale,
                 "shift": shift,
+                # the gamma and beta that make eval mode the identity (y = z): what the
+                # notes' "switch batch norm off" means, with gamma and beta the right way round
+                "identity_gamma": np.sqrt(norm.running_var + norm.eps),
+                "identity_beta": norm.running_mean.copy(),
             }
         elif isinstance(norm, LayerNorm):
             entry["layer_norm"] = {

@@ -318,3 +318,31 @@ def test_depth_lab_offers_layer_norm() -> None:
     with pytest.raises(ConfigError) as err:
         depth_profile(**base, layer_norm="yes")
     assert err.value.field == "layer_norm"
+
+
+def test_identity_gamma_beta_make_eval_batch_norm_the_identity() -> None:
+    """The snapshot's identity_gamma = sqrt(running_var + eps) and identity_beta = running_mean,
+    written with set_weights, make every batch-norm layer's eval mode y = z: the gap the
+    snapshot reports drops from the learned layer's to rounding. (The notes swap the two.)"""
+    run = Run(BN)
+    run.step(30)
+    before = run.snapshot(mode="eval")["modes"]["layers"]
+    gaps_before = [layer["bn_identity_max_abs_diff"] for layer in before[:-1]]
+    assert min(gaps_before) > 1e-2
+    assert "bn_identity_max_abs_diff" not in before[-1]  # the output layer has no batch norm
+    layers = run.model.get_layers()
+    for layer, entry in zip(layers, bn_entries(run.snapshot()), strict=False):
+        np.testing.assert_array_equal(entry["identity_gamma"],
+                                      np.sqrt(entry["running_var"] + entry["eps"]))
+        np.testing.assert_array_equal(entry["identity_beta"], entry["running_mean"])
+        layer["gamma"], layer["beta"] = entry["identity_gamma"], entry["identity_beta"]
+    run.set_weights(layers)
+    after = run.snapshot(mode="eval")["modes"]["layers"]
+    for layer in after[:-1]:
+        assert layer["bn_identity_max_abs_diff"] < 1e-12
+    # the gap is max |BN_eval(z) - z| of the first layer's dense output, computed directly
+    z = run.model.blocks[0].dense.forward(run.dataset.x_val[:200], train=False)
+    norm = run.model.blocks[0].norm
+    assert isinstance(norm, BatchNorm1d)
+    direct = float(np.max(np.abs(norm.normalize(z, False) - z)))
+    assert after[0]["bn_identity_max_abs_diff"] == direct

@@ -217,3 +217,35 @@ def test_font_toggle_persists(page: Page) -> None:
     save_screenshot(page, "labs-schedules-large")
     page.get_by_test_id("font-toggle").click()
     assert page.evaluate(size) == normal
+
+
+def test_gradients_lab_layer_norm(page: Page) -> None:
+    """Layer norm is selectable beside batch norm (issue 12); the two exclude each other, the
+    choice is in the URL, and the chart shows the engine's per-layer gradient norms for it."""
+    page.goto("/labs/gradients?a.depth=6&a.width=16&a.activation=tanh")
+    column_a = page.get_by_test_id("column-a")
+    expect(column_a).to_have_attribute("data-state", "ready", timeout=20000)
+    column_a.get_by_test_id("batch-norm").check()
+    page.wait_for_function("() => new URL(location.href).searchParams.get('a.bn') === '1'")
+    column_a.get_by_test_id("layer-norm").check()
+    page.wait_for_function("() => new URL(location.href).searchParams.get('a.ln') === '1'")
+    expect(column_a.get_by_test_id("batch-norm")).not_to_be_checked()
+    assert "a.bn" not in query(page)
+    expect(column_a).to_have_attribute("data-state", "ready", timeout=20000)
+    state = page.evaluate(
+        "() => fetch('/api/labs/depth', {method: 'POST', headers: {'Content-Type': "
+        "'application/json'}, body: JSON.stringify({depth: 6, width: 16, activation: 'tanh', "
+        "init: document.querySelector('[data-testid=column-a] [data-testid=init]').value, "
+        "layer_norm: true, n: 256, seed: 0})}).then((r) => r.json())"
+    )
+    want = [layer["grad_norm"] for layer in state["layers"]]
+    page.wait_for_function(
+        "(want) => { const y = document.querySelector('[data-testid=column-a] "
+        "[data-testid=chart-grad-norm]').data[0].y; return y.length === want.length && "
+        "y.every((v, i) => v === want[i]); }",
+        arg=want,
+    )
+    page.goto(page.url)
+    column_a = page.get_by_test_id("column-a")
+    expect(column_a.get_by_test_id("layer-norm")).to_be_checked()
+    expect(column_a.get_by_test_id("batch-norm")).not_to_be_checked()

@@ -52,6 +52,7 @@ function readState(col) {
     init: q(c.el, "init").value,
     init_params: c.paramCtl.init ? c.paramCtl.init.get() : {},
     batch_norm: q(c.el, "batch-norm").checked,
+    layer_norm: q(c.el, "layer-norm").checked,
     residual: q(c.el, "residual").checked,
   };
 }
@@ -77,6 +78,7 @@ function writeState(col, state) {
   q(c.el, "activation").value = state.activation;
   q(c.el, "init").value = state.init;
   q(c.el, "batch-norm").checked = Boolean(state.batch_norm);
+  q(c.el, "layer-norm").checked = Boolean(state.layer_norm) && !state.batch_norm;
   q(c.el, "residual").checked = Boolean(state.residual);
   renderSubParams(col, "activation", state.activation_params);
   renderSubParams(col, "init", state.init_params);
@@ -96,7 +98,12 @@ function setupColumn(col) {
     });
   }
   for (const id of ["depth", "width"]) q(colEl, id).addEventListener("input", userChanged);
-  for (const id of ["batch-norm", "residual"]) q(colEl, id).addEventListener("change", userChanged);
+  for (const id of ["batch-norm", "layer-norm", "residual"]) q(colEl, id).addEventListener("change", userChanged);
+  // batch norm and layer norm exclude each other (the engine refuses both): ticking one clears
+  // the other before the change is read
+  const [bn, ln] = [q(colEl, "batch-norm"), q(colEl, "layer-norm")];
+  bn.addEventListener("change", () => { if (bn.checked) ln.checked = false; }, { capture: true });
+  ln.addEventListener("change", () => { if (ln.checked) bn.checked = false; }, { capture: true });
 }
 
 // Side by side, the charts of A and B start at the same height however many parameter
@@ -133,6 +140,7 @@ function syncUrl() {
     out.push([`${col}.depth`, String(s.depth)], [`${col}.width`, String(s.width)]);
     out.push([`${col}.activation`, s.activation], [`${col}.init`, s.init]);
     if (s.batch_norm) out.push([`${col}.bn`, "1"]);
+    if (s.layer_norm) out.push([`${col}.ln`, "1"]);
     if (s.residual) out.push([`${col}.res`, "1"]);
     const act = entry("activation", s.activation);
     const ini = entry("init", s.init);
@@ -155,6 +163,7 @@ function stateFromUrl(query, col, fallback) {
     activation,
     init,
     batch_norm: get("bn") !== null ? get("bn") === "1" : Boolean(fallback.batch_norm),
+    layer_norm: get("ln") !== null ? get("ln") === "1" : Boolean(fallback.layer_norm),
     residual: get("res") !== null ? get("res") === "1" : Boolean(fallback.residual),
     activation_params: {
       ...(sameAct ? fallback.activation_params : {}),
@@ -441,6 +450,7 @@ function trainConfig(s) {
       init: s.init,
       init_params: s.init_params,
       batch_norm: s.batch_norm,
+      layer_norm: s.layer_norm,
       residual: s.residual,
     },
     optimizer: { name: "adam", lr: 0.003 },

@@ -267,10 +267,9 @@ async function gbCompare() {
   const [a, b] = await Promise.all([snapshot(gb.id, "eval"), snapshot(gb.twin, "eval")]);
   const out = a.modes.activations.eval[0];
   const inp = b.modes.activations.eval[0];
-  let max = 0;
-  for (let r = 0; r < out.length; r += 1) {
-    for (let c = 0; c < out[r].length; c += 1) max = Math.max(max, Math.abs(out[r][c] - inp[r][c]));
-  }
+  // max |BN_eval(z) - z| over the validation batch, measured by the engine (identity activation:
+  // the layer's output is BN(z); the twin's is z)
+  const max = a.modes.layers[0].bn_identity_max_abs_diff;
   return { out, inp, max, stats: a.network[0].batch_norm };
 }
 
@@ -292,10 +291,10 @@ async function gbCreate() {
 
 async function gbApply() {
   const { layers } = await getJSON(`${RUNS}/${gb.id}/weights`);
-  const eps = gb.before.stats.eps;
+  // the engine's γ = √(running_var + eps), β = running_mean (snapshot batch_norm.identity_*)
   const first = layers[0];
-  first.gamma = first.running_var.map((v) => Math.sqrt(v + eps));
-  first.beta = first.running_mean.slice();
+  first.gamma = gb.before.stats.identity_gamma;
+  first.beta = gb.before.stats.identity_beta;
   await send("PUT", `${RUNS}/${gb.id}/weights`, { layers });
   gb.after = await gbCompare();
   gbDraw();
