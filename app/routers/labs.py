@@ -31,6 +31,8 @@ from app.schemas.labs import (
     DepthResponse,
     EwaRequest,
     EwaResponse,
+    InputScalingRequest,
+    InputScalingResponse,
     PenaltyGeometryRequest,
     PenaltyGeometryResponse,
     RegularizationPathRequest,
@@ -371,4 +373,23 @@ def optimizer_contour(body: ContourRequest) -> Response:
         y_range=body.y_range,
         resolution=body.resolution,
     )
+    return SafeJSONResponse(result)
+
+
+@router.post(
+    "/api/labs/input-scaling",
+    summary="Why normalise inputs: a linear model's loss surface and gradient-descent path",
+    response_model=InputScalingResponse,
+    responses=_422,
+)
+def input_scaling_lab(body: InputScalingRequest) -> Response:
+    """For the `unscaled` regression data (x2 is 1000× larger than x1) normalised with `none`,
+    `minmax` and `zscore`: the MSE surface of ``ŷ = x @ w + b*`` over ``(w1, w2)`` (the bias
+    held at its least-squares value, so the surface is exactly 2-D), its Hessian's condition
+    number, and full-batch gradient descent from ``w = 0`` with ``lr = lr_fraction · 2/λmax``
+    (see ``core/labs/input_scaling.py``)."""
+    from core.labs.input_scaling import input_scaling
+
+    result = input_scaling(n=body.n, noise=body.noise, steps=body.steps,
+                           lr_fraction=body.lr_fraction, grid=body.grid, seed=body.seed)
     return SafeJSONResponse(result)

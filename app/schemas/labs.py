@@ -487,3 +487,46 @@ class ContourResponse(BaseModel):
     z: list[list[float | None]] = Field(
         description="z[i][j] = f(x[j], y[i]) (rows follow y; null where not finite)."
     )
+
+
+class InputScalingRequest(StrictModel):
+    """Loss surface and gradient-descent path of a linear model on the unscaled data, once per
+    input normalisation (none, min-max, z-score)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"steps": 50, "lr_fraction": 0.9}]})
+
+    n: int = Field(default=200, description="Samples of the `unscaled` data (10 … 2,000).")
+    noise: float = Field(default=0.1, description="Std of the target noise (0 … 1).")
+    steps: int = Field(default=50, description="Full-batch gradient-descent steps (1 … 1,000).")
+    lr_fraction: float = Field(
+        default=0.9,
+        description="The learning rate as a fraction of 2/λmax, the stability limit of that "
+        "normalisation's surface (0.01 … 0.99).",
+    )
+    grid: int = Field(default=61, description="Contour grid points per axis (11 … 201).")
+    seed: int = Field(default=0, description="Seed of the data (>= 0).")
+
+
+class InputScalingGrid(BaseModel):
+    w1: list[float]
+    w2: list[float]
+    loss: list[list[float]] = Field(description="loss[j][i] = L(w1[i], w2[j]).")
+
+
+class InputScalingMethod(BaseModel):
+    normalize: Literal["none", "minmax", "zscore"]
+    w_star: list[float] = Field(description="Least-squares weights (w1, w2).")
+    b_star: float = Field(description="Least-squares bias, held fixed along the path.")
+    hessian_eigenvalues: list[float] = Field(description="Of H = 2XᵀX/n, ascending.")
+    condition_number: float = Field(description="λmax / λmin of H.")
+    lr: float = Field(description="lr_fraction · 2 / λmax.")
+    path: list[list[float]] = Field(description="w_0 = 0 … w_steps, each [w1, w2].")
+    loss: list[float] = Field(description="MSE at each point of the path.")
+    final_distance: float = Field(description="|w_steps − w*|.")
+    grid: InputScalingGrid
+
+
+class InputScalingResponse(BaseModel):
+    methods: list[InputScalingMethod]
+    steps: int
+    lr_fraction: float

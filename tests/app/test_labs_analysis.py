@@ -402,3 +402,36 @@ def test_ewa_errors_name_field_and_range(
     detail = {tuple(d["loc"]): d["msg"] for d in r.json()["detail"]}
     assert tuple(loc) in detail, detail
     assert message in detail[tuple(loc)]
+
+
+# --- input normalisation (issue 12) ----------------------------------------------------------
+
+INPUT_SCALING = "/api/labs/input-scaling"
+
+
+def test_input_scaling_surfaces_and_paths(client: TestClient) -> None:
+    r = client.post(INPUT_SCALING, json={"steps": 20, "grid": 15, "seed": 2})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert [m["normalize"] for m in out["methods"]] == ["none", "minmax", "zscore"]
+    from core.labs.input_scaling import input_scaling
+
+    want = input_scaling(steps=20, grid=15, seed=2)["methods"]
+    for got, ref in zip(out["methods"], want, strict=True):
+        assert got["path"] == ref["path"].tolist()
+        assert got["grid"]["loss"] == ref["grid"]["loss"].tolist()
+        assert len(got["grid"]["w1"]) == 15 and len(got["loss"]) == 21
+    assert out["methods"][0]["condition_number"] > 1e5 > out["methods"][2]["condition_number"]
+
+
+@pytest.mark.parametrize(
+    ("body", "loc", "text"),
+    [({"steps": 0}, ["body", "steps"], "1"),
+     ({"lr_fraction": 1.5}, ["body", "lr_fraction"], "0.99"),
+     ({"grid": 7}, ["body", "grid"], "11"), ({"extra": 1}, ["body", "extra"], "")],
+)
+def test_input_scaling_bad_values(client: TestClient, body: dict, loc: list, text: str) -> None:
+    r = client.post(INPUT_SCALING, json=body)
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"][0]
+    assert detail["loc"] == loc and text in detail["msg"]

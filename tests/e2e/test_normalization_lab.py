@@ -284,3 +284,26 @@ def test_new_seed_replaces_every_run(page: Page, live_server: str) -> None:
         ]
         assert len(set(current)) == 13
         assert all(client.get(f"/api/runs/{i}").status_code == 200 for i in current)
+
+
+def test_input_normalisation_contours(page: Page, live_server: str) -> None:
+    """The linear model's loss surface per normalisation, drawn from the engine: the path and
+    the surface equal POST /api/labs/input-scaling's; unscaled is ill-conditioned."""
+    open_lab(page)
+    panel = page.get_by_test_id("panel-input")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=panel-input]').dataset.conditionNumbers")
+    kappa = json.loads(panel.get_attribute("data-condition-numbers"))
+    assert kappa["none"] > 1e5 and kappa["zscore"] < 3
+    with api(page, live_server) as client:
+        ref = client.post("/api/labs/input-scaling", json={"seed": 0}).json()
+    for m in ref["methods"]:
+        sel = f"[data-testid=chart-input-contour][data-method={m['normalize']}]"
+        data = page.locator(sel).evaluate(
+            "el => el.data.map((t) => ({type: t.type, x: Array.from(t.x), y: Array.from(t.y)}))")
+        assert [t["type"] for t in data] == ["contour", "scatter", "scatter"]
+        assert data[0]["x"] == m["grid"]["w1"] and data[0]["y"] == m["grid"]["w2"]
+        assert data[1]["x"] == [p[0] for p in m["path"]]
+        assert data[1]["y"] == [p[1] for p in m["path"]]
+    panel.scroll_into_view_if_needed()
+    save_screenshot(page, "normalization_input_contours")

@@ -534,6 +534,45 @@ async function inTrain() {
   inDraw();
 }
 
+// the linear model's MSE surface over (w1, w2) per normalisation, with gradient descent's path
+// (POST /api/labs/input-scaling: every number, including the surface, from the engine)
+async function inContours() {
+  inp.contours = await postJSON("/api/labs/input-scaling", { seed: seed() });
+  inPanel.dataset.conditionNumbers = JSON.stringify(
+    Object.fromEntries(inp.contours.methods.map((m) => [m.normalize, m.condition_number])));
+  inDrawContours();
+}
+
+function inDrawContours() {
+  if (!inp.contours) return;
+  for (const m of inp.contours.methods) {
+    const el = document.querySelector(`[data-testid="chart-input-contour"][data-method="${m.normalize}"]`);
+    const z = m.grid.loss.map((row) => row.map((v) => Math.log10(Math.max(v, 1e-300))));
+    drawChart(el, [
+      {
+        type: "contour", x: m.grid.w1, y: m.grid.w2, z, ncontours: 18, colorscale: "Viridis",
+        reversescale: true, showscale: false, contours: { coloring: "fill", showlines: true },
+        hovertemplate: "w1 %{x:.4g}, w2 %{y:.4g}<br>log₁₀ L %{z:.3f}<extra></extra>", name: "log₁₀ L",
+      },
+      {
+        type: "scatter", mode: "lines+markers", x: m.path.map((p) => p[0]), y: m.path.map((p) => p[1]),
+        name: t("nl.in.path"), line: { color: "#e4572e", width: 2 }, marker: { size: 4, color: "#e4572e" },
+      },
+      {
+        type: "scatter", mode: "markers", x: [m.w_star[0]], y: [m.w_star[1]], name: "w*",
+        marker: { symbol: "star", size: 13, color: "#ffffff", line: { color: "#000000", width: 1 } },
+      },
+    ], {
+      title: { text: `${t(`nl.in.${m.normalize}`)} · κ = ${m.condition_number.toPrecision(3)}` },
+      showlegend: false,
+      xaxis: { title: { text: "w1" } }, yaxis: { title: { text: "w2" } },
+      margin: { l: 56, r: 10, t: 40, b: 44 },
+    });
+  }
+  table($("input-contour-table"), [t("nl.in.method"), "κ = λmax/λmin", "lr", t("nl.in.distance")],
+    inp.contours.methods.map((m) => [t(`nl.in.${m.normalize}`), m.condition_number, m.lr, m.final_distance]));
+}
+
 function inDraw() {
   drawChart($("chart-input-loss"), inp.runs.map((r, i) => ({
     x: r.x, y: r.y, mode: "lines", name: t(`nl.in.${r.normalize}`), meta: r.normalize, line: { color: COLORS[i], width: 2 },
@@ -552,6 +591,7 @@ function drawAll() {
   bnlnDraw();
   if (drop.snap) dropDraw();
   inDraw();
+  inDrawContours();
 }
 
 const allButtons = [...bnButtons, ...gbButtons, ...bnlnButtons, ...dropButtons, ...inButtons];
@@ -564,6 +604,7 @@ async function startAll() {
     bnlnCreate().then(bnlnTrain),
     dropCreate().then(() => dropSteps(1)),
     inCreate().then(inTrain),
+    inContours(),
   ]);
 }
 
