@@ -139,7 +139,11 @@ class SearchOut(BaseModel):
     created: float | None
     trials_total: int | None
     counts: dict[str, int]
-    best: dict[str, Any] | None
+    best: dict[str, Any] | None = Field(
+        description="The best finished trial by the objective (validation only): `number`, "
+        "`value`, `params` and `evaluation` — loss and accuracy on the train, val and test "
+        "splits at its final weights (`test` only when `base.dataset.test_fraction` > 0). The "
+        "test split is shown for this winner only, so no choice is ever made on it.")
     spec: dict[str, Any]
     trials: list[TrialOut] | None = None
     owner_token: str | None = Field(

@@ -254,7 +254,9 @@ def describe(study: optuna.Study, trials: bool = True) -> dict[str, Any]:
         pick = min if spec.get("objective", {}).get("direction") == "minimize" else max
         best_trial = pick(complete, key=lambda t: (t.value, -t.number))
         best = {"number": best_trial.number, "value": best_trial.value,
-                "params": dict(best_trial.params)}
+                "params": dict(best_trial.params),
+                # the protocol: chosen on validation, then measured once on the test split
+                "evaluation": (best_trial.user_attrs.get("result") or {}).get("evaluation")}
     out: dict[str, Any] = {
         "id": study.study_name,
         "state": state,

@@ -133,6 +133,11 @@ def run_trial(storage: RDBStorage, study: optuna.Study, trial_id: int, limits: L
             "steps": run.step_count if run is not None else 0,
             "run_config": run.config if run is not None else None,
             "fail_reason": reason,
+            # train/val/test metrics at the final weights (one eval pass). The API shows them
+            # for the winner only: the winner is chosen on validation, then measured once on
+            # the test split, which no choice ever sees.
+            "evaluation": run.evaluate() if run is not None and state == TrialState.COMPLETE
+            else None,
         })
         if state == TrialState.COMPLETE:
             study.tell(trial, value)

@@ -311,3 +311,27 @@ def test_searches_belong_to_their_creator(search_client: TestClient,
     assert TestClient(search_client.app).post(f"/api/searches/{mine['id']}/cancel",
                                               headers=bearer).status_code == 200
     assert search_client.get(f"/api/searches/{mine['id']}").json()["state"] == "cancelled"
+
+
+def test_winner_is_measured_once_on_the_test_split(search_client: TestClient) -> None:
+    """The protocol: trials are chosen on validation; the winner's train/val/test metrics at
+    its final weights come with `best`, equal to the reopened run's /evaluate; no trial
+    exposes its test metrics."""
+    s = create(search_client, base={"dataset": {"name": "circle", "test_fraction": 0.2}},
+               space=[LR], sampler={"name": "random", "seed": 4}, trials=3, steps=40)
+    done = run_trials(search_client, s["id"])
+    best = done["best"]
+    evaluation = best["evaluation"]
+    assert set(evaluation) == {"step", "train", "val", "test"}
+    assert evaluation["val"]["loss"] == best["value"]  # the objective is the val loss
+    assert all("evaluation" not in t and "test" not in t for t in done["trials"])
+    r = search_client.post(f"/api/searches/{s['id']}/trials/{best['number']}/run")
+    assert r.status_code == 201, r.text
+    headers = {"Authorization": f"Bearer {r.json()['owner_token']}"} \
+        if r.json().get("owner_token") else {}
+    again = search_client.get(f"/api/runs/{r.json()['id']}/evaluate", headers=headers).json()
+    assert again == evaluation
+    # without a test split there is no test entry
+    s2 = create(search_client, space=[LR], sampler={"name": "random", "seed": 4}, trials=1,
+                steps=20)
+    assert "test" not in run_trials(search_client, s2["id"])["best"]["evaluation"]

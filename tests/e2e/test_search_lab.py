@@ -56,6 +56,17 @@ def test_bergstra_preset_grid_vs_random(search_page: Page) -> None:
         expect(page.get_by_test_id(f"status-{method}")).to_contain_text("done · 9/9",
                                                                         timeout=240_000)
     page.wait_for_timeout(500)  # the last redraw
+    # the protocol: each method's winner (chosen on validation) measured once on the test split
+    for method in ("grid", "random", "tpe"):
+        expect(page.get_by_test_id(f"status-{method}")).to_contain_text(
+            "winner on the test split: loss ")
+    listed = page.evaluate("() => fetch('/api/searches').then((r) => r.json())")
+    done = [s for s in listed if s["state"] == "done"]
+    assert len(done) >= 3
+    for s in done:
+        detail = page.evaluate(f"() => fetch('/api/searches/{s['id']}').then((r) => r.json())")
+        assert detail["spec"]["base"]["dataset"]["test_fraction"] == 0.2
+        assert detail["best"]["evaluation"]["test"]["loss"] > 0
     xs = {m: page.get_by_test_id(f"plane-{m}").evaluate(XS) for m in ("grid", "random", "tpe")}
     assert len(xs["grid"]) == 9 and len(set(xs["grid"])) == 3  # a 3 x 3 lattice
     assert len(set(xs["random"])) == 9 and len(set(xs["tpe"])) == 9

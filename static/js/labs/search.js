@@ -88,6 +88,8 @@ function presetPoints() {
   return Math.max(2, Math.round(Math.sqrt(trials)));
 }
 
+const TEST_FRACTION = 0.2;
+
 function request(method) {
   const steps = Number(inputs.steps.value);
   const sampler = { name: method, seed: Number(inputs.seed.value) };
@@ -99,7 +101,8 @@ function request(method) {
   return {
     base: {
       seed: Number(inputs.seed.value),
-      dataset: { name: inputs.dataset.value },
+      // a held-out test split: the winner (chosen on validation) is measured on it once
+      dataset: { name: inputs.dataset.value, test_fraction: TEST_FRACTION },
       model: { hidden: hiddenWidths() },
     },
     space: [DIMENSIONS[inputs.x.value], DIMENSIONS[inputs.y.value]],
@@ -192,8 +195,15 @@ function statusText(method, s) {
   const done = finished(s).length;
   const total = s.detail.trials_total;
   const best = s.detail.best;
-  const bestText = best ? t("search.best", { value: best.value.toPrecision(4), n: best.number })
+  let bestText = best ? t("search.best", { value: best.value.toPrecision(4), n: best.number })
     : "";
+  const test = best && best.evaluation && best.evaluation.test;
+  if (test && test.loss !== null) {
+    bestText += ` ${t("search.best_test", {
+      loss: test.loss.toPrecision(4),
+      acc: test.accuracy === null ? "—" : `${(100 * test.accuracy).toFixed(1)} %`,
+    })}`;
+  }
   return `${t(`search.state.${s.detail.state}`)} · ${done}/${total} ${bestText}`;
 }
 
