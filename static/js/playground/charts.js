@@ -249,6 +249,8 @@ export class Charts {
     document.addEventListener("gradplay:fontchange", () => this.renderAll());
     this.queue = new Set(); // slots waiting to be drawn, one per task (see update)
     this.draining = false;
+    this.held = false; // see hold()
+    this.holdTimer = null;
     this.restUntil = 0;
     this.restTimer = null;
     this.batchMs = 0;
@@ -527,6 +529,7 @@ export class Charts {
   // switched language or font) skips the rest once.
   drain(urgent = false) {
     if (this.draining || !this.queue.size) return;
+    if (this.held && !urgent) return; // release() drains
     const wait = urgent ? 0 : this.restUntil - performance.now();
     if (wait > 0) {
       if (!this.restTimer) {
@@ -538,7 +541,25 @@ export class Charts {
     this.channel.port2.postMessage(0);
   }
 
+  // A live change was just sent: hold the queued redraws (the one in progress finishes) until
+  // the server's `config` reply is handled (release) or ms pass, so that reply, and the urgent
+  // redraw with its change marker, do not wait behind a queue of other charts' redraws.
+  hold(ms = 250) {
+    this.held = true;
+    clearTimeout(this.holdTimer);
+    this.holdTimer = setTimeout(() => this.release(), ms);
+  }
+
+  release() {
+    if (!this.held) return;
+    this.held = false;
+    clearTimeout(this.holdTimer);
+    this.holdTimer = null;
+    this.drain(true);
+  }
+
   drawNext() {
+    if (this.held) { this.draining = false; return; }
     const [slot] = this.queue;
     if (!slot) { this.draining = false; return; }
     this.queue.delete(slot);
@@ -564,6 +585,7 @@ export class Charts {
     if (!stale) return;
     this.hiddenTimer = setTimeout(() => {
       this.hiddenTimer = null;
+      if (this.held) { this.armHidden(); return; }
       const now = performance.now();
       let pick = null;
       for (const s of this.slots.values()) {

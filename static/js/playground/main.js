@@ -464,6 +464,7 @@ function onMessage(msg) {
       const old = S.runConfig;
       const lastEvent = msg.event ? [msg.event] : [];
       addMarkers(lastEvent, old, msg.config);
+      charts.release();
       S.runConfig = msg.config;
       if (S.watch) { controls.set(msg.config); lockControls(); }
       S.liveBase = msg.config;
@@ -492,6 +493,7 @@ function onMessage(msg) {
       showError(null);
       break;
     case "error": {
+      charts.release();
       const detail = Array.isArray(msg.detail)
         ? msg.detail.map((d) => `${(d.loc || []).filter((p) => p !== "patch" && p !== "body").join(".")}: ${d.msg}`).join("; ")
         : String(msg.detail);
@@ -682,7 +684,10 @@ function applyNow(cfg) {
   if (!S.runConfig) return;
   const patch = livePatch(S.liveBase || S.runConfig, cfg);
   // advance the base only when the set really went out (a closed socket sends nothing)
-  if (patch && send({ type: "set", patch })) S.liveBase = cfg;
+  if (patch && send({ type: "set", patch })) {
+    S.liveBase = cfg;
+    charts.hold(); // until the `config` reply: it and its marker go first
+  }
   setTimeout(() => applyRest(cfg), 0);
 }
 
