@@ -107,3 +107,40 @@ def test_bad_link_values_are_dropped_and_named(search_page: Page) -> None:
     page.get_by_test_id("search-y").select_option("lr")
     page.get_by_test_id("search-run").click()
     expect(page.get_by_test_id("search-error")).to_contain_text("two different")
+
+
+def test_ground_truth_landscape_is_drawn_and_cached(search_page: Page) -> None:
+    """truth=1: a 6 × 6 grid search of its own is drawn under each method's points; running the
+    same comparison again reuses it (the cached id) instead of training it again."""
+    page = search_page
+    page.goto("/labs/search?x=lr&y=momentum&dataset=circle&hidden=4&trials=3&steps=20&truth=1")
+    lab = page.get_by_test_id("search-lab")
+    expect(lab).to_have_attribute("data-ready", "true")
+    expect(page.get_by_test_id("search-truth")).to_be_checked()
+    page.get_by_test_id("search-run").click()
+    expect(lab).to_have_attribute("data-truth-cached", "false", timeout=30_000)
+    truth_id = lab.get_attribute("data-truth-id")
+    for method in ("grid", "random", "tpe"):
+        expect(page.get_by_test_id(f"plane-{method}")).to_have_attribute(
+            "data-truth-points", "36", timeout=240_000)
+    contour = page.get_by_test_id("plane-random").evaluate(
+        "el => { const c = el.data[0]; return {type: c.type, x: Array.from(c.x), "
+        "y: Array.from(c.y)}; }")
+    assert contour["type"] == "contour" and len(contour["x"]) == 6 and len(contour["y"]) == 6
+    detail = page.evaluate(f"() => fetch('/api/searches/{truth_id}').then((r) => r.json())")
+    assert "spec" in detail, detail
+    assert detail["spec"]["sampler"] == {"name": "grid", "seed": 0, "points": 6}
+    grid_lrs = sorted({t["params"]["optimizer.lr"] for t in detail["trials"]})
+    assert grid_lrs == contour["x"]
+    save_screenshot(page, "search-lab-truth")
+
+    before = len(page.evaluate("() => fetch('/api/searches').then((r) => r.json())"))
+    page.goto(page.url)  # a new page: the landscape's id comes from the browser's cache
+    expect(lab).to_have_attribute("data-ready", "true")
+    page.get_by_test_id("search-run").click()
+    expect(lab).to_have_attribute("data-truth-cached", "true", timeout=30_000)
+    assert lab.get_attribute("data-truth-id") == truth_id
+    for method in ("grid", "random", "tpe"):
+        expect(page.get_by_test_id(f"status-{method}")).to_contain_text("3/3", timeout=240_000)
+    after = len(page.evaluate("() => fetch('/api/searches').then((r) => r.json())"))
+    assert after == before + 3  # three new method searches, no new landscape

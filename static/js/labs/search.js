@@ -9,7 +9,12 @@
 // data-presets: app/routers/pages.py).
 //
 // URL state: ?preset=default&x=lr&y=l2&dataset=spiral&hidden=16,16&trials=16&steps=200
-//            &seed=0&pruner=none
+//            &seed=0&pruner=none&truth=1
+//
+// Ground truth (truth=1): a dense grid search of its own (TRUTH_POINTS per float/int axis) on
+// the same base, axes and steps, drawn faintly under every method's points. It is cached: the
+// browser remembers the search id per request (localStorage), so running the same comparison
+// again reuses the finished (or still running) landscape instead of training it again.
 
 import {
   color, drawChart, el, fillSelect, getCatalog, getJSON, onLangChange, postJSON, readQuery, t,
@@ -30,6 +35,10 @@ const inputs = {
 };
 
 let catalog = null;
+const TRUTH_POINTS = 6;
+const TRUTH_CACHE_KEY = "gradplay.search.truth";
+// the ground-truth search: {key, id, detail, trials: Map, socket} or null
+let truth = null;
 // a horizontal legend under the x-axis title (not on it)
 const BELOW = { legend: { orientation: "h", y: -0.32, yanchor: "top" },
                 margin: { l: 64, r: 18, t: 44, b: 96 } };
@@ -50,6 +59,7 @@ function applyPreset(name) {
 function formState() {
   const state = {};
   for (const key of FIELDS) state[key] = inputs[key].value;
+  if ($("search-truth").checked) state.truth = "1";
   return state;
 }
 
@@ -125,6 +135,70 @@ async function cancelAll() {
   }
 }
 
+// ---- ground truth ----------------------------------------------------------------------------
+
+function truthRequest() {
+  const body = request("grid");
+  body.sampler = { name: "grid", seed: body.sampler.seed, points: TRUTH_POINTS };
+  body.trials = 500; // capped by the server at the grid's size
+  body.pruner = { name: "none" };
+  return body;
+}
+
+function truthCache() {
+  try { return JSON.parse(localStorage.getItem(TRUTH_CACHE_KEY) || "{}"); } catch { return {}; }
+}
+
+function storeTruthId(key, id) {
+  const cache = truthCache();
+  if (id) cache[key] = id; else delete cache[key];
+  // a handful of landscapes is plenty: keep the newest 8
+  const entries = Object.entries(cache).slice(-8);
+  try { localStorage.setItem(TRUTH_CACHE_KEY, JSON.stringify(Object.fromEntries(entries))); } catch { /* not kept */ }
+}
+
+async function ensureTruth() {
+  const body = truthRequest();
+  const key = JSON.stringify(body);
+  if (truth && truth.key === key && truth.detail.state !== "cancelled") {
+    root.dataset.truthCached = "true";
+    return;
+  }
+  if (truth && truth.socket) truth.socket.close();
+  truth = null;
+  let detail = null;
+  const cached = truthCache()[key];
+  if (cached) {
+    try {
+      detail = await getJSON(`/api/searches/${cached}`);
+      if (detail.state === "cancelled") detail = null;
+    } catch { detail = null; } // deleted, or another server
+  }
+  const reused = Boolean(detail);
+  if (!detail) {
+    detail = await postJSON("/api/searches", body);
+    storeTruthId(key, detail.id);
+  }
+  truth = { key, id: detail.id, detail, trials: new Map(), socket: null };
+  for (const trial of detail.trials || []) truth.trials.set(trial.number, trial);
+  root.dataset.truthId = detail.id;
+  root.dataset.truthCached = reused ? "true" : "false";
+  if (detail.state !== "done") follow("truth", truth);
+}
+
+// the landscape on the (x, y) plane: unique grid values per axis and z[j][i] (null if missing)
+function truthSurface(xPath, yPath) {
+  if (!truth) return null;
+  const done = [...truth.trials.values()].filter((tr) => tr.state === "COMPLETE" && !tr.requeued
+    && tr.value !== null && xPath in tr.params && yPath in tr.params);
+  if (done.length < 4) return null;
+  const xs = [...new Set(done.map((tr) => tr.params[xPath]))].sort((a, b) => a - b);
+  const ys = [...new Set(done.map((tr) => tr.params[yPath]))].sort((a, b) => a - b);
+  const z = ys.map(() => xs.map(() => null));
+  for (const tr of done) z[ys.indexOf(tr.params[yPath])][xs.indexOf(tr.params[xPath])] = tr.value;
+  return { x: xs, y: ys, z, n: done.length };
+}
+
 async function runAll() {
   const problem = formError();
   showError(problem);
@@ -136,6 +210,7 @@ async function runAll() {
   shownTrial = null;
   $("search-run").disabled = true;
   try {
+    if ($("search-truth").checked) await ensureTruth();
     for (const method of METHODS) {
       const detail = await postJSON("/api/searches", request(method));
       const s = { id: detail.id, detail, trials: new Map(), socket: null };
@@ -216,6 +291,9 @@ function drawPlane(method, s) {
     ["COMPLETE", "circle"], ["PRUNED", "circle-open"], ["FAIL", "x"], ["RUNNING", "diamond-open"],
   ];
   const values = trials.filter((tr) => tr.value !== null).map((tr) => tr.value);
+  const surface = $("search-truth").checked ? truthSurface(xPath, yPath) : null;
+  // one colour scale for the points and the landscape under them
+  if (surface) for (const row of surface.z) for (const v of row) if (v !== null) values.push(v);
   const [cmin, cmax] = values.length ? [Math.min(...values), Math.max(...values)] : [0, 1];
   const traces = groups.map(([state, symbol]) => {
     const group = trials.filter((tr) => tr.state === state && !tr.requeued);
@@ -234,7 +312,17 @@ function drawPlane(method, s) {
       },
     };
   });
+  if (surface) {
+    traces.unshift({
+      type: "contour", x: surface.x, y: surface.y, z: surface.z, name: t("search.truth"),
+      colorscale: "Viridis", reversescale: true, showscale: false, opacity: 0.4,
+      zmin: cmin, zmax: cmax, zauto: false,
+      contours: { coloring: "heatmap", showlines: false }, connectgaps: true,
+      hovertemplate: `${t("search.truth")}: %{z:.4g}<extra></extra>`,
+    });
+  }
   const el_ = $(`plane-${method}`);
+  el_.dataset.truthPoints = surface ? String(surface.n) : "0";
   drawChart(el_, traces, {
     xaxis: axisFor(xKey), yaxis: axisFor(yKey), showlegend: false,
     margin: { l: 60, r: 10, t: 10, b: 50 },
@@ -375,8 +463,15 @@ async function main() {
     });
   }
   $("search-run").addEventListener("click", runAll);
+  const truthBox = $("search-truth");
+  truthBox.checked = query.get("truth") === "1";
+  truthBox.addEventListener("change", () => { writeQuery(formState()); redraw(); });
   $("search-cancel").addEventListener("click", async () => {
     await cancelAll();
+    if (truth && ["queued", "running"].includes(truth.detail.state)) {
+      try { await postJSON(`/api/searches/${truth.id}/cancel`, {}); } catch { /* gone */ }
+      storeTruthId(truth.key, null); // unfinished: not worth reusing
+    }
     $("search-cancel").disabled = true;
   });
   $("search-figure").addEventListener("change", drawOptuna);
