@@ -4,6 +4,8 @@
 - :mod:`core.labs.trajectories`: optimizer paths on 2-D test functions (``TEST_FUNCTIONS``).
 - :mod:`core.labs.sparsity`: exact regularization paths and the 2-D penalty geometry.
 - :mod:`core.labs.backprop`: one training step of a small network, every number shown.
+- :mod:`core.labs.blocks`: activation profiles, softmax, loss curves, parameter counts and
+  iterations per epoch (the building blocks lab).
 
 Shared conventions: every function validates its input (``ConfigError(field, message)`` naming
 the allowed range), works in float64, draws randomness only from ``np.random.default_rng``

@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import SCREENSHOT_DIR, save_screenshot
+from tests.e2e.test_i18n import leftover_english
 
 pytestmark = pytest.mark.e2e
 
@@ -215,6 +216,9 @@ def test_zh_and_large_text_at_1280x720(page: Page, large: bool) -> None:
     page.get_by_test_id("lang-toggle").click()
     expect(page.get_by_test_id("blk-sm-large")).to_have_text("大 logits（1000, 999, 998, 0）")
     expect(page.get_by_test_id("blk-act-row-tanh").get_by_test_id("zero")).to_have_text("是")
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    expect(page.get_by_test_id("blk-cnn-total")).to_contain_text("个参数")
+    assert leftover_english(page) == []
     page.wait_for_timeout(300)  # charts re-fit after the font change (resize observer)
     no_sideways_scroll(page)
     save_screenshot(page, f"blocks-zh{'-large' if large else ''}")

@@ -17,6 +17,7 @@ import {
   debounce,
   drawChart,
   el,
+  fillSelect,
   getCatalog,
   getJSON,
   onLangChange,
@@ -138,18 +139,17 @@ function buildActList() {
     });
     const swatch = el("span", { className: "blk-swatch" });
     swatch.style.background = actColor(entry.name);
-    box.append(el("label", {}, input, swatch, entry.name));
+    box.append(el("label", {}, input, swatch, el("span", { className: "param-id" }, entry.name)));
   }
   const select = $("blk-act-focus");
-  select.replaceChildren(...catalog.activations.map((a) => el("option", { value: a.name }, a.name)));
-  select.value = state.focus;
+  fillSelect(select, "activations", catalog.activations, state.focus);
 }
 
 function buildFocusControls() {
   const box = $("blk-act-params");
   box.replaceChildren();
   const entry = actByName.get(state.focus);
-  focusCtl = buildParamControls(box, "activation", entry, {
+  focusCtl = buildParamControls(box, "activations", entry, {
     values: state.ap[state.focus] || {},
     onCommit: (values) => {
       if (checkParams(entry, values).length) return;
@@ -200,7 +200,7 @@ async function drawActivations() {
       ? c.saturated.map(([a, b]) => `[${num(a, 3)}, ${num(b, 3)}]`).join(" ∪ ")
       : t("blk.act.never");
     return el("tr", { "data-testid": `blk-act-row-${name}` },
-      el("td", {}, name),
+      el("td", {}, el("code", {}, name)),
       el("td", { "data-testid": "range" }, rangeText(c.output_range)),
       el("td", { "data-testid": "zero" }, t(c.zero_centred ? "blk.yes" : "blk.no")),
       el("td", { "data-testid": "sat" }, sat));
@@ -241,6 +241,7 @@ async function trainNonlinearity() {
   });
   try {
     const runs = await Promise.all(["identity", "tanh"].map((a) => trainRun(config(a), NL_STEPS)));
+    $("blk-nl-pair").hidden = false; // shown once there is something to draw
     await Promise.all(runs.map((r, i) => drawSurface($(i ? "chart-nl-tanh" : "chart-nl-identity"), r)));
     runs.forEach((r) => deleteRun(r.id));
     setStatus(status, "trained", t("blk.trained", { steps: NL_STEPS }));
@@ -258,7 +259,8 @@ function drawSurface(element, run) {
     y: cls(k).map((i) => pts.x[i][1]), marker: { size: 5, color: c, line: { width: 0.5, color: "#fff" } },
     name: `y = ${k}`, hoverinfo: "skip" });
   return drawChart(element, [
-    { type: "heatmap", x: s.x, y: s.y, z: s.prob, zmin: 0, zmax: 1, colorscale: "RdBu", showscale: false,
+    { type: "heatmap", x: s.x, y: s.y, z: s.prob, zmin: 0, zmax: 1, showscale: false,
+      colorscale: [[0, "#f4c7b9"], [0.5, "#f7f7f7"], [1, "#bccdf3"]], // class 0 red, class 1 blue
       meta: { kind: "surface", step: run.snap.step } },
     { type: "contour", x: s.x, y: s.y, z: s.prob, contours: { start: 0.5, end: 0.5, size: 1, coloring: "none" },
       line: { color: "#222", width: 2 }, showscale: false, hoverinfo: "skip", name: "p = 0.5" },
@@ -291,6 +293,7 @@ async function fitOutliers() {
       name: t("blk.out.data"), marker: { size: 4, color: "#9aa3b5" }, meta: { kind: "data" } }];
     runs.forEach((r, i) => traces.push({ type: "scatter", mode: "lines", x: r.snap.curve.x, y: r.snap.curve.y,
       name: OUTLIER_LOSSES[i], line: { color: color(i), width: 3 }, meta: { kind: "fit", loss: OUTLIER_LOSSES[i] } }));
+    $("chart-outliers").hidden = false;
     await drawChart($("chart-outliers"), traces, { xaxis: { title: { text: "x" } }, yaxis: { title: { text: "y" } } });
     runs.forEach((r) => deleteRun(r.id));
     setStatus(status, "trained", t("blk.trained", { steps: OUT_STEPS }));
@@ -383,8 +386,12 @@ async function drawLosses() {
   }
   if (my !== pending.loss) return;
   showError(null);
+  // dashed: huber (= smooth_l1 when δ = β = 1) and cross_entropy (= bce when y = 1) lie on
+  // top of their partner at the defaults
+  const DASHED = ["huber", "cross_entropy"];
   const line = (r, key, i) => ({ type: "scatter", mode: "lines", x: r.x, y: r[key], name: r.name,
-    line: { color: color(i), width: 2 }, meta: { name: r.name, key } });
+    line: { color: color(i), width: DASHED.includes(r.name) ? 3 : 2, dash: DASHED.includes(r.name) ? "dash" : "solid" },
+    meta: { name: r.name, key } });
   const resLayout = (y) => ({ xaxis: { title: { text: "d = ŷ − y" } }, yaxis: { title: { text: y } } });
   const probLayout = (y, range) => ({ xaxis: { title: { text: "p" } }, yaxis: { title: { text: y }, range } });
   await Promise.all([
@@ -470,8 +477,9 @@ function drawGrid(w, h, p, rw, rh) {
   ], {
     showlegend: false,
     shapes: [rect(0, 0, "#3b6fd8"), rect(lastC, lastR, "#d8573b")],
-    xaxis: { range: [-0.5, pw - 0.5], dtick: 1, showgrid: false, zeroline: false, constrain: "domain" },
-    yaxis: { range: [ph - 0.5, -0.5], dtick: 1, showgrid: false, zeroline: false, scaleanchor: "x" },
+    xaxis: { range: [-0.5, pw - 0.5], dtick: pw > 20 ? 5 : 1, showgrid: false, zeroline: false, constrain: "domain" },
+    yaxis: { range: [ph - 0.5, -0.5], dtick: ph > 20 ? 5 : 1, showgrid: false, zeroline: false, scaleanchor: "x",
+      constrain: "domain" },
   });
 }
 
@@ -568,7 +576,7 @@ async function init() {
   $("blk-it-b").addEventListener("change", drawIterations);
 
   await Promise.all([drawActivations(), drawSoftmax(), drawLosses(), drawConv(), drawCounts(), drawIterations()]);
-  onLangChange(() => { buildFocusControls(); drawActivations(); drawSoftmax(); drawConv(); drawCounts(); drawIterations(); });
+  onLangChange(() => { fillSelect($("blk-act-focus"), "activations", catalog.activations, state.focus); buildFocusControls(); drawActivations(); drawSoftmax(); drawConv(); drawCounts(); drawIterations(); });
   root.dataset.state = "ready";
 }
 
