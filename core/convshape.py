@@ -81,3 +81,59 @@ def conv_shape(
             f"floor(({w1} + 2*{p} - {d}*({f}-1) - 1)/{s}) + 1 = {out}"
         )
     return ConvShape(output_size=out, formula=formula, valid=remainder == 0, remainder=remainder)
+
+
+def pool_shape(
+    input_size: int,
+    kernel_size: int,
+    padding: int = 0,
+    stride: int | None = None,
+    dilation: int = 1,
+    ceil_mode: bool = False,
+) -> ConvShape:
+    """Output size of ``torch.nn.MaxPool2d`` along one dimension (``stride`` None = kernel).
+
+    ``floor((W1 + 2P - D*(F-1) - 1)/S) + 1``, or with ``ceil_mode`` the ceiling, except that a
+    last window starting inside the right padding is dropped (torch's
+    ``pooling_output_shape``: if ``(W2 - 1)*S >= W1 + P`` then ``W2 -= 1``). As torch, the
+    padding may be at most half the kernel size: ``P <= F // 2``.
+    """
+    w1 = _check_int("input_size", input_size, 1)
+    f = _check_int("kernel_size", kernel_size, 1)
+    p = _check_int("padding", padding, 0)
+    s = f if stride is None else _check_int("stride", stride, 1)
+    d = _check_int("dilation", dilation, 1)
+    effective = d * (f - 1) + 1
+    if p > f // 2:  # torch checks the undilated kernel: kW/2 >= padW
+        raise ConfigError(
+            "padding",
+            f"must be an integer with 0 <= x <= {f // 2} for pooling (at most half the kernel "
+            f"size F = {f}, as torch)",
+        )
+    if not ceil_mode:
+        return conv_shape(w1, f, p, s, d)
+    numerator = w1 + 2 * p - effective
+    # torch's pooling_output_shape: ceil via (numerator + S - 1) // S (floor division, so a
+    # kernel wider than the padded input can still give one window when S is large enough)
+    out = (numerator + s - 1) // s + 1
+    dropped = (out - 1) * s >= w1 + p
+    if dropped:
+        out -= 1
+    if out < 1:
+        raise ConfigError(
+            "kernel_size",
+            f"dilated kernel span D*(F-1)+1 = {effective} leaves no window in the padded input "
+            f"W1+2P = {w1}+2*{p} = {w1 + 2 * p} (output size {out})",
+        )
+    remainder = numerator % s
+    formula = (
+        f"W2 = ceil((W1 + 2P - D*(F-1) - 1)/S) + 1 = "
+        f"ceil(({w1} + 2*{p} - {d}*({f}-1) - 1)/{s}) + 1"
+        + (f" - 1 = {out} (the last window would start in the padding)" if dropped else f" = {out}")
+    )
+    return ConvShape(output_size=out, formula=formula, valid=remainder == 0, remainder=remainder)
+
+
+def window_starts(output_size: int, stride: int) -> list[int]:
+    """Start index of every window in padded-input coordinates: ``i*S`` for ``i < W2``."""
+    return [i * stride for i in range(output_size)]

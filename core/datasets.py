@@ -13,7 +13,8 @@ moons           binary  same
 spiral          multi   same
 gauss           binary  blob spread: each blob has std ``0.5 + 2.5·noise``
 plane           regr.   std of target noise ``0.5·noise`` (≈ noise × std of the clean y)
-sine            regr.   std of target noise ``noise`` (sine amplitude is 1)
+sine            regr.   std of target noise ``noise`` (sine amplitude is 1); param
+                        ``outliers``: that fraction of targets gets ``+= U(3, 5)``
 sparse_linear   regr.   noise-to-signal ratio: target noise std ``noise·‖coef‖₂``
 unscaled        regr.   std of target noise ``noise``
 ==============  ======  ==============================================================
@@ -73,6 +74,7 @@ UNSCALED_COEF = (3.0, 0.003)  # y = 3·x1 + 0.003·x2 + 1: both features move y 
 UNSCALED_INTERCEPT = 1.0
 UNSCALED_RANGES = ((0.0, 1.0), (0.0, 1000.0))
 PLANE_COEF = (0.1, 0.1)  # TF Playground "plane": y = (x1 + x2) / 10
+OUTLIER_SHIFT = (3.0, 5.0)  # sine outliers: y += U(3, 5) (one-sided, so they pull a mean)
 
 
 @dataclass(frozen=True, eq=False)
@@ -239,16 +241,35 @@ def _plane(n: int, noise: float, rng: np.random.Generator) -> RawData:
 @DATASETS.register(
     "sine",
     label="Sine curve (1-D)",
-    formula="x ~ U(−2π, 2π);  y = sin(x) + N(0, noise²)",
+    formula="x ~ U(−2π, 2π);  y = sin(x) + N(0, noise²);  outliers: round(outliers·n) random "
+    "points get y += U(3, 5)",
+    params=(
+        Param(
+            "outliers",
+            "float",
+            0.0,
+            min=0.0,
+            max=0.5,
+            help="Fraction of points (0 … 0.5) whose target is shifted up by U(3, 5): "
+            "one-sided outliers that pull an MSE fit, not an MAE one.",
+        ),
+    ),
     description="A 1-D regression for the fitted-curve view: watch the network bend a line "
-    "into two periods of a sine wave.",
+    "into two periods of a sine wave. With outliers, MSE fits the conditional mean (pulled "
+    "up), MAE the conditional median (stays on the sine).",
     task="regression",
     input_dim=1,
 )
-def _sine(n: int, noise: float, rng: np.random.Generator) -> RawData:
+def _sine(n: int, noise: float, rng: np.random.Generator, outliers: float = 0.0) -> RawData:
     x = rng.uniform(*SINE_INTERVAL, (n, 1))
     y = np.sin(x) + noise * rng.standard_normal((n, 1))
-    return RawData(x, y, "regression", 0, {"function": "sin", "interval": list(SINE_INTERVAL)})
+    truth: dict[str, Any] = {"function": "sin", "interval": list(SINE_INTERVAL)}
+    k = math.floor(outliers * n + 0.5)
+    if k > 0:  # drawn after the clean data: outliers = 0 keeps every seed's points unchanged
+        idx = np.sort(rng.choice(n, size=k, replace=False))
+        y[idx] += rng.uniform(OUTLIER_SHIFT[0], OUTLIER_SHIFT[1], (k, 1))
+        truth["outliers"] = idx.tolist()
+    return RawData(x, y, "regression", 0, truth)
 
 
 def _check_sparse(values: dict[str, Any]) -> None:

@@ -33,17 +33,25 @@ from app.schemas.labs import (
     EwaResponse,
     InputScalingRequest,
     InputScalingResponse,
+    IterationsRequest,
+    IterationsResponse,
+    LossCurveRequest,
+    LossCurveResponse,
+    ParamCountRequest,
+    ParamCountResponse,
     PenaltyGeometryRequest,
     PenaltyGeometryResponse,
     RegularizationPathRequest,
     RegularizationPathResponse,
     SchedulePreviewRequest,
     SchedulePreviewResponse,
+    SoftmaxRequest,
+    SoftmaxResponse,
     TrajectoryRequest,
     TrajectoryResponse,
 )
 from app.settings import Settings
-from core.convshape import conv_shape
+from core.convshape import conv_shape, pool_shape, window_starts
 from core.errors import ConfigError
 
 router = APIRouter(tags=["labs"])
@@ -52,6 +60,7 @@ _422 = {422: {"model": ValidationErrorBody, "description": "Invalid input (field
 _404 = {404: {"model": MessageError, "description": "Unknown activation name."}}
 
 MAX_CURVE_POINTS = 10001
+MAX_WINDOWS = 256  # conv-shape: window starts are listed up to this many
 
 
 @router.post(
@@ -129,8 +138,11 @@ def activation_curve(
     ] = None,
 ) -> Response:
     """``y = a(x)`` and ``dy = a'(x)`` on ``n`` evenly spaced points from ``x_min`` to
-    ``x_max`` (inclusive). Unknown names give 404 listing the available activations."""
-    from core.activations import ACTIVATIONS, curve
+    ``x_max`` (inclusive), the saturated intervals (``a'`` below 5 % of its peak, the engine's
+    definition), the output range and whether ``a`` is zero-centred (``core.labs.blocks``).
+    Unknown names give 404 listing the available activations."""
+    from core.activations import ACTIVATIONS
+    from core.labs.blocks import activation_profile
 
     if name not in ACTIVATIONS:
         raise HTTPException(
@@ -147,12 +159,11 @@ def activation_curve(
             ]
         )
     values = _parse_params(params)
-    x = np.linspace(x_min, x_max, n)
     try:
-        y, dy = curve(name, values, x)
+        result = activation_profile(name, values, x_min, x_max, n, prefix="")
     except ConfigError as exc:
         raise config_error_as_validation(exc, ("query", "params")) from None
-    return SafeJSONResponse({"x": x, "y": y, "dy": dy})
+    return SafeJSONResponse(result)
 
 
 @router.post(
@@ -163,15 +174,29 @@ def activation_curve(
 def conv_output(body: ConvShapeRequest) -> ConvShapeResponse:
     """``W2 = floor((W1 + 2P - D*(F-1) - 1)/S) + 1`` (with ``D = 1``:
     ``floor((W1 - F + 2P)/S) + 1``, as ``torch.nn.Conv2d``). ``valid`` tells whether the
-    windows tile the padded input exactly. A kernel wider than the padded input is a 422."""
-    result = conv_shape(
-        body.input_size, body.kernel_size, body.padding, body.stride, body.dilation
-    )
+    windows tile the padded input exactly. A kernel wider than the padded input is a 422.
+    ``kind = "pool"`` follows ``torch.nn.MaxPool2d`` (padding at most half the kernel size;
+    ``ceil_mode`` rounds up but drops a window starting in the right padding).
+    ``windows``: the start of each window in padded coordinates."""
+    if body.kind == "pool":
+        result = pool_shape(body.input_size, body.kernel_size, body.padding, body.stride,
+                            body.dilation, ceil_mode=body.ceil_mode)
+    else:
+        if body.ceil_mode:
+            raise ConfigError("ceil_mode", "must be false for kind 'conv' (Conv2d has no "
+                              "ceil_mode; it is a pooling option)")
+        result = conv_shape(
+            body.input_size, body.kernel_size, body.padding, body.stride, body.dilation
+        )
+    windows = (window_starts(result.output_size, body.stride)
+               if result.output_size <= MAX_WINDOWS else None)
     return ConvShapeResponse(
         output_size=result.output_size,
         formula=result.formula,
         valid=result.valid,
         remainder=result.remainder,
+        windows=windows,
+        span=body.dilation * (body.kernel_size - 1) + 1,
     )
 
 
@@ -393,3 +418,77 @@ def input_scaling_lab(body: InputScalingRequest) -> Response:
     result = input_scaling(n=body.n, noise=body.noise, steps=body.steps,
                            lr_fraction=body.lr_fraction, grid=body.grid, seed=body.seed)
     return SafeJSONResponse(result)
+# --- the building blocks lab -------------------------------------------------------------------
+
+
+@router.post(
+    "/api/labs/softmax",
+    summary="Softmax with temperature, naive vs max-subtracted, and cross-entropy",
+    response_model=SoftmaxResponse,
+    responses=_422,
+)
+def softmax(body: SoftmaxRequest) -> Response:
+    """``p = softmax(logits / T)`` computed twice: naively (``exp`` overflows to inf past
+    z ≈ 709.78; those entries come back as null with ``naive_overflow`` true, and the
+    probabilities as null) and with ``max(z)`` subtracted first (always finite). Plus
+    cross-entropy ``−ln p_y`` and its gradient ``p − onehot(y)`` (torch's CrossEntropyLoss)."""
+    from core.labs.blocks import softmax_demo
+
+    return SafeJSONResponse(softmax_demo(body.logits, body.temperature, body.target))
+
+
+@router.post(
+    "/api/labs/loss-curve",
+    summary="A loss element and its derivative on a grid",
+    response_model=LossCurveResponse,
+    responses=_422,
+)
+def loss_curve(body: LossCurveRequest) -> Response:
+    """MSE, MAE, smooth L1 (``beta``) and Huber (``delta``) vs the residual ``ŷ − y``; BCE and
+    cross-entropy vs the predicted probability. Values and derivatives come from the training
+    losses (``core.losses``) called on one element at a time, i.e. torch's
+    ``reduction="none"``."""
+    from core.labs.blocks import loss_curve as curve
+
+    return SafeJSONResponse(
+        curve(body.name, body.params, body.x_min, body.x_max, body.n, body.target)
+    )
+
+
+@router.post(
+    "/api/labs/param-count",
+    summary="Parameter count of an MLP or a small conv stack",
+    response_model=ParamCountResponse,
+    responses=_422,
+)
+def param_count(body: ParamCountRequest) -> Response:
+    """``kind = "mlp"``: ``nn.Linear`` layers between consecutive ``sizes``. ``kind = "conv"``:
+    ``nn.Conv2d`` layers (square kernels, each output size by the conv formula), then
+    ``Flatten`` and ``nn.Linear(C·H·W, classes)``. ``total`` equals torch's
+    ``sum(p.numel() for p in model.parameters())``."""
+    from core.labs.blocks import conv_param_count, mlp_param_count
+
+    if body.kind == "mlp":
+        if body.sizes is None:
+            raise ConfigError("sizes", "is required for kind 'mlp': a list of 2 to 17 integers")
+        return SafeJSONResponse(mlp_param_count(body.sizes, body.bias))
+    if body.layers is None:
+        raise ConfigError("layers", "is required for kind 'conv': a list of 1 to 16 conv layers")
+    return SafeJSONResponse(conv_param_count(
+        body.input_size, body.in_channels, [layer.model_dump() for layer in body.layers],
+        body.classes, body.bias,
+    ))
+
+
+@router.post(
+    "/api/labs/iterations",
+    summary="Iterations per epoch, with and without drop_last",
+    response_model=IterationsResponse,
+    responses=_422,
+)
+def iterations(body: IterationsRequest) -> Response:
+    """``len(DataLoader)``: ``ceil(N/B)`` updates per epoch, or ``floor(N/B)`` with
+    ``drop_last=True`` (50000 samples, batch 256: 196 or 195)."""
+    from core.labs.blocks import iterations_per_epoch
+
+    return SafeJSONResponse(iterations_per_epoch(body.n, body.batch_size))

@@ -38,6 +38,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("search", "Search lab", "/labs/search"),
     NavItem("normalization", "Normalization lab", "/labs/normalization"),
     NavItem("optimizers", "Optimizers lab", "/labs/optimizers"),
+    NavItem("blocks", "Building blocks lab", "/labs/blocks"),
 )
 
 # Gradients-lab presets: the classic pairs, column A vs column B. Names refer to the catalog
@@ -265,4 +266,13 @@ def lab_optimizers(request: Request) -> HTMLResponse:
         request,
         "labs/optimizers.html",
         {"active": "optimizers", "title": "Optimizers lab"},
+    )
+
+
+@router.get("/labs/blocks", response_class=HTMLResponse)
+def lab_blocks(request: Request) -> HTMLResponse:
+    return render(
+        request,
+        "labs/blocks.html",
+        {"active": "blocks", "title": "Building blocks lab"},
     )

@@ -67,10 +67,30 @@ class SchedulePreviewResponse(BaseModel):
     )
 
 
+class OutputRange(BaseModel):
+    min: float | None = Field(description="Lower limit of f (null: unbounded).")
+    max: float | None = Field(description="Upper limit of f (null: unbounded).")
+    min_closed: bool = Field(description="Whether the lower limit is attained.")
+    max_closed: bool = Field(description="Whether the upper limit is attained.")
+
+
 class ActivationCurve(BaseModel):
     x: list[float] = Field(examples=[[-1.0, 0.0, 1.0]])
     y: list[float | None] = Field(description="Activation a(x).", examples=[[0.0, 0.0, 1.0]])
     dy: list[float | None] = Field(description="Derivative da/dx.", examples=[[0.0, 0.0, 1.0]])
+    saturated: list[list[float]] = Field(
+        default_factory=list,
+        description="Saturated intervals [x_start, x_end] of the grid: f'(x) below "
+        "saturation_fraction (5 %) of its peak, the engine's definition (sigmoid, tanh only).",
+        examples=[[[-6.0, -4.4], [4.4, 6.0]]],
+    )
+    saturation_fraction: float = Field(0.05, description="The 5 % of the definition.")
+    saturating: bool = Field(False, description="Whether the activation saturates at all.")
+    output_range: OutputRange | None = Field(None, description="Range of f over all real z.")
+    zero_centred: bool | None = Field(
+        None, description="f is odd (f(−z) = −f(z)): outputs centred on 0 (identity, tanh)."
+    )
+    negative_outputs: bool | None = Field(None, description="f takes negative values.")
 
 
 class ConvShapeRequest(StrictModel):
@@ -85,6 +105,16 @@ class ConvShapeRequest(StrictModel):
     padding: int = Field(ge=0, le=1_000_000, description="Zero padding P on each side.")
     stride: int = Field(ge=1, le=1_000_000, description="Stride S.")
     dilation: int = Field(default=1, ge=1, le=1_000_000, description="Dilation D.")
+    kind: Literal["conv", "pool"] = Field(
+        default="conv",
+        description="`conv` (torch.nn.Conv2d) or `pool` (torch.nn.MaxPool2d: padding at most "
+        "half the kernel size, P <= F // 2).",
+    )
+    ceil_mode: bool = Field(
+        default=False,
+        description="Pooling only (MaxPool2d's ceil_mode): round up, but drop a last window "
+        "that would start inside the right padding.",
+    )
 
 
 class ConvShapeResponse(BaseModel):
@@ -99,6 +129,13 @@ class ConvShapeResponse(BaseModel):
     remainder: int = Field(
         description="Padded input positions left uncovered after the last window.", examples=[0]
     )
+    windows: list[int] | None = Field(
+        default=None,
+        description="Start of every window in padded-input coordinates (i·S), when the output "
+        "has at most 256 positions.",
+        examples=[[0, 2]],
+    )
+    span: int = Field(default=0, description="Dilated kernel span D·(F−1) + 1.", examples=[3])
 
 
 # --- analysis endpoints (core.labs) -----------------------------------------------------------
@@ -530,3 +567,136 @@ class InputScalingResponse(BaseModel):
     methods: list[InputScalingMethod]
     steps: int
     lr_fraction: float
+# --- the building blocks lab (core.labs.blocks) --------------------------------------------------
+
+
+class SoftmaxRequest(StrictModel):
+    """One row of logits for softmax with temperature, naive vs max-subtracted."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"logits": [2.0, 1.0, 0.1], "temperature": 1.0,
+                                         "target": 0},
+                                        {"logits": [1000.0, 999.0, 998.0]}]}
+    )
+
+    logits: list[float] = Field(description="2 … 16 logits, each -1e4 … 1e4.")
+    temperature: float = Field(default=1.0, description="T, 0.01 … 100: softmax(logits / T).")
+    target: int = Field(default=0, description="True class y for cross-entropy (0 … K−1).")
+
+
+class SoftmaxResponse(BaseModel):
+    z: list[float] = Field(description="logits / T.")
+    naive_exp: list[float | None] = Field(
+        description="exp(z) without the shift; null where it overflows (see naive_overflow)."
+    )
+    naive_sum: float | None = Field(description="Σ exp(z) without the shift (null: overflow).")
+    naive_overflow: list[bool] = Field(description="exp(z_i) overflowed to inf (z_i > 709.78).")
+    naive_probabilities: list[float | None] = Field(
+        description="exp(z)/Σexp(z) without the shift; null where inf/inf is NaN."
+    )
+    naive_ok: bool = Field(description="Whether the naive probabilities are all finite.")
+    max: float = Field(description="max(z), subtracted before exp.")
+    shifted: list[float] = Field(description="z − max(z) (all <= 0).")
+    exp_shifted: list[float] = Field(description="exp(z − max(z)), each in (0, 1].")
+    sum_shifted: float = Field(description="Σ exp(z − max(z)), in [1, K].")
+    probabilities: list[float] = Field(description="softmax(z) (torch.softmax(logits / T)).")
+    log_sum_exp: float = Field(description="ln Σ exp(z) = max + ln Σ exp(z − max).")
+    cross_entropy: float = Field(description="−ln p_y = log_sum_exp − z_y (CrossEntropyLoss).")
+    gradient: list[float] = Field(description="∂CE/∂z = p − onehot(y).")
+    gradient_logits: list[float] = Field(description="∂CE/∂logits = (p − onehot(y)) / T.")
+    target: int
+    temperature: float
+
+
+class LossCurveRequest(StrictModel):
+    """One loss element and its derivative on a grid (torch's reduction='none')."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name": "huber", "params": {"delta": 1.0}},
+                                        {"name": "bce", "target": 1.0}]}
+    )
+
+    name: Literal["mse", "mae", "smooth_l1", "huber", "bce", "cross_entropy"] = Field(
+        description="Regression losses vs the residual ŷ − y; `bce` and `cross_entropy` vs the "
+        "predicted probability."
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Loss parameters, torch-named: smooth_l1 `beta` (>= 0), huber `delta` (> 0).",
+    )
+    x_min: float | None = Field(
+        default=None,
+        description="Grid start: residual -1000 … 1000 (default -3), or probability in (0, 1) "
+        "(default 0.01).",
+    )
+    x_max: float | None = Field(default=None, description="Grid end (default 3, or 0.99).")
+    n: int = Field(default=201, description="Grid points, 2 … 10,001.")
+    target: float = Field(default=1.0, description="bce only: the target y, 0 … 1.")
+
+
+class LossCurveResponse(BaseModel):
+    name: str
+    params: dict[str, Any] = Field(description="The resolved parameters.")
+    axis: Literal["residual", "probability"]
+    x: list[float]
+    value: list[float | None] = Field(description="The loss element l(x).")
+    derivative: list[float | None] = Field(
+        description="dl/dŷ (residual axis) or dl/dp (probability axis)."
+    )
+    derivative_logit: list[float] | None = Field(None, description="bce: dl/dz = p − y.")
+    target: float | None = None
+    formula: str
+    torch: str = Field(description="The torch module computing the same elementwise loss.")
+
+
+class ConvLayerSpec(StrictModel):
+    out_channels: int = Field(description="Output channels, 1 … 4096.")
+    kernel_size: int = Field(description="Square kernel F, 1 … 64.")
+    stride: int = Field(default=1, description="Stride, 1 … 64.")
+    padding: int = Field(default=0, description="Zero padding, 0 … 64.")
+
+
+class ParamCountRequest(StrictModel):
+    """An MLP (``kind = "mlp"``, ``sizes``) or a conv stack + linear head (``kind = "conv"``)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [
+            {"kind": "mlp", "sizes": [784, 128, 10]},
+            {"kind": "conv", "input_size": 28, "in_channels": 1, "classes": 10,
+             "layers": [{"out_channels": 8, "kernel_size": 3, "padding": 1}]},
+        ]}
+    )
+
+    kind: Literal["mlp", "conv"]
+    bias: bool = Field(default=True, description="Layers have a bias (torch's default).")
+    sizes: list[int] | None = Field(
+        default=None, description="mlp: [inputs, hidden…, outputs], 2 … 17 integers 1 … 100,000."
+    )
+    input_size: int = Field(default=28, description="conv: input height = width, 1 … 4096.")
+    in_channels: int = Field(default=1, description="conv: input channels, 1 … 4096.")
+    layers: list[ConvLayerSpec] | None = Field(default=None, description="conv: 1 … 16 layers.")
+    classes: int = Field(default=10, description="conv: outputs of the linear head.")
+
+
+class ParamCountResponse(BaseModel):
+    layers: list[dict[str, Any]] = Field(
+        description="Per layer: weight, bias, total, formula (conv: shapes in and out)."
+    )
+    total: int = Field(description="= sum(p.numel() for p in model.parameters()) in torch.")
+
+
+class IterationsRequest(StrictModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"n": 50000, "batch_size": 256}]})
+
+    n: int = Field(description="Training samples N, 1 … 1e9.")
+    batch_size: int = Field(description="Batch size B, 1 … 1e9.")
+
+
+class IterationsResponse(BaseModel):
+    n: int
+    batch_size: int
+    iterations: int = Field(description="len(DataLoader) with drop_last=False: ceil(N/B).")
+    iterations_drop_last: int = Field(description="With drop_last=True: floor(N/B).")
+    last_batch: int = Field(description="Size of the last batch without drop_last.")
+    dropped: int = Field(description="Samples skipped per epoch with drop_last (N mod B).")
+    formula: str

@@ -6,6 +6,8 @@
 - :mod:`core.labs.backprop`: one training step of a small network, every number shown.
 - :mod:`core.labs.input_scaling`: a linear model's loss surface and gradient-descent path with
   unscaled, min-max and z-scored inputs.
+- :mod:`core.labs.blocks`: activation profiles, softmax, loss curves, parameter counts and
+  iterations per epoch (the building blocks lab).
 
 Shared conventions: every function validates its input (``ConfigError(field, message)`` naming
 the allowed range), works in float64, draws randomness only from ``np.random.default_rng``

@@ -225,6 +225,8 @@ def test_conv_shape_not_exact(client: TestClient) -> None:
         "formula": "W2 = floor((W1 - F + 2P)/S) + 1 = floor((7 - 3 + 2*0)/3) + 1 = 2",
         "valid": False,
         "remainder": 1,
+        "windows": [0, 3],  # window starts i·S (the blocks lab draws them)
+        "span": 3,
     }
 
 
