@@ -450,6 +450,8 @@ class FiniteDifference(BaseModel):
         description="|analytic − numeric| / max(|analytic|, |numeric|) (0 when both are 0)."
     )
     h: float
+    numeric_text: str
+    rel_error_text: str
 
 
 class WalkStep(BaseModel):
@@ -499,6 +501,8 @@ class NotesEntry(BaseModel):
     printed: str = Field(description="As printed in the notes.")
     decimals: int
     exact: float
+    exact_rounded: str = Field(description="The exact value rounded to the printed decimals.")
+    exact_text: str = Field(description="The exact value as the walk prints numbers.")
     agrees: bool = Field(description="|exact − printed| <= ½·10^−decimals.")
     slip: str | None = Field(description="Key of `slips` naming the notes' slip, or null.")
 

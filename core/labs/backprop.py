@@ -27,6 +27,7 @@ __all__ = [
     "BACKPROP_FD_H",
     "BACKPROP_MAX_ABS",
     "BACKPROP_MAX_LAYERS",
+    "BACKPROP_MAX_LR",
     "BACKPROP_MAX_TRAIN_STEPS",
     "BACKPROP_MAX_WALK_PARAMS",
     "BACKPROP_MAX_WIDTH",
@@ -43,6 +44,7 @@ BACKPROP_MAX_WIDTH = 64
 # by hand never needs more, and it keeps every formula's numbers printable.
 BACKPROP_MAX_ABS = 1000.0
 BACKPROP_MAX_TRAIN_STEPS = 1000
+BACKPROP_MAX_LR = 10.0
 # Central-difference step of the finite-difference check: truncation error O(h²) ≈ 1e-10 and
 # round-off ≈ 1e-16·|L|/h stay far below the gradients shown (relative error ~1e-9 typical).
 BACKPROP_FD_H = 1e-5
@@ -136,7 +138,7 @@ def _parse(
         else ACTIVATIONS.create(output_activation, {}, "output_activation")
     )
     loss_fn = LOSSES.create(loss, {}, "loss")
-    lr = check(Param("lr", "float", 0.1, min=0.0, max=10.0), lr)
+    lr = check(Param("lr", "float", 0.1, min=0.0, max=BACKPROP_MAX_LR), lr)
     x_arr = _vector(x, "x")
     if (
         isinstance(layers, str | bytes)
@@ -407,7 +409,7 @@ def _step(
     edges: Sequence[Sequence[int]] = (),
     operands: Sequence[tuple[str, float]] = (),
     detail: Sequence[str] = (),
-    check: Mapping[str, float] | None = None,
+    check: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "phase": phase,
@@ -442,9 +444,7 @@ def _derivative_text(
     return dsym, f"{dsym} = {body} = {fmt(d)}"
 
 
-def _fd_check(
-    net: _Net, k: int, key: str, idx: tuple[int, ...], analytic: float
-) -> dict[str, float]:
+def _fd_check(net: _Net, k: int, key: str, idx: tuple[int, ...], analytic: float) -> dict[str, Any]:
     """Central difference (L(θ + h) − L(θ − h)) / 2h on one parameter, beside the analytic one."""
     h = BACKPROP_FD_H
     vals = []
@@ -456,7 +456,14 @@ def _fd_check(
     numeric = (vals[0] - vals[1]) / (2.0 * h)
     scale = max(abs(analytic), abs(numeric))
     rel = abs(analytic - numeric) / scale if scale > 0 else 0.0
-    return {"analytic": analytic, "numeric": numeric, "rel_error": rel, "h": h}
+    return {
+        "analytic": analytic,
+        "numeric": numeric,
+        "rel_error": rel,
+        "h": h,
+        "numeric_text": fmt(numeric),
+        "rel_error_text": f"{rel:.1e}".replace("-", "−"),
+    }
 
 
 def _loss_steps(net: _Net, r: dict[str, Any], sym: _Symbols) -> list[dict[str, Any]]:
@@ -574,7 +581,7 @@ def backprop_walk(
     "text"}], "detail": [derivation lines], "highlight": {"nodes": [[layer, unit]], "edges":
     [[layer, in, out]]}, "check"}``. Graph layers: 0 = inputs, l = layer l, L + 1 = the loss.
     ``check`` (gradient steps only): ``{"analytic", "numeric" (central difference with
-    h = BACKPROP_FD_H on the loss), "rel_error", "h"}``.
+    h = BACKPROP_FD_H on the loss), "rel_error", "h", "numeric_text", "rel_error_text"}``.
 
     Networks with more than ``BACKPROP_MAX_WALK_PARAMS`` parameters are refused (field ``walk``).
     """

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from core.activations import ACTIVATIONS
-from core.labs.backprop import BACKPROP_PRESETS, backprop_example
+from core.labs.backprop import BACKPROP_PRESETS, backprop_example, fmt
 
 __all__ = ["NOTES_221", "NOTES_SOURCE", "PRINTED", "SLIPS", "notes_comparison"]
 
@@ -109,7 +109,8 @@ def notes_comparison() -> dict[str, Any]:
     """Every number the notes print for their 2-2-1 example next to the exact value.
 
     Returns ``{"source", "example": NOTES_221, "slips": SLIPS, "rows": [{"id", "quantity",
-    "line", "entries": [{"index": [..], "printed" (text), "decimals", "exact", "agrees",
+    "line", "entries": [{"index": [..], "printed" (text), "decimals", "exact",
+    "exact_rounded" (to the printed decimals), "exact_text" (as the walk prints it), "agrees",
     "slip"}]}]}``;
     ``slip`` is the documented slip of an entry (None where the notes should agree) — a test
     checks that ``agrees`` is False exactly where ``slip`` is set.
@@ -131,6 +132,8 @@ def notes_comparison() -> dict[str, Any]:
                     "printed": text[idx],
                     "decimals": decimals,
                     "exact": float(e[idx]),
+                    "exact_rounded": f"{e[idx]:.{decimals}f}",
+                    "exact_text": fmt(float(e[idx])),
                     "agrees": bool(abs(e[idx] - value) <= tol),
                     "slip": s[idx],
                 }
