@@ -306,7 +306,7 @@ function go(step) {
 function layout() {
   const widths = [walk.input.length, ...walk.forward.map((f) => f.z.length), 1]; // + the loss
   const W = 640;
-  const H = Math.max(220, 70 * Math.max(...widths));
+  const H = Math.max(220, 95 * Math.max(...widths));
   const cols = widths.length;
   const pos = widths.map((w, l) => Array.from({ length: w }, (_, j) => [
     50 + (l * (W - 100)) / (cols - 1), (H * (j + 1)) / (w + 1),
@@ -352,7 +352,7 @@ function drawGraph() {
     g.append(svgEl("circle", { cx: x, cy: y, r: 24 }));
     const label = svgEl("text", { x, y: y + 5, "text-anchor": "middle", class: "bp-node-label" });
     label.textContent = nodeLabel(l, j, widths);
-    const value = svgEl("text", { x, y: y + 42, "text-anchor": "middle", class: "bp-node-value", "data-testid": `bp-node-value-${l}-${j}` });
+    const value = svgEl("text", { x, y: y + 40, "text-anchor": "middle", class: "bp-node-value", "data-testid": `bp-node-value-${l}-${j}` });
     g.append(label, value);
     nodes.append(g);
   }));
@@ -433,10 +433,12 @@ function drawTraining() {
   const status = tr.diverged !== null ? t("bp.diverged", { n: tr.diverged }) : t("bp.train_done", { n: state.n });
   $("bp-train-status").textContent = status;
   $("bp-train-status").dataset.diverged = String(tr.diverged !== null);
-  const allPositive = tr.loss.every((v) => v !== null && v > 0);
+  const finite = tr.loss.filter((v) => v !== null);
+  const logAxis = finite.length === tr.loss.length && finite.every((v) => v > 0)
+    && Math.max(...finite) > 10 * Math.min(...finite);
   return Promise.all([
     drawChart($("chart-bp-loss"), [{ type: "scatter", mode: "lines", x: steps, y: tr.loss, name: "L", meta: { kind: "loss" }, line: { color: color(0) } }],
-      { title: { text: t("bp.loss_chart") }, xaxis: { title: { text: t("bp.update_axis") } }, yaxis: { type: allPositive ? "log" : "linear" } }),
+      { title: { text: t("bp.loss_chart") }, xaxis: { title: { text: t("bp.update_axis") } }, yaxis: { type: logAxis ? "log" : "linear" } }),
     drawChart($("chart-bp-params"), tr.params.map((p, i) => ({ type: "scatter", mode: "lines", x: steps, y: p.values,
       name: p.symbol, meta: { kind: "param", name: p.name }, line: { color: color(i) } })),
     { title: { text: t("bp.params_chart") }, xaxis: { title: { text: t("bp.update_axis") } } }),
