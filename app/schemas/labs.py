@@ -408,7 +408,8 @@ class BackpropRequest(StrictModel):
     train_steps: int = Field(
         default=0,
         description="Also return `training`: the same network trained for this many SGD "
-        "updates on the one example (0 … 1000; 0: no training).",
+        "updates on the one example (0 … 1000; 0: no training; networks with at most 200 "
+        "parameters).",
     )
 
 

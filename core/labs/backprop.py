@@ -282,10 +282,17 @@ def backprop_train(
     ``"params": [{"name", "symbol", "values": (steps + 1,)}]`` (every weight and bias, layer by
     layer, W row-major (in, out) then b), ``"diverged"``: the first step whose loss is not
     finite, or None}. Full float64 precision; the same update as ``updated`` step after step.
+    Like the walk, only for networks with at most ``BACKPROP_MAX_WALK_PARAMS`` parameters.
     """
     steps = check(Param("train_steps", "int", 0, min=0, max=BACKPROP_MAX_TRAIN_STEPS), steps)
     net = _parse(x, y, layers, activation, loss, lr, output_activation, activation_params)
     names = _param_names(net)
+    if len(names) > BACKPROP_MAX_WALK_PARAMS:  # the response holds (steps + 1) × parameters
+        raise ConfigError(
+            "train_steps",
+            f"needs a network with at most {BACKPROP_MAX_WALK_PARAMS} parameters, "
+            f"this one has {len(names)}",
+        )
     losses = np.empty(steps + 1)
     values = np.empty((steps + 1, len(names)))
     Ws, bs = [W.copy() for W in net.Ws], [b.copy() for b in net.bs]

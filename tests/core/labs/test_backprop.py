@@ -287,6 +287,9 @@ def test_walk_and_train_limits() -> None:
     with pytest.raises(ConfigError) as e:
         backprop_walk([1.0, 2.0], [0.0] * 5, big)
     assert e.value.field == "walk" and "200" in e.value.message
+    with pytest.raises(ConfigError) as e:
+        backprop_train([1.0, 2.0], [0.0] * 5, big, steps=1)
+    assert e.value.field == "train_steps" and "200" in e.value.message
 
 
 # --- the notes' printed values ----------------------------------------------------------------
