@@ -193,3 +193,35 @@ def test_phone_390(page: Page) -> None:
         page.get_by_test_id(part).screenshot(
             path=str(SCREENSHOT_DIR / f"backprop-phone-{part}.png")
         )
+
+
+def test_activation_and_its_parameter_from_the_catalog(page: Page) -> None:
+    open_lab(page)
+    page.get_by_test_id("bp-activation").select_option("leaky_relu")
+    expect(page.get_by_test_id("backprop-lab")).to_have_attribute("data-state", "ready")
+    slope = page.get_by_test_id("bp-act-params").get_by_test_id("param-negative_slope")
+    slope.fill("0.2")
+    slope.dispatch_event("change")
+    page.wait_for_function("() => location.search.includes('ap.negative_slope=0.2')")
+    expect(page.get_by_test_id("backprop-lab")).to_have_attribute("data-state", "ready")
+    page.get_by_test_id("bp-show-all").click()
+    expected = api(
+        page,
+        {
+            **BACKPROP_PRESETS["notes_221"],
+            "activation": "leaky_relu",
+            "activation_params": {"negative_slope": 0.2},
+            "walk": True,
+        },
+    )
+    steps = page.get_by_test_id("bp-steps").locator("li")
+    expect(steps.nth(1)).to_have_text("a₁[1] = leaky_relu(z₁[1]) = leaky_relu(2) = 2")
+    shown = page.get_by_test_id("bp-updated-value").evaluate_all(
+        "els => els.map(e => Number(e.dataset.value))"
+    )
+    assert shown == [s["value"] for s in expected["steps"] if s["phase"] == "update"]
+    # reload from the URL: the same state
+    open_lab(page, page.url[page.url.index("?") :])
+    expect(
+        page.get_by_test_id("bp-act-params").get_by_test_id("param-negative_slope")
+    ).to_have_value("0.2")

@@ -8,11 +8,12 @@
 // This module only lays them out (and draws the graph).
 //
 // URL state: ?preset=notes_221&x=1,2&y=0.5&W1=0.5,0.6;0.7,0.8&b1=0.1,0.2&W2=0.9;0.1&b2=0.3
-//   &act=sigmoid&out=&loss=half_mse&lr=0.1&step=7&n=100
+//   &act=sigmoid&ap.<param>=…&out=&loss=half_mse&lr=0.1&step=7&n=100
 //   (W<l>: rows of layer l's W (in, out) separated by ";"; out: output activation, empty = same
-//   as act; step: how many steps of the walk are shown; n: "Run N steps")
+//   as act; ap.<param>: the hidden activation's parameters that differ from the default; step: how many steps of the walk are shown; n: "Run N steps")
 
 import {
+  buildParamControls,
   color,
   drawChart,
   el,
@@ -21,6 +22,8 @@ import {
   getJSON,
   markInvalid,
   onLangChange,
+  paramsFromQuery,
+  paramsToQuery,
   postJSON,
   readQuery,
   t,
@@ -51,7 +54,10 @@ function toQuery() {
   net.layers.forEach((layer, k) => {
     q.push([`W${k + 1}`, layer.W.map((row) => row.join(",")).join(";")], [`b${k + 1}`, layer.b.join(",")]);
   });
-  q.push(["act", net.activation], ["out", net.output_activation || ""], ["loss", net.loss], ["lr", String(net.lr)]);
+  q.push(["act", net.activation]);
+  const actEntry = actByName.get(net.activation);
+  if (actEntry) q.push(...paramsToQuery(actEntry, net.activation_params || {}, "ap."));
+  q.push(["out", net.output_activation || ""], ["loss", net.loss], ["lr", String(net.lr)]);
   q.push(["step", String(state.step)], ["n", String(state.n)]);
   writeQuery(q);
 }
@@ -76,6 +82,7 @@ function fromQuery(catalog) {
   });
   const names = (list) => new Set(list.map((e) => e.name));
   if (names(catalog.activations).has(q.get("act"))) net.activation = q.get("act");
+  net.activation_params = paramsFromQuery(actByName.get(net.activation), q, "ap.");
   if (q.get("out") === "" || names(catalog.activations).has(q.get("out"))) net.output_activation = q.get("out") || null;
   if (names(catalog.losses).has(q.get("loss"))) net.loss = q.get("loss");
   if (q.get("y")) {
@@ -196,10 +203,24 @@ function buildSelects(catalog) {
 }
 
 let catalog = null;
+const actByName = new Map();
+
+// The hidden activation's parameters (e.g. leaky_relu's negative_slope) from the catalog.
+function buildActParams() {
+  const box = $("bp-act-params");
+  box.replaceChildren();
+  const entry = actByName.get(state.net.activation);
+  if (!entry || !entry.params.length) return;
+  const ctl = buildParamControls(box, "activations", entry, {
+    values: state.net.activation_params || {},
+    onCommit: () => { state.net.activation_params = ctl.valid(); changed(); },
+  });
+}
 
 function buildAll() {
   buildPresets();
   buildSelects(catalog);
+  buildActParams();
   buildNumbers();
 }
 
@@ -225,6 +246,7 @@ function body(extra = {}) {
   const net = state.net;
   return {
     x: net.x, y: net.y, layers: net.layers, activation: net.activation,
+    activation_params: net.activation_params || {},
     output_activation: net.output_activation || null, loss: net.loss, lr: net.lr, ...extra,
   };
 }
@@ -473,9 +495,15 @@ function drawNotes() {
 
 async function init() {
   catalog = await getCatalog();
+  for (const a of catalog.activations) actByName.set(a.name, a);
   fromQuery(catalog);
   buildAll();
-  $("bp-activation").addEventListener("change", (e) => { state.net.activation = e.target.value; changed(); });
+  $("bp-activation").addEventListener("change", (e) => {
+    state.net.activation = e.target.value;
+    state.net.activation_params = {};
+    buildActParams();
+    changed();
+  });
   $("bp-output-activation").addEventListener("change", (e) => { state.net.output_activation = e.target.value || null; changed(); });
   $("bp-loss").addEventListener("change", (e) => {
     state.net.loss = e.target.value;
