@@ -21,6 +21,7 @@ from app.jsonsafe import SafeJSONResponse
 from app.schemas.common import MessageError, ValidationErrorBody
 from app.schemas.labs import (
     ActivationCurve,
+    BackpropNotesResponse,
     BackpropRequest,
     BackpropResponse,
     ContourRequest,
@@ -340,26 +341,47 @@ def backprop(body: BackpropRequest) -> Response:
     """Forward pass ``z_l = a_{l−1} @ W_l + b_l``, ``a_l = f(z_l)`` (``W (in, out)``), the loss,
     the backward pass ``delta_l = ∂L/∂z_l``, ``dW_l = outer(a_{l−1}, delta_l)``,
     ``db_l = delta_l``, and the weights after one SGD step ``W − lr·dW``. ``activation``
-    applies to the output layer too unless ``output_activation`` is given."""
+    applies to the output layer too unless ``output_activation`` is given. ``walk: true`` adds
+    ``steps`` (the same step one quantity at a time, formulas with numbers, finite-difference
+    checks); ``train_steps: N`` adds ``training`` (N updates: loss and every parameter)."""
     from core.activations import ACTIVATIONS
-    from core.labs.backprop import backprop_example
+    from core.labs.backprop import backprop_example, backprop_train, backprop_walk
     from core.losses import LOSSES
 
     # unknown names: 422 at body.loss / body.output_activation (not ".name")
     LOSSES.get(body.loss, "loss")
     if body.output_activation is not None:
         ACTIVATIONS.get(body.output_activation, "output_activation")
-    result = backprop_example(
-        body.x,
-        body.y,
-        [{"W": layer.W, "b": layer.b} for layer in body.layers],
-        activation=body.activation,
-        loss=body.loss,
-        lr=body.lr,
-        output_activation=body.output_activation,
-        activation_params=body.activation_params,
-    )
+    kwargs: dict[str, Any] = {
+        "activation": body.activation,
+        "loss": body.loss,
+        "lr": body.lr,
+        "output_activation": body.output_activation,
+        "activation_params": body.activation_params,
+    }
+    layers = [{"W": layer.W, "b": layer.b} for layer in body.layers]
+    if body.walk:
+        result = backprop_walk(body.x, body.y, layers, **kwargs)
+    else:
+        result = backprop_example(body.x, body.y, layers, **kwargs)
+    if body.train_steps != 0:  # out of range raises at body.train_steps
+        result["training"] = backprop_train(body.x, body.y, layers, body.train_steps, **kwargs)
     return SafeJSONResponse(result)
+
+
+@router.get(
+    "/api/labs/backprop/notes",
+    summary="The notes' 2-2-1 backprop example as printed vs the exact values",
+    response_model=BackpropNotesResponse,
+)
+def backprop_notes() -> Response:
+    """Every number the notes print for their 2-2-1 worked example (source file and line), the
+    engine's exact value, whether the printed one is the exact one rounded to its decimals, and
+    the notes' slip where it is not (σ(2.4) written 0.9084 and what it carries into; the W₁
+    update using δ₁ᵀX (out, in) on a W₁ stored (in, out); …)."""
+    from core.labs.backprop_notes import notes_comparison
+
+    return SafeJSONResponse(notes_comparison())
 
 
 @router.post(

@@ -39,6 +39,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("normalization", "Normalization lab", "/labs/normalization"),
     NavItem("optimizers", "Optimizers lab", "/labs/optimizers"),
     NavItem("blocks", "Building blocks lab", "/labs/blocks"),
+    NavItem("backprop", "Backprop lab", "/labs/backprop"),
 )
 
 # Gradients-lab presets: the classic pairs, column A vs column B. Names refer to the catalog
@@ -275,4 +276,26 @@ def lab_blocks(request: Request) -> HTMLResponse:
         request,
         "labs/blocks.html",
         {"active": "blocks", "title": "Building blocks lab"},
+    )
+
+
+@router.get("/labs/backprop", response_class=HTMLResponse)
+def lab_backprop(request: Request) -> HTMLResponse:
+    from core.labs import backprop as bp
+
+    # The presets and the input limits are the engine's (the page validates with them).
+    limits = {
+        "value_abs": bp.BACKPROP_MAX_ABS,
+        "lr": [0.0, bp.BACKPROP_MAX_LR],
+        "train_steps": [0, bp.BACKPROP_MAX_TRAIN_STEPS],
+    }
+    return render(
+        request,
+        "labs/backprop.html",
+        {
+            "active": "backprop",
+            "title": "Backprop lab",
+            "presets_json": json.dumps(bp.BACKPROP_PRESETS),
+            "limits_json": json.dumps(limits),
+        },
     )

@@ -421,9 +421,14 @@ class BackpropRequest(StrictModel):
         }
     )
 
-    x: list[float] = Field(description="One input example.")
-    y: list[float] = Field(description="Its target (cross_entropy: [class id]).")
-    layers: list[BackpropLayer] = Field(description="Dense layers, input to output.")
+    x: list[float] = Field(description="One input example (each number -1000 … 1000).")
+    y: list[float] = Field(
+        description="Its target (each -1000 … 1000; cross_entropy: [class id], 0 <= id < K)."
+    )
+    layers: list[BackpropLayer] = Field(
+        description="Dense layers, input to output (1 … 8 layers, 1 … 64 units each; every "
+        "weight and bias -1000 … 1000)."
+    )
     activation: str = Field(default="sigmoid", description="Applied to every layer.")
     activation_params: dict[str, Any] | None = None
     output_activation: str | None = Field(
@@ -431,6 +436,18 @@ class BackpropRequest(StrictModel):
     )
     loss: str = Field(default="half_mse", description="Loss name from the catalog.")
     lr: float = Field(default=0.1, description="SGD step size (0 … 10).")
+    walk: bool = Field(
+        default=False,
+        description="Also return `steps`: every quantity of the training step, one at a time, "
+        "as its formula with the numbers substituted, and a finite-difference check beside "
+        "every gradient (networks with at most 200 parameters).",
+    )
+    train_steps: int = Field(
+        default=0,
+        description="Also return `training`: the same network trained for this many SGD "
+        "updates on the one example (0 … 1000; 0: no training; networks with at most 200 "
+        "parameters).",
+    )
 
 
 class ForwardStep(BaseModel):
@@ -449,6 +466,62 @@ class UpdatedLayer(BaseModel):
     b: list[float | None]
 
 
+class WalkOperand(BaseModel):
+    symbol: str
+    value: float | None
+    text: str = Field(description="The value as printed in `substituted`.")
+
+
+class WalkHighlight(BaseModel):
+    nodes: list[list[int]] = Field(
+        description="[layer, unit] of the graph (layer 0: inputs, L + 1: the loss)."
+    )
+    edges: list[list[int]] = Field(
+        description="[layer, in unit, out unit]: the weight W_layer[in, out]."
+    )
+
+
+class FiniteDifference(BaseModel):
+    analytic: float | None = Field(description="The backward pass's gradient.")
+    numeric: float | None = Field(description="(L(θ + h) − L(θ − h)) / 2h.")
+    rel_error: float | None = Field(
+        description="|analytic − numeric| / max(|analytic|, |numeric|) (0 when both are 0)."
+    )
+    h: float
+    numeric_text: str
+    rel_error_text: str
+
+
+class WalkStep(BaseModel):
+    phase: str = Field(description="forward, loss, backward or update.")
+    kind: str = Field(description="z, a, p (softmax), loss, delta, dW, db, W or b.")
+    symbol: str = Field(examples=["δ₂"])
+    relation: str = Field(description="'=' or '←' (an update).")
+    formula: str = Field(description="Symbolic right-hand side.", examples=["(ŷ − y)·σ′(z₂)"])
+    substituted: str = Field(
+        description="The formula with this example's numbers.",
+        examples=["(0.76574 − 0.5)·0.17938"],
+    )
+    value: float | None
+    value_text: str = Field(examples=["0.04767"])
+    operands: list[WalkOperand]
+    detail: list[str] = Field(description="Derivation lines, e.g. σ′(z₂) = ŷ·(1 − ŷ) = …")
+    highlight: WalkHighlight
+    check: FiniteDifference | None = Field(description="Gradient steps (dW, db) only.")
+
+
+class TrainedParam(BaseModel):
+    name: str = Field(examples=["layers[0].W[1][0]"])
+    symbol: str = Field(examples=["W₁[2,1]"])
+    values: list[float | None] = Field(description="Before each update and after the last.")
+
+
+class BackpropTraining(BaseModel):
+    loss: list[float | None] = Field(description="Loss before each update and after the last.")
+    params: list[TrainedParam]
+    diverged: int | None = Field(description="First step whose loss is not finite, or null.")
+
+
 class BackpropResponse(BaseModel):
     input: list[float]
     forward: list[ForwardStep]
@@ -457,6 +530,33 @@ class BackpropResponse(BaseModel):
     dL_da: list[float | None]
     backward: list[BackwardStep]
     updated: list[UpdatedLayer]
+    steps: list[WalkStep] | None = Field(default=None, description="With `walk: true`.")
+    training: BackpropTraining | None = Field(default=None, description="With `train_steps`.")
+
+
+class NotesEntry(BaseModel):
+    index: list[int]
+    printed: str = Field(description="As printed in the notes.")
+    decimals: int
+    exact: float
+    exact_rounded: str = Field(description="The exact value rounded to the printed decimals.")
+    exact_text: str = Field(description="The exact value as the walk prints numbers.")
+    agrees: bool = Field(description="|exact − printed| <= ½·10^−decimals.")
+    slip: str | None = Field(description="Key of `slips` naming the notes' slip, or null.")
+
+
+class NotesRow(BaseModel):
+    id: str
+    quantity: str
+    line: int = Field(description="Line of the notes' file.")
+    entries: list[NotesEntry]
+
+
+class BackpropNotesResponse(BaseModel):
+    source: str
+    example: dict[str, Any]
+    slips: dict[str, str]
+    rows: list[NotesRow]
 
 
 class EwaRequest(StrictModel):

@@ -3,7 +3,8 @@
 - :mod:`core.labs.depth`: gradient/activation statistics of a deep MLP at initialisation.
 - :mod:`core.labs.trajectories`: optimizer paths on 2-D test functions (``TEST_FUNCTIONS``).
 - :mod:`core.labs.sparsity`: exact regularization paths and the 2-D penalty geometry.
-- :mod:`core.labs.backprop`: one training step of a small network, every number shown.
+- :mod:`core.labs.backprop`: one training step of a small network, every number shown (and
+  :mod:`core.labs.backprop_notes`: the notes' printed 2-2-1 numbers vs the exact ones).
 - :mod:`core.labs.input_scaling`: a linear model's loss surface and gradient-descent path with
   unscaled, min-max and z-scored inputs.
 - :mod:`core.labs.blocks`: activation profiles, softmax, loss curves, parameter counts and
