@@ -311,6 +311,37 @@ def first_chart(page: Page, url: str) -> tuple[float, str]:
     return page.evaluate("() => [window.__firstChart, window.__firstChartId || '?']")
 
 
+# Every page of the app: cold (new browser context) and warm (reloaded) navigation -> first
+# Plotly chart with data, and the bytes of the cold load (issue 10's page-load figures).
+LAB_PAGES = (
+    "/labs/gradients", "/labs/schedules", "/labs/sparsity", "/labs/search",
+    "/labs/normalization", "/labs/optimizers", "/labs/backprop", "/labs/blocks",
+    "/labs/generalization", "/labs/batch-size",
+)
+
+
+def bench_pages(browser: Any, base: str) -> list[str]:
+    out = [f"{'page':<24}{'cold first chart':>18}{'warm first chart':>18}{'cold bytes':>14}"]
+    for url in LAB_PAGES:
+        if httpx.get(base + url).status_code != 200:
+            continue  # not on this branch
+        context = browser.new_context(base_url=base, viewport={"width": 1280, "height": 800})
+        context.add_init_script(FIRST_CHART_JS)
+        page = context.new_page()
+        traffic = Traffic(context, page)
+        try:
+            cold_ms, _ = first_chart(page, url)
+            page.wait_for_load_state("networkidle")
+            cold_bytes, _, _ = traffic.take()
+            warm_ms, _ = first_chart(page, url)
+            out.append(f"{url:<24}{cold_ms:>15.0f} ms{warm_ms:>15.0f} ms"
+                       f"{cold_bytes / 1024:>11.0f} KB")
+        except Exception as exc:  # a page that draws no chart without a click
+            out.append(f"{url:<24}  no chart within 30 s ({type(exc).__name__})")
+        context.close()
+    return out
+
+
 def heap_mb(cdp: Any) -> tuple[float, float]:
     """(JS heap used as found, JS heap used after a forced garbage collection) in MB."""
     def used() -> float:
@@ -328,12 +359,22 @@ def main() -> None:
     parser.add_argument("--every", type=float, default=10.0, help="heap sample interval (s)")
     parser.add_argument("--updates-seconds", type=float, default=10.0)
     parser.add_argument("--live-only", action="store_true", help="only the live-change figures")
+    parser.add_argument("--pages-only", action="store_true", help="only the per-page load figures")
     args = parser.parse_args()
 
     base, server, thread = start_server()
     print(f"server {base}  (OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']})")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        print()
+        print("page loads (1280×800, navigation -> first chart with data):")
+        for line in bench_pages(browser, base):
+            print(line)
+        if args.pages_only:
+            browser.close()
+            server.should_exit = True
+            thread.join(timeout=10)
+            return
         live = bench_live(browser, base)
         print()
         print("live changes (issue 9):")
