@@ -38,6 +38,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("search", "Search lab", "/labs/search"),
     NavItem("normalization", "Normalization lab", "/labs/normalization"),
     NavItem("optimizers", "Optimizers lab", "/labs/optimizers"),
+    NavItem("generalization", "Generalization lab", "/labs/generalization"),
 )
 
 # Gradients-lab presets: the classic pairs, column A vs column B. Names refer to the catalog
@@ -265,4 +266,25 @@ def lab_optimizers(request: Request) -> HTMLResponse:
         request,
         "labs/optimizers.html",
         {"active": "optimizers", "title": "Optimizers lab"},
+    )
+
+
+# Presets of /labs/generalization (URL ?preset=...; the configs live in
+# static/js/labs/generalization.js, the labels are the i18n messages "gen.preset.<id>") and the
+# hidden widths of its capacity sweep (hidden [w, w], one run each, trained in parallel).
+GENERALIZATION_PRESETS: tuple[str, ...] = ("few_samples", "wide_deep", "noisy")
+CAPACITY_WIDTHS: tuple[int, ...] = (1, 2, 4, 8, 32, 256)
+
+
+@router.get("/labs/generalization", response_class=HTMLResponse)
+def lab_generalization(request: Request) -> HTMLResponse:
+    return render(
+        request,
+        "labs/generalization.html",
+        {
+            "active": "generalization",
+            "title": "Generalization lab",
+            "presets": GENERALIZATION_PRESETS,
+            "widths": list(CAPACITY_WIDTHS),
+        },
     )
