@@ -39,6 +39,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("normalization", "Normalization lab", "/labs/normalization"),
     NavItem("optimizers", "Optimizers lab", "/labs/optimizers"),
     NavItem("generalization", "Generalization lab", "/labs/generalization"),
+    NavItem("batch_size", "Batch-size lab", "/labs/batch-size"),
 )
 
 # Gradients-lab presets: the classic pairs, column A vs column B. Names refer to the catalog
@@ -286,5 +287,26 @@ def lab_generalization(request: Request) -> HTMLResponse:
             "title": "Generalization lab",
             "presets": GENERALIZATION_PRESETS,
             "widths": list(CAPACITY_WIDTHS),
+        },
+    )
+
+
+# Presets of /labs/batch-size (URL ?preset=...): the same learning rate for every batch size, or
+# the linear scaling rule lr ∝ batch (values in static/js/labs/batch_size.js), and the batch sizes
+# it compares ("full": the whole training split, batch_size = dataset.n).
+BATCH_SIZE_PRESETS: tuple[str, ...] = ("same_lr", "linear_scaling")
+BATCH_SIZES: tuple[str, ...] = ("1", "8", "32", "128", "full")
+
+
+@router.get("/labs/batch-size", response_class=HTMLResponse)
+def lab_batch_size(request: Request) -> HTMLResponse:
+    return render(
+        request,
+        "labs/batch_size.html",
+        {
+            "active": "batch_size",
+            "title": "Batch-size lab",
+            "presets": BATCH_SIZE_PRESETS,
+            "batches": list(BATCH_SIZES),
         },
     )
