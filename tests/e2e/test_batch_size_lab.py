@@ -21,7 +21,7 @@ pytestmark = pytest.mark.e2e
 def open_lab(page: Page, query: str = "") -> None:
     page.goto(f"/labs/batch-size{query}")
     expect(page.get_by_test_id("batch-size-lab")).to_have_attribute(
-        "data-ready", "true", timeout=180000
+        "data-ready", "true", timeout=300000
     )
     expect(page.get_by_test_id("batch-size-error")).to_be_hidden()
 

@@ -22,7 +22,7 @@ REMEDIES = ["none", "l2", "dropout", "early_stopping", "augment", "more_data"]
 def open_lab(page: Page, query: str = "") -> None:
     page.goto(f"/labs/generalization{query}")
     expect(page.get_by_test_id("generalization-lab")).to_have_attribute(
-        "data-ready", "true", timeout=120000
+        "data-ready", "true", timeout=300000
     )
     expect(page.get_by_test_id("generalization-error")).to_be_hidden()
 

@@ -203,7 +203,7 @@ function cmpDraw() {
     x, y, mode: "lines", name: `${batchLabel(run)}, lr ${fmt(run.lr, 4)}`, meta: run.key,
     line: { color: COLORS[i], width: 2 },
   });
-  const yaxis = { title: { text: t("bs.axis.val_loss") }, type: "log" };
+  const yaxis = { title: { text: t("bs.axis.val_loss") }, type: "log", dtick: 1 };
   drawChart($("chart-bs-updates"), cmp.runs.map((r, i) => line(r, i, r.steps, r.val)),
     { xaxis: { title: { text: t("bs.axis.updates") }, type: "log" }, yaxis });
   drawChart($("chart-bs-examples"), cmp.runs.map((r, i) => line(r, i, r.examples, r.val)),
@@ -245,12 +245,12 @@ function noiseDraw() {
       line: { color: "#222", dash: "dot" } },
   ], {
     xaxis: { title: { text: t("bs.batch") }, type: "log", tickvals: x },
-    yaxis: { title: { text: t("bs.noise.axis") }, type: "log" },
+    yaxis: { title: { text: t("bs.noise.axis") }, type: "log", dtick: 1 },
   });
   table($("noise-table"), [t("bs.batch"), t("bs.noise.estimate"), "± 1 SE", t("bs.noise.exact"), t("bs.noise.ratio")],
     res.batch_sizes.map((b) => [b.batch_size === res.n_train ? `${t("bs.full")} (${b.batch_size})` : String(b.batch_size),
       b.variance, b.std_error, b.exact, b.noise_to_signal]));
-  $("noise-summary").textContent = `${t("bs.noise.at")} ${noise.key === "full" ? t("bs.full") : noise.key} · ${t("bs.noise.step")} ${res.step}`
+  $("noise-summary").textContent = `${t("bs.noise.measured_at")} ${noise.key === "full" ? t("bs.full") : `B = ${noise.key}`} · ${t("bs.noise.step")} ${res.step}`
     + ` · N = ${res.n_train} · ‖g‖² = ${fmt(res.full_grad_sq_norm)} · σ² = ${fmt(res.per_example_variance)} · K = ${res.samples}`;
 }
 
@@ -293,7 +293,7 @@ function bnDraw() {
     line: { color: [COLORS[0], COLORS[3]][i], width: 2 },
   })), {
     xaxis: { title: { text: t("bs.axis.updates") } },
-    yaxis: { title: { text: t("bs.axis.val_loss_eval") }, type: "log" },
+    yaxis: { title: { text: t("bs.axis.val_loss_eval") }, type: "log", dtick: 1 },
   });
 }
 
