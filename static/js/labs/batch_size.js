@@ -247,7 +247,7 @@ function noiseDraw() {
     xaxis: { title: { text: t("bs.batch") }, type: "log", tickvals: x },
     yaxis: { title: { text: t("bs.noise.axis") }, type: "log", dtick: 1 },
   });
-  table($("noise-table"), [t("bs.batch"), t("bs.noise.estimate"), "± 1 SE", t("bs.noise.exact"), t("bs.noise.ratio")],
+  table($("noise-table"), [t("bs.batch"), t("bs.noise.estimate"), "± 1 SE", t("bs.noise.exact_short"), t("bs.noise.ratio")],
     res.batch_sizes.map((b) => [b.batch_size === res.n_train ? `${t("bs.full")} (${b.batch_size})` : String(b.batch_size),
       b.variance, b.std_error, b.exact, b.noise_to_signal]));
   $("noise-summary").textContent = `${t("bs.noise.measured_at")} ${noise.key === "full" ? t("bs.full") : `B = ${noise.key}`} · ${t("bs.noise.step")} ${res.step}`

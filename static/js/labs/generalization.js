@@ -323,7 +323,7 @@ function remDraw() {
   drawChart($("chart-remedies-test"), [{
     type: "bar", x: done.map((r) => t(`gen.rem.${r.remedy}`)), y: done.map((r) => r.evals.test.accuracy),
     meta: done.map((r) => r.remedy), marker: { color: done.map((r) => COLORS[REMEDIES.indexOf(r.remedy)]) },
-    text: done.map((r) => fmt(r.evals.test.accuracy)), textposition: "auto", name: t("gen.rem.test_acc"),
+    text: done.map((r) => fmt(r.evals.test.accuracy)), textposition: "inside", textangle: 0, name: t("gen.rem.test_acc"),
   }], { yaxis: { title: { text: t("gen.rem.test_acc") }, range: [0, 1] }, showlegend: false });
   table($("remedies-table"), [t("gen.rem.remedy"), t("gen.rem.final_val"), t("gen.rem.test_loss"), t("gen.rem.test_acc"), t("gen.rem.status")],
     done.map((r) => [t(`gen.rem.${r.remedy}`), r.evals.val.loss, r.evals.test.loss, r.evals.test.accuracy,
