@@ -40,6 +40,8 @@ NAV: tuple[NavItem, ...] = (
     NavItem("optimizers", "Optimizers lab", "/labs/optimizers"),
     NavItem("blocks", "Building blocks lab", "/labs/blocks"),
     NavItem("backprop", "Backprop lab", "/labs/backprop"),
+    NavItem("generalization", "Generalization lab", "/labs/generalization"),
+    NavItem("batch_size", "Batch-size lab", "/labs/batch-size"),
 )
 
 # Gradients-lab presets: the classic pairs, column A vs column B. Names refer to the catalog
@@ -297,5 +299,47 @@ def lab_backprop(request: Request) -> HTMLResponse:
             "title": "Backprop lab",
             "presets_json": json.dumps(bp.BACKPROP_PRESETS),
             "limits_json": json.dumps(limits),
+        },
+    )
+
+
+# Presets of /labs/generalization (URL ?preset=...; the configs live in
+# static/js/labs/generalization.js, the labels are the i18n messages "gen.preset.<id>") and the
+# hidden widths of its capacity sweep (hidden [w, w], one run each, trained in parallel).
+GENERALIZATION_PRESETS: tuple[str, ...] = ("few_samples", "wide_deep", "noisy")
+CAPACITY_WIDTHS: tuple[int, ...] = (1, 2, 4, 8, 32, 256)
+
+
+@router.get("/labs/generalization", response_class=HTMLResponse)
+def lab_generalization(request: Request) -> HTMLResponse:
+    return render(
+        request,
+        "labs/generalization.html",
+        {
+            "active": "generalization",
+            "title": "Generalization lab",
+            "presets": GENERALIZATION_PRESETS,
+            "widths": list(CAPACITY_WIDTHS),
+        },
+    )
+
+
+# Presets of /labs/batch-size (URL ?preset=...): the same learning rate for every batch size, or
+# the linear scaling rule lr ∝ batch (values in static/js/labs/batch_size.js), and the batch sizes
+# it compares ("full": the whole training split, batch_size = dataset.n).
+BATCH_SIZE_PRESETS: tuple[str, ...] = ("same_lr", "linear_scaling")
+BATCH_SIZES: tuple[str, ...] = ("1", "8", "32", "128", "full")
+
+
+@router.get("/labs/batch-size", response_class=HTMLResponse)
+def lab_batch_size(request: Request) -> HTMLResponse:
+    return render(
+        request,
+        "labs/batch_size.html",
+        {
+            "active": "batch_size",
+            "title": "Batch-size lab",
+            "presets": BATCH_SIZE_PRESETS,
+            "batches": list(BATCH_SIZES),
         },
     )

@@ -37,6 +37,7 @@ from app.schemas.common import MessageError, ValidationErrorBody
 from app.schemas.runs import (
     Evaluation,
     EventLog,
+    GradientNoise,
     ImportBody,
     ResetRequest,
     RunConfig,
@@ -298,6 +299,41 @@ async def evaluate_run(session: Session) -> Any:
     regularisation penalty; accuracy is null for regression; ``test`` is absent when
     ``dataset.test_fraction`` is 0."""
     return SafeJSONResponse(await session.locked(session.run.evaluate))
+
+
+@router.get("/{run_id}/gradient-noise", response_model=GradientNoise, responses=ERRORS)
+async def gradient_noise(
+    session: Session,
+    batch_sizes: Annotated[str, Query(
+        description="Comma-separated batch sizes, 1 to 8 of them, each 1 <= b <= N (the "
+        "training rows; >= 2 with batch norm) or `full` (= N).",
+        examples=["1,8,32,128,full"])],
+    samples: Annotated[int, Query(
+        description="K: minibatches sampled per batch size, 2 <= K <= 2000. Requests "
+        "estimated above 5 s of work are refused with a 422 naming the largest K allowed.",
+        examples=[100])] = 100,
+) -> Any:
+    """The variance of the minibatch gradient around the full-batch gradient at the current
+    weights, per batch size: ``E‖g_B − g‖²`` estimated over K minibatches drawn uniformly
+    without replacement (the trainer's sampling), plus the sampling-theory value
+    ``(N − b)/(b (N − 1))·σ²`` where it applies (no batch norm). Computed on a copy of the model
+    in training mode without dropout or augmentation, with batches from a stream of its own
+    (seed, step): never changes the run, and the same step gives the same numbers."""
+    from core.labs.gradient_noise import check_samples, parse_batch_sizes
+    from core.labs.gradient_noise import gradient_noise as noise
+
+    def compute() -> dict[str, Any]:
+        run = session.run
+        check_samples(samples)
+        sizes = parse_batch_sizes(batch_sizes, len(run.dataset.x_train),
+                                  run.model.spec.batch_norm)
+        return noise(run, sizes, samples)
+
+    try:
+        result = await session.locked(compute)
+    except ConfigError as exc:
+        raise config_error_as_validation(exc, ("query",)) from None
+    return SafeJSONResponse(result)
 
 
 @router.post("/{run_id}/reset", response_model=RunDetail, responses=OWNER_ERRORS)

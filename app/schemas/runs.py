@@ -328,6 +328,37 @@ class Evaluation(BaseModel):
     test: SplitMetrics | None = Field(None, description="Absent when test_fraction is 0.")
 
 
+class GradientNoiseEntry(BaseModel):
+    batch_size: int = Field(description="b: training rows per sampled minibatch.", examples=[8])
+    variance: float | None = Field(
+        description="E‖g_B − g‖² estimated without bias: the mean of ‖g_Bk − g‖² over the "
+        "sampled batches (trace of the minibatch gradient's covariance; with batch norm the "
+        "mean squared distance to the full-batch gradient, bias included).",
+        examples=[0.012])
+    std_error: float | None = Field(
+        description="Standard error of `variance`: std(ddof=1) / √samples.", examples=[0.0004])
+    exact: float | None = Field(
+        description="(N − b) / (b (N − 1)) · σ² from the N per-example gradients (sampling "
+        "without replacement); null with batch norm, where it does not apply.",
+        examples=[0.0119])
+    noise_to_signal: float | None = Field(
+        description="variance / ‖g‖² (null when the full-batch gradient is 0).", examples=[0.8])
+
+
+class GradientNoise(BaseModel):
+    """Minibatch gradient noise at the run's current weights (``core/labs/gradient_noise.py``)."""
+
+    step: int = Field(description="Updates done: the weights measured.", examples=[200])
+    n_train: int = Field(description="N: training rows (the full batch).", examples=[160])
+    n_params: int = Field(description="P: parameters (length of a gradient).", examples=[51])
+    samples: int = Field(description="K: minibatches sampled per batch size.", examples=[200])
+    full_grad_sq_norm: float | None = Field(
+        description="‖g‖²: the full-batch gradient's squared norm.", examples=[0.015])
+    per_example_variance: float | None = Field(
+        description="σ² = (1/N) Σ‖g_i − g‖² (null with batch norm).", examples=[0.09])
+    batch_sizes: list[GradientNoiseEntry]
+
+
 class WeightsBody(StrictModel):
     """``layers[k]`` = ``{W (in, out), b, [gamma, beta, running_mean, running_var]}``."""
 
