@@ -194,3 +194,21 @@ def test_defaults_leave_the_largest_existing_flows_working(client: Any) -> None:
     # the depth lab's own work bound (depth x width^2 x n <= 4e9) is the larger allowed
     r = client.post("/api/labs/depth", json={"depth": 50, "width": 512, "n": 305})
     assert r.status_code == 200, r.text
+
+
+def test_websocket_step_capped_by_estimated_seconds(make_client: Callable[..., Any]) -> None:
+    client = make_client(max_request_seconds=2)
+    run = client.post("/api/runs", json=MID).json()
+    allowed = cost.max_steps(cost.shape_step_seconds(cost.shape_of(run["config"])), 2)
+    with client.websocket_connect(
+        f"/api/runs/{run['id']}/stream", headers=_bearer(run["owner_token"])
+    ) as ws:
+        assert ws.receive_json()["type"] == "state"
+        ws.send_json({"type": "step", "steps": allowed + 1})
+        while (reply := ws.receive_json())["type"] not in ("error", "ack"):
+            pass
+        assert reply["type"] == "error" and reply["of"] == "step"
+        (item,) = reply["detail"]
+        assert item["loc"] == ["steps"] and item["ctx"]["max_steps"] == allowed
+        assert item["ctx"]["limit_seconds"] == 2
+    assert client.get(f"/api/runs/{run['id']}").json()["step"] == 0
