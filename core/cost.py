@@ -19,7 +19,7 @@ refusing work by it never lets through what would take far longer than the limit
 ``L`` layers), by part of :func:`run_memory`:
 
 - ``parameters``: ``P`` x 4 (values, gradients, the update, the previous values for the
-  update ratio); ``optimizer``: ``P`` x (state buffers + 2 scratch vectors), e.g. Adam 4, SGD 3
+  update ratio); ``optimizer``: ``P`` x (state buffers + 2 scratch vectors), e.g. Adam 5, SGD 3
   (momentum's buffer exists only with momentum; counted anyway).
 - ``activations``: the training forward pass keeps, per unit and row, the pre-activation and
   the activation (plus a dropout mask, batch/layer-norm intermediates, a residual sum), for
@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 FLOPS = 1e10
@@ -257,7 +257,5 @@ def shape_of(config: Mapping[str, Any], event_bytes: int = 0, steps: int | None 
         event_bytes=event_bytes,
     )
     if steps is not None:
-        shape = RunShape(
-            **{**shape.__dict__, "history_rows": history_rows_after(steps, len(shape.widths))}
-        )
+        shape = replace(shape, history_rows=history_rows_after(steps, len(shape.widths)))
     return shape

@@ -105,13 +105,16 @@ def test_memory_budget_evicts_idle_runs_only(make_client: Callable[..., Any]) ->
 def test_memory_budget_never_evicts_another_clients_runs_503_with_retry_after(
     make_client: Callable[..., Any],
 ) -> None:
-    client = make_client(max_memory_mb=int(2.5 * _mb(MID)))
+    limit = int(2.5 * _mb(MID))
+    client = make_client(max_memory_mb=limit)
     alice = [client.post("/api/runs", json=MID).json() for _ in range(2)]
     client.cookies.clear()  # from here on: another client (no owner token)
     r = client.post("/api/runs", json=MID)
     assert r.status_code == 503, r.text
     assert int(r.headers["Retry-After"]) >= 1
-    assert "GRADPLAY_MAX_MEMORY_MB" in r.json()["detail"] and "MB" in r.json()["detail"]
+    detail = r.json()["detail"]
+    assert "GRADPLAY_MAX_MEMORY_MB" in detail and f"of {limit:,} MB" in detail
+    assert f"needs an estimated {_mb(MID):,.0f} MB" in detail
     r = client.post("/api/runs/import", json={"config": MID, "step": 0})
     assert r.status_code == 503 and "Retry-After" in r.headers
     token = alice[0]["owner_token"]
