@@ -45,10 +45,14 @@ def field_loc(field: str) -> list[str | int]:
 def config_error_items(
     exc: ConfigError, location: Sequence[str | int] = ("body",)
 ) -> list[dict[str, Any]]:
-    """The FastAPI-style error list for an engine ConfigError."""
-    return [
-        {"loc": [*location, *field_loc(exc.field)], "msg": exc.message, "type": "value_error"}
-    ]
+    """The FastAPI-style error list for an engine ConfigError (with ``ctx``, e.g. the numbers
+    of a budget refusal, when the error carries one: :class:`app.budgets.BudgetError`)."""
+    item: dict[str, Any] = {"loc": [*location, *field_loc(exc.field)], "msg": exc.message,
+                            "type": "value_error"}
+    ctx = getattr(exc, "ctx", None)
+    if ctx:
+        item["ctx"] = ctx
+    return [item]
 
 
 def config_error_as_validation(

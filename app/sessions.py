@@ -22,6 +22,11 @@ The :class:`RunManager` keeps at most ``max_runs`` sessions; idle ones expire af
 that evicts the client's own longest-idle run. When the server is full, a client with runs of
 its own makes room by evicting its longest-idle one; a client without runs gets
 :class:`ServerFullError` (503 + ``Retry-After``): another client's run is never evicted.
+
+Memory (:mod:`app.budgets`): each session reserves its run's estimated lifetime bytes
+(``reserved``); a run over ``max_run_mb`` is refused (422), and a new run that would take the
+sum over ``max_memory_mb`` first evicts its client's idle runs (least recently used), else
+:class:`app.budgets.MemoryFullError` (503 + ``Retry-After``).
 """
 
 from __future__ import annotations
@@ -37,12 +42,13 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from app.budgets import MemoryFullError, check_run_size, run_bytes
 from app.compression import gzip_bytes
 from app.jsonenc import dumps, records_json
 from app.owners import new_watch_token, same_token
 from app.settings import Settings
 from core.errors import RunStateError
-from core.trainer import Limits, Run
+from core.trainer import Limits, Run, resolve_config
 
 logger = logging.getLogger("gradplay")
 
@@ -77,6 +83,15 @@ sys.setswitchinterval(0.001)
 def slice_sizes(n: int) -> list[int]:
     """``n`` steps as slices of at most ``STEP_SLICE``."""
     return [min(STEP_SLICE, n - k) for k in range(0, n, STEP_SLICE)]
+
+
+def _changed_field(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    """The live-changeable field that changes a run's memory estimate (for the 422's loc)."""
+    if old["batch_size"] != new["batch_size"]:
+        return "batch_size"
+    if old["model"]["dropout"] != new["model"]["dropout"]:
+        return "dropout"
+    return "optimizer" if old["optimizer"] != new["optimizer"] else ""
 
 
 class ServerFullError(Exception):
@@ -159,6 +174,7 @@ class RunSession:
         self._seconds_per_step = 1e-4  # running estimate (CPU time) for unlimited speed
         self._budget_scale = 1.0  # share of the unlimited budget that keeps the frame rate
         self.closed = threading.Event()  # deleted or shut down: training requests stop
+        self.reserved = 0  # estimated bytes of the run (app.budgets), set by the manager
 
     # ------------------------------------------------------------------ state
     def touch(self) -> None:
@@ -350,6 +366,7 @@ class RunSession:
 
     async def apply_patch(self, patch: Mapping[str, Any]) -> dict[str, Any]:
         config = await self.locked(self.run.apply_patch, patch)
+        self.reserved = run_bytes(config, self.run.event_bytes)
         self._wake.set()
         self.broadcast({"type": "config", "config": config, "step": self.run.step_count,
                         "event": self.run.events[-1]})
@@ -559,11 +576,32 @@ class RunManager:
         return secrets.token_urlsafe(24)  # 192 random bits
 
     async def create(self, config: Mapping[str, Any] | None, owner: str = "") -> RunSession:
-        await self.check_room(owner)
+        """A new session of ``owner``: the config is checked against ``max_run_mb`` (422) and
+        room made (or 503) before the run is built."""
+        need = self.check_size(resolve_config(config, self.limits))
+        await self.check_room(owner, need)
         run = await asyncio.get_running_loop().run_in_executor(
             self.executor, Run, config, self.limits
         )
-        return await self.add(run, owner)
+        return await self.add(run, owner, need)
+
+    def check_size(self, config: Mapping[str, Any], field: str = "") -> int:
+        """Estimated bytes of a resolved config; 422 (BudgetError at ``field``) over
+        ``max_run_mb``."""
+        return check_run_size(config, self.settings.max_run_mb, field)
+
+    def memory_used(self) -> int:
+        """Estimated bytes of every live run (their reservations)."""
+        return sum(s.reserved for s in self.sessions.values())
+
+    def _idle_own(self, owner: str) -> list[RunSession]:
+        """The owner's idle runs (not playing, not watched), least recently used first."""
+        return sorted((s for s in self.owned_by(owner) if not s.playing and not s.watchers),
+                      key=lambda s: s.last_access)
+
+    def _memory_full(self, need: int) -> MemoryFullError:
+        return MemoryFullError(need, self.memory_used(), self.settings.max_memory_mb,
+                               self.retry_after())
 
     def owned_by(self, owner: str) -> list[RunSession]:
         """The sessions of one client (owner token), compared in constant time."""
@@ -578,18 +616,31 @@ class RunManager:
         left = min(idle) + self.settings.run_ttl_seconds - time.monotonic()
         return max(1, int(left) + 1)
 
-    async def check_room(self, owner: str) -> None:
-        """Raise :class:`ServerFullError` when a new run of ``owner`` could not be added (so
-        nothing is built in vain)."""
+    async def check_room(self, owner: str, need: int = 0) -> None:
+        """Raise :class:`ServerFullError` or :class:`MemoryFullError` when a new run of
+        ``owner`` needing ``need`` bytes could not be added (so nothing is built in vain)."""
         await self.expire()
         if len(self.sessions) >= self.settings.max_runs and not self.owned_by(owner):
             raise ServerFullError(self.settings.max_runs, self.retry_after())
+        freeable = sum(s.reserved for s in self._idle_own(owner))
+        if self.memory_used() - freeable + need > self.settings.max_memory_mb * 2**20:
+            raise self._memory_full(need)
 
-    async def add(self, run: Run, owner: str = "") -> RunSession:
-        """Keep ``run`` as a new session of ``owner``, evicting only the owner's own runs
-        (longest idle first, playing ones last) to stay within the per-client quota and the
-        server's bound."""
+    async def add(self, run: Run, owner: str = "", need: int | None = None) -> RunSession:
+        """Keep ``run`` (estimated ``need`` bytes; None: from its config) as a new session of
+        ``owner``, evicting only the owner's own runs (longest idle first, playing ones last)
+        to stay within the per-client quota and the server's bound, and the owner's idle runs
+        (least recently used first) to stay within the memory budget."""
         await self.expire()
+        if need is None:
+            need = run_bytes(run.config, run.event_bytes)
+        limit = self.settings.max_memory_mb * 2**20
+        for victim in self._idle_own(owner):
+            if self.memory_used() + need <= limit:
+                break
+            await self.delete(victim.id)
+        if self.memory_used() + need > limit:
+            raise self._memory_full(need)
         own = self.owned_by(owner)
         while own and (len(own) >= self.settings.max_runs_per_client
                        or len(self.sessions) >= self.settings.max_runs):
@@ -600,6 +651,8 @@ class RunManager:
             raise ServerFullError(self.settings.max_runs, self.retry_after())
         session = RunSession(self.new_id(), run, self.play_counts, self.executor,
                              self.play_executor, owner=owner)
+        session.reserved = need
+        run.config_check = lambda cfg: self.check_size(cfg, _changed_field(run.config, cfg))
         self.sessions[session.id] = session
         return session
 
@@ -633,6 +686,12 @@ class RunManager:
         for run_id, session in list(self.sessions.items()):
             if session.last_access < cutoff and not session.watchers and not session.playing:
                 await self.delete(run_id)
+
+    def stop_training(self) -> None:
+        """Make every training request stop at its next slice (thread-safe, sync: for a
+        shutdown hook that runs before the lifespan exit, e.g. on SIGTERM)."""
+        for session in list(self.sessions.values()):
+            session.closed.set()
 
     async def close_all(self) -> None:
         for run_id in list(self.sessions):

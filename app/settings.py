@@ -49,7 +49,11 @@ max_import_steps         200000    steps an imported run may be replayed to
 max_import_bytes         16 MiB    decompressed bytes of a gzip import body (16777216)
 max_events               10000     events (live changes, weights edits) per run log
 max_event_bytes          16 MiB    bytes of one run's event log (16777216; compact JSON)
-max_request_seconds      300       estimated seconds of training one import may replay
+max_request_seconds      300       estimated seconds of training one request may do
+                                   (POST .../step, an import's replay, the depth lab)
+max_run_mb               1024      estimated memory of one run (MB; else 422)
+max_memory_mb            8192      estimated memory of all runs (MB; a new run evicts its
+                                   client's idle runs, else 503)
 request_timeout_seconds  30        seconds a request's headers, then its body, may take
 training_threads         2         worker threads shared by all training (GIL-bound)
 search_workers           (cores)   trial worker processes the server starts for searches;
@@ -154,6 +158,8 @@ class Settings:
     max_events: int = 10000
     max_event_bytes: int = 16777216
     max_request_seconds: int = 300
+    max_run_mb: int = 1024
+    max_memory_mb: int = 8192
     request_timeout_seconds: int = 30
     training_threads: int = 2
     search_workers: int = field(default_factory=lambda: os.cpu_count() or 1)

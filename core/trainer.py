@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -830,6 +830,8 @@ class Run:
         if "augment" in patch:
             new_cfg["augment"] = resolve_augment(patch["augment"], new_cfg["augment"], new_cfg)
         _check_batch_norm_batch(new_cfg)
+        if self.config_check is not None:  # e.g. the server's memory budget
+            self.config_check(new_cfg)
         event = {"step": self.step_count, "patch": copy.deepcopy(dict(patch))}
         size = self._check_event_room(event)
 
@@ -926,6 +928,10 @@ class Run:
         """The config at step 0 (before any logged live change)."""
         return self._initial_config
 
+    config_check: Callable[[Mapping[str, Any]], None] | None = None
+    """Called with the would-be config of every live change before it is applied; raises
+    ConfigError to refuse it (the server's per-run memory budget, :mod:`app.budgets`)."""
+
     def estimated_step_seconds(self) -> float:
         """Rough seconds per training step of this run as configured (:mod:`core.cost`)."""
         return cost.step_seconds(self.model.n_weights, self.batch_size,
@@ -939,6 +945,7 @@ class Run:
         steps: int,
         limits: Limits | None = None,
         max_seconds: float | None = None,
+        config_check: Callable[[Mapping[str, Any]], None] | None = None,
     ) -> Run:
         """Rebuild a run from its config and event log and train it to ``steps`` updates
         (refused up front when :meth:`estimated_step_seconds` times ``steps`` exceeds
@@ -952,6 +959,7 @@ class Run:
             run = cls(config, limits)
         except ConfigError as exc:
             raise ConfigError(join_field("config", exc.field), exc.message) from None
+        run.config_check = config_check
         if max_seconds is not None:
             estimate = run.estimated_step_seconds() * steps
             if estimate > max_seconds:

@@ -16,6 +16,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.responses import Response
 
+from app.budgets import check_request_seconds
 from app.errors import config_error_as_validation, parse_error_text
 from app.jsonsafe import SafeJSONResponse
 from app.schemas.common import MessageError, ValidationErrorBody
@@ -214,12 +215,20 @@ def depth(body: DepthRequest, request: Request) -> Response:
     the output layer): the gradient norm ``‖∂L/∂W‖``, activation mean/std, the share of
     saturated (sigmoid/tanh) or dead (ReLU) units, and histograms of the activations and of
     ``∂L/∂W``. Shows vanishing/exploding gradients, and what initialisation, batch norm, layer
-    norm and residual connections do about them."""
+    norm and residual connections do about them.
+
+    Work whose estimated time (``core.cost.depth_lab_seconds``) exceeds
+    ``max_request_seconds`` answers 422 at ``n`` naming the estimate, the limit and the largest
+    allowed ``n`` (``ctx``: ``estimate_seconds``, ``limit_seconds``, ``max_n``)."""
+    from core.cost import depth_lab_seconds
     from core.labs.depth import depth_profile
 
     settings: Settings = request.app.state.settings
     if body.width > settings.max_units:
         raise ConfigError("width", f"must be an integer with 1 <= x <= {settings.max_units}")
+    per_row = depth_lab_seconds(body.depth, body.width, body.n) / body.n
+    check_request_seconds(per_row, body.n, settings.max_request_seconds, "n",
+                          what="one pass over", unit="rows")
     result = depth_profile(
         depth=body.depth,
         width=body.width,

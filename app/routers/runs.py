@@ -20,6 +20,7 @@ import numpy as np
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
 
 from app import figures
+from app.budgets import MemoryFullError, check_request_seconds
 from app.compression import GZIP_LEVEL, wants_gzip
 from app.errors import config_error_as_validation
 from app.jsonsafe import SafeJSONResponse
@@ -50,10 +51,12 @@ from app.schemas.runs import (
     WeightsBody,
 )
 from app.sessions import STEP_SLICE, RunManager, RunSession, ServerFullError
+from core.cost import shape_of, shape_step_seconds
 from core.errors import ConfigError
 from core.export_pytorch import pytorch_script
 from core.history import ALL_FIELDS, LAYER_FIELDS, SCALAR_FIELDS, history_digest
-from core.trainer import Run
+from core.registry import join_field
+from core.trainer import Run, resolve_config
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
@@ -70,8 +73,12 @@ OWNER_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 CREATE_ERRORS: dict[int | str, dict[str, Any]] = {
     **ERRORS,
-    503: {"model": MessageError, "description": "The server is full (GRADPLAY_MAX_RUNS) and "
-          "the client owns no run to give up; see the Retry-After header."},
+    422: {"model": ValidationErrorBody, "description": "Invalid input (field and range named), "
+          "or a run whose estimated memory exceeds GRADPLAY_MAX_RUN_MB (`ctx`: estimate_mb, "
+          "limit_mb)."},
+    503: {"model": MessageError, "description": "The server is full (GRADPLAY_MAX_RUNS) or its "
+          "memory budget (GRADPLAY_MAX_MEMORY_MB) is, and the client owns no idle run to give "
+          "up; see the Retry-After header."},
 }
 
 
@@ -126,7 +133,7 @@ def _created(request: Request, session: RunSession, body: dict[str, Any]) -> Saf
     return response
 
 
-def _server_full(exc: ServerFullError) -> HTTPException:
+def _server_full(exc: ServerFullError | MemoryFullError) -> HTTPException:
     return HTTPException(status_code=503, detail=str(exc),
                          headers={"Retry-After": str(exc.retry_after)})
 
@@ -144,11 +151,16 @@ async def create_run(
     A client that sends its owner token (``Authorization: Bearer``, or the cookie) keeps it:
     the new run is one more of its runs. Beyond ``max_runs_per_client`` runs, the client's own
     longest-idle run is evicted; when the server is full (``max_runs``) and the client has no
-    run to give up, 503 with ``Retry-After``."""
+    run to give up, 503 with ``Retry-After``.
+
+    Budgets (``app.budgets``): a run whose estimated memory exceeds ``max_run_mb`` answers 422
+    at ``["body"]`` (``ctx``: ``estimate_mb``, ``limit_mb``, ``parts_mb``); a run that would
+    take the server's runs over ``max_memory_mb`` first evicts the client's idle runs (least
+    recently used), else 503 with ``Retry-After``."""
     raw = config.model_dump(exclude_unset=True) if config is not None else {}
     try:
         session = await manager(request).create(raw, _owner_token(request, caller))
-    except ServerFullError as exc:
+    except (ServerFullError, MemoryFullError) as exc:
         raise _server_full(exc) from None
     return _created(request, session, {"id": session.id, "status": session.status, "step": 0,
                                        "config": session.run.config})
@@ -171,7 +183,8 @@ async def import_run(
     """Replay an export (config + event log up to ``step``); bit-for-bit reproducible.
 
     An import whose replay is estimated (``core.cost``) to take longer than
-    ``max_request_seconds`` is refused with a 422 naming the estimate.
+    ``max_request_seconds`` is refused with a 422 at ``step`` naming the estimate; a config
+    over ``max_run_mb`` with a 422 at ``config`` (``ctx`` as for ``POST /api/runs``).
     If the export carries its ``history``, the replay is compared with it value for value;
     if it carries ``history_sha256``, the replay's history must have that digest. A mismatch
     is a 422 naming the field. The body may be gzip-compressed (``Content-Encoding: gzip``):
@@ -183,13 +196,22 @@ async def import_run(
         raise ConfigError("step", f"must be <= {request.app.state.settings.max_import_steps}")
     owner = _owner_token(request, caller)
     try:
-        await mgr.check_room(owner)
-    except ServerFullError as exc:
+        resolved = resolve_config(body.config, mgr.limits)
+    except ConfigError as exc:
+        raise ConfigError(join_field("config", exc.field), exc.message) from None
+    need = mgr.check_size(resolved, "config")
+    check_request_seconds(shape_step_seconds(shape_of(resolved)), body.step,
+                          request.app.state.settings.max_request_seconds, "step",
+                          what="replaying")
+    try:
+        await mgr.check_room(owner, need)
+    except (ServerFullError, MemoryFullError) as exc:
         raise _server_full(exc) from None
 
     def replay() -> Run:
         return Run.replay(body.config, body.events, body.step, mgr.limits,
-                          max_seconds=request.app.state.settings.max_request_seconds)
+                          max_seconds=request.app.state.settings.max_request_seconds,
+                          config_check=lambda cfg: mgr.check_size(cfg, "config"))
 
     run = await asyncio.get_running_loop().run_in_executor(mgr.executor, replay)
     if body.history is not None:
@@ -200,7 +222,7 @@ async def import_run(
         raise ConfigError("history_sha256", "does not match the replay of config and events")
     try:
         session = await mgr.add(run, owner)
-    except ServerFullError as exc:
+    except (ServerFullError, MemoryFullError) as exc:
         raise _server_full(exc) from None
     verified = body.history is not None or body.history_sha256 is not None
     return _created(request, session, {
@@ -258,11 +280,18 @@ async def step_run(
     longer).
 
     Long requests are encoded straight from the run's history rows, so the response costs
-    little more than the training itself."""
+    little more than the training itself.
+
+    Steps whose estimated time (``core.cost``) exceeds ``max_request_seconds`` answer 422 at
+    ``steps`` naming the estimate, the limit and the largest allowed ``steps`` (``ctx``:
+    ``estimate_seconds``, ``limit_seconds``, ``max_steps``)."""
     steps = body.steps if body is not None else 1
-    limit = request.app.state.settings.max_steps_per_request
+    settings = request.app.state.settings
+    limit = settings.max_steps_per_request
     if steps > limit:
         raise ConfigError("steps", f"must be an integer with 1 <= x <= {limit}")
+    check_request_seconds(session.run.estimated_step_seconds(), steps,
+                          settings.max_request_seconds)
     cancel = threading.Event()  # set when the client goes away: training stops
     watch = asyncio.create_task(_cancel_on_disconnect(request, cancel))
     try:
@@ -275,6 +304,9 @@ async def step_run(
         gzip = wants_gzip(request.scope, request.headers.get("accept-encoding", ""))
         content = await session.step_body(steps, GZIP_LEVEL if gzip else None, cancel)
     finally:
+        # also when this request is cancelled (e.g. uvicorn's graceful-shutdown timeout): the
+        # training thread must not go on alone
+        cancel.set()
         watch.cancel()
     # Compressed here (off the event loop): the GZip middleware passes responses with a
     # Content-Encoding through. Otherwise it may compress the body itself (and adds the Vary

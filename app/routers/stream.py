@@ -43,6 +43,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.encoders import jsonable_encoder
 from pydantic import ValidationError
 
+from app.budgets import check_request_seconds
 from app.errors import config_error_items, parse_error_text
 from app.jsonsafe import dumps
 from app.owners import caller_from
@@ -123,7 +124,8 @@ async def stream(ws: WebSocket, run_id: str) -> None:
                                         f"{settings.max_body_bytes} bytes, as for request bodies")
             else:
                 reply = await _handle(session, text, settings.max_steps_per_request,
-                                      read_only=role != "owner")
+                                      read_only=role != "owner",
+                                      max_seconds=settings.max_request_seconds)
             if reply is not None:
                 watcher.push_message(reply)
     except WebSocketDisconnect:
@@ -141,10 +143,12 @@ def _error(command: str, detail: Any) -> dict[str, Any]:
 
 
 async def _handle(
-    session: RunSession, text: str, max_steps: int, read_only: bool = False
+    session: RunSession, text: str, max_steps: int, read_only: bool = False,
+    max_seconds: int | None = None,
 ) -> dict[str, Any] | None:
     """Run one client command; returns the ack or error for this client. ``read_only`` (a
-    watch-token connection): only :data:`READ_COMMANDS`."""
+    watch-token connection): only :data:`READ_COMMANDS`. A ``step`` whose estimated time
+    exceeds ``max_seconds`` (``GRADPLAY_MAX_REQUEST_SECONDS``) is refused like HTTP's 422."""
     try:
         message = json.loads(text)
     except json.JSONDecodeError:
@@ -167,6 +171,8 @@ async def _handle(
             steps = message.get("steps", 1)
             if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= max_steps:
                 return _error(command, f"steps must be an integer with 1 <= x <= {max_steps}")
+            if max_seconds is not None:
+                check_request_seconds(session.run.estimated_step_seconds(), steps, max_seconds)
             await session.advance(steps)
             await session.send_snapshot()
             return {"type": "ack", "of": command, "step": session.run.step_count}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import UnionType
 from typing import Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 def _integral_field(annotation: Any) -> str | None:
@@ -64,6 +64,11 @@ class ErrorItem(BaseModel):
     loc: list[str | int]
     msg: str
     type: str
+    ctx: dict[str, Any] | None = Field(
+        default=None,
+        description="Budget refusals (issue 16): the numbers, e.g. estimate_mb and limit_mb, or "
+        "estimate_seconds, limit_seconds and max_steps.",
+    )
 
 
 class ValidationErrorBody(BaseModel):
