@@ -137,6 +137,8 @@ function predictBlock(q, body) {
     const btn = el("button", {
       type: "button", class: "q-choice", "data-testid": "q-choice", "data-index": String(i),
       "aria-pressed": choice === i ? "true" : "false",
+      // the answer key, shown only on paper (print CSS) until a choice is made
+      "data-key": i === q.predict.correct ? "true" : "false",
     }, tx(c));
     if (choice !== undefined) {
       btn.disabled = true;
@@ -223,7 +225,7 @@ function renderQuestion(chapter, q) {
     toggle),
   tags, body);
   body.hidden = !isOpen;
-  if (isOpen) renderQuestionBody(q, body);
+  renderQuestionBody(q, body); // built for closed questions too: printing shows every answer
   toggle.addEventListener("click", () => {
     const open = body.hidden;
     body.hidden = !open;
@@ -231,7 +233,6 @@ function renderQuestion(chapter, q) {
     if (open) {
       state.open.add(q.id);
       state.last = q.id;
-      if (!body.childElementCount) renderQuestionBody(q, body);
     } else {
       state.open.delete(q.id);
     }
@@ -302,14 +303,6 @@ $("q-reset-progress").addEventListener("click", () => {
   done = new Set();
   saveDone(done);
   render();
-});
-// printing shows every question with its answer: render the bodies not yet built
-window.addEventListener("beforeprint", () => {
-  for (const [chapter, q] of allQuestions()) {
-    if (!visible(chapter, q)) continue;
-    const body = document.getElementById(`q-body-${q.id}`);
-    if (body && !body.childElementCount) renderQuestionBody(q, body);
-  }
 });
 window.addEventListener("storage", (e) => {
   if (e.key === DONE_KEY) {

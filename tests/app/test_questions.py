@@ -292,6 +292,13 @@ def check_lab_query(path: str, query: dict[str, str], patterns, catalog: dict) -
         opts = {e["name"]: {p["name"] for p in e["params"]} for e in catalog["optimizers"]}
         chosen = query.get("o", "").split(",") if "o" in query else []
         problems += [f"o: unknown optimizer {o!r}" for o in chosen if o not in opts]
+        if "preset" in query and not ("fn" in query and chosen):
+            # the page records the last preset clicked but does not apply it from a link
+            problems.append("preset alone does not set the page: link its full state (fn, o, …)")
+        for key in query:
+            m = re.fullmatch(r"o(\d+)\.(\w+)", key)
+            if m and (int(m[1]) >= len(chosen) or m[2] not in opts.get(chosen[int(m[1])], set())):
+                problems.append(f"{key}: no such optimizer parameter")
         fns = {e["name"]: {p["name"] for p in e["params"]} for e in catalog["test_functions"]}
         for key in query:
             if key.startswith("fp.") and key[3:] not in fns.get(query.get("fn", "saddle"), set()):
@@ -346,6 +353,11 @@ def test_link_check_catches_bad_links(app_client: TestClient, catalog: dict) -> 
     )
     assert check_lab_query("/labs/schedules", {"s": "natural_exp"}, sched, catalog)
     assert check_lab_query("/labs/schedules", {"step.decay_rate": "1"}, sched, catalog)
+    opt = header_key_patterns(page_module(app_client, "/labs/optimizers").read_text("utf-8"))
+    good = {"fn": "saddle", "o": "sgd,adam", "o1.betas": "0.9,0.99", "preset": "saddle"}
+    assert check_lab_query("/labs/optimizers", good, opt, catalog) == []
+    assert check_lab_query("/labs/optimizers", {"preset": "saddle"}, opt, catalog)
+    assert check_lab_query("/labs/optimizers", {**good, "o0.betas": "0.9,0.99"}, opt, catalog)
     assert check_playground_query({"activation": "tanh", "hidden": "4"}, catalog) == []
     assert check_playground_query({"activation": "tanhh"}, catalog)
     assert check_playground_query({"optimizer.momentum": "0.9"}, catalog)  # no optimizer=
