@@ -36,7 +36,7 @@ from app.compression import GZIP_LEVEL, RemoteGZipMiddleware
 from app.errors import CatchAllMiddleware, install_error_handlers
 from app.jsonsafe import SafeJSONResponse
 from app.owners import TokenSigner
-from app.routers import labs, meta, pages, runs, searches, stream
+from app.routers import labs, meta, pages, questions, runs, searches, stream
 from app.search.manager import SearchManager
 from app.security import (
     BodySizeLimitMiddleware,
@@ -77,6 +77,7 @@ OPENAPI_TAGS = [
     {"name": "runs", "description": "Training runs: create, step, change live, stream, export."},
     {"name": "searches", "description": "Hyperparameter searches (grid, random, TPE on Optuna) "
      "whose trials run in worker processes."},
+    {"name": "questions", "description": "The interview-question bank behind /questions."},
 ]
 
 EXPIRY_INTERVAL_SECONDS = 60.0
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(runs.router)
     app.include_router(stream.router)
     app.include_router(searches.router)
+    app.include_router(questions.router)
     app.include_router(pages.router)
 
     install_api_docs(app)  # before the /static mount: its asset routes must win

@@ -25,13 +25,21 @@ router = APIRouter(include_in_schema=False)
 
 @dataclass(frozen=True)
 class NavItem:
+    """One page in the navigation. ``group`` "main" is a top-level link; the default "labs"
+    puts the page in the Labs menu (so a new lab is one line here). Labels are the i18n
+    messages "nav.<key>"."""
+
     key: str
     label: str
     path: str
+    group: str = "labs"
 
+
+NAV_GROUPS = ("main", "labs")
 
 NAV: tuple[NavItem, ...] = (
-    NavItem("playground", "Playground", "/"),
+    NavItem("playground", "Playground", "/", group="main"),
+    NavItem("questions", "Interview questions", "/questions", group="main"),
     NavItem("gradients", "Gradients lab", "/labs/gradients"),
     NavItem("schedules", "Schedules lab", "/labs/schedules"),
     NavItem("sparsity", "Sparsity lab", "/labs/sparsity"),
@@ -119,6 +127,16 @@ def render(request: Request, name: str, context: dict[str, Any]) -> HTMLResponse
 @router.get("/", response_class=HTMLResponse)
 def index(request: Request) -> HTMLResponse:
     return render(request, "index.html", {"active": "playground"})
+
+
+@router.get("/questions", response_class=HTMLResponse)
+def questions_page(request: Request) -> HTMLResponse:
+    """The interview questions; the module fetches the bank from GET /api/questions."""
+    return render(
+        request,
+        "questions.html",
+        {"active": "questions", "title": "Interview questions", "bank_url": "/api/questions"},
+    )
 
 
 # schedules selected when /labs/schedules is opened without a query string

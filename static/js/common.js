@@ -668,6 +668,25 @@ function initChrome() {
       document.querySelector(".nav").classList.toggle("nav-open", open);
     });
   }
+  // the Labs menu (base.html): a disclosure; Escape or a click elsewhere closes it
+  const labsButton = document.querySelector('[data-testid="nav-labs"]');
+  const labsMenu = document.getElementById("nav-labs-menu");
+  if (labsButton && labsMenu) {
+    const setOpen = (open) => {
+      labsButton.setAttribute("aria-expanded", open ? "true" : "false");
+      labsMenu.hidden = !open;
+    };
+    labsButton.addEventListener("click", () => setOpen(labsMenu.hidden));
+    document.addEventListener("keydown", (e) => {
+      if (e.key === "Escape" && !labsMenu.hidden) {
+        setOpen(false);
+        labsButton.focus();
+      }
+    });
+    document.addEventListener("click", (e) => {
+      if (!labsMenu.hidden && !labsButton.parentElement.contains(e.target)) setOpen(false);
+    });
+  }
   applyI18n();
   // registered before any page module's onLangChange handler, so pages see translated nodes
   document.addEventListener("gradplay:langchange", () => applyCatalogI18n());

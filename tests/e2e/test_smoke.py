@@ -43,6 +43,7 @@ def test_index_loads_offline_and_draws_charts(page: Page, live_server: str) -> N
 
 def test_nav_reaches_the_sparsity_lab(page: Page) -> None:
     page.goto("/")
+    page.get_by_test_id("nav-labs").click()  # the labs are in the Labs menu
     page.get_by_test_id("nav-sparsity").click()
     # the lab writes its configuration into the query string as soon as it loads
     expect(page).to_have_url(re.compile(r"/labs/sparsity(\?.*)?$"))

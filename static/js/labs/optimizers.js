@@ -2,9 +2,10 @@
 // come from GET /api/catalog; every number drawn comes from the engine
 // (POST /api/optimizers/contour, /api/optimizers/trajectory with "state": true, /api/labs/ewa).
 //
-// URL state: ?fn=saddle&fp.a=1&start=-2,0.01&steps=100&o=sgd,sgd&o1.momentum=0.9&inside=1
+// URL state: ?fn=saddle&fp.<param>=1&start=-2,0.01&steps=100&o=sgd,sgd&o1.momentum=0.9&inside=1
 //   &beta=0.9&preset=saddle   (o<i>.<param>: parameters of optimizer i that differ from the
-//   default; preset: the last preset clicked, informational)
+//   default; fp.<param>: parameters of the surface, e.g. fp.a; preset: the last preset
+//   clicked, informational)
 
 import {
   buildParamControls,
