@@ -313,6 +313,30 @@ def reached(page: Page, link: str) -> None:
         )
         if "preset" in q:
             expect(page.get_by_test_id("search-preset")).to_have_value(q["preset"])
+    elif path == "/labs/blocks":
+        expect(page.get_by_test_id("blocks-lab")).to_have_attribute(
+            "data-state", "ready", timeout=30000
+        )
+        # the page keeps its whole state in the URL: every linked value must survive
+        for key, value in q.items():
+            page.wait_for_function(
+                "([k, v]) => new URLSearchParams(location.search).get(k) === v", arg=[key, value]
+            )
+    elif path == "/labs/backprop":
+        lab = page.get_by_test_id("backprop-lab")
+        expect(lab).to_have_attribute("data-state", "ready", timeout=20000)
+        if "preset" in q:
+            expect(page.get_by_test_id(f"bp-preset-{q['preset']}")).to_have_attribute(
+                "aria-pressed", "true"
+            )
+    elif path in ("/labs/generalization", "/labs/batch-size"):
+        lab = "generalization" if path == "/labs/generalization" else "batch-size"
+        expect(page.get_by_test_id(f"{lab}-lab")).to_have_attribute(
+            "data-ready", "true", timeout=300000
+        )
+        expect(page.get_by_test_id(f"{lab}-error")).to_be_hidden()
+        if "preset" in q:
+            expect(page.get_by_test_id("preset")).to_have_value(q["preset"])
     elif path == "/api-reference":
         expect(page.locator(f"#{parts.fragment}")).to_be_visible()
     else:
