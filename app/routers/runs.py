@@ -220,6 +220,8 @@ def _verify_history(run: Run, history: dict[str, Any]) -> None:
                     [[np.nan if v is None else v for v in row] for row in values], dtype=np.float64)
         except (TypeError, ValueError):
             raise ConfigError(f"history.{name}", "must be numbers or null") from None
+        if len(values) == 0 and got.ndim == 2:  # no rows (step 0): `[]` has no layer axis
+            want = want.reshape(0, got.shape[1])
         if got.shape != want.shape or not np.array_equal(got, want, equal_nan=True):
             raise ConfigError(
                 f"history.{name}", "does not match the replay of config and events"
