@@ -797,9 +797,7 @@ class RunManager:
             await session.close()
         if self.store is not None:
             await loop.run_in_executor(None, self._save_all, sessions)
-        for session in sessions:
-            for w in list(session.watchers):
-                w.push_message({"type": "deleted", "id": session.id})
+        # no "deleted" to the watchers: the runs are not deleted, they come back after a restart
         self.sessions.clear()
         self.stored.clear()
         if self.store is not None:
