@@ -27,18 +27,26 @@ UVICORN_OPTIONS: dict[str, object] = {
 """How ``gradplay serve`` runs uvicorn (the tests' live server and the benchmarks too)."""
 
 
+GRACEFUL_SHUTDOWN_SECONDS = 3
+"""At SIGTERM, how long open requests may take to finish. Training stops at the signal (see
+``app.main.on_shutdown_signal``): a step request answers the steps done within about a
+second, or one step. Requests still open after this (one very slow step, an import's
+replay) are cancelled; every run is then saved (``RunManager.close_all``), so the server
+exits within 5 s of SIGTERM."""
+
+
 def uvicorn_options(settings: Settings) -> dict[str, object]:
     """:data:`UVICORN_OPTIONS` plus the limits that come from the settings: WebSocket messages
     as large as request bodies (uvicorn closes the connection with 1009 beyond), idle
-    keep-alive connections closed after 5 s, at most 5 s for open connections to finish at
-    shutdown, and connections whose request headers take longer than
+    keep-alive connections closed after 5 s, at most :data:`GRACEFUL_SHUTDOWN_SECONDS` for
+    open connections to finish at shutdown, and connections whose request headers take longer than
     ``GRADPLAY_REQUEST_TIMEOUT_SECONDS`` closed (:mod:`app.stall`; stalled bodies get a 408
     from ``BodySizeLimitMiddleware``)."""
     options: dict[str, object] = {
         **UVICORN_OPTIONS,
         "ws_max_size": settings.max_body_bytes,
         "timeout_keep_alive": 5,
-        "timeout_graceful_shutdown": 5,
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
     }
     protocol = stall_guarded_protocol(settings.request_timeout_seconds)
     if protocol is not None:

@@ -24,7 +24,10 @@ import core  # isort: skip  # noqa: F401
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.templating import Jinja2Templates
@@ -35,8 +38,9 @@ from app.api_reference import inline_markdown
 from app.compression import GZIP_LEVEL, RemoteGZipMiddleware
 from app.errors import CatchAllMiddleware, install_error_handlers
 from app.jsonsafe import SafeJSONResponse
-from app.owners import TokenSigner
+from app.owners import TokenSigner, signing_key
 from app.routers import labs, meta, pages, questions, runs, searches, stream
+from app.run_store import RunStore
 from app.search.manager import SearchManager
 from app.security import (
     BodySizeLimitMiddleware,
@@ -66,6 +70,10 @@ for answers 404; a watch token on a change answers 403. POST, PUT and PATCH bodi
 `Content-Type: application/json` (else 415); requests from another web site (`Origin`) are
 refused with 403 and a `Host` outside `GRADPLAY_ALLOWED_HOSTS` with 400.
 
+Runs survive a restart of the server: each is kept in the data directory as its config, event
+log and step, listed at once after a restart and replayed to its step (bit for bit) when first
+opened; ids, owner tokens and watch tokens stay valid.
+
 Errors use FastAPI's `{"detail": ...}` shape; every invalid field is reported as
 `{"loc": ["body", ...path], "msg": ..., "type": ...}` with status 422. JSON never contains
 NaN or Infinity (non-finite numbers are `null`).
@@ -83,23 +91,61 @@ OPENAPI_TAGS = [
 EXPIRY_INTERVAL_SECONDS = 60.0
 
 
+SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def on_shutdown_signal(callback: Callable[[], None]) -> Callable[[], None]:
+    """Call ``callback`` as soon as SIGTERM/SIGINT arrives, before the server's own handler
+    (uvicorn's: it then waits up to ``timeout_graceful_shutdown`` for open requests before
+    the lifespan ends). Returns the undo. Only in the main thread, and only on top of a
+    Python handler (a server that handles the signals itself); otherwise a no-op."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    installed: dict[int, Any] = {}
+    for sig in SHUTDOWN_SIGNALS:
+        previous = signal.getsignal(sig)
+        if not callable(previous) or previous is signal.default_int_handler:
+            continue
+
+        def handler(signum: int, frame: Any, previous: Any = previous) -> None:
+            callback()
+            previous(signum, frame)
+
+        signal.signal(sig, handler)
+        installed[sig] = (handler, previous)
+
+    def undo() -> None:
+        for sig, (handler, previous) in installed.items():
+            if signal.getsignal(sig) is handler:
+                signal.signal(sig, previous)
+
+    return undo
+
+
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Expire idle runs periodically; resume unfinished searches' workers; stop every play
-    loop and search worker at shutdown."""
+    """List the runs kept in the data directory; expire idle runs and save playing runs'
+    steps periodically; resume unfinished searches' workers. On SIGTERM/SIGINT, training
+    stops at once (so open requests end within a second); at shutdown every run is saved and
+    every play loop and search worker stops."""
     runs_manager: RunManager = app.state.runs
     searches_manager: SearchManager = app.state.searches
-    resume = asyncio.get_running_loop().run_in_executor(None, searches_manager.resume)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, runs_manager.open_store)
+    resume = loop.run_in_executor(None, searches_manager.resume)
+    undo_signal_hook = on_shutdown_signal(runs_manager.begin_shutdown)
 
     async def expire_forever() -> None:
         while True:
             await asyncio.sleep(EXPIRY_INTERVAL_SECONDS)
             await runs_manager.expire()
+            await runs_manager.flush()
 
     task = asyncio.create_task(expire_forever())
     try:
         yield
     finally:
+        undo_signal_hook()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
@@ -127,9 +173,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.runs = RunManager(settings)
+    assert settings.data_dir is not None
+    app.state.runs = RunManager(settings, RunStore.in_dir(settings.data_dir))
     app.state.searches = SearchManager(settings)
-    app.state.tokens = TokenSigner()
+    data_dir = settings.data_dir
+    app.state.tokens = TokenSigner(lambda: signing_key(settings.secret_key, data_dir))
 
     install_error_handlers(app)
     app.include_router(meta.router)

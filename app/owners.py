@@ -16,30 +16,44 @@
   does not exist, so ids do not leak. A watch token on a control request (PATCH, step, reset,
   PUT weights, DELETE, WebSocket control commands) is answered 403: the caller knows the run.
 
-Owner tokens are signed (HMAC-SHA256 under a random key made at start-up): the server knows
-every token it issued without storing any, and a token it did not issue (or issued before a
-restart) is not a credential; a new one is issued instead. Tokens are compared with
+Owner tokens are signed (HMAC-SHA256): the server knows every token it issued without
+storing any, and a token it did not issue is not a credential; a new one is issued instead.
+The key (:func:`signing_key`) is ``GRADPLAY_SECRET_KEY`` if set, else made once and kept in
+the data directory (``<data_dir>/secret_key``, mode 0600), so tokens survive a restart, as do
+the runs and searches they own. Runs and searches remember their owner by the SHA-256 of the
+token (:func:`token_hash`), never the bearer secret itself. Tokens are compared with
 :func:`hmac.compare_digest`.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
+import logging
+import os
 import secrets
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Response
 from fastapi.security import APIKeyCookie, APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
+
+from app.settings import MIN_SECRET_KEY_LENGTH
 
 COOKIE_NAME = "gradplay_owner"
 COOKIE_MAX_AGE = 30 * 24 * 3600
 """Seconds the browser keeps the owner cookie (runs themselves expire when idle)."""
 WATCH_PARAM = "watch"
 MAX_TOKEN_LENGTH = 128
+SECRET_KEY_FILE = "secret_key"
+"""The signing key's file in the data directory (64 hex digits, mode 0600)."""
+
+logger = logging.getLogger("gradplay")
 
 OWNER_HELP = (
     "The owner token (`owner_token` of `POST /api/runs`): `Authorization: Bearer <token>` "
@@ -71,13 +85,28 @@ watch_scheme = APIKeyQuery(
 
 
 class TokenSigner:
-    """Issues owner tokens ``<nonce>.<signature>`` and recognises the ones it issued."""
+    """Issues owner tokens ``<nonce>.<signature>`` and recognises the ones it issued.
 
-    def __init__(self, key: bytes | None = None) -> None:
-        self._key = key if key is not None else secrets.token_bytes(32)
+    ``key``: the key, or a function that gives it, called once when a token is first issued
+    or checked (so building an app writes no key file until the key is needed); None: a
+    random key of this object's own."""
+
+    def __init__(self, key: bytes | Callable[[], bytes] | None = None) -> None:
+        self._source = key
+        self._key = key if isinstance(key, bytes) else None
+        self._lock = threading.Lock()
+
+    @property
+    def key(self) -> bytes:
+        if self._key is None:
+            with self._lock:
+                if self._key is None:
+                    source = self._source
+                    self._key = source() if callable(source) else secrets.token_bytes(32)
+        return self._key
 
     def _signature(self, nonce: str) -> str:
-        digest = hmac.new(self._key, nonce.encode(), hashlib.sha256).digest()
+        digest = hmac.new(self.key, nonce.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest[:18]).decode()  # 144 bits, 24 characters
 
     def issue(self) -> str:
@@ -91,6 +120,54 @@ class TokenSigner:
         return bool(dot) and hmac.compare_digest(
             signature.encode(), self._signature(nonce).encode()
         )
+
+
+def _read_key(path: Path) -> bytes | None:
+    key = path.read_bytes().strip()
+    return key if len(key) >= MIN_SECRET_KEY_LENGTH else None
+
+
+def signing_key(secret: str, data_dir: Path) -> bytes:
+    """The key owner tokens are signed with: ``secret`` (``GRADPLAY_SECRET_KEY``) if set, else
+    the key in ``<data_dir>/secret_key``, made (256 random bits, mode 0600) the first time.
+
+    Several processes may start at once: the new key is written to a private temporary file
+    and linked into place only if no key exists yet, so all of them end up with the same one.
+    A data directory that cannot hold the key (read-only) or holds an unreadable one gets a
+    logged warning and a key for this process only: tokens then end with the process."""
+    if secret:
+        return secret.encode()
+    path = data_dir / SECRET_KEY_FILE
+    try:
+        if not path.exists():
+            data_dir.mkdir(parents=True, exist_ok=True)
+            tmp = data_dir / f".{SECRET_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                with os.fdopen(fd, "w") as f:
+                    f.write(secrets.token_hex(32) + "\n")
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.link(tmp, path)
+            except FileExistsError:
+                pass  # another process was first: use its key
+            finally:
+                tmp.unlink(missing_ok=True)
+        key = _read_key(path)
+        if key is not None:
+            return key
+        logger.warning("%s holds no valid key (at least %d characters): owner tokens will not "
+                       "survive a restart; delete the file to make a new key", path,
+                       MIN_SECRET_KEY_LENGTH)
+    except OSError as exc:
+        logger.warning("cannot keep the signing key in %s (%s): owner tokens will not survive "
+                       "a restart (set GRADPLAY_SECRET_KEY)", path, exc)
+    return secrets.token_bytes(32)
+
+
+def token_hash(token: str) -> str:
+    """What runs and searches store of their owner's token: its SHA-256 (hex)."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def new_watch_token() -> str:
@@ -118,6 +195,16 @@ class Caller:
     def owns(self, owner: str) -> bool:
         return any(same_token(owner, t) for t in self.owner_tokens)
 
+    @functools.cached_property
+    def owner_hashes(self) -> tuple[str, ...]:
+        """:func:`token_hash` of each owner token."""
+        return tuple(token_hash(t) for t in self.owner_tokens)
+
+    def owns_hash(self, owner_sha256: str) -> bool:
+        """Whether one of the tokens has this :func:`token_hash` (a run restored from the
+        store knows its owner only by the hash)."""
+        return any(same_token(owner_sha256, h) for h in self.owner_hashes)
+
     def role(self, owner: str, watch_token: str) -> str | None:
         """``"owner"``, ``"watch"`` or ``None`` (unknown to this caller) for one run."""
         if self.owns(owner):
@@ -125,6 +212,15 @@ class Caller:
         if same_token(watch_token, self.watch):
             return "watch"
         return None
+
+    def role_of(self, owner: str, owner_sha256: str, watch_token: str) -> str | None:
+        """:meth:`role` for a run that may know its owner only by :func:`token_hash`
+        (``owner`` empty: a run restored from the store)."""
+        if owner:
+            return self.role(owner, watch_token)
+        if self.owns_hash(owner_sha256):
+            return "owner"
+        return "watch" if same_token(watch_token, self.watch) else None
 
 
 def caller_from(

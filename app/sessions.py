@@ -27,6 +27,11 @@ Memory (:mod:`app.budgets`): each session reserves its run's estimated lifetime 
 (``reserved``); a run over ``max_run_mb`` is refused (422), and a new run that would take the
 sum over ``max_memory_mb`` first evicts its client's idle runs (least recently used), else
 :class:`app.budgets.MemoryFullError` (503 + ``Retry-After``).
+With a :class:`app.run_store.RunStore`, runs survive a restart: every change is saved (create,
+import, live change, weights edit, reset; the step at the end of each step request and play
+session), deletion removes the run, shutdown saves every run. After a restart the stored runs
+are listed at once and replayed to their step on first access (:meth:`RunManager.restore`);
+they count towards ``max_runs`` and the per-client quota like live ones.
 """
 
 from __future__ import annotations
@@ -45,9 +50,10 @@ from typing import Any, TypeVar
 from app.budgets import MemoryFullError, check_run_size, run_bytes
 from app.compression import gzip_bytes
 from app.jsonenc import dumps, records_json
-from app.owners import new_watch_token, same_token
+from app.owners import new_watch_token, same_token, token_hash
+from app.run_store import RunStore, SavedRun, StoredRun, StoredRunError
 from app.settings import Settings
-from core.errors import RunStateError
+from core.errors import ConfigError, RunStateError
 from core.trainer import Limits, Run, resolve_config
 
 logger = logging.getLogger("gradplay")
@@ -69,6 +75,8 @@ records as soon as it is trained."""
 CANCEL_SECONDS = 0.25
 """Requests that train check for cancellation (client gone, run deleted, shutdown) between
 slices sized to take about this long, measured as they go (at least one step each)."""
+SHUTDOWN_LOCK_SECONDS = 0.5
+"""At shutdown, how long saving the runs waits (in all) for requests still training them."""
 MAX_PENDING_RECORDS = 20_000
 """A watcher that stops reading keeps at most about this many unsent records (the oldest
 chunks are dropped)."""
@@ -158,6 +166,9 @@ class RunSession:
     ) -> None:
         self.id = run_id
         self.owner = owner  # the owner token of the client that created the run
+        # restored runs know their owner only by this hash ("owner" is then empty)
+        self.owner_sha256 = token_hash(owner) if owner else ""
+        self.saved: SavedRun | None = None  # its copy in the run store, if any
         self.watch_token = watch_token or new_watch_token()
         self._executor = executor  # None: the event loop's default executor
         self._play_executor = play_executor or executor  # for the play loop's chunks
@@ -215,6 +226,20 @@ class RunSession:
             "watch_token": self.watch_token,
         }
 
+    def _save(self) -> None:
+        """Save what changed to the run store (with the lock held, or from its thread)."""
+        if self.saved is not None:
+            run = self.run
+            status = run.status if run.status != "ready" else (
+                "paused" if run.step_count else "ready")
+            self.saved.save(run.initial_config, run.events, (run.step_count, run.epoch, status))
+
+    def save_after(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)``, then :meth:`_save` (with the lock held: pass to :meth:`locked`)."""
+        result = fn(*args)
+        self._save()
+        return result
+
     def patch_events(self) -> list[dict[str, Any]]:
         """The live changes of the event log without weights edits (small: chart markers)."""
         return [e for e in self.run.events if "patch" in e]
@@ -250,16 +275,25 @@ class RunSession:
         """History rows ``start:stop`` as the JSON text of their records (no brackets)."""
         return records_json(*self.run.record_rows(start, stop))
 
-    def _train_text(self, n: int, as_rows: bool) -> tuple[bytes, int]:
+    def _train_text(self, n: int, as_rows: bool, cancel: threading.Event | None = None,
+                    cancellable: bool = False) -> tuple[bytes, int]:
         """Train ``n`` steps: (their records as JSON text without brackets, steps done).
         ``as_rows`` (the caller checked :meth:`_rows_fit`): without record dicts, the text
-        encoded from the history rows."""
+        encoded from the history rows. ``cancellable``: in slices that stop early when
+        ``cancel`` or :attr:`closed` is set (a slice of slow steps can take long)."""
         run = self.run
         if not as_rows:
-            records = run.step(n)
+            if not cancellable:
+                records = run.step(n)
+            else:
+                records = []
+                self._train_cancellable(n, cancel, records)
             return dumps(records)[1:-1], len(records)
         start = run.history.size
-        run.step(n, collect=False)
+        if cancellable:
+            self._train_cancellable(n, cancel, None)
+        else:
+            run.step(n, collect=False)
         return self._encode_rows(start, run.history.size), run.history.size - start
 
     def _step_and_post(
@@ -268,6 +302,7 @@ class RunSession:
         records: list[dict[str, Any]] = []
         self._train_cancellable(n, cancel, records)
         self._post_records(loop, records)
+        self._save()
         return records
 
     def _stopped(self, cancel: threading.Event | None) -> bool:
@@ -293,12 +328,13 @@ class RunSession:
             per_step = (time.perf_counter() - began) / max(run.step_count - start, 1)
             size = max(1, min(MAX_CHUNK, int(CANCEL_SECONDS / max(per_step, 1e-7))))
 
-    def _advance_and_post(self, n: int, loop: asyncio.AbstractEventLoop) -> int:
+    def _advance_and_post(self, n: int, loop: asyncio.AbstractEventLoop,
+                          cancellable: bool = False) -> int:
         """Train ``n`` steps, post their records to the watchers; returns the steps done.
         Without building record dicts while the history holds every step (the rows are
         cheaper to encode than the engine's dicts are to build, from 1 step on:
         ``bench/encode.py`` [2])."""
-        text, done = self._train_text(n, self._rows_fit(n))
+        text, done = self._train_text(n, self._rows_fit(n), cancellable=cancellable)
         self._post_text(loop, text, done)
         return done
 
@@ -311,8 +347,10 @@ class RunSession:
         return await self.locked(self._step_and_post, n, asyncio.get_running_loop(), cancel)
 
     async def advance(self, n: int) -> int:
-        """Train ``n`` steps for the watchers only; returns the steps done."""
-        return await self.locked(self._advance_and_post, n, asyncio.get_running_loop())
+        """Train ``n`` steps for the watchers only; returns the steps done (fewer when the
+        session closes meanwhile)."""
+        return await self.locked(self.save_after, self._advance_and_post, n,
+                                 asyncio.get_running_loop(), True)
 
     async def step_body(
         self, n: int, gzip_level: int | None, cancel: threading.Event | None = None
@@ -348,7 +386,7 @@ class RunSession:
                     for size in slice_sizes(n):  # a diverged run raises on the first slice
                         if pieces and self._stopped(cancel):
                             break
-                        text, done = self._train_text(size, as_rows)
+                        text, done = self._train_text(size, as_rows, cancel, cancellable=True)
                         pieces.append(text)
                         self._post_text(loop, text, done)
                         if run.status != "ready":  # diverged or stopped early
@@ -356,6 +394,7 @@ class RunSession:
                 final = dumps({"step": run.step_count, "status": self.status,
                                "divergence": run.divergence,
                                "early_stopping": run.early_stopping_info})
+                self._save()
             if rows is not None:
                 pieces.append(records_json(*rows))
             body = b"".join((b'{"records":[', b",".join(pieces), b"],", final[1:]))
@@ -365,7 +404,7 @@ class RunSession:
         return await loop.run_in_executor(self._executor, train)
 
     async def apply_patch(self, patch: Mapping[str, Any]) -> dict[str, Any]:
-        config = await self.locked(self.run.apply_patch, patch)
+        config = await self.locked(self.save_after, self.run.apply_patch, patch)
         self.reserved = run_bytes(config, self.run.event_bytes)
         self._wake.set()
         self.broadcast({"type": "config", "config": config, "step": self.run.step_count,
@@ -373,7 +412,7 @@ class RunSession:
         return config
 
     async def reset(self, seed: int | None = None) -> None:
-        await self.locked(self.run.reset, seed)
+        await self.locked(self.save_after, self.run.reset, seed)
         self.broadcast({"type": "reset", **self.summary(), "config": self.run.config})
         await self.send_snapshot()
 
@@ -516,6 +555,7 @@ class RunSession:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), max(0.0, interval - busy))
+            await self.locked(self._save)  # paused: the step it reached
         except Exception:  # never let a play loop die silently
             logger.exception("play loop of run %s failed", self.id)
             self.playing = False
@@ -546,9 +586,10 @@ class RunSession:
 
 
 class RunManager:
-    """All live sessions of the server, bounded in number and idle time."""
+    """All runs of the server, bounded in number and idle time: live sessions and, with a run
+    store, the stored runs not replayed yet (:attr:`stored`)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, store: RunStore | None = None) -> None:
         self.settings = settings
         self.limits = Limits(
             max_hidden_layers=settings.max_hidden_layers,
@@ -558,6 +599,9 @@ class RunManager:
             max_event_bytes=settings.max_event_bytes,
         )
         self.sessions: dict[str, RunSession] = {}
+        self.store = store
+        self.stored: dict[str, StoredRun] = {}  # in the store, replayed on first access
+        self._restoring: dict[str, asyncio.Task[RunSession | None]] = {}
         # All engine work shares a few threads: with the GIL, more threads would not train
         # faster, they would only take turns away from the event loop (so /healthz and the
         # WebSocket writers stay prompt while every run trains flat out).
@@ -575,6 +619,87 @@ class RunManager:
     def new_id() -> str:
         return secrets.token_urlsafe(24)  # 192 random bits
 
+    # ------------------------------------------------------------------ the run store
+    def open_store(self) -> int:
+        """List the stored runs (not replayed yet; their idle time starts now). Returns how
+        many. Blocking: call from a thread."""
+        if self.store is None:
+            return 0
+        for entry in self.store.index():
+            if entry.id not in self.sessions:
+                self.stored[entry.id] = entry
+        if self.stored:
+            logger.info("%d stored runs listed from %s", len(self.stored), self.store.path)
+        return len(self.stored)
+
+    def find(self, run_id: str) -> RunSession | StoredRun | None:
+        """The live session or the stored run with this id (nothing is replayed)."""
+        return self.sessions.get(run_id) or self.stored.get(run_id)
+
+    def runs(self) -> list[RunSession | StoredRun]:
+        return [*self.sessions.values(), *self.stored.values()]
+
+    async def restore(self, run_id: str) -> RunSession | None:
+        """The live session of ``run_id``, replaying a stored run to its step first (once,
+        however many requests ask at the same time). None: no such run, or it could not be
+        replayed (logged; the stored copy is deleted)."""
+        session = self.sessions.get(run_id)
+        if session is not None or run_id not in self.stored:
+            return session
+        task = self._restoring.get(run_id)
+        if task is None:
+            task = asyncio.ensure_future(self._replay_stored(self.stored[run_id]))
+            self._restoring[run_id] = task
+            task.add_done_callback(lambda _: self._restoring.pop(run_id, None))
+        return await asyncio.shield(task)
+
+    async def _replay_stored(self, entry: StoredRun) -> RunSession | None:
+        assert self.store is not None
+        store, loop = self.store, asyncio.get_running_loop()
+
+        def replay() -> Run | None:
+            loaded = store.load(entry.id)
+            if loaded is None:
+                return None
+            config, events, step = loaded
+            return Run.replay(config, events, step, self.limits)
+
+        try:
+            run = await loop.run_in_executor(self.executor, replay)
+        except Exception as exc:  # damaged data must not break the request: log, drop it
+            reason = exc if isinstance(exc, StoredRunError | ConfigError) else repr(exc)
+            logger.warning("stored run %s cannot be replayed, deleting it: %s", entry.id,
+                           reason)
+            run = None
+        if self.stored.get(entry.id) is not entry:  # deleted or expired meanwhile
+            return None
+        del self.stored[entry.id]
+        if run is None:
+            await loop.run_in_executor(None, store.delete, entry.id)
+            return None
+        session = RunSession(entry.id, run, self.play_counts, self.executor,
+                             self.play_executor, watch_token=entry.watch_token)
+        session.owner_sha256 = entry.owner_sha256
+        session.created = entry.created
+        session.saved = SavedRun(store, entry.id, entry.owner_sha256, entry.watch_token,
+                                 entry.created)
+        session.saved.mark_saved(run.events, (entry.step, entry.epoch, entry.status))
+        # the memory budget counts it from now on, and its PATCHes are size-checked
+        session.reserved = run_bytes(run.config, run.event_bytes)
+        run.config_check = lambda cfg: self.check_size(cfg, _changed_field(run.config, cfg))
+        self.sessions[entry.id] = session
+        return session
+
+    async def flush(self) -> None:
+        """Save the step of every run that trained since its last save (runs playing for a
+        long time; a run a request is training is saved when the request ends)."""
+        if self.store is None:
+            return
+        loop = asyncio.get_running_loop()
+        for session in list(self.sessions.values()):
+            await loop.run_in_executor(self.play_executor, session._unless_busy, session._save)
+
+    # ------------------------------------------------------------------ runs
     async def create(self, config: Mapping[str, Any] | None, owner: str = "") -> RunSession:
         """A new session of ``owner``: the config is checked against ``max_run_mb`` (422) and
         room made (or 503) before the run is built."""
@@ -595,22 +720,29 @@ class RunManager:
         return sum(s.reserved for s in self.sessions.values())
 
     def _idle_own(self, owner: str) -> list[RunSession]:
-        """The owner's idle runs (not playing, not watched), least recently used first."""
-        return sorted((s for s in self.owned_by(owner) if not s.playing and not s.watchers),
+        """The owner's idle live runs (not playing, not watched), least recently used first.
+        Stored runs not replayed yet hold no memory: evicting them would free nothing."""
+        return sorted((s for s in self.owned_by(owner)
+                       if isinstance(s, RunSession) and not s.playing and not s.watchers),
                       key=lambda s: s.last_access)
 
     def _memory_full(self, need: int) -> MemoryFullError:
         return MemoryFullError(need, self.memory_used(), self.settings.max_memory_mb,
                                self.retry_after())
 
-    def owned_by(self, owner: str) -> list[RunSession]:
-        """The sessions of one client (owner token), compared in constant time."""
-        return [s for s in self.sessions.values() if same_token(s.owner, owner)]
+    def owned_by(self, owner: str) -> list[RunSession | StoredRun]:
+        """The runs of one client (owner token), compared in constant time."""
+        digest = token_hash(owner)
+        return [s for s in self.runs() if same_token(s.owner, owner)
+                or (not s.owner and same_token(s.owner_sha256, digest))]
+
+    def count(self) -> int:
+        """Runs held: live and stored (not replayed yet)."""
+        return len(self.sessions) + len(self.stored)
 
     def retry_after(self) -> int:
         """Seconds until the first idle run expires (60 when every run is in use)."""
-        idle = [s.last_access for s in self.sessions.values()
-                if not s.watchers and not s.playing]
+        idle = [s.last_access for s in self.runs() if not s.watchers and not s.playing]
         if not idle:
             return 60
         left = min(idle) + self.settings.run_ttl_seconds - time.monotonic()
@@ -620,7 +752,7 @@ class RunManager:
         """Raise :class:`ServerFullError` or :class:`MemoryFullError` when a new run of
         ``owner`` needing ``need`` bytes could not be added (so nothing is built in vain)."""
         await self.expire()
-        if len(self.sessions) >= self.settings.max_runs and not self.owned_by(owner):
+        if self.count() >= self.settings.max_runs and not self.owned_by(owner):
             raise ServerFullError(self.settings.max_runs, self.retry_after())
         freeable = sum(s.reserved for s in self._idle_own(owner))
         if self.memory_used() - freeable + need > self.settings.max_memory_mb * 2**20:
@@ -630,7 +762,7 @@ class RunManager:
         """Keep ``run`` (estimated ``need`` bytes; None: from its config) as a new session of
         ``owner``, evicting only the owner's own runs (longest idle first, playing ones last)
         to stay within the per-client quota and the server's bound, and the owner's idle runs
-        (least recently used first) to stay within the memory budget."""
+        (least recently used first) to stay within the memory budget; saved in the run store."""
         await self.expire()
         if need is None:
             need = run_bytes(run.config, run.event_bytes)
@@ -643,17 +775,21 @@ class RunManager:
             raise self._memory_full(need)
         own = self.owned_by(owner)
         while own and (len(own) >= self.settings.max_runs_per_client
-                       or len(self.sessions) >= self.settings.max_runs):
+                       or self.count() >= self.settings.max_runs):
             victim = min(own, key=lambda s: (s.playing, s.last_access))
             own.remove(victim)
             await self.delete(victim.id)
-        if len(self.sessions) >= self.settings.max_runs:
+        if self.count() >= self.settings.max_runs:
             raise ServerFullError(self.settings.max_runs, self.retry_after())
         session = RunSession(self.new_id(), run, self.play_counts, self.executor,
                              self.play_executor, owner=owner)
         session.reserved = need
         run.config_check = lambda cfg: self.check_size(cfg, _changed_field(run.config, cfg))
         self.sessions[session.id] = session
+        if self.store is not None:
+            session.saved = SavedRun(self.store, session.id, session.owner_sha256,
+                                     session.watch_token, session.created)
+            await session.locked(session._save)
         return session
 
     def play_counts(self) -> tuple[int, int]:
@@ -672,20 +808,41 @@ class RunManager:
         return session
 
     async def delete(self, run_id: str) -> bool:
+        """Stop and forget a run, also in the run store."""
         session = self.sessions.pop(run_id, None)
-        if session is None:
+        entry = self.stored.pop(run_id, None)
+        if session is None and entry is None:
             return False
-        await session.close()
-        for w in list(session.watchers):
-            w.push_message({"type": "deleted", "id": run_id})
+        loop = asyncio.get_running_loop()
+        if session is not None:
+            if session.saved is not None:
+                session.saved.gone.set()  # no save from here on writes it back
+            await session.close()
+            for w in list(session.watchers):
+                w.push_message({"type": "deleted", "id": run_id})
+        if self.store is not None:
+            await loop.run_in_executor(None, self._forget, run_id)
         return True
 
+    def _forget(self, run_id: str) -> None:
+        assert self.store is not None
+        SavedRun(self.store, run_id, "", "", 0.0).forget()
+
     async def expire(self) -> None:
-        """Drop sessions idle for longer than the TTL (watched or playing ones are kept)."""
+        """Drop runs idle for longer than the TTL (watched or playing ones are kept)."""
         cutoff = time.monotonic() - self.settings.run_ttl_seconds
-        for run_id, session in list(self.sessions.items()):
-            if session.last_access < cutoff and not session.watchers and not session.playing:
-                await self.delete(run_id)
+        for run in self.runs():
+            if run.last_access < cutoff and not run.watchers and not run.playing:
+                await self.delete(run.id)
+
+    def begin_shutdown(self) -> None:
+        """The server is stopping (SIGTERM): training in requests and play loops stops at its
+        next slice, so in-flight requests end and every run can be saved. Thread- and
+        signal-safe (sets flags only)."""
+        logger.info("shutting down: stopping the training of %d runs", len(self.sessions))
+        for session in list(self.sessions.values()):
+            session.closed.set()
+            session.playing = False
 
     def stop_training(self) -> None:
         """Make every training request stop at its next slice (thread-safe, sync: for a
@@ -694,7 +851,35 @@ class RunManager:
             session.closed.set()
 
     async def close_all(self) -> None:
-        for run_id in list(self.sessions):
-            await self.delete(run_id)
+        """Shutdown: stop every run and save it to the run store; they leave memory (a later
+        start of the app lists them from the store again)."""
+        self.begin_shutdown()
+        loop = asyncio.get_running_loop()
+        sessions = list(self.sessions.values())
+        for session in sessions:
+            await session.close()
+        if self.store is not None:
+            await loop.run_in_executor(None, self._save_all, sessions)
+        # no "deleted" to the watchers: the runs are not deleted, they come back after a restart
+        self.sessions.clear()
+        self.stored.clear()
+        if self.store is not None:
+            self.store.close()
         # The executor stays: an app may be started again (tests reuse one app); its idle
         # threads cost nothing and end with the process.
+
+    @staticmethod
+    def _save_all(sessions: list[RunSession]) -> None:
+        deadline = time.monotonic() + SHUTDOWN_LOCK_SECONDS
+        for session in sessions:
+            # training stops at its next slice (closed); a step that cannot be interrupted
+            # (one huge step) is not waited for: then the state before it is saved, which
+            # the event log is consistent with (a change needs the lock)
+            locked = session.lock.acquire(timeout=max(0.0, deadline - time.monotonic()))
+            try:
+                session._save()
+            except Exception:
+                logger.exception("could not save run %s at shutdown", session.id)
+            finally:
+                if locked:
+                    session.lock.release()

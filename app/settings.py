@@ -61,7 +61,10 @@ search_workers           (cores)   trial worker processes the server starts for 
 search_storage           (auto)    Optuna storage URL of the searches; empty = SQLite file
                                    ``<data_dir>/searches.sqlite3`` (``postgresql://…``)
 data_dir                 (auto)    state that outlives the process (``./data`` of the
-                                   checkout; created when first needed)
+                                   checkout; created when first needed): runs, searches,
+                                   the signing key
+secret_key               (auto)    key that signs owner tokens (at least 32 characters);
+                                   empty = made once and kept in ``<data_dir>/secret_key``
 templates_dir            (auto)    Jinja2 templates folder
 static_dir               (auto)    static files folder
 =======================  ========  ==================================================
@@ -91,7 +94,7 @@ ENV_PREFIX = "GRADPLAY_"
 _PACKAGE_PARENT = Path(__file__).resolve().parent.parent
 
 
-_STRING_FIELDS = frozenset({"search_storage"})
+_STRING_FIELDS = frozenset({"search_storage", "secret_key"})
 _ZERO_ALLOWED = frozenset({"search_workers"})
 
 
@@ -105,6 +108,10 @@ def _rule(name: str) -> str:
 
 LOOPBACK_HOSTS: tuple[str, ...] = ("localhost", "127.0.0.1", "[::1]")
 """The default ``allowed_hosts``: the names of the loopback interface."""
+
+
+MIN_SECRET_KEY_LENGTH = 32
+"""Characters ``GRADPLAY_SECRET_KEY`` must have at least (e.g. ``openssl rand -hex 32``)."""
 
 
 class SettingsError(ValueError):
@@ -164,6 +171,7 @@ class Settings:
     training_threads: int = 2
     search_workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     search_storage: str = ""
+    secret_key: str = field(default="", repr=False)  # a secret: never in logs or the catalog
     data_dir: Path | None = None
     templates_dir: Path | None = None
     static_dir: Path | None = None
@@ -179,7 +187,10 @@ class Settings:
                 object.__setattr__(self, f.name, path)
             elif f.name in _STRING_FIELDS:
                 if not isinstance(value, str):
-                    raise SettingsError(f"{f.name} must be a string, got {value!r}")
+                    raise SettingsError(f"{f.name} must be a string, got {type(value).__name__}")
+                if f.name == "secret_key" and 0 < len(value) < MIN_SECRET_KEY_LENGTH:
+                    raise SettingsError(f"secret_key must have at least {MIN_SECRET_KEY_LENGTH} "
+                                        f"characters, got {len(value)}")
             elif isinstance(value, bool) or not isinstance(value, int) or value < _minimum(f.name):
                 raise SettingsError(
                     f"{f.name} must be {_rule(f.name)}, got {value!r}"

@@ -983,9 +983,11 @@ class Run:
             if at < last:
                 raise ConfigError(f"events[{k}].step", "events must be in step order")
             last = at
-            if at > run.step_count:
+            if at > run.step_count and run.status == "ready":
                 run.step(at - run.step_count, collect=False)
-            if run.status == "diverged":
+            # a change at the step where the run diverged or stopped was made after that
+            # (the log of a run patched before its reset); one beyond it cannot have been
+            if at > run.step_count and run.status == "diverged":
                 raise ConfigError(f"events[{k}].step", "the run diverged before this event")
             if at > run.step_count:  # early stopping ended it before this event
                 raise ConfigError(f"events[{k}].step",

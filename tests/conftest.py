@@ -55,16 +55,18 @@ besides the loopback defaults, which stay what the real server uses."""
 # Tests never write into the checkout's ./data (a search created there would start the
 # default worker processes and train in the background during the whole suite): apps made for
 # tests keep their state in a temporary directory and start no search workers unless a test
-# asks for them.
+# asks for them. Each app gets a directory of its own (under TEST_DATA_DIR): runs are kept in
+# the data directory, and one test's runs must not count towards another's limits.
 TEST_DATA_DIR = Path(tempfile.mkdtemp(prefix="gradplay-test-data-"))
 
 
 def app_settings(**overrides: Any) -> Settings:
-    """Default settings plus ``testserver`` as an allowed host, a temporary data directory and
-    no search worker processes, with ``overrides``."""
+    """Default settings plus ``testserver`` as an allowed host, a temporary data directory of
+    its own and no search worker processes, with ``overrides``."""
     base = Settings()
     overrides.setdefault("allowed_hosts", (*base.allowed_hosts, TEST_HOST))
-    overrides.setdefault("data_dir", TEST_DATA_DIR)
+    if "data_dir" not in overrides:
+        overrides["data_dir"] = Path(tempfile.mkdtemp(dir=TEST_DATA_DIR))
     overrides.setdefault("search_workers", 0)
     return dataclasses.replace(base, **overrides)
 

@@ -34,6 +34,7 @@ from app.owners import (
     set_owner_cookie,
     signer,
 )
+from app.run_store import StoredRun
 from app.schemas.common import MessageError, ValidationErrorBody
 from app.schemas.runs import (
     Evaluation,
@@ -90,29 +91,50 @@ def _not_found(run_id: str) -> HTTPException:
     return HTTPException(status_code=404, detail=f"no run with id {run_id!r}")
 
 
-def readable_session(
+def _authorized(request: Request, run_id: str, caller: Caller, owner_only: bool
+                ) -> RunSession | StoredRun:
+    """The run (live, or stored and not replayed yet) if the caller holds a token for it:
+    404 for others, 403 for a watch token where ``owner_only``."""
+    run = manager(request).find(run_id)
+    role = None if run is None else caller.role_of(run.owner, run.owner_sha256, run.watch_token)
+    if role is None:
+        raise _not_found(run_id)
+    if owner_only and role != "owner":
+        raise read_only_error()
+    return run
+
+
+async def _session(request: Request, run_id: str, caller: Caller, owner_only: bool
+                   ) -> RunSession:
+    """:func:`_authorized`, as a live session: a stored run is replayed to its step first
+    (:meth:`RunManager.restore`)."""
+    _authorized(request, run_id, caller, owner_only)
+    session = await manager(request).restore(run_id)
+    if session is None:  # deleted meanwhile, or its stored copy could not be replayed
+        raise _not_found(run_id)
+    session.touch()
+    return session
+
+
+async def readable_session(
     run_id: str, request: Request, caller: Annotated[Caller, Depends(reader_caller)]
 ) -> RunSession:
     """The run, for its owner or a holder of its watch token; else 404."""
-    session = manager(request).sessions.get(run_id)
-    if session is None or caller.role(session.owner, session.watch_token) is None:
-        raise _not_found(run_id)
-    session.touch()
-    return session
+    return await _session(request, run_id, caller, owner_only=False)
 
 
-def owned_session(
+async def owned_session(
     run_id: str, request: Request, caller: Annotated[Caller, Depends(owner_caller)]
 ) -> RunSession:
     """The run, for its owner only: 403 for its watch token (``?watch=``), else 404."""
-    session = manager(request).sessions.get(run_id)
-    role = None if session is None else caller.role(session.owner, session.watch_token)
-    if session is None or role is None:
-        raise _not_found(run_id)
-    if role != "owner":
-        raise read_only_error()
-    session.touch()
-    return session
+    return await _session(request, run_id, caller, owner_only=True)
+
+
+def owned_run(
+    run_id: str, request: Request, caller: Annotated[Caller, Depends(owner_caller)]
+) -> RunSession | StoredRun:
+    """As :func:`owned_session`, without replaying a stored run (to delete it)."""
+    return _authorized(request, run_id, caller, owner_only=True)
 
 
 Session = Annotated[RunSession, Depends(readable_session)]
@@ -169,11 +191,12 @@ async def create_run(
 @router.get("", response_model=list[RunSummary], responses={
     401: {"model": MessageError, "description": "No owner token was sent."}})
 async def list_runs(request: Request, caller: Annotated[Caller, Depends(owner_caller)]) -> Any:
-    """The caller's live runs (those of its owner token); other clients' runs are not
-    listed."""
+    """The caller's runs (those of its owner token), including runs kept over a restart
+    and not opened since; other clients' runs are not listed."""
     if caller.token is None:
         raise listing_needs_token()
-    return [s.summary() for s in manager(request).sessions.values() if caller.owns(s.owner)]
+    return [r.summary() for r in manager(request).runs()
+            if caller.role_of(r.owner, r.owner_sha256, "") == "owner"]
 
 
 @router.post("/import", status_code=201, response_model=RunCreated, responses=CREATE_ERRORS)
@@ -243,6 +266,8 @@ def _verify_history(run: Run, history: dict[str, Any]) -> None:
                     [[np.nan if v is None else v for v in row] for row in values], dtype=np.float64)
         except (TypeError, ValueError):
             raise ConfigError(f"history.{name}", "must be numbers or null") from None
+        if len(values) == 0 and got.ndim == 2:  # no rows (step 0): `[]` has no layer axis
+            want = want.reshape(0, got.shape[1])
         if got.shape != want.shape or not np.array_equal(got, want, equal_nan=True):
             raise ConfigError(
                 f"history.{name}", "does not match the replay of config and events"
@@ -495,7 +520,7 @@ async def put_weights(session: OwnedSession, body: WeightsBody) -> Any:
     """Replace every parameter (exact float64); shape mismatches and anything but numbers are
     422. Recorded in the event log so replays stay exact; a full log (``max_events``,
     ``max_event_bytes``) is a 409 and changes nothing."""
-    await session.locked(session.run.set_weights, body.layers)
+    await session.locked(session.save_after, session.run.set_weights, body.layers)
     layers = await session.locked(session.run.model.get_layers)
     return SafeJSONResponse({"layers": layers})
 
@@ -568,10 +593,12 @@ def _history_csv(cols: dict[str, Any], n_layers: int) -> str:
 
 
 @router.delete("/{run_id}", status_code=204, responses=OWNER_ERRORS)
-async def delete_run(session: OwnedSession, request: Request) -> Response:
-    """Stop and forget a run."""
-    if not await manager(request).delete(session.id):
-        raise _not_found(session.id)
+async def delete_run(
+    run: Annotated[RunSession | StoredRun, Depends(owned_run)], request: Request
+) -> Response:
+    """Stop and forget a run (also its copy in the data directory)."""
+    if not await manager(request).delete(run.id):
+        raise _not_found(run.id)
     return Response(status_code=204)
 
 

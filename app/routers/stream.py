@@ -81,9 +81,11 @@ async def _writer(ws: WebSocket, session: RunSession, watcher: Watcher) -> None:
 
 @router.websocket("/api/runs/{run_id}/stream")
 async def stream(ws: WebSocket, run_id: str) -> None:
-    session = ws.app.state.runs.sessions.get(run_id)
+    mgr = ws.app.state.runs
     caller = caller_from(ws.app.state.tokens, ws.headers, ws.cookies, ws.query_params)
-    role = None if session is None else caller.role(session.owner, session.watch_token)
+    run = mgr.find(run_id)
+    role = None if run is None else caller.role_of(run.owner, run.owner_sha256, run.watch_token)
+    session = None if role is None else await mgr.restore(run_id)  # replays a stored run
     await ws.accept()
     if session is None or role is None:
         await _send(ws, {"type": "error", "of": "connect", "detail": f"no run with id {run_id!r}"})
