@@ -6,40 +6,15 @@ variable.
 
 Each field ``name`` is read from ``GRADPLAY_<NAME>`` (e.g. ``GRADPLAY_MAX_UNITS``):
 
-field                  default  meaning
-=====================  =======  ==================================================
-max_hidden_layers      64       hidden layers per network
-max_units              512      units per hidden layer
-max_samples            20000    samples per generated dataset
-max_runs               256      live runs kept in memory (server bound; when full: 503)
-max_runs_per_client    16       live runs of one client (owner token); over it the
-                                client's own longest-idle run is evicted
-run_ttl_seconds        3600     idle seconds before a run is dropped
-max_body_bytes         1048576  request body bytes (1 MiB); larger bodies get 413
-max_steps_per_request  10000    training steps per API request
-max_preview_steps      100000   steps of a schedule preview
-history_max_points     5000     points kept per metric history
-max_import_steps       200000   steps an imported run may be replayed to
-training_threads       2        worker threads shared by all training (GIL-bound)
-search_workers         (cores)  trial worker processes the server starts for searches;
-                                0 = none (external ``gradplay worker`` processes run trials)
-search_storage         (auto)   Optuna storage URL of the searches; empty = SQLite file
-                                ``<data_dir>/searches.sqlite3`` (``postgresql://…`` to scale out)
-data_dir               (auto)   state that outlives the process (``./data`` of the checkout;
-                                created when first needed)
-templates_dir          (auto)   Jinja2 templates folder
-static_dir             (auto)   static files folder
-allowed_hosts          (auto)   comma-separated host names clients may use (``Host``
-                                header, WebSocket ``Origin``); ``*`` = any
-=====================  =======  ==================================================
-=======
 =======================  ========  ==================================================
 field                    default   meaning
 =======================  ========  ==================================================
 max_hidden_layers        64        hidden layers per network
 max_units                512       units per hidden layer
 max_samples              20000     samples per generated dataset
-max_runs                 256       live runs kept in memory
+max_runs                 256       live runs kept in memory (server bound; when full: 503)
+max_runs_per_client      16        live runs of one client (owner token); over it the
+                                   client's own longest-idle run is evicted
 run_ttl_seconds          3600      idle seconds before a run is dropped
 max_body_bytes           1048576   request body bytes (1 MiB); larger bodies get 413
 max_steps_per_request    10000     training steps per API request
@@ -67,6 +42,8 @@ secret_key               (auto)    key that signs owner tokens (at least 32 char
                                    empty = made once and kept in ``<data_dir>/secret_key``
 templates_dir            (auto)    Jinja2 templates folder
 static_dir               (auto)    static files folder
+allowed_hosts            (auto)    comma-separated host names clients may use (``Host``
+                                   header, WebSocket ``Origin``); ``*`` = any
 =======================  ========  ==================================================
 
 ``templates_dir``/``static_dir`` default to the ``templates/`` and ``static/`` folders of the
