@@ -206,11 +206,25 @@ def test_fourth_pin_refused_and_pins_survive_a_new_current_run(
     page: Page, live_server: str
 ) -> None:
     open_playground(page, START)
+    page.get_by_test_id("pin-run").click()  # nothing trained yet: refused, said
+    expect(page.get_by_test_id("pin-message")).to_have_attribute("data-reason", "nothing")
+    expect(page.get_by_test_id("pin-chip")).to_have_count(0)
     pins = []
-    for k in range(1, 4):
+    for k in range(1, 3):
         train(page, 1)
         pin(page, k)
         pins.append(chip_run(page, k))
+    # pinned while playing: the run is paused first and pinned at the step it stopped at
+    page.get_by_test_id("play").click()
+    wait_step(page, 15)
+    pin(page, 3)
+    pins.append(chip_run(page, 3))
+    body = httpx.get(f"{live_server}/api/runs/{pins[2]}", headers=owner_headers(page)).json()
+    assert body["status"] == "paused"
+    chip = page.locator('[data-testid="pin-chip"][data-pin="3"]')
+    assert chip.get_attribute("data-step") == str(body["step"])
+    wait_chart_pins(page, "chart-loss", ["pin1", "pin2", "pin3"])
+    assert pinned(page, "chart-loss", 3)[0]["x"][-1] == body["step"] - 1  # records: 0-based
     train(page, 1)
     current = run_id(page)
     page.get_by_test_id("pin-run").click()
@@ -292,6 +306,10 @@ def test_pins_in_chinese_large_text_and_on_a_phone(
         )
         expect(page.get_by_test_id("pin-chip")).to_have_count(3)
         wait_chart_pins(page, "chart-loss", ["pin1", "pin2", "pin3"])
+        if phone:  # labels also name what else tells the pins apart (pin 3's batch size)
+            chips = page.get_by_test_id("pin-chip").all_inner_texts()
+            assert "pin 1 · adam lr 0.01 · batch 10" in chips[0], chips
+            assert "pin 3 · sgd lr 0.3 · batch 40" in chips[2], chips
         if not phone:
             page.get_by_test_id("lang-toggle").click()
             expect(page.get_by_test_id("pin-run")).to_have_text("固定")

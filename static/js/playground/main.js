@@ -702,8 +702,25 @@ function pinMessage(text, reason = "") {
   box.hidden = !text;
 }
 
-function pinLabel(n, cfg) {
-  return t("pin.label", { n, optimizer: cfg.optimizer.name, lr: short(cfg.optimizer.lr) });
+// Settings a label names when the pins differ in them (beyond optimizer and lr, always named):
+// [getter of the run config, text of its value].
+const PIN_EXTRAS = [
+  [(c) => c.dataset.name, (v) => v],
+  [(c) => c.model.hidden.join(","), (v) => t("pin.extra.hidden", { v: v || "—" })],
+  [(c) => (c.model.batch_norm ? "bn" : "") + (c.model.layer_norm ? "ln" : ""), (v) => t(`pin.extra.norm_${v || "none"}`)],
+  [(c) => c.model.dropout, (v) => t("pin.extra.dropout", { v: short(v) })],
+  [(c) => c.loss || "", (v) => v || t("pin.extra.loss_default")],
+  [(c) => c.batch_size, (v) => t("pin.extra.batch_size", { v })],
+  [(c) => c.seed, (v) => t("pin.extra.seed", { v })],
+];
+
+// "pin 1 · adam lr 0.01", plus what else tells the pins apart ("· batch 40").
+function pinLabel(pin, pins) {
+  const base = t("pin.label", { n: pin.n, optimizer: pin.cfg.optimizer.name, lr: short(pin.cfg.optimizer.lr) });
+  const extras = PIN_EXTRAS
+    .filter(([get]) => new Set(pins.map((p) => JSON.stringify(get(p.cfg)))).size > 1)
+    .map(([get, text]) => text(get(pin.cfg)));
+  return [base, ...extras].join(" · ");
 }
 
 // Pauses the current run and waits for the server's ack (at most 3 s), so the export read
@@ -747,7 +764,7 @@ function renderPinChips() {
 
 // After any change of the pins: chips, charts, URL.
 function refreshPins() {
-  for (const pin of S.pins) pin.label = pinLabel(pin.n, pin.cfg);
+  for (const pin of S.pins) pin.label = pinLabel(pin, S.pins);
   renderPinChips();
   charts.setPins(S.pins);
   root.dataset.pins = String(S.pins.length);
