@@ -803,6 +803,13 @@ async function pinCurrent() {
   }
 }
 
+// Pinned runs are idle on the server: touched (GET) every few minutes while the page is open
+// so they do not expire (GRADPLAY_RUN_TTL_SECONDS) or go first when the client is over quota.
+const PIN_KEEPALIVE_MS = 5 * 60 * 1000;
+setInterval(() => {
+  for (const pin of S.pins) getJSON(`/api/runs/${pin.id}`).catch(() => {});
+}, PIN_KEEPALIVE_MS);
+
 function unpin(n) {
   const pin = S.pins.find((p) => p.n === n);
   if (!pin) return;
