@@ -16,6 +16,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import SCREENSHOT_DIR, PageErrors, save_screenshot
 from tests.e2e.playground_util import open_playground, owner_headers, run_id
+from tests.e2e.test_i18n import leftover_english
 
 pytestmark = pytest.mark.e2e
 
@@ -318,6 +319,9 @@ def test_pins_in_chinese_large_text_and_on_a_phone(
                 "() => (document.querySelector('[data-testid=chart-loss]').data || [])"
                 ".some((t) => (t.name || '').startsWith('固定 1'))"
             )
+            page.wait_for_timeout(500)
+            left = leftover_english(page)  # chips, labels and the button are translated
+            assert not left, "\n".join(left)
             page.get_by_test_id("font-toggle").click()
             page.wait_for_timeout(500)
         assert page.evaluate("() => document.documentElement.scrollWidth") <= viewport["width"]
@@ -438,4 +442,16 @@ def test_pins_module_url_keys_and_thinning(page: Page) -> None:
     assert val["x"][-1] == 1000 and all(x % 10 == 0 for x in val["x"])
     assert all(y == 2 / (x + 1) for x, y in zip(val["x"], val["y"], strict=True))
     assert len(series["grad_norm"]) == 2
+    assert len(series["grad_norm"][0]["x"]) <= 101
+    deep = pins_js(
+        page,
+        """(pins) => {
+      const steps = Array.from({ length: 1000 }, (_, i) => i);
+      const grad = steps.map((s) => Array.from({ length: 12 }, (_, k) => s * (k + 1)));
+      const s = pins.seriesFromHistory({ step: steps, grad_norm: grad }, 400);
+      return s.grad_norm.map((c, k) => [c.x.length, c.x[c.x.length - 1],
+        c.y.every((y, i) => y === c.x[i] * (k + 1))]);
+    }""",
+    )
+    assert len(deep) == 12 and all(n <= 101 and last == 999 and ok for n, last, ok in deep), deep
     assert series["grad_norm"][1]["y"][-1] == -1000 and series["grad_norm"][0]["x"][0] == 1

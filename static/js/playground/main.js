@@ -824,6 +824,8 @@ function unpin(n) {
 // back exactly or that the server refuses is dropped and named in `dropped`.
 async function restorePins(pinQueries, dropped) {
   root.dataset.pinsState = "loading";
+  S.pinBusy = true; // "Pin" waits: its number could be one of the link's
+  renderStatus();
   for (const [n, params] of pinQueries) {
     const { pin, error } = readPin(n, params, S.catalog);
     if (error) { dropped.push({ key: `pin${n}`, text: null, reason: error }); continue; }
@@ -843,6 +845,8 @@ async function restorePins(pinQueries, dropped) {
   }
   S.pendingPins = [];
   refreshPins();
+  S.pinBusy = false;
+  renderStatus();
   root.dataset.pinsState = "ready";
 }
 

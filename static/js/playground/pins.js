@@ -133,7 +133,8 @@ export function pinSeries(steps, values, cap = PIN_POINTS) {
   return { x: picked.map((i) => steps[i]), y: picked.map((i) => values[i]) };
 }
 
-// Columns of GET .../history -> {field: {x, y}} and, per-layer fields, {field: [{x, y}, ...]}.
+// Columns of GET .../history -> {field: {x, y}} and, per-layer fields, {field: [{x, y}, ...]}
+// (at most `cap` points per curve; per-layer curves at most max(50, 3 cap / layers) each).
 export function seriesFromHistory(cols, cap = PIN_POINTS) {
   const steps = cols.step || [];
   const out = { lastStep: steps.length ? steps[steps.length - 1] : 0 };
@@ -143,7 +144,9 @@ export function seriesFromHistory(cols, cap = PIN_POINTS) {
     if (LAYER_FIELDS.includes(field)) {
       const first = column.find((row) => Array.isArray(row));
       const n = first ? first.length : 0;
-      out[field] = Array.from({ length: n }, (_, k) => pinSeries(steps, column.map((row) => (row ? row[k] : null)), cap));
+      // deep nets: fewer points per layer, so a pin adds at most ~3 curves' worth per chart
+      const each = Math.min(cap, Math.max(50, Math.floor((3 * cap) / Math.max(1, n))));
+      out[field] = Array.from({ length: n }, (_, k) => pinSeries(steps, column.map((row) => (row ? row[k] : null)), each));
     } else {
       out[field] = pinSeries(steps, column, cap);
     }
