@@ -21,9 +21,11 @@
 // the server refuses, is dropped and named (the page's "link-dropped" notice); the rest is
 // restored. Only the configs travel in the link, never the data.
 //
-// Cost while playing: each pin's traces are built once (when it is pinned or rebuilt) as
-// thinned arrays of exact recorded values (at most PIN_POINTS per curve) and handed to the
-// charts unchanged; the charts' duty cycle (charts.js) bounds their redraw time.
+// Cost while playing: each pin's arrays are built once (when it is pinned or rebuilt) as thinned
+// exact recorded values (at most PIN_POINTS per curve, fewer per layer for deep nets) and handed
+// to the charts unchanged (cached per chart mapping, e.g. log scale). Plotly has no static layer:
+// it redraws them with each redraw of a chart; the charts' duty cycle (charts.js) bounds the total
+// drawing time, so pins lower the redraw rate rather than raise the main thread's share.
 
 import { readLink } from "./controls.js";
 
