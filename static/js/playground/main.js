@@ -1058,8 +1058,12 @@ async function main() {
   }
   showDropped(dropped);
   root.dataset.ready = "true";
-  await restorePins(pinQueries, dropped);
-  showDropped(dropped);
+  if (pinQueries.size) {
+    await restorePins(pinQueries, dropped);
+    showDropped(dropped);
+  } else {
+    root.dataset.pinsState = "ready";
+  }
 }
 
 main().catch((err) => {
