@@ -7,6 +7,7 @@
 
 import { color, drawChart, el, isLargeFont } from "../common.js";
 import { pt } from "./messages.js";
+import { pinColor } from "./pins.js";
 
 export const MAX_POINTS = 5000;
 export const DRAW_POINTS = 1000;
@@ -188,6 +189,36 @@ function depthBar(n, large) {
   };
 }
 
+// Pinned runs add long legend entries ("pin 2 · rmsprop lr 0.005"): the legend under the plot
+// then wraps onto more rows, and the bottom margin grows by those rows so the legend never
+// covers the x axis (rows estimated from the entries' text length and the chart's width).
+function textWidth(text, px) {
+  let w = 0;
+  for (const ch of String(text)) w += ch.codePointAt(0) >= 0x2e80 ? px * 1.9 : px;
+  return w;
+}
+
+export function legendRows(traces, layout, width) {
+  const large = isLargeFont();
+  const px = large ? 9.5 : 7;
+  const title = layout.legend && layout.legend.title ? layout.legend.title.text || "" : "";
+  let rows = 1;
+  let x = title ? textWidth(title, px) + 10 : 0;
+  for (const t of traces) {
+    if (t.showlegend === false || !t.name || t.x === undefined) continue;
+    const w = 48 + textWidth(t.name, px);
+    if (x > 0 && x + w > width) { rows += 1; x = 0; }
+    x += w;
+  }
+  return rows;
+}
+
+function fitLegend(traces, layout, width) {
+  if (!layout || layout.showlegend === false || !layout.margin || !width) return;
+  const rows = legendRows(traces, layout, width);
+  if (rows > 1) layout.margin = { ...layout.margin, b: layout.margin.b + (rows - 1) * (isLargeFont() ? 39 : 31) };
+}
+
 // Hover: the recorded value to 6 significant digits (the series are not interpolated).
 const FMT = "%{y:.6g}";
 
@@ -225,6 +256,10 @@ export class Charts {
     this.snapshot = null;
     this.snapshotRev = 0;
     this.uirev = 0;
+    // Pinned runs (pins.js): [{n, label, series: {field: {x, y}}, hist: snapshot layers}]; their
+    // arrays never change while pinned, so Plotly.react sees the same data each redraw.
+    this.pins = [];
+    this.pinsRev = 0;
     // Per chart: what was last drawn and when; visible = intersects the viewport.
     this.slots = new Map();
     for (const key of [...SERIES, ...SNAPSHOT]) {
@@ -266,6 +301,42 @@ export class Charts {
     this._planned = curve;
     this.plannedDraw = curve ? thinCurve(curve) : null;
     this.plannedRev += 1;
+  }
+
+  // New set of pinned runs (or new labels): every chart that shows them is redrawn.
+  setPins(pins) {
+    this.pins = pins.filter((p) => p.series);
+    this.pinsRev += 1;
+    this.renderSeries(true);
+    this.renderSnapshot(true);
+  }
+
+  // Faint traces of every pin's `field` (drawn under the live traces, legend entry = the
+  // pin's label once per chart). tf maps values (log axes: non-positive -> null); the mapped
+  // arrays are cached on the pin, so a redraw hands Plotly the same arrays again.
+  pinLines(field, { tf = null, tfKey = "", dash = "solid", legend = true, layer = null, pins = this.pins } = {}) {
+    const out = [];
+    for (const pin of pins) {
+      const all = pin.series[field];
+      const series = layer === null ? all : all && all[layer];
+      if (!series || !series.x.length) continue;
+      pin.cache = pin.cache || {};
+      const key = `${field}|${layer}|${tfKey}`;
+      if (!pin.cache[key]) pin.cache[key] = tf ? series.y.map(tf) : series.y;
+      out.push({
+        type: "scatter", mode: "lines", x: series.x, y: pin.cache[key], name: pin.label,
+        legendgroup: `pin${pin.n}`, showlegend: legend, opacity: 0.5,
+        line: { color: pinColor(pin.n), width: 1.5, dash },
+        hovertemplate: `${pin.label}${layer === null ? "" : ` · ${layerLabel(pin.layers[layer] || "")}`}: %{y:.6g}<extra></extra>`,
+      });
+    }
+    return out;
+  }
+
+  pinMaxStep() {
+    let top = 0;
+    for (const pin of this.pins) top = Math.max(top, pin.series.lastStep || 0);
+    return top;
   }
 
   reset(layers, task) {
@@ -339,7 +410,7 @@ export class Charts {
   // not redrawn.
   seriesSig() {
     return [this.uirev, this.store.version, this.markers.length, this.lossLog, this.regularized,
-      this.plannedRev, this.task, this.layers.length, pt("pg.chart.loss"), isLargeFont()].join("|");
+      this.plannedRev, this.task, this.layers.length, pt("pg.chart.loss"), isLargeFont(), this.pinsRev].join("|");
   }
 
   ctx() {
@@ -347,7 +418,7 @@ export class Charts {
     const rows = this.store.view();
     const lastStep = rows.length ? rows[rows.length - 1].step : 0;
     const x = col(rows, "step");
-    this._ctx = { rows, x, lastStep, xrange: [0, Math.max(10, lastStep)] };
+    this._ctx = { rows, x, lastStep, xrange: [0, Math.max(10, lastStep, this.pinMaxStep())] };
     return this._ctx;
   }
 
@@ -376,7 +447,12 @@ export class Charts {
   buildLoss() {
     const { rows, xrange } = this.ctx();
     const tf = this.lossLog ? positive : (v) => v;
-    const traces = [this.line(col(rows, "loss").map(tf), pt("pg.trace.train"), 0)];
+    const pinOpts = this.lossLog ? { tf: positive, tfKey: "log" } : {};
+    const traces = [
+      ...this.pinLines("loss", pinOpts),
+      ...this.pinLines("val_loss", { ...pinOpts, dash: "dot", legend: false }),
+      this.line(col(rows, "loss").map(tf), pt("pg.trace.train"), 0),
+    ];
     const valRows = rows.filter((r) => r.val_loss !== null && r.val_loss !== undefined);
     if (valRows.length) {
       traces.push({
@@ -408,7 +484,11 @@ export class Charts {
       })];
     }
     const { rows, xrange } = this.ctx();
-    const traces = [this.line(col(rows, "train_acc"), pt("pg.trace.train"), 0)];
+    const traces = [
+      ...this.pinLines("train_acc"),
+      ...this.pinLines("val_acc", { dash: "dot", legend: false }),
+      this.line(col(rows, "train_acc"), pt("pg.trace.train"), 0),
+    ];
     const valAcc = rows.filter((r) => r.val_acc !== null && r.val_acc !== undefined);
     if (valAcc.length) {
       traces.push({ type: "scatter", mode: "lines", x: col(valAcc, "step"), y: col(valAcc, "val_acc"),
@@ -420,7 +500,7 @@ export class Charts {
   // learning rate: planned (dashed) and actual (solid)
   buildLr() {
     const { rows, lastStep } = this.ctx();
-    const traces = [];
+    const traces = this.pinLines("lr");
     if (this.plannedDraw) {
       traces.push({ type: "scatter", mode: "lines", x: this.plannedDraw.x, y: this.plannedDraw.y, name: pt("pg.trace.planned"),
         line: { color: "#8a93a6", width: 2, dash: "dash" }, hovertemplate: "%{y:.5g}" });
@@ -429,7 +509,7 @@ export class Charts {
     let top = 0;
     for (const t of traces) for (const v of t.y) if (v > top && Number.isFinite(v)) top = v;
     return [traces, this.base("pg.chart.lr", {
-      xaxis: { range: [0, Math.max(50, lastStep * 1.1 + 10)] },
+      xaxis: { range: [0, Math.max(50, lastStep * 1.1 + 10, this.pinMaxStep())] },
       yaxis: { range: [0, (top || 1) * 1.12], exponentformat: "e" }, ytitle: pt("pg.axis.lr"),
     })];
   }
@@ -438,12 +518,19 @@ export class Charts {
     const { rows, xrange } = this.ctx();
     const n = this.layers.length;
     const many = n > MAX_LEGEND_LAYERS;
-    const traces = this.layers.map((name, k) => ({
+    const pinned = [];
+    for (const pin of this.pins) {
+      const count = (pin.series[field] || []).length;
+      for (let k = 0; k < count; k += 1) {
+        pinned.push(...this.pinLines(field, { layer: k, legend: k === 0, tf: log ? positive : null, tfKey: log ? "log" : "", pins: [pin] }));
+      }
+    }
+    const traces = [...pinned, ...this.layers.map((name, k) => ({
       type: "scatter", mode: "lines", x: this.ctx().x,
       y: rows.map((r) => (r[field] ? (log ? positive(r[field][k]) : r[field][k]) : null)),
       name: layerShort(name), line: { color: layerColor(k, n), width: 1.8 },
       hovertemplate: `${layerLabel(name)}: %{y:.6e}<extra></extra>`,
-    }));
+    }))];
     let lo = Infinity;
     let hi = -Infinity;
     for (const t of traces) for (const v of t.y) if (v > 0 && Number.isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
@@ -484,6 +571,8 @@ export class Charts {
   buildZeros() {
     const { rows, xrange } = this.ctx();
     return [[
+      ...this.pinLines("zero_fraction"),
+      ...this.pinLines("near_zero_fraction", { dash: "dash", legend: false }),
       this.line(col(rows, "zero_fraction"), pt("pg.trace.exact_zero"), 0, { hovertemplate: "%{y:.1%}" }),
       this.line(col(rows, "near_zero_fraction"), pt("pg.trace.near_zero"), 4, { hovertemplate: "%{y:.1%}", line: { color: color(4), width: 1.5, dash: "dash" } }),
     ], this.base("pg.chart.zeros", { xaxis: { range: xrange }, yaxis: { range: [0, 1.02], tickformat: ".0%" }, ytitle: pt("pg.axis.fraction") })];
@@ -491,6 +580,7 @@ export class Charts {
 
   drawSlot(slot) {
     const built = this.build(slot.key);
+    if (built && this.pins.length && slot.el && slot.key !== "boundary") fitLegend(built[0], built[1], slot.el.clientWidth);
     slot.sig = slot.want;
     slot.drawnAt = performance.now();
     if (!built || !slot.el) return null;
@@ -614,7 +704,7 @@ export class Charts {
   // Snapshot charts (weight histograms, prediction view): new content on every snapshot.
   renderSnapshot(everywhere = false) {
     this.snapshotRev += 1;
-    this.update(SNAPSHOT, `${this.snapshotRev}|${this.uirev}`, everywhere);
+    this.update(SNAPSHOT, `${this.snapshotRev}|${this.uirev}|${this.pinsRev}`, everywhere);
   }
 
   renderBoundary() {
@@ -638,6 +728,23 @@ export class Charts {
         hovertemplate: `${layerLabel(layer.name)}<br>w ≈ %{x:.3g}<br>n = %{y}<br>${pt("pg.hist_zeros", { z: h.exact_zeros, n: h.count })}<extra></extra>`,
       };
     });
+    // pinned runs: each layer's histogram at the pinned step, faint, one legend entry per pin
+    const pinned = [];
+    for (const pin of this.pins) {
+      (pin.hist || []).forEach((layer, k) => {
+        const h = layer.weights;
+        if (!h || !h.counts) return;
+        pin.cache = pin.cache || {};
+        const key = `hist|${k}`;
+        if (!pin.cache[key]) pin.cache[key] = h.counts.map((_, i) => (h.edges[i] + h.edges[i + 1]) / 2);
+        pinned.push({
+          type: "scatter", mode: "lines", line: { shape: "hvh", color: pinColor(pin.n), width: 1.5 }, opacity: 0.5,
+          x: pin.cache[key], y: h.counts, name: pin.label, legendgroup: `pin${pin.n}`, showlegend: k === 0,
+          hovertemplate: `${pin.label} · ${layerLabel(layer.name)}<br>w ≈ %{x:.3g}<br>n = %{y}<extra></extra>`,
+        });
+      });
+    }
+    traces.unshift(...pinned);
     if (many) traces.push(depthBar(n, large));
     return [traces, {
       title: { text: `${pt("pg.chart.weights_hist")} · ${pt("pg.step_counter", { n: snap.step })}` },

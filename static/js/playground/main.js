@@ -18,15 +18,22 @@
 //   redrawn; the URL, explanation and previews follow in a later task.
 // * the run bar's readout (data-testid="run-readout"): train/validation loss, accuracy and lr
 //   of the newest record.
+// * pins (issue 11, pins.js): "Pin" (data-testid="pin-run") keeps the current run on the
+//   server as a faint reference on the charts and starts a new run with the same config; a
+//   chip per pin (data-testid="pin-chip", its × "unpin") deletes it. Pins are in the URL
+//   (pin<n>.* keys, see pins.js) and rebuilt on load after the current run.
 
 import {
   catalogText, debounce, drawChart, el, getCatalog, getJSON, markInvalid, onLangChange, postJSON,
-  readQuery, writeQuery,
+  readQuery, t, writeQuery,
 } from "../common.js";
 import { applyPg, pt } from "./messages.js";
 import {
   Controls, dropField, livePatch, needsRebuild, queryFromConfig, readLink,
 } from "./controls.js";
+import {
+  MAX_PINS, PIN_FIELDS, freePinNumber, pinColor, pinPairs, readPin, seriesFromHistory, splitPinQuery,
+} from "./pins.js";
 import {
   Charts, DIAGRAM_MAX_LAYERS, DIAGRAM_MAX_UNITS, drawNetwork, emptyNote, layerLabel,
 } from "./charts.js";
@@ -51,6 +58,9 @@ const S = {
   error: null,
   watch: null, // the run's watch token in watch mode (read-only), else null
   since: 0, // records before this step are already on the charts (watch mode's history)
+  pins: [], // pinned runs (pins.js): {n, id, label, step, pairs, events, series, hist, layers}
+  pinBusy: false,
+  pendingPins: [], // a link's pin keys until they are rebuilt (kept in the URL meanwhile)
 };
 
 let charts;
@@ -110,6 +120,7 @@ function renderStatus() {
   setDisabled($("play"), ro || running || diverged || !S.ws);
   setDisabled($("pause"), ro || !running);
   for (const id of ["step", "step-10", "step-epoch"]) setDisabled($(id), ro || diverged || !S.ws);
+  setDisabled($("pin-run"), ro || S.pinBusy || !S.runId);
   if ($("play").classList.contains("pg-active") !== running) $("play").classList.toggle("pg-active", running);
   const banner = $("diverged-banner");
   if (diverged && S.divergence) {
@@ -490,6 +501,7 @@ function onMessage(msg) {
       break;
     case "ack":
       if (msg.status) { S.status = msg.status; renderStatus(); }
+      if (msg.of === "pause") for (const resolve of pauseWaiters.splice(0)) resolve();
       showError(null);
       break;
     case "error": {
@@ -501,7 +513,7 @@ function onMessage(msg) {
       if (msg.of === "set" && S.runConfig) {
         // the run kept its settings: so do the URL and the next patch; the field is marked
         S.liveBase = S.runConfig;
-        writeQuery(queryFromConfig(S.runConfig, S.catalog));
+        writeState(S.runConfig);
         if (Array.isArray(msg.detail)) for (const d of msg.detail) markServerField(d);
       }
       break;
@@ -564,7 +576,8 @@ async function createRun(config) {
   S.status = "connecting";
   showError(null);
   renderStatus();
-  if (old) fetch(`/api/runs/${old}`, { method: "DELETE" }).catch(() => {});
+  // a pinned run stays (it is deleted when unpinned)
+  if (old && !S.pins.some((p) => p.id === old)) fetch(`/api/runs/${old}`, { method: "DELETE" }).catch(() => {});
   const link = $("watch-link");
   link.href = `/?run=${encodeURIComponent(created.id)}&watch=${encodeURIComponent(created.watch_token)}`;
   link.hidden = false;
@@ -600,7 +613,7 @@ async function attach(runId, config, data) {
   controls.set(config);
   if (S.watch) lockControls();
   charts.regularized = config.regularization.l1 > 0 || config.regularization.l2 > 0;
-  if (!S.watch) writeQuery(queryFromConfig(config, S.catalog));
+  if (!S.watch) writeState(config);
   S.task = data.task;
   S.trainSize = data.train.x.length;
   const layers = config.model.hidden.map((_, k) => `hidden ${k + 1}`).concat(["output"]);
@@ -674,6 +687,172 @@ function showDropped(dropped) {
 }
 
 // ------------------------------------------------------------------------------------------
+// pins (issue 11; URL format and costs: pins.js)
+
+const pauseWaiters = []; // resolved by the server's ack of a "pause"
+
+// The page's URL: the current config, then every pin's keys (and, while a link's pins are
+// being rebuilt, their keys as the link had them).
+function writeState(cfg) {
+  writeQuery([...queryFromConfig(cfg, S.catalog), ...S.pins.flatMap(pinPairs), ...S.pendingPins]);
+}
+
+function pinMessage(text, reason = "") {
+  const box = $("pin-message");
+  box.textContent = text || "";
+  box.dataset.reason = reason;
+  box.hidden = !text;
+}
+
+// Settings a label names when the pins differ in them (beyond optimizer and lr, always named):
+// [getter of the run config, text of its value].
+const PIN_EXTRAS = [
+  [(c) => c.dataset.name, (v) => v],
+  [(c) => c.model.hidden.join(","), (v) => t("pin.extra.hidden", { v: v || "—" })],
+  [(c) => (c.model.batch_norm ? "bn" : "") + (c.model.layer_norm ? "ln" : ""), (v) => t(`pin.extra.norm_${v || "none"}`)],
+  [(c) => c.model.dropout, (v) => t("pin.extra.dropout", { v: short(v) })],
+  [(c) => c.loss || "", (v) => v || t("pin.extra.loss_default")],
+  [(c) => c.batch_size, (v) => t("pin.extra.batch_size", { v })],
+  [(c) => c.seed, (v) => t("pin.extra.seed", { v })],
+];
+
+// "pin 1 · adam lr 0.01", plus what else tells the pins apart ("· batch 40").
+function pinLabel(pin, pins) {
+  const base = t("pin.label", { n: pin.n, optimizer: pin.cfg.optimizer.name, lr: short(pin.cfg.optimizer.lr) });
+  const extras = PIN_EXTRAS
+    .filter(([get]) => new Set(pins.map((p) => JSON.stringify(get(p.cfg)))).size > 1)
+    .map(([get, text]) => text(get(pin.cfg)));
+  return [base, ...extras].join(" · ");
+}
+
+// Pauses the current run and waits for the server's ack (at most 3 s), so the export read
+// next ends at the step the run stopped at.
+function pauseAndWait() {
+  if (S.status !== "running") return Promise.resolve();
+  return new Promise((resolve) => {
+    pauseWaiters.push(resolve);
+    setTimeout(resolve, 3000);
+    if (!send({ type: "pause" })) resolve();
+  });
+}
+
+// A pin's curves as the engine recorded them (history, thinned to exact values) and its
+// weight histograms at the pinned step (the snapshot's bins, as the live chart's).
+async function loadPinCurves(pin) {
+  const cols = await getJSON(`/api/runs/${pin.id}/history?fields=${PIN_FIELDS.join(",")}`);
+  pin.layers = cols.layers;
+  pin.series = seriesFromHistory(cols);
+  const snap = await getJSON(`/api/runs/${pin.id}/snapshot?bins=30&grid=2`);
+  pin.hist = snap.layers;
+}
+
+function renderPinChips() {
+  const host = $("pins");
+  host.replaceChildren(...S.pins.map((pin) => {
+    const x = el("button", {
+      type: "button", className: "pg-pin-x", "data-testid": "unpin", "data-pin": String(pin.n),
+      "aria-label": t("pin.unpin", { label: pin.label }), title: t("pin.unpin", { label: pin.label }),
+    }, "×");
+    x.addEventListener("click", () => unpin(pin.n));
+    const chip = el("span", {
+      className: "pg-pin-chip", "data-testid": "pin-chip", "data-pin": String(pin.n),
+      "data-run-id": pin.id, "data-step": String(pin.step), title: t("pin.chip_title", { step: pin.step }),
+    }, el("span", { className: "pg-pin-swatch", "aria-hidden": "true" }), el("span", { className: "pg-pin-label" }, pin.label), x);
+    chip.style.setProperty("--pin-color", pinColor(pin.n));
+    return chip;
+  }));
+  host.hidden = !S.pins.length;
+}
+
+// After any change of the pins: chips, charts, URL.
+function refreshPins() {
+  for (const pin of S.pins) pin.label = pinLabel(pin, S.pins);
+  renderPinChips();
+  charts.setPins(S.pins);
+  root.dataset.pins = String(S.pins.length);
+  if (S.runConfig && !S.watch) writeState(S.runConfig);
+}
+
+// "Pin": the current run (paused) stays on the server and on the charts; a new run with the
+// same config (seed included) becomes the current one. Refused (with a message) at MAX_PINS
+// pins and for a run that has not trained yet.
+async function pinCurrent() {
+  if (S.watch || S.pinBusy || !S.runId) return;
+  const n = freePinNumber(S.pins);
+  if (!n) { pinMessage(t("pin.too_many", { max: MAX_PINS }), "too-many"); return; }
+  if (S.step === 0) { pinMessage(t("pin.nothing"), "nothing"); return; }
+  S.pinBusy = true;
+  renderStatus();
+  pinMessage(null);
+  const runId = S.runId;
+  let pin = null;
+  try {
+    await pauseAndWait();
+    const exported = await getJSON(`/api/runs/${runId}/export?history=false`);
+    const cfg = (await getJSON(`/api/runs/${runId}`)).config; // with live changes applied
+    pin = { n, id: runId, cfg, step: exported.step, pairs: queryFromConfig(exported.config, S.catalog), events: exported.events };
+    await loadPinCurves(pin);
+    S.pins = [...S.pins, pin].sort((a, b) => a.n - b.n);
+    refreshPins();
+    await createRun(structuredClone(cfg));
+  } catch (err) {
+    // no new run: the run stays the current one, not a pin
+    if (pin && S.runId === runId) { S.pins = S.pins.filter((p) => p !== pin); refreshPins(); }
+    pinMessage(t("pin.failed", { msg: err.message }), "failed");
+  } finally {
+    S.pinBusy = false;
+    renderStatus();
+  }
+}
+
+// Pinned runs are idle on the server: touched (GET) every few minutes while the page is open
+// so they do not expire (GRADPLAY_RUN_TTL_SECONDS) or go first when the client is over quota.
+const PIN_KEEPALIVE_MS = 5 * 60 * 1000;
+setInterval(() => {
+  for (const pin of S.pins) getJSON(`/api/runs/${pin.id}`).catch(() => {});
+}, PIN_KEEPALIVE_MS);
+
+function unpin(n) {
+  const pin = S.pins.find((p) => p.n === n);
+  if (!pin) return;
+  S.pins = S.pins.filter((p) => p !== pin);
+  pinMessage(null);
+  refreshPins();
+  if (pin.id !== S.runId) fetch(`/api/runs/${pin.id}`, { method: "DELETE" }).catch(() => {});
+}
+
+// A link's pins (after the current run exists): each one is replayed by the server (POST
+// /api/runs/import: config + event log to the pinned step) and drawn; a pin that does not read
+// back exactly or that the server refuses is dropped and named in `dropped`.
+async function restorePins(pinQueries, dropped) {
+  root.dataset.pinsState = "loading";
+  S.pinBusy = true; // "Pin" waits: its number could be one of the link's
+  renderStatus();
+  for (const [n, params] of pinQueries) {
+    const { pin, error } = readPin(n, params, S.catalog);
+    if (error) { dropped.push({ key: `pin${n}`, text: null, reason: error }); continue; }
+    let created = null;
+    try {
+      created = await postJSON("/api/runs/import", { config: pin.config, events: pin.events, step: pin.step });
+      const entry = {
+        n, id: created.id, cfg: created.config, step: created.step, events: pin.events,
+        pairs: [...params].filter(([k]) => k !== "step" && k !== "events"),
+      };
+      await loadPinCurves(entry);
+      S.pins = [...S.pins, entry].sort((a, b) => a.n - b.n);
+    } catch (err) {
+      if (created) fetch(`/api/runs/${created.id}`, { method: "DELETE" }).catch(() => {});
+      dropped.push({ key: `pin${n}`, text: null, reason: `pin${n}: ${err.message}` });
+    }
+  }
+  S.pendingPins = [];
+  refreshPins();
+  S.pinBusy = false;
+  renderStatus();
+  root.dataset.pinsState = "ready";
+}
+
+// ------------------------------------------------------------------------------------------
 // control changes
 
 // The live part goes out at once (a `set` computed against what the last `set` asked for);
@@ -692,7 +871,7 @@ function applyNow(cfg) {
 }
 
 function applyRest(cfg) {
-  writeQuery(queryFromConfig(cfg, S.catalog)); // valid values only (controls.js)
+  writeState(cfg); // valid values only (controls.js)
   renderExplain();
   drawControlPreview();
   if (needsRebuild(S.runConfig, cfg)) {
@@ -793,6 +972,7 @@ function wire() {
   $("step-epoch").addEventListener("click", () => send({ type: "step", steps: epochSteps() }));
   $("reset").addEventListener("click", () => send({ type: "reset" }));
   $("copy-pytorch").addEventListener("click", copyAsPytorch);
+  $("pin-run").addEventListener("click", pinCurrent);
   $("speed").addEventListener("input", sendSpeed);
   $("speed-unlimited").addEventListener("change", sendSpeed);
   $("rebuild-apply").addEventListener("click", () => {
@@ -803,7 +983,7 @@ function wire() {
     S.pendingRebuild = null;
     $("rebuild-notice").hidden = true;
     controls.set(S.runConfig);
-    writeQuery(queryFromConfig(S.runConfig, S.catalog));
+    writeState(S.runConfig);
     renderExplain();
   });
   $("link-dropped-close").addEventListener("click", () => { $("link-dropped").hidden = true; });
@@ -848,6 +1028,7 @@ function wire() {
     charts.renderAll();
     drawControlPreview();
     refreshNetwork();
+    if (S.pins.length) refreshPins();
   });
 }
 
@@ -871,7 +1052,9 @@ async function main() {
     root.dataset.ready = "true";
     return;
   }
-  const { config, dropped } = readLink(query, S.catalog);
+  const { main: mainQuery, pins: pinQueries } = splitPinQuery(query);
+  S.pendingPins = [...query].filter(([k]) => !mainQuery.has(k));
+  const { config, dropped } = readLink(mainQuery, S.catalog);
   try {
     await createFromLink(config, dropped);
   } catch (err) {
@@ -880,6 +1063,12 @@ async function main() {
   }
   showDropped(dropped);
   root.dataset.ready = "true";
+  if (pinQueries.size) {
+    await restorePins(pinQueries, dropped);
+    showDropped(dropped);
+  } else {
+    root.dataset.pinsState = "ready";
+  }
 }
 
 main().catch((err) => {
