@@ -38,6 +38,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from app.compression import gzip_bytes
+from app.datasets import DatasetStore
 from app.jsonenc import dumps, records_json
 from app.owners import new_watch_token, same_token
 from app.settings import Settings
@@ -533,12 +534,16 @@ class RunManager:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        assert settings.data_dir is not None
+        # uploaded tables (custom data): the engine's table source
+        self.datasets = DatasetStore(settings.data_dir / "datasets", settings.max_samples)
         self.limits = Limits(
             max_hidden_layers=settings.max_hidden_layers,
             max_units=settings.max_units,
             max_samples=settings.max_samples,
             max_events=settings.max_events,
             max_event_bytes=settings.max_event_bytes,
+            tables=self.datasets,
         )
         self.sessions: dict[str, RunSession] = {}
         # All engine work shares a few threads: with the GIL, more threads would not train
