@@ -396,3 +396,15 @@ def test_random_tables_round_trip_to_the_engine(tmp_client: TestClient, data: st
     want_order = np.lexsort(want_x.T[::-1])
     assert np.array_equal(got[order], want_x[want_order])
     assert np.array_equal(np.sort(run.dataset.y_train[:, 0]), np.sort(want_y))
+
+
+def test_search_workers_read_the_same_tables(tmp_client: TestClient, tmp_path: Path) -> None:
+    """Search trials run in worker processes: their limits find the server's uploaded tables."""
+    from app.search.worker import limits_from
+    from core.trainer import Run
+    from tests.conftest import app_settings
+
+    ident = upload(tmp_client, xor_csv(30)).json()["id"]
+    limits = limits_from(app_settings(data_dir=tmp_path))
+    run = Run({"dataset": {"name": "custom", "params": {"id": ident}}}, limits)
+    assert run.dataset.n_train + run.dataset.n_val == 30
