@@ -210,16 +210,20 @@ def test_failed_uploads_leave_no_file(tmp_client: TestClient, tmp_path: Path) ->
 
 
 def test_store_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A write that fails midway (disk full) leaves neither the table nor a temporary file."""
+    """While the table is written only a temporary file exists (a crash then leaves nothing
+    under the id); a write that fails midway (disk full) leaves neither."""
     store = DatasetStore(tmp_path, 100)
     table = make_table(np.array([[1.0, 0.0], [2.0, 1.0]]), ["a", "y"])
+    seen: list[list[str]] = []
 
     def broken_fsync(fd: int) -> None:
+        seen.append(sorted(p.name for p in tmp_path.iterdir()))
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("app.datasets.os.fsync", broken_fsync)
     with pytest.raises(OSError):
         store.put(table)
+    assert len(seen) == 1 and len(seen[0]) == 1 and seen[0][0].startswith(".upload-")
     assert list(tmp_path.iterdir()) == []
     assert DatasetStore(tmp_path, 100).get(table.id) is None
     monkeypatch.undo()
