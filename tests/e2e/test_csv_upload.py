@@ -132,3 +132,25 @@ def test_upload_in_chinese_with_large_text(page: Page) -> None:
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     page.get_by_test_id("section-data").screenshot(
         path=str(SCREENSHOT_DIR / "csv-upload-zh-large-panel.png"))
+
+
+def test_upload_fits_a_phone(page: Page) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    open_playground(page)
+    if page.get_by_test_id("controls-toggle").get_attribute("aria-expanded") != "true":
+        page.get_by_test_id("controls-toggle").click()
+    upload(page, blobs_csv(40))
+    expect(page.get_by_test_id("csv-info")).to_contain_text("40 rows")
+    expect(page).to_have_url(re.compile(r"dataset=custom"))
+    expect(page.get_by_test_id("status")).to_have_attribute("data-status", "ready")
+    for testid in ("csv-upload", "csv-file", "csv-target", "csv-task", "csv-preview"):
+        box = page.get_by_test_id(testid).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, testid
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    page.get_by_test_id("section-data").screenshot(
+        path=str(SCREENSHOT_DIR / "csv-upload-phone-panel.png"))
+    # the task override re-sends the file: the server's answer says regression
+    page.get_by_test_id("csv-task").select_option("regression")
+    expect(page.get_by_test_id("csv-info")).to_have_attribute("data-task", "regression")
+    expect(page.get_by_test_id("csv-info")).to_contain_text("target label · regression")
+    expect(page.get_by_test_id("csv-task")).to_have_value("regression")

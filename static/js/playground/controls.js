@@ -402,6 +402,7 @@ export class Controls {
     this.draws = {}; // component key -> redraw of its parameter grid (name, values)
     this.table = null; // GET/POST /api/datasets answer of the custom table shown
     this.csvFile = null; // the picked file (re-sent when the target or task changes)
+    this.csvTaskChoice = ""; // the task asked for with it ("" = inferred)
     document.addEventListener("gradplay:langchange", () => this.showTable(this.table));
   }
 
@@ -673,6 +674,7 @@ export class Controls {
     });
     this.csvTarget.addEventListener("change", () => this.uploadCsv({ target: this.csvTarget.value, task: this.csvTask.value }));
     this.csvTask.addEventListener("change", () => this.uploadCsv({ target: this.csvTarget.value, task: this.csvTask.value }));
+    this.csvTask.value = this.csvTaskChoice;
     this.showTable(this.table);
     const cfgId = this.cfg.dataset.name === CUSTOM ? (this.cfg.dataset.params || {}).id : null;
     if (cfgId && (!this.table || this.table.id !== cfgId)) {
@@ -709,6 +711,7 @@ export class Controls {
       return;
     }
     this.csvBox.dataset.state = "ready";
+    this.csvTaskChoice = task;
     this.showTable(info);
     this.useTable(info.id);
   }
