@@ -412,3 +412,21 @@ def test_search_workers_read_the_same_tables(tmp_client: TestClient, tmp_path: P
     limits = limits_from(app_settings(data_dir=tmp_path))
     run = Run({"dataset": {"name": "custom", "params": {"id": ident}}}, limits)
     assert run.dataset.n_train + run.dataset.n_val == 30
+
+
+def test_pytorch_script_of_a_custom_run_reproduces_its_losses(tmp_client: TestClient,
+                                                               tmp_path: Path) -> None:
+    """The script embeds the custom data (multiclass labels 2/5/9 as class ids) and, run with
+    torch, prints the run's losses (1e-6 relative)."""
+    pytest.importorskip("torch")
+    from tests.app.test_export_pytorch import _assert_same
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(45, 2)).round(3)
+    labels = np.array([2, 5, 9])[np.argmax(np.column_stack([x[:, 0], x[:, 1], -x.sum(1)]), 1)]
+    text = "a,b,k\n" + "".join(f"{p},{q},{c}\n" for (p, q), c in zip(x.tolist(), labels.tolist(),
+                                                                       strict=True))
+    ident = upload(tmp_client, text).json()["id"]
+    run_id = tmp_client.post("/api/runs", json=custom_config(ident)).json()["id"]
+    tmp_client.post(f"/api/runs/{run_id}/step", json={"steps": 12})
+    _assert_same(tmp_client, run_id, tmp_path)
