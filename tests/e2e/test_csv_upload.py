@@ -118,11 +118,12 @@ def test_upload_in_chinese_with_large_text(page: Page) -> None:
     page.get_by_test_id("font-toggle").click()
     upload(page, blobs_csv(60))
     info = page.get_by_test_id("csv-info")
-    expect(info).to_contain_text("60 行")
+    expect(info).to_contain_text("60 行", timeout=20000)
     expect(info).to_contain_text("分类（2 类）")
     expect(page.locator("label[for=pg-csv-file]")).to_have_text("上传 CSV")
-    expect(page).to_have_url(re.compile(r"dataset=custom"))  # the new run is built
-    expect(page.get_by_test_id("status")).to_have_attribute("data-status", "ready")
+    expect(page).to_have_url(re.compile(r"dataset=custom"), timeout=20000)  # the new run
+    expect(page.get_by_test_id("status")).to_have_attribute("data-status", "ready",
+                                                            timeout=20000)
     page.get_by_test_id("csv-upload").scroll_into_view_if_needed()
     box = page.get_by_test_id("csv-upload").bounding_box()
     panel = page.get_by_test_id("section-data").bounding_box()
@@ -140,9 +141,10 @@ def test_upload_fits_a_phone(page: Page) -> None:
     if page.get_by_test_id("controls-toggle").get_attribute("aria-expanded") != "true":
         page.get_by_test_id("controls-toggle").click()
     upload(page, blobs_csv(40))
-    expect(page.get_by_test_id("csv-info")).to_contain_text("40 rows")
-    expect(page).to_have_url(re.compile(r"dataset=custom"))
-    expect(page.get_by_test_id("status")).to_have_attribute("data-status", "ready")
+    expect(page.get_by_test_id("csv-info")).to_contain_text("40 rows", timeout=20000)
+    expect(page).to_have_url(re.compile(r"dataset=custom"), timeout=20000)
+    expect(page.get_by_test_id("status")).to_have_attribute("data-status", "ready",
+                                                            timeout=20000)
     for testid in ("csv-upload", "csv-file", "csv-target", "csv-task", "csv-preview"):
         box = page.get_by_test_id(testid).bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, testid
