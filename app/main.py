@@ -39,7 +39,7 @@ from app.compression import GZIP_LEVEL, RemoteGZipMiddleware
 from app.errors import CatchAllMiddleware, install_error_handlers
 from app.jsonsafe import SafeJSONResponse
 from app.owners import TokenSigner, signing_key
-from app.routers import labs, meta, pages, questions, runs, searches, stream
+from app.routers import datasets, labs, meta, pages, questions, runs, searches, stream
 from app.run_store import RunStore
 from app.search.manager import SearchManager
 from app.security import (
@@ -51,6 +51,9 @@ from app.security import (
 from app.sessions import RunManager
 from app.settings import Settings
 from app.static_files import install_static
+
+UPLOAD_PATH = "/api/datasets"
+"""The one path that takes multipart forms (CSV uploads) and ``max_upload_bytes`` bodies."""
 
 DESCRIPTION = """
 GradPlay: a visual playground for how neural networks train.
@@ -83,6 +86,8 @@ OPENAPI_TAGS = [
     {"name": "meta", "description": "Health and the component catalog."},
     {"name": "labs", "description": "Stateless calculators behind the lab pages."},
     {"name": "runs", "description": "Training runs: create, step, change live, stream, export."},
+    {"name": "datasets", "description": "Bring your own data: upload a CSV (or JSON rows) and "
+     "train runs on it as dataset `custom`."},
     {"name": "searches", "description": "Hyperparameter searches (grid, random, TPE on Optuna) "
      "whose trials run in worker processes."},
     {"name": "questions", "description": "The interview-question bank behind /questions."},
@@ -175,6 +180,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     assert settings.data_dir is not None
     app.state.runs = RunManager(settings, RunStore.in_dir(settings.data_dir))
+    app.state.datasets = app.state.runs.datasets
     app.state.searches = SearchManager(settings)
     data_dir = settings.data_dir
     app.state.tokens = TokenSigner(lambda: signing_key(settings.secret_key, data_dir))
@@ -183,6 +189,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(meta.router)
     app.include_router(labs.router)
     app.include_router(runs.router)
+    app.include_router(datasets.router)
     app.include_router(stream.router)
     app.include_router(searches.router)
     app.include_router(questions.router)
@@ -209,8 +216,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(GzipRequestMiddleware, max_bytes=settings.max_import_bytes,
                        paths=frozenset({"/api/runs/import"}))
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes,
-                       timeout=settings.request_timeout_seconds)
-    app.add_middleware(RequestGuardMiddleware)
+                       timeout=settings.request_timeout_seconds,
+                       path_limits={UPLOAD_PATH: settings.max_upload_bytes})
+    app.add_middleware(RequestGuardMiddleware, form_paths=frozenset({UPLOAD_PATH}))
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts),
                        www_redirect=False)
     app.add_middleware(SecurityHeadersMiddleware)

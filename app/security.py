@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -67,14 +68,16 @@ class BodySizeLimitMiddleware:
     small JSON documents, so buffering at most ``max_bytes`` costs nothing.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float | None = None) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float | None = None,
+                 path_limits: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.timeout = timeout
+        self.path_limits = dict(path_limits or {})  # e.g. uploads: a larger limit of their own
 
-    def _too_large(self) -> SafeJSONResponse:
+    def _too_large(self, limit: int) -> SafeJSONResponse:
         return SafeJSONResponse(
-            {"detail": f"request body too large: the limit is {self.max_bytes} bytes"},
+            {"detail": f"request body too large: the limit is {limit} bytes"},
             status_code=413,
             headers={"connection": "close"},
         )
@@ -83,14 +86,15 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.path_limits.get(scope.get("path", ""), self.max_bytes)
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = -1  # malformed; the server rejects it, or we count below
-                if declared > self.max_bytes:
-                    await self._too_large()(scope, receive, send)
+                if declared > limit:
+                    await self._too_large(limit)(scope, receive, send)
                     return
                 break
 
@@ -114,8 +118,8 @@ class BodySizeLimitMiddleware:
             if message["type"] != "http.request":
                 break  # e.g. http.disconnect: let the app see it
             total += len(message.get("body", b""))
-            if total > self.max_bytes:
-                await self._too_large()(scope, receive, send)
+            if total > limit:
+                await self._too_large(limit)(scope, receive, send)
                 return
             if not message.get("more_body", False):
                 break
@@ -242,17 +246,18 @@ class RequestGuardMiddleware:
       (``application/x-www-form-urlencoded``, ``multipart/form-data``) or ``text/plain`` POST,
       which another web site could send without a CORS preflight, gets 415. A request without
       a body and without ``Content-Type`` (e.g. ``POST .../step`` with the default 1 step)
-      passes.
+      passes. ``form_paths`` (the CSV upload, ``POST /api/datasets``) also take
+      ``multipart/form-data``: the ``Origin`` check above still refuses other sites' forms.
 
     The ``Host`` itself is checked by Starlette's ``TrustedHostMiddleware`` (outside this one)
     against ``GRADPLAY_ALLOWED_HOSTS``, so a same-origin ``Origin`` is an allowed host too.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, form_paths: frozenset[str] = frozenset()) -> None:
         self.app = app
+        self.form_paths = form_paths
 
-    @staticmethod
-    def _refusal(scope: Scope, headers: dict[bytes, bytes]) -> SafeJSONResponse | None:
+    def _refusal(self, scope: Scope, headers: dict[bytes, bytes]) -> SafeJSONResponse | None:
         method = scope.get("method", "GET")
         origin = headers.get(b"origin")
         if origin is not None and (scope["type"] == "websocket" or method not in SAFE_METHODS):
@@ -275,6 +280,8 @@ class RequestGuardMiddleware:
         else:
             media = content_type.decode("latin-1").split(";", 1)[0].strip().lower()
             if media == JSON_MEDIA_TYPE:
+                return None
+            if media == "multipart/form-data" and scope.get("path") in self.form_paths:
                 return None
             got = f"Content-Type {media!r}"
         return SafeJSONResponse(

@@ -49,6 +49,7 @@ from typing import Any, TypeVar
 
 from app.budgets import MemoryFullError, check_run_size, run_bytes
 from app.compression import gzip_bytes
+from app.datasets import DatasetStore
 from app.jsonenc import dumps, records_json
 from app.owners import new_watch_token, same_token, token_hash
 from app.run_store import RunStore, SavedRun, StoredRun, StoredRunError
@@ -591,12 +592,16 @@ class RunManager:
 
     def __init__(self, settings: Settings, store: RunStore | None = None) -> None:
         self.settings = settings
+        assert settings.data_dir is not None
+        # uploaded tables (custom data): the engine's table source
+        self.datasets = DatasetStore(settings.data_dir / "datasets", settings.max_samples)
         self.limits = Limits(
             max_hidden_layers=settings.max_hidden_layers,
             max_units=settings.max_units,
             max_samples=settings.max_samples,
             max_events=settings.max_events,
             max_event_bytes=settings.max_event_bytes,
+            tables=self.datasets,
         )
         self.sessions: dict[str, RunSession] = {}
         self.store = store

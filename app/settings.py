@@ -11,12 +11,14 @@ field                    default   meaning
 =======================  ========  ==================================================
 max_hidden_layers        64        hidden layers per network
 max_units                512       units per hidden layer
-max_samples              20000     samples per generated dataset
+max_samples              20000     samples per generated dataset; rows of an uploaded one
 max_runs                 256       live runs kept in memory (server bound; when full: 503)
 max_runs_per_client      16        live runs of one client (owner token); over it the
                                    client's own longest-idle run is evicted
 run_ttl_seconds          3600      idle seconds before a run is dropped
 max_body_bytes           1048576   request body bytes (1 MiB); larger bodies get 413
+max_upload_bytes         64 MiB    body bytes of a dataset upload (POST /api/datasets;
+                                   67108864); larger uploads get 413
 max_steps_per_request    10000     training steps per API request
 max_preview_steps        100000    steps of a schedule preview
 history_max_points       5000      points kept per metric history
@@ -134,6 +136,7 @@ class Settings:
     max_runs_per_client: int = 16
     run_ttl_seconds: int = 3600
     max_body_bytes: int = 1048576
+    max_upload_bytes: int = 67108864
     max_steps_per_request: int = 10000
     max_preview_steps: int = 100000
     history_max_points: int = 5000

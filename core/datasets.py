@@ -35,6 +35,15 @@ plane the data lives in stays ``(x1, x2)``: :attr:`Dataset.points_train` / ``poi
 the 2-D points (normalised with the same method, fitted on the 2-D training points) and
 :func:`grid_for` lays its grid over them; :meth:`Dataset.inputs_for` maps plane points to model
 inputs. With the default features both are exactly the model's inputs, bit for bit.
+
+Custom data (``custom``, "bring your own data"): the rows of an uploaded table
+(:mod:`core.tables`). ``params.id`` names it; :func:`make_dataset` takes the table itself through
+``table=`` (the trainer asks its table source, ``Limits.tables``): this module reads no files.
+``n`` is the table's row count and ``noise`` is unused (0); splits, normalisation and the test
+split work as for generated data (the permutation draws from ``rng`` as usual). Feature crosses
+are not applied to custom data (only the default features, meaning "the table's columns"):
+crosses are defined on the playground's (x1, x2) plane, and a table's columns have their own
+names and units. A 2-column table is a 2-D dataset for the decision surface and augmentation.
 """
 
 from __future__ import annotations
@@ -48,8 +57,10 @@ import numpy as np
 
 from core.errors import ConfigError
 from core.registry import Component, Param, Registry
+from core.tables import Table
 
 __all__ = [
+    "CUSTOM",
     "DATASETS",
     "DEFAULT_FEATURES",
     "FEATURES",
@@ -350,6 +361,45 @@ def _unscaled(n: int, noise: float, rng: np.random.Generator) -> RawData:
     return RawData(x, y, "regression", 0, truth)
 
 
+CUSTOM = "custom"
+
+
+@DATASETS.register(
+    CUSTOM,
+    label="Your data (uploaded table)",
+    formula="the rows of a table uploaded with POST /api/datasets (CSV or JSON rows)",
+    params=(
+        Param("id", "str", "", max_len=64,
+              help="Id of an uploaded table (POST /api/datasets answers it)."),
+    ),
+    description="Your own data: a CSV with a header row, feature columns and a target column. "
+    "Classification or regression as the upload says; 2 feature columns get the decision "
+    "surface.",
+    task=None,
+    input_dim=None,
+    custom=True,
+)
+def _custom(n: int, noise: float, rng: np.random.Generator, id: str = "") -> RawData:
+    # make_dataset builds custom data from the table it is given; reaching this means none was
+    raise ConfigError("dataset.params.id", f"no uploaded dataset with id {id!r}")
+
+
+def custom_raw(table: Table) -> RawData:
+    """A table's rows as generator output (copies: the table stays immutable)."""
+    y, task, n_classes = table.raw_targets()
+    return RawData(np.array(table.x, dtype=np.float64), y, task, n_classes)  # type: ignore[arg-type]
+
+
+def check_custom_features(features: Any) -> None:
+    """Custom data trains on its own columns: only the default features are allowed."""
+    if features is not None and list(features) != list(DEFAULT_FEATURES):
+        raise ConfigError(
+            "dataset.features",
+            "feature crosses apply to the built-in 2-D datasets only; custom data trains on "
+            "its own columns, so only the default ['x1', 'x2'] is allowed",
+        )
+
+
 # ---------------------------------------------------------------------------------------------
 # Feature crosses (2-D datasets)
 # ---------------------------------------------------------------------------------------------
@@ -544,6 +594,7 @@ class Dataset:
     plane_normalizer: Normalizer | None = None
     x_test: np.ndarray | None = None
     y_test: np.ndarray | None = None
+    table: dict[str, Any] | None = None
 
     @property
     def crossed(self) -> bool:
@@ -601,6 +652,7 @@ class Dataset:
             "normalizer": self.normalizer.to_dict(),
             "truth": self.truth,
             "features": list(self.features),
+            **({"table": dict(self.table)} if self.table is not None else {}),
         }
 
 
@@ -657,6 +709,7 @@ def make_dataset(
     rng: np.random.Generator,
     features: Sequence[str] | None = None,
     test_fraction: float = 0.0,
+    table: Table | None = None,
 ) -> Dataset:
     """Generate ``name``, shuffle, split off a validation set and normalise the inputs.
 
@@ -672,8 +725,23 @@ def make_dataset(
     ``n_test = round(test_fraction·n)``. The test rows are thus carved off the held-out end, so
     ``(val_fraction=v, test_fraction=t)`` has exactly the training rows (and the normaliser) of
     ``(val_fraction=v+t, test_fraction=0)`` when the counts add up; the rng draws nothing more.
+
+    ``custom`` (``params={"id": ...}``) needs ``table``, the table with that id: ``n`` becomes
+    its row count and ``noise`` 0; ``features`` must be the default.
     """
     comp = DATASETS.get(name, "dataset.name")
+    info: dict[str, Any] | None = None
+    if name == CUSTOM:
+        ident = comp.resolve(params, "dataset.params")["id"]
+        if table is None or table.id != ident:
+            raise ConfigError("dataset.params.id", f"no uploaded dataset with id {ident!r} on "
+                              "this server (upload it with POST /api/datasets)")
+        check_custom_features(features)
+        n, noise, features = table.n, 0.0, None
+        info = {"id": table.id, "columns": list(table.columns), "target": table.target,
+                "task": table.task}
+        if table.task == "classification":
+            info["classes"] = table.summary()["classes"]
     n = _N_PARAM.validate(n, "dataset.n")
     noise = _NOISE_PARAM.validate(noise, "dataset.noise")
     val_fraction = _VAL_PARAM.validate(val_fraction, "dataset.val_fraction")
@@ -688,10 +756,12 @@ def make_dataset(
     normalize = _NORMALIZE_PARAM.validate(normalize, "dataset.normalize")
     resolved = comp.resolve(params, "dataset.params")
     feats = resolve_features(
-        None if features is None else list(features), name, comp.meta.get("input_dim")
+        None if features is None else list(features), name,
+        comp.meta.get("input_dim") if info is None else None,
     )
 
-    raw = comp.factory(n=n, noise=noise, rng=rng, **resolved)
+    raw = custom_raw(table) if info is not None and table is not None else comp.factory(
+        n=n, noise=noise, rng=rng, **resolved)
     x = np.ascontiguousarray(raw.x, dtype=np.float64)
     y = raw.y.astype(np.int64 if raw.task == "multiclass" else np.float64, copy=False)
 
@@ -730,6 +800,7 @@ def make_dataset(
         features=tuple(feats),
         x_test=norm.transform(x[test_idx]) if n_test else None,
         y_test=y[test_idx] if n_test else None,
+        table=info,
         **plane,
     )
 

@@ -22,7 +22,7 @@ from core.errors import ConfigError
 
 T = TypeVar("T")
 
-ParamType = Literal["float", "int", "bool", "choice", "float_list", "int_list"]
+ParamType = Literal["float", "int", "bool", "choice", "float_list", "int_list", "str"]
 
 
 MAX_INT_MAGNITUDE = 2**63 - 1
@@ -70,6 +70,8 @@ class Param:
             return "one of " + ", ".join(repr(c) for c in self.choices or ())
         if self.type == "bool":
             return "true or false"
+        if self.type == "str":
+            return f"a non-empty string of at most {self.max_len} characters"
         lo = "" if self.min is None else f"{self.min} {'<' if self.exclusive_min else '<='} "
         hi = "" if self.max is None else f" {'<' if self.exclusive_max else '<='} {self.max}"
         kind = {"float": "a finite number", "int": "an integer"}.get(self.type)
@@ -127,6 +129,10 @@ class Param:
             if not isinstance(value, str) or value not in (self.choices or ()):
                 raise ConfigError(field_name, f"must be {self.range_text()}, got {value!r}")
             return value
+        if self.type == "str":
+            if not isinstance(value, str) or not value or len(value) > self.max_len:
+                raise ConfigError(field_name, f"must be {self.range_text()}, got {_shown(value)}")
+            return value
         # lists
         if not isinstance(value, Sequence) or isinstance(value, str):
             raise ConfigError(field_name, f"must be {self.range_text()}, got {value!r}")
@@ -151,7 +157,7 @@ class Param:
             out["exclusive_max"] = True
         if self.nullable:
             out["nullable"] = True
-        if self.type in ("float_list", "int_list"):
+        if self.type in ("float_list", "int_list", "str"):
             out["max_len"] = self.max_len
         return out
 

@@ -22,7 +22,7 @@ import copy
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,10 +31,12 @@ from numpy.typing import NDArray
 from core import cost
 from core.activations import sigmoid, softmax
 from core.datasets import (
+    CUSTOM,
     DATASETS,
     DEFAULT_FEATURES,
     MAX_SAMPLES,
     Dataset,
+    check_custom_features,
     curve_grid,
     expand_features,
     grid_for,
@@ -44,6 +46,7 @@ from core.datasets import (
 from core.errors import ConfigError, EventLogFullError, RebuildRequiredError, RunStateError
 from core.histogram import histogram
 from core.history import LAYER_FIELDS, SCALAR_FIELDS, History
+from core.tables import Table, TableSource
 
 __all__ = ["LAYER_FIELDS", "SCALAR_FIELDS", "Limits", "Run", "histogram", "resolve_config"]
 from core.layers import BatchNorm1d
@@ -113,13 +116,39 @@ count and compact-JSON bytes. A change beyond them raises :class:`EventLogFullEr
 
 @dataclass(frozen=True)
 class Limits:
-    """Size limits enforced on configs (the server passes its settings)."""
+    """Size limits enforced on configs (the server passes its settings), and where the
+    ``custom`` dataset's tables come from: ``tables(id) -> Table | None`` (the server's dataset
+    store; ``None``: no custom data)."""
 
     max_hidden_layers: int = MAX_HIDDEN_LAYERS
     max_units: int = MAX_UNITS
     max_samples: int = MAX_SAMPLES
     max_events: int = MAX_EVENTS
     max_event_bytes: int = MAX_EVENT_BYTES
+    tables: TableSource | None = field(default=None, compare=False, repr=False)
+
+
+def lookup_table(dataset: Mapping[str, Any], limits: Limits) -> Table | None:
+    """The table of a resolved ``custom`` dataset config (None for the generated datasets);
+    an id the source does not know raises ConfigError on ``dataset.params.id``."""
+    if dataset["name"] != CUSTOM:
+        return None
+    ident = dataset["params"]["id"]
+    table = limits.tables(ident) if limits.tables is not None else None
+    if table is None:
+        raise ConfigError("dataset.params.id", f"no uploaded dataset with id {ident!r} on this "
+                          "server (upload it with POST /api/datasets, or import a run export "
+                          "that embeds it)")
+    return table
+
+
+def data_facts(cfg: Mapping[str, Any], table: Table | None = None) -> tuple[str, int | None]:
+    """``(task, input_dim)`` of a config's dataset: from the registry, or from the table of
+    custom data (its task in the engine's terms, its number of feature columns)."""
+    if table is not None:
+        return table.engine_task(), table.d
+    comp = DATASETS.get(cfg["dataset"]["name"], "dataset.name")
+    return comp.meta["task"], comp.meta.get("input_dim")
 
 
 def event_size(event: Mapping[str, Any]) -> int:
@@ -215,8 +244,13 @@ def resolve_config(raw: Mapping[str, Any] | None, limits: Limits | None = None) 
     dataset["params"] = data_comp.resolve(
         as_mapping(dataset["params"], "dataset.params"), "dataset.params"
     )
+    table = lookup_table(dataset, limits)
+    if table is not None:  # custom data: the table decides n; noise means nothing
+        check_custom_features(dataset["features"])
+        dataset["n"], dataset["noise"] = table.n, 0.0
     dataset["features"] = resolve_features(
-        dataset["features"], dataset["name"], data_comp.meta.get("input_dim")
+        dataset["features"], dataset["name"],
+        data_comp.meta.get("input_dim") if table is None else None,
     )
     # Validated when the data is made (make_dataset); kept in the resolved config only when
     # set, so the configs (and exports) of runs without a test split stay as they were.
@@ -224,12 +258,12 @@ def resolve_config(raw: Mapping[str, Any] | None, limits: Limits | None = None) 
     if isinstance(tf, int | float) and not isinstance(tf, bool) and tf == 0:
         del dataset["test_fraction"]
     cfg["dataset"] = dataset
+    facts = data_facts(cfg, table)
     cfg["model"] = resolve_model_config(
         raw.get("model"), "model", limits.max_hidden_layers, limits.max_units
     )
     loss = raw.get("loss")
-    loss_comp = LOSSES.get(loss if loss is not None else DEFAULT_LOSS[data_comp.meta["task"]],
-                           "loss")
+    loss_comp = LOSSES.get(loss if loss is not None else DEFAULT_LOSS[facts[0]], "loss")
     cfg["loss"] = loss  # null: the task's default loss
     cfg["loss_params"] = loss_comp.resolve(
         as_mapping(raw.get("loss_params"), "loss_params"), "loss_params"
@@ -245,14 +279,15 @@ def resolve_config(raw: Mapping[str, Any] | None, limits: Limits | None = None) 
     clip = make_grad_clip(as_mapping(raw.get("grad_clip"), "grad_clip"))
     cfg["grad_clip"] = clip.to_dict()
     cfg["eval_every"] = _int_field(raw.get("eval_every", 1), "eval_every", 1, 1_000_000)
-    cfg["early_stopping"] = resolve_early_stopping(raw.get("early_stopping"), None, cfg)
-    cfg["augment"] = resolve_augment(raw.get("augment"), DEFAULT_AUGMENT, cfg)
+    cfg["early_stopping"] = resolve_early_stopping(raw.get("early_stopping"), None, cfg, facts)
+    cfg["augment"] = resolve_augment(raw.get("augment"), DEFAULT_AUGMENT, cfg, facts)
     _check_batch_norm_batch(cfg)
     return cfg
 
 
 def resolve_early_stopping(value: Any, current: Mapping[str, Any] | None,
-                           cfg: Mapping[str, Any]) -> dict[str, Any] | None:
+                           cfg: Mapping[str, Any],
+                           facts: tuple[str, int | None] | None = None) -> dict[str, Any] | None:
     """``early_stopping``: ``null`` (off) or ``{monitor, patience, min_delta,
     restore_best_weights}`` merged over ``current`` (or the Keras defaults)."""
     if value is None:
@@ -265,7 +300,7 @@ def resolve_early_stopping(value: Any, current: Mapping[str, Any] | None,
     monitor = values["monitor"]
     if monitor not in MONITORS:
         raise ConfigError("early_stopping.monitor", f"must be one of {', '.join(MONITORS)}")
-    task = DATASETS.get(cfg["dataset"]["name"], "dataset.name").meta["task"]
+    task = (facts or data_facts(cfg))[0]
     if monitor == "val_accuracy" and task == "regression":
         raise ConfigError("early_stopping.monitor",
                           "val_accuracy needs a classification dataset; use val_loss")
@@ -284,8 +319,8 @@ def resolve_early_stopping(value: Any, current: Mapping[str, Any] | None,
             "restore_best_weights": restore}
 
 
-def resolve_augment(value: Any, current: Mapping[str, Any], cfg: Mapping[str, Any]
-                    ) -> dict[str, Any]:
+def resolve_augment(value: Any, current: Mapping[str, Any], cfg: Mapping[str, Any],
+                    facts: tuple[str, int | None] | None = None) -> dict[str, Any]:
     """``augment``: ``{jitter_std, rotate_deg, flip_x, flip_y}`` merged over ``current``; anything
     but the no-op needs a 2-D dataset."""
     values = {**current, **as_mapping(value, "augment")}
@@ -306,7 +341,7 @@ def resolve_augment(value: Any, current: Mapping[str, Any], cfg: Mapping[str, An
             raise ConfigError(f"augment.{name}", "must be true or false")
         out[name] = values[name]
     if out != DEFAULT_AUGMENT:
-        dim = DATASETS.get(cfg["dataset"]["name"], "dataset.name").meta.get("input_dim")
+        dim = (facts or data_facts(cfg))[1]
         if dim != 2:
             two_d = ", ".join(c.name for c in DATASETS if c.meta.get("input_dim") == 2)
             raise ConfigError("augment", f"data augmentation needs a 2-D dataset ({two_d})")
@@ -367,7 +402,9 @@ class Run:
             rng=np.random.default_rng(data_ss),
             features=ds["features"],
             test_fraction=ds.get("test_fraction", 0.0),
+            table=(table := lookup_table(ds, self.limits)),
         )
+        self.table: Table | None = table  # custom data: the uploaded table (exports embed it)
         task = self.dataset.task
         loss_name = cfg["loss"] or DEFAULT_LOSS[task]
         loss_comp = LOSSES.get(loss_name, "loss")
@@ -406,6 +443,10 @@ class Run:
                            if isinstance(b.norm, BatchNorm1d)]
         self._nulls: list[Any] = [None] * self.model.n_layers
         self._n_val = len(self.dataset.x_val)
+
+    def _facts(self) -> tuple[str, int | None]:
+        """(task, input dim of the data's plane) of the built dataset, for live changes."""
+        return self.dataset.task, self.dataset.plane_dim
 
     def _apply_training_settings(self, cfg: Mapping[str, Any]) -> None:
         opt = dict(cfg["optimizer"])
@@ -826,9 +867,10 @@ class Run:
             )
         if "early_stopping" in patch:
             new_cfg["early_stopping"] = resolve_early_stopping(
-                patch["early_stopping"], new_cfg["early_stopping"], new_cfg)
+                patch["early_stopping"], new_cfg["early_stopping"], new_cfg, self._facts())
         if "augment" in patch:
-            new_cfg["augment"] = resolve_augment(patch["augment"], new_cfg["augment"], new_cfg)
+            new_cfg["augment"] = resolve_augment(patch["augment"], new_cfg["augment"], new_cfg,
+                                                 self._facts())
         _check_batch_norm_batch(new_cfg)
         if self.config_check is not None:  # e.g. the server's memory budget
             self.config_check(new_cfg)
@@ -914,14 +956,18 @@ class Run:
         self._build()
 
     def export(self) -> dict[str, Any]:
-        """Everything needed to reproduce this run: initial config, event log, step count."""
-        return {
+        """Everything needed to reproduce this run: initial config, event log, step count, and
+        for custom data the table itself (``table``: :meth:`core.tables.Table.to_dict`)."""
+        out = {
             "format": "gradplay-run",
             "version": 1,
             "config": copy.deepcopy(self.initial_config),
             "events": copy.deepcopy(self.events),
             "step": self.step_count,
         }
+        if self.table is not None:
+            out["table"] = self.table.to_dict()
+        return out
 
     @property
     def initial_config(self) -> dict[str, Any]:

@@ -53,10 +53,12 @@ from app.schemas.runs import (
 )
 from app.sessions import STEP_SLICE, RunManager, RunSession, ServerFullError
 from core.cost import shape_of, shape_step_seconds
+from core.datasets import CUSTOM
 from core.errors import ConfigError
 from core.export_pytorch import pytorch_script
 from core.history import ALL_FIELDS, LAYER_FIELDS, SCALAR_FIELDS, history_digest
 from core.registry import join_field
+from core.tables import TableError, table_from_dict
 from core.trainer import Run, resolve_config
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
@@ -217,6 +219,9 @@ async def import_run(
     mgr = manager(request)
     if body.step > request.app.state.settings.max_import_steps:
         raise ConfigError("step", f"must be <= {request.app.state.settings.max_import_steps}")
+    if body.table is not None:
+        await asyncio.get_running_loop().run_in_executor(
+            mgr.executor, _store_embedded_table, mgr, body.table, body.config)
     owner = _owner_token(request, caller)
     try:
         resolved = resolve_config(body.config, mgr.limits)
@@ -251,6 +256,23 @@ async def import_run(
     return _created(request, session, {
         "id": session.id, "status": session.status, "step": run.step_count,
         "config": run.config, "verified": verified})
+
+
+def _store_embedded_table(mgr: RunManager, raw: dict[str, Any], config: dict[str, Any]) -> None:
+    """An export's embedded table (custom data): validate it, check that it is the table the
+    config names, and store it (content-addressed, so the config's id finds it)."""
+    try:
+        table = table_from_dict(raw, max_rows=mgr.limits.max_samples)
+    except TableError as exc:
+        where = "".join(f"[{i}]" for i in (exc.row, exc.column) if i is not None)
+        raise ConfigError("table" + (".x" + where if where else ""), exc.message) from None
+    dataset = config.get("dataset") if isinstance(config, dict) else None
+    named = dataset.get("params", {}).get("id") if isinstance(dataset, dict) and isinstance(
+        dataset.get("params"), dict) and dataset.get("name") == CUSTOM else None
+    if named != table.id:
+        raise ConfigError("table", f"the embedded table has id {table.id!r} but "
+                          f"config.dataset names {named!r} (dataset custom, params.id)")
+    mgr.datasets.put(table)
 
 
 def _verify_history(run: Run, history: dict[str, Any]) -> None:
@@ -474,11 +496,15 @@ async def run_data(session: Session) -> Any:
     """Training and validation points after normalisation. ``x`` are the points in the data's
     own coordinates (for 2-D data the (x1, x2) plane of the decision surface); with feature
     crosses (``dataset.features``) the model's inputs are ``inputs`` (n, len(features)),
-    normalised by ``normalizer``; otherwise ``inputs`` equals ``x``."""
+    normalised by ``normalizer``; otherwise ``inputs`` equals ``x``. Custom data adds
+    ``table``: its id, feature ``columns``, ``target``, ``task`` and (classification) the
+    original ``classes`` (class id k is ``classes[k]``)."""
 
     def data() -> dict[str, Any]:
         ds = session.run.dataset
+        extra = {} if ds.table is None else {"table": ds.table}
         return {
+            **extra,
             "task": ds.task,
             "n_classes": ds.n_classes,
             "input_dim": ds.input_dim,

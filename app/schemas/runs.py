@@ -26,8 +26,10 @@ class ComponentModel(BaseModel):
 
 
 class DatasetConfig(StrictModel):
-    name: str = Field("circle", description="A dataset from the catalog.")
-    n: int = Field(200, ge=1, description="Number of samples (<= the server's max_samples).")
+    name: str = Field("circle", description="A dataset from the catalog; `custom` is an "
+                      "uploaded table (POST /api/datasets) named by `params.id`.")
+    n: int = Field(200, ge=1, description="Number of samples (<= the server's max_samples). "
+                   "Custom data: ignored, the table's row count is used.")
     noise: float = Field(0.1, ge=0.0, le=1.0)
     val_fraction: float = Field(0.2, ge=0.0, le=0.9)
     test_fraction: float = Field(
@@ -38,14 +40,17 @@ class DatasetConfig(StrictModel):
         "(val_fraction v, test_fraction t) trains on exactly the rows of (v + t, 0).",
     )
     normalize: Literal["none", "minmax", "zscore"] = "none"
-    params: Params = Field(default_factory=dict, description="Dataset-specific parameters.")
+    params: Params = Field(default_factory=dict, description="Dataset-specific parameters. "
+                           "Custom data: `{\"id\": <id from POST /api/datasets>}` (an id this "
+                           "server does not hold is a 422 on dataset.params.id).",
+                           examples=[{}, {"id": "3f2a9c0d1e4b5a6c7d8e"}])
     features: list[str] = Field(
         default_factory=lambda: ["x1", "x2"],
         description="Input features of the model for the 2-D datasets (feature crosses, as in "
         "TensorFlow Playground): a non-empty list of distinct names from x1, x2, x1_sq, x2_sq, "
         "x1_x2, sin_x1, sin_x2 (catalog: `features`). Computed from the raw coordinates, then "
-        "normalised. Other datasets accept only the default. The decision surface is still "
-        "drawn over (x1, x2).",
+        "normalised. Other datasets, and custom data (which trains on its own columns), accept "
+        "only the default. The decision surface is still drawn over (x1, x2).",
         examples=[["x1", "x2"], ["x1_sq", "x2_sq"]],
     )
 
@@ -376,6 +381,12 @@ class ImportBody(StrictModel):
     step: int = Field(0, ge=0, le=1_000_000)
     history: dict[str, Any] | None = Field(
         None, description="The exported history: compared with the replay value for value.")
+    table: dict[str, Any] | None = Field(
+        None,
+        description="The embedded data of a custom-data run ({id, columns, target, task, x, y}; "
+        "exports carry it): validated like an upload, stored on this server under the same "
+        "content-addressed id (which must equal config.dataset.params.id), then replayed.",
+    )
     history_sha256: str | None = Field(
         None,
         pattern="^[0-9a-f]{64}$",

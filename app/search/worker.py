@@ -40,6 +40,7 @@ import optuna
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
+from app.datasets import DatasetStore
 from app.search import store
 from app.search.spec import apply_params
 from app.settings import Settings, SettingsError
@@ -59,8 +60,11 @@ class Stop(Exception):
 
 
 def limits_from(settings: Settings) -> Limits:
+    assert settings.data_dir is not None
+    # trials on custom data read the uploaded tables from the same data dir as the server
     return Limits(max_hidden_layers=settings.max_hidden_layers, max_units=settings.max_units,
-                  max_samples=settings.max_samples)
+                  max_samples=settings.max_samples,
+                  tables=DatasetStore(settings.data_dir / "datasets", settings.max_samples))
 
 
 def objective_value(run: Run, metric: str) -> float:

@@ -217,6 +217,8 @@ export function parseParam(param, text) {
       return undefined;
     case "choice":
       return (param.choices || []).includes(text) ? text : undefined;
+    case "str":
+      return String(text).trim();
     case "float_list":
     case "int_list": {
       if (String(text).trim() === "") return [];
@@ -279,6 +281,9 @@ export function checkParam(param, value) {
   if (value === undefined) return bad();
   if (param.type === "bool") return typeof value === "boolean" ? null : bad();
   if (param.type === "choice") return (param.choices || []).includes(value) ? null : bad();
+  if (param.type === "str") {
+    return typeof value === "string" && value.length >= 1 && value.length <= (param.max_len ?? Infinity) ? null : bad();
+  }
   const items = param.type.endsWith("_list") ? value : [value];
   if (!Array.isArray(items) || items.length > (param.max_len ?? Infinity)) return bad();
   for (const v of items) {
@@ -374,6 +379,9 @@ function paramInput(param, value, id) {
     select.value = value;
     return select;
   }
+  if (param.type === "str") {
+    return el("input", { ...common, type: "text", spellcheck: "false", autocomplete: "off", value: formatParam(param, value) });
+  }
   if (param.type === "float_list" || param.type === "int_list") {
     return el("input", {
       ...common,
@@ -413,6 +421,7 @@ function readInput(param, input) {
 export function rangeHint(param) {
   if (param.type === "bool") return "";
   if (param.type === "choice") return t("controls.one_of", { choices: (param.choices || []).join(", ") });
+  if (param.type === "str") return t("csv.text_max", { n: param.max_len });
   const has = (v) => v !== undefined && v !== null;
   const lo = has(param.min) ? `${param.min} ${param.exclusive_min ? "<" : "≤"} ` : "";
   const hi = has(param.max) ? ` ${param.exclusive_max ? "<" : "≤"} ${param.max}` : "";

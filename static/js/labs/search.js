@@ -435,7 +435,8 @@ function redraw() {
 
 async function main() {
   catalog = await getCatalog();
-  fillSelect(inputs.dataset, "datasets", catalog.datasets, "spiral");
+  // custom data needs an uploaded table (the playground uploads one): not offered here
+  fillSelect(inputs.dataset, "datasets", catalog.datasets.filter((d) => !d.custom), "spiral");
   // A link is read part by part: a value the form cannot take is dropped and named.
   const query = readQuery();
   applyPreset(query.get("preset") || "default");

@@ -9,10 +9,14 @@
 //   batch_norm, layer_norm, dropout, residual, loss, loss.<p>,
 //   optimizer, optimizer.<p>, lr, schedule, schedule.<p>, warmup_steps,
 //   l1, l2, l1_method, batch_size, clip, clip.<p>, seed
+//
+// Your own data: dataset=custom&dataset.id=<id> (an id from POST /api/datasets on this server;
+// the "Upload CSV" block of the data section uploads a file, shows the server's preview and
+// inferred task, and switches the run to it). n and noise do not apply to custom data.
 
 import {
-  buildParamControls, catalogKey, checkParam, el, fillSelect, formatParam, markInvalid, parseParam,
-  setCatalogTitle, validateInput,
+  ApiError, buildParamControls, catalogKey, checkParam, el, fillSelect, formatParam, getJSON, markInvalid,
+  parseParam, setCatalogTitle, t, validateInput,
 } from "../common.js";
 import { pt } from "./messages.js";
 
@@ -20,6 +24,9 @@ import { pt } from "./messages.js";
 export const LIVE_KEYS = ["optimizer", "schedule", "regularization", "batch_size", "grad_clip"];
 
 const NORMALIZE = ["none", "minmax", "zscore"]; // RunConfig.dataset.normalize (not a component)
+export const CUSTOM = "custom"; // core.datasets.CUSTOM: an uploaded table
+const TABLE_TASKS = ["classification", "regression"]; // core.tables.TASKS
+const PREVIEW_SHOWN = 5; // rows of the server's preview shown under the upload
 const MAX_WARMUP = 100000; // core.schedules.MAX_WARMUP
 
 // Schemas of the run's own fields (not catalog components), in the catalog's parameter shape
@@ -357,6 +364,13 @@ function labelled(labelKey, input, extra) {
     input.type === "checkbox" ? [input, label] : [label, input], extra || null);
 }
 
+// labelled() for a label from the shared i18n files (static/i18n/*.json, key prefix csv.)
+function labelledT(labelKey, input) {
+  const id = `pg-${labelKey.replace(/\W/g, "-")}`;
+  input.id = id;
+  return el("div", { className: "field" }, el("label", { for: id, "data-i18n": labelKey }, t(labelKey)), input);
+}
+
 function badge(kind) {
   return el("span", {
     className: `pg-badge pg-badge-${kind}`, "data-pg-i18n": `pg.${kind}`,
@@ -385,6 +399,11 @@ export class Controls {
     this.fields = runFields(catalog);
     this.checks = new Map(); // input -> validateInput handle
     this.widthErrors = [];
+    this.draws = {}; // component key -> redraw of its parameter grid (name, values)
+    this.table = null; // GET/POST /api/datasets answer of the custom table shown
+    this.csvFile = null; // the picked file (re-sent when the target or task changes)
+    this.csvTaskChoice = ""; // the task asked for with it ("" = inferred)
+    document.addEventListener("gradplay:langchange", () => this.showTable(this.table));
   }
 
   // Renders every control for a full (resolved) config.
@@ -462,6 +481,7 @@ export class Controls {
     };
     const select = this.select(testid, kind, entries, value, (name) => draw(name, {}));
     this.selects[key] = select;
+    this.draws[key] = draw;
     if (extraOption) {
       select.prepend(el("option", { value: "", "data-pg-i18n": extraOption }, pt(extraOption)));
       select.value = value || "";
@@ -485,7 +505,8 @@ export class Controls {
       key: "dataset", testid: "dataset", kind: "datasets", entries: catalog.datasets,
       value: cfg.dataset.name, values: cfg.dataset.params, labelKey: "pg.dataset",
     });
-    this.dataset.addEventListener("change", () => { this.refreshLoss(); this.refreshFeatures(); this.fire(true); });
+    this.dataset.addEventListener("change", () => { this.refreshLoss(); this.refreshFeatures(); this.refreshCustom(); this.fire(true); });
+    this.drawUpload(data.body);
     const F = this.fields;
     this.checks.clear();
     this.n = this.number("samples", cfg.dataset.n, F.n);
@@ -495,11 +516,13 @@ export class Controls {
       NORMALIZE.map((v) => el("option", { value: v, "data-pg-i18n": `pg.normalize.${v}` }, pt(`pg.normalize.${v}`))));
     this.normalize.value = cfg.dataset.normalize;
     this.normalize.addEventListener("change", () => this.fire(true));
+    this.sizeRow = el("div", { className: "pg-row" }, labelled("pg.samples", this.n), labelled("pg.noise", this.noise));
     data.body.append(
-      el("div", { className: "pg-row" }, labelled("pg.samples", this.n), labelled("pg.noise", this.noise)),
+      this.sizeRow,
       el("div", { className: "pg-row" }, labelled("pg.val_split", this.valSplit), labelled("pg.normalize", this.normalize)),
     );
     this.drawFeatures(data.body, cfg.dataset.features || DEFAULT_FEATURES);
+    this.refreshCustom();
 
     // --- network
     const net = section("network", "restart", "section-network");
@@ -619,6 +642,120 @@ export class Controls {
       el("span", { className: "pg-label", "data-pg-i18n": "pg.features" }, pt("pg.features")), boxes);
     body.append(this.featuresField);
     this.refreshFeatures();
+  }
+
+  // ---- your own data (POST /api/datasets)
+
+  // "Upload CSV": a file input; after the first upload a target select (the table's columns)
+  // and a task select (inferred / classification / regression) that re-send the file. The
+  // server's answer (rows, columns, task, the first rows) is shown; errors at the field.
+  drawUpload(body) {
+    const file = el("input", { type: "file", accept: ".csv,text/csv", "data-testid": "csv-file" });
+    this.csvTarget = el("select", { "data-testid": "csv-target" });
+    this.csvTask = el("select", { "data-testid": "csv-task" },
+      el("option", { value: "", "data-i18n": "csv.task_auto" }, t("csv.task_auto")),
+      TABLE_TASKS.map((v) => el("option", { value: v, "data-i18n": `csv.task.${v}` }, t(`csv.task.${v}`))));
+    this.csvInfo = el("p", { className: "muted small pg-csv-info", "data-testid": "csv-info", "aria-live": "polite" });
+    this.csvPreview = el("div", { className: "pg-csv-preview", "data-testid": "csv-preview" });
+    const fileId = "pg-csv-file";
+    file.id = fileId;
+    this.csvFileInput = file;
+    const fileField = el("div", { className: "field" },
+      el("label", { for: fileId, "data-i18n": "csv.upload" }, t("csv.upload")), file,
+      el("small", { className: "help", "data-i18n": "csv.help" }, t("csv.help")));
+    this.csvOptions = el("div", { className: "pg-row" },
+      labelledT("csv.target", this.csvTarget), labelledT("csv.task_label", this.csvTask));
+    this.csvBox = el("div", { className: "pg-csv", "data-testid": "csv-upload" },
+      fileField, this.csvOptions, this.csvInfo, this.csvPreview);
+    body.append(this.csvBox);
+    file.addEventListener("change", () => {
+      this.csvFile = file.files && file.files[0] ? file.files[0] : null;
+      if (this.csvFile) this.uploadCsv({});
+    });
+    this.csvTarget.addEventListener("change", () => this.uploadCsv({ target: this.csvTarget.value, task: this.csvTask.value }));
+    this.csvTask.addEventListener("change", () => this.uploadCsv({ target: this.csvTarget.value, task: this.csvTask.value }));
+    this.csvTask.value = this.csvTaskChoice;
+    this.showTable(this.table);
+    const cfgId = this.cfg.dataset.name === CUSTOM ? (this.cfg.dataset.params || {}).id : null;
+    if (cfgId && (!this.table || this.table.id !== cfgId)) {
+      // a link or a reload: show the stored table (an unknown id is the run's 422, named by the page)
+      getJSON(`/api/datasets/${encodeURIComponent(cfgId)}`).then((info) => this.showTable(info), () => {});
+    }
+  }
+
+  async uploadCsv({ target = "", task = "" }) {
+    if (!this.csvFile) {
+      markInvalid(this.csvFileInput, t("csv.pick_file"));
+      return;
+    }
+    const form = new FormData();
+    form.append("file", this.csvFile, this.csvFile.name);
+    if (target) form.append("target", target);
+    if (task) form.append("task", task);
+    for (const input of [this.csvFileInput, this.csvTarget, this.csvTask]) markInvalid(input, null);
+    this.csvBox.dataset.state = "uploading";
+    let info;
+    try {
+      const response = await fetch("/api/datasets", { method: "POST", body: form, headers: { Accept: "application/json" } });
+      let payload = null;
+      try { payload = await response.json(); } catch { payload = null; }
+      if (!response.ok) throw new ApiError(response.status, payload && payload.detail);
+      info = payload;
+    } catch (err) {
+      // the server's message at the field it names (file, target or task)
+      const detail = err instanceof ApiError && Array.isArray(err.detail) ? err.detail[0] : null;
+      const where = detail && detail.loc ? detail.loc[1] : "file";
+      const input = where === "target" ? this.csvTarget : where === "task" ? this.csvTask : this.csvFileInput;
+      markInvalid(input, detail ? detail.msg : err.message);
+      this.csvBox.dataset.state = "error";
+      return;
+    }
+    this.csvBox.dataset.state = "ready";
+    this.csvTaskChoice = task;
+    this.showTable(info);
+    this.useTable(info.id);
+  }
+
+  // Shows a table's facts and first rows (numbers as the server sent them).
+  showTable(info) {
+    this.table = info || null;
+    if (!this.csvInfo) return;
+    this.csvOptions.hidden = !info;
+    this.csvPreview.replaceChildren();
+    if (!info) {
+      this.csvInfo.textContent = "";
+      return;
+    }
+    const all = [...info.columns, info.target];
+    this.csvTarget.replaceChildren(...all.map((c) => el("option", { value: c }, c)));
+    this.csvTarget.value = info.target;
+    const classes = info.summary.classes ? info.summary.classes.length : 0;
+    const vars = {
+      n: info.n, d: info.columns.length, target: info.target,
+      task: t(`csv.task.${info.task}`), classes,
+    };
+    // not data-i18n (it has variables): redrawn on a language switch (constructor)
+    this.csvInfo.textContent = t(classes ? "csv.info_classes" : "csv.info", vars);
+    this.csvInfo.dataset.task = info.task;
+    const head = el("tr", {}, info.preview.columns.map((c) => el("th", { scope: "col" }, c)));
+    const rows = info.preview.rows.slice(0, PREVIEW_SHOWN).map((r) => el("tr", {}, r.map((v) => el("td", {}, String(v)))));
+    this.csvPreview.append(el("table", { className: "pg-csv-table" },
+      el("caption", { "data-i18n": "csv.preview" }, t("csv.preview")), el("thead", {}, head), el("tbody", {}, rows)));
+  }
+
+  // Switches the run's dataset to the uploaded table `id` (a rebuild, like any data change).
+  useTable(id) {
+    this.dataset.value = CUSTOM;
+    this.draws.dataset(CUSTOM, { id });
+    this.refreshLoss();
+    this.refreshFeatures();
+    this.refreshCustom();
+    this.fire(true);
+  }
+
+  // n and noise do not apply to custom data (the table decides): their row is hidden.
+  refreshCustom() {
+    if (this.sizeRow) this.sizeRow.style.display = this.dataset.value === CUSTOM ? "none" : "";
   }
 
   refreshFeatures() {

@@ -29,7 +29,7 @@ import {
 } from "../common.js";
 import { applyPg, pt } from "./messages.js";
 import {
-  Controls, dropField, livePatch, needsRebuild, queryFromConfig, readLink,
+  CUSTOM, Controls, dropField, livePatch, needsRebuild, queryFromConfig, readLink,
 } from "./controls.js";
 import {
   MAX_PINS, PIN_FIELDS, freePinNumber, pinColor, pinPairs, readPin, seriesFromHistory, splitPinQuery,
@@ -668,6 +668,11 @@ async function createFromLink(config, dropped) {
       const detail = Array.isArray(err.detail) ? err.detail[0] : null;
       const removed = detail ? dropField(config, detail.loc) : null;
       if (!removed) throw err;
+      // custom data without a table this server knows: back to the default dataset
+      if (removed.startsWith("dataset.params") && config.dataset && config.dataset.name === CUSTOM) {
+        delete config.dataset.name;
+        delete config.dataset.params;
+      }
       dropped.push({ key: removed, text: null, reason: `${removed}: ${detail.msg}` });
     }
   }

@@ -1,0 +1,158 @@
+"""Browser test of "Upload CSV" (bring your own data): upload a 2-feature, 2-class CSV in the
+playground's data panel, see the server's preview and inferred task, train on it and see the
+decision surface; errors at the field; a link with an unknown dataset id names what it dropped."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import numpy as np
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import SCREENSHOT_DIR, PageErrors, save_screenshot
+from tests.e2e.playground_util import open_playground, owner_headers, run_id
+
+pytestmark = pytest.mark.e2e
+
+
+def blobs_csv(n: int = 120) -> bytes:
+    rng = np.random.default_rng(7)
+    y = np.arange(n) % 2
+    x = rng.normal(size=(n, 2)) * 0.8 + np.where(y[:, None] == 1, 2.0, -2.0)
+    lines = ["height,weight,label"] + [f"{a:.4f},{b:.4f},{c}" for (a, b), c in
+                                       zip(x.tolist(), y.tolist(), strict=True)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def forget_http_errors(page_errors: PageErrors, status: int) -> None:
+    """Chromium logs every 4xx fetch as a console error: the ones this test provokes on purpose
+    are expected (anything else still fails the test)."""
+    page_errors.messages[:] = [m for m in page_errors.messages
+                               if f"status of {status}" not in m]
+
+
+def upload(page: Page, data: bytes, name: str = "blobs.csv") -> None:
+    page.get_by_test_id("csv-file").set_input_files(
+        files=[{"name": name, "mimeType": "text/csv", "buffer": data}])
+
+
+def test_upload_csv_preview_train_and_decision_surface(page: Page, live_server: str) -> None:
+    open_playground(page)
+    first = run_id(page)
+    upload(page, blobs_csv())
+    info = page.get_by_test_id("csv-info")
+    expect(info).to_contain_text("120 rows")
+    expect(info).to_contain_text("classification (2 classes)")
+    expect(info).to_have_attribute("data-task", "classification")
+    preview = page.get_by_test_id("csv-preview")
+    expect(preview.locator("th")).to_have_text(["height", "weight", "label"])
+    expect(preview.locator("tbody tr")).to_have_count(5)
+    first_row = blobs_csv().decode().splitlines()[1].split(",")
+    expect(preview.locator("tbody tr").first.locator("td")).to_have_text(
+        [str(float(first_row[0])), str(float(first_row[1])), first_row[2]])
+    expect(page.get_by_test_id("dataset")).to_have_value("custom")
+    # the run switches to the table (a new run), the id goes into the URL
+    page.wait_for_function(
+        "(old) => { const r = document.querySelector('[data-testid=playground]');"
+        " return r.dataset.runId && r.dataset.runId !== old; }", arg=first)
+    expect(page).to_have_url(re.compile(r"dataset=custom&dataset\.id=[0-9a-f]{20}"))
+    ident = re.search(r"dataset\.id=([0-9a-f]{20})", page.url)
+    assert ident is not None
+    expect(page.get_by_test_id("status")).to_have_attribute("data-status", "ready")
+    rid = run_id(page)
+    cfg = httpx.get(f"{live_server}/api/runs/{rid}", headers=owner_headers(page), timeout=10).json()
+    assert cfg["config"]["dataset"]["name"] == "custom"
+    assert cfg["config"]["dataset"]["params"] == {"id": ident.group(1)}
+    assert cfg["config"]["dataset"]["n"] == 120 and cfg["task"] == "binary"
+    expect(page.get_by_test_id("samples")).to_be_hidden()  # n and noise do not apply
+    page.get_by_test_id("step-10").click()
+    expect(page.get_by_test_id("step-counter")).to_have_attribute("data-step", "10")
+    boundary = page.get_by_test_id("chart-boundary")
+    expect(boundary).to_have_attribute("data-state", "ready")
+    page.wait_for_function(
+        "() => { const d = document.querySelector('[data-testid=chart-boundary]').data;"
+        " return d && d.some((t) => t.type === 'heatmap' && t.z && t.z.length > 2); }")
+    save_screenshot(page, "csv-upload")
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    page.get_by_test_id("section-data").screenshot(
+        path=str(SCREENSHOT_DIR / "csv-upload-panel.png"))
+    boundary.screenshot(path=str(SCREENSHOT_DIR / "csv-upload-boundary.png"))
+    # a reload of the link keeps the table and shows its preview again
+    page.reload()
+    expect(page.get_by_test_id("playground")).to_have_attribute("data-ready", "true",
+                                                                timeout=15000)
+    expect(page.get_by_test_id("dataset")).to_have_value("custom")
+    expect(page.get_by_test_id("csv-info")).to_contain_text("120 rows")
+
+
+def test_upload_errors_are_shown_at_the_field(page: Page, page_errors: PageErrors) -> None:
+    open_playground(page)
+    upload(page, b"a,b,label\n1,2,0\n3,abc,1\n", "bad.csv")
+    error = page.locator("[data-testid=csv-upload] [data-testid=field-error]")
+    expect(error).to_have_text("row 3, column \"b\": 'abc' is not a number")
+    expect(page.get_by_test_id("csv-file")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_test_id("dataset")).not_to_have_value("custom")
+    upload(page, b"a,b,label\n1,2,0\n3,4\n", "ragged.csv")
+    expect(error).to_contain_text("row 3")
+    forget_http_errors(page_errors, 422)
+
+
+def test_unknown_dataset_id_in_a_link_is_named_and_dropped(page: Page,
+                                                           page_errors: PageErrors) -> None:
+    page.goto("/?dataset=custom&dataset.id=" + "f" * 20)
+    expect(page.get_by_test_id("playground")).to_have_attribute("data-ready", "true",
+                                                                timeout=15000)
+    dropped = page.get_by_test_id("link-dropped")
+    expect(dropped).to_be_visible()
+    expect(dropped).to_contain_text("dataset.params.id")
+    expect(page.get_by_test_id("dataset")).to_have_value("circle")
+    forget_http_errors(page_errors, 422)
+    forget_http_errors(page_errors, 404)
+
+
+def test_upload_in_chinese_with_large_text(page: Page) -> None:
+    open_playground(page)
+    page.get_by_test_id("lang-toggle").click()
+    page.get_by_test_id("font-toggle").click()
+    upload(page, blobs_csv(60))
+    info = page.get_by_test_id("csv-info")
+    expect(info).to_contain_text("60 行", timeout=20000)
+    expect(info).to_contain_text("分类（2 类）")
+    expect(page.locator("label[for=pg-csv-file]")).to_have_text("上传 CSV")
+    expect(page).to_have_url(re.compile(r"dataset=custom"), timeout=20000)  # the new run
+    expect(page.get_by_test_id("status")).to_have_attribute("data-status", "ready",
+                                                            timeout=20000)
+    page.get_by_test_id("csv-upload").scroll_into_view_if_needed()
+    box = page.get_by_test_id("csv-upload").bounding_box()
+    panel = page.get_by_test_id("section-data").bounding_box()
+    assert box is not None and panel is not None
+    assert box["x"] + box["width"] <= panel["x"] + panel["width"] + 1  # nothing overflows
+    save_screenshot(page, "csv-upload-zh-large")
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    page.get_by_test_id("section-data").screenshot(
+        path=str(SCREENSHOT_DIR / "csv-upload-zh-large-panel.png"))
+
+
+def test_upload_fits_a_phone(page: Page) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    open_playground(page)
+    if page.get_by_test_id("controls-toggle").get_attribute("aria-expanded") != "true":
+        page.get_by_test_id("controls-toggle").click()
+    upload(page, blobs_csv(40))
+    expect(page.get_by_test_id("csv-info")).to_contain_text("40 rows", timeout=20000)
+    expect(page).to_have_url(re.compile(r"dataset=custom"), timeout=20000)
+    expect(page.get_by_test_id("status")).to_have_attribute("data-status", "ready",
+                                                            timeout=20000)
+    for testid in ("csv-upload", "csv-file", "csv-target", "csv-task", "csv-preview"):
+        box = page.get_by_test_id(testid).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, testid
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    page.get_by_test_id("section-data").screenshot(
+        path=str(SCREENSHOT_DIR / "csv-upload-phone-panel.png"))
+    # the task override re-sends the file: the server's answer says regression
+    page.get_by_test_id("csv-task").select_option("regression")
+    expect(page.get_by_test_id("csv-info")).to_have_attribute("data-task", "regression")
+    expect(page.get_by_test_id("csv-info")).to_contain_text("target label · regression")
+    expect(page.get_by_test_id("csv-task")).to_have_value("regression")
