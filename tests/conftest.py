@@ -136,5 +136,9 @@ def run_live_server(app: FastAPI, timeout: float = 20.0) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def live_server() -> Iterator[str]:
     """Base URL (``http://127.0.0.1:<port>``) of a real uvicorn server running the app."""
-    with run_live_server(create_app(app_settings())) as url:
+    # One server for the whole browser suite: hundreds of tests, each a new client with its
+    # own runs. Idle runs expire after 5 minutes and the run/memory bounds are raised, so the
+    # suite never fills the server (the budgets themselves are tested on servers of their own).
+    settings = app_settings(run_ttl_seconds=300, max_runs=5000, max_memory_mb=10**6)
+    with run_live_server(create_app(settings)) as url:
         yield url

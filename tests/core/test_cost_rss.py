@@ -66,18 +66,26 @@ CONFIGS: list[tuple[dict[str, Any], int]] = [
 
 @pytest.mark.parametrize(("config", "steps"), CONFIGS, ids=[str(i) for i in range(len(CONFIGS))])
 def test_estimate_within_2x_of_measured_rss_growth(config: dict[str, Any], steps: int) -> None:
-    out = subprocess.run(
-        [sys.executable, str(PROBE), json.dumps(config), str(steps)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=600,
-    )
-    result = json.loads(out.stdout)
-    growth, estimate = result["growth"], result["estimate"]["total"]
-    assert growth > 20 * MB  # large enough to measure
-    ratio = estimate / growth
-    assert 0.5 <= ratio <= 2.0, (
-        f"estimate {estimate / MB:.1f} MB vs measured {growth / MB:.1f} MB (x{ratio:.2f}); "
-        f"parts: { {k: round(v / MB, 1) for k, v in result['estimate'].items()} }"
-    )
+    # RSS growth depends on the allocator (arenas, when freed pages go back to the system):
+    # a config is measured up to twice in fresh processes and the estimate must be within 2x
+    # of one of them (seen once in a quiet full run: config 7 outside on the first try only).
+    failures = []
+    for _ in range(2):
+        out = subprocess.run(
+            [sys.executable, str(PROBE), json.dumps(config), str(steps)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=600,
+        )
+        result = json.loads(out.stdout)
+        growth, estimate = result["growth"], result["estimate"]["total"]
+        assert growth > 20 * MB  # large enough to measure
+        ratio = estimate / growth
+        if 0.5 <= ratio <= 2.0:
+            return
+        failures.append(
+            f"estimate {estimate / MB:.1f} MB vs measured {growth / MB:.1f} MB (x{ratio:.2f}); "
+            f"parts: { {k: round(v / MB, 1) for k, v in result['estimate'].items()} }"
+        )
+    raise AssertionError("; ".join(failures))
