@@ -1,7 +1,7 @@
 """Run in a fresh process by ``test_cost_rss.py``: build a run from the JSON config in argv[1],
 train argv[2] steps, take a snapshot, and print the peak RSS growth (bytes) and the estimate.
 
-Growth = peak RSS after (``resource.getrusage``: ``ru_maxrss``) minus the resident set before
+Growth = peak RSS after (``VmHWM``, see :func:`peak_rss_bytes`) minus the resident set before
 (``/proc/self/statm``), both after a tiny warm-up run has loaded every module the engine uses.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import sys
 
 import core  # noqa: F401  # isort: skip  # limits BLAS to one thread
@@ -22,6 +21,17 @@ def rss_bytes() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def peak_rss_bytes() -> int:
+    """This process's peak resident set (``VmHWM`` of /proc/self/status). Not ``ru_maxrss``:
+    Linux keeps that across ``execve``, so a probe started by a large parent (pytest late in
+    the suite, ~1.3 GB) reported the parent's size as its own peak."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024  # kB
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def main() -> None:
     config, steps = json.loads(sys.argv[1]), int(sys.argv[2])
     warm = Run({"dataset": {"n": 20}, "model": {"hidden": [2]}})
@@ -32,7 +42,7 @@ def main() -> None:
     run = Run(config)
     run.step(steps, collect=False)
     run.snapshot()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    peak = peak_rss_bytes()
     estimate = cost.run_memory(cost.shape_of(resolve_config(config), steps=steps))
     print(json.dumps({"growth": peak - before, "estimate": estimate}))
 
