@@ -146,6 +146,7 @@ def test_upload_fits_a_phone(page: Page) -> None:
     expect(page.get_by_test_id("status")).to_have_attribute("data-status", "ready",
                                                             timeout=20000)
     for testid in ("csv-upload", "csv-file", "csv-target", "csv-task", "csv-preview"):
+        expect(page.get_by_test_id(testid)).to_be_visible(timeout=10000)
         box = page.get_by_test_id(testid).bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, testid
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
