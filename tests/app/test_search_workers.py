@@ -126,8 +126,11 @@ def test_two_workers_share_a_study_and_survive_a_killed_one(
         return client.get(f"/api/searches/{search_id}").json()  # type: ignore[no-any-return]
 
     # kill the first worker in the middle of a trial (after it reported at least once)
+    # ... in its first half (<= 800 of 1500 steps), so it cannot finish before the kill lands
+    # (a trial caught at a late report once completed first, and nothing was requeued)
     wait_for(lambda: any(t["state"] == "RUNNING" and t["worker"]
                          and t["worker"].endswith(f":{doomed.pid}") and t["intermediate_values"]
+                         and t["intermediate_values"][-1][0] <= 800
                          for t in detail()["trials"]), 60, "a running trial of the first worker")
     doomed.send_signal(signal.SIGKILL)
     doomed.wait()
