@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from playwright.sync_api import Page, expect
+from playwright.sync_api import FloatRect, Locator, Page, expect
 
 
 def open_playground(page: Page, url: str = "/") -> None:
@@ -18,6 +18,22 @@ def open_playground(page: Page, url: str = "/") -> None:
     expect(page.get_by_test_id("chart-loss")).to_have_attribute(
         "data-state", "ready", timeout=10000
     )
+
+
+def settled_box(locator: Locator, timeout_s: float = 10.0) -> FloatRect:
+    """The element's bounding box once it is attached and visible.
+
+    A control panel re-render (a new run, a language switch) replaces its elements: a box read
+    from the old, detached element is None. This retries on the fresh element instead of failing
+    on that race."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        box = locator.bounding_box(timeout=int(timeout_s * 1000))
+        if box is not None:
+            return box
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{locator} has no box (detached or hidden) after {timeout_s} s")
+        time.sleep(0.1)
 
 
 def run_id(page: Page) -> str:

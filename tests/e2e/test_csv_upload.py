@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import SCREENSHOT_DIR, PageErrors, save_screenshot
-from tests.e2e.playground_util import open_playground, owner_headers, run_id
+from tests.e2e.playground_util import open_playground, owner_headers, run_id, settled_box
 
 pytestmark = pytest.mark.e2e
 
@@ -125,9 +125,8 @@ def test_upload_in_chinese_with_large_text(page: Page) -> None:
     expect(page.get_by_test_id("status")).to_have_attribute("data-status", "ready",
                                                             timeout=20000)
     page.get_by_test_id("csv-upload").scroll_into_view_if_needed()
-    box = page.get_by_test_id("csv-upload").bounding_box()
-    panel = page.get_by_test_id("section-data").bounding_box()
-    assert box is not None and panel is not None
+    box = settled_box(page.get_by_test_id("csv-upload"))
+    panel = settled_box(page.get_by_test_id("section-data"))
     assert box["x"] + box["width"] <= panel["x"] + panel["width"] + 1  # nothing overflows
     save_screenshot(page, "csv-upload-zh-large")
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
@@ -147,8 +146,8 @@ def test_upload_fits_a_phone(page: Page) -> None:
                                                             timeout=20000)
     for testid in ("csv-upload", "csv-file", "csv-target", "csv-task", "csv-preview"):
         expect(page.get_by_test_id(testid)).to_be_visible(timeout=10000)
-        box = page.get_by_test_id(testid).bounding_box()
-        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, testid
+        box = settled_box(page.get_by_test_id(testid))
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, testid
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     page.get_by_test_id("section-data").screenshot(
         path=str(SCREENSHOT_DIR / "csv-upload-phone-panel.png"))
