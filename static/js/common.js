@@ -69,6 +69,16 @@ export async function postJSON(url, body, { signal } = {}) {
   return parse(response);
 }
 
+// Any method with an optional JSON body (PUT, PATCH, DELETE); answers and errors as postJSON.
+export async function sendJSON(method, url, body) {
+  const response = await fetch(url, {
+    method,
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return parse(response);
+}
+
 let catalogPromise = null;
 
 // GET /api/catalog, fetched once per page.

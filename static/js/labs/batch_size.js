@@ -22,7 +22,8 @@
 //
 // URL state: ?preset=same_lr&seed=0&at=32
 
-import { ApiError, drawChart as drawBase, getJSON, isLargeFont, onLangChange, postJSON, readQuery, t, writeQuery } from "../common.js";
+import { getJSON, onLangChange, readQuery, t, writeQuery } from "../common.js";
+import { drawChart, fmt, runsApi, statusLine, table } from "./lab_runs.js";
 
 const $ = (id, scope = document) => scope.querySelector(`[data-testid="${id}"]`);
 const root = $("batch-size-lab");
@@ -45,83 +46,8 @@ const inputs = { preset: $("preset"), seed: $("seed"), at: $("noise-run") };
 
 // ---- helpers --------------------------------------------------------------------------------
 
-const legend = () => ({ orientation: "h", x: 0, y: 1.02, yanchor: "bottom", font: { size: isLargeFont() ? 18 : 13 } });
-const drawChart = (node, traces, layout) =>
-  drawBase(node, traces, { legend: legend(), margin: { l: 64, r: 18, t: 44, b: 52 }, ...layout });
-
-async function send(method, url, body) {
-  const response = await fetch(url, {
-    method,
-    headers: { "Content-Type": "application/json", Accept: "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  let payload = null;
-  try {
-    payload = await response.json();
-  } catch {
-    payload = null;
-  }
-  if (!response.ok) throw new ApiError(response.status, payload && payload.detail);
-  return payload;
-}
-
-const createRun = async (config) => (await postJSON(RUNS, config)).id;
-const step = async (id, steps) => (await postJSON(`${RUNS}/${id}/step`, { steps })).records;
-const dropRun = (id) => (id ? send("DELETE", `${RUNS}/${id}`).catch(() => null) : null);
-
-function fmt(v, digits = 4) {
-  if (v === null || v === undefined) return "—";
-  if (!Number.isFinite(v)) return String(v);
-  const a = Math.abs(v);
-  return a !== 0 && (a < 1e-3 || a >= 1e5) ? v.toExponential(2) : v.toFixed(digits);
-}
-
-function showError(err) {
-  errorEl.hidden = false;
-  errorEl.textContent = err instanceof Error ? err.message : String(err);
-}
-
-let busy = 0;
-function setBusy(delta) {
-  busy += delta;
-  statusEl.dataset.status = busy > 0 ? "busy" : "ready";
-  statusEl.textContent = t(busy > 0 ? "bs.status.busy" : "bs.status.ready");
-}
-
-function guarded(buttons, fn) {
-  return async (...args) => {
-    buttons.forEach((b) => (b.disabled = true));
-    setBusy(1);
-    try {
-      await fn(...args);
-    } catch (err) {
-      showError(err);
-    } finally {
-      setBusy(-1);
-      buttons.forEach((b) => (b.disabled = false));
-    }
-  };
-}
-
-function table(node, head, rows) {
-  node.replaceChildren();
-  const tr = document.createElement("tr");
-  for (const h of head) {
-    const th = document.createElement("th");
-    th.textContent = h;
-    tr.append(th);
-  }
-  node.append(tr);
-  for (const row of rows) {
-    const r = document.createElement("tr");
-    for (const cell of row) {
-      const td = document.createElement("td");
-      td.textContent = typeof cell === "number" || cell === null ? fmt(cell) : cell;
-      r.append(td);
-    }
-    node.append(r);
-  }
-}
+const { createRun, step, dropRun } = runsApi(RUNS);
+const { setBusy, guarded } = statusLine(statusEl, errorEl, "bs");
 
 const seed = () => Math.max(0, Math.round(Number(inputs.seed.value) || 0));
 

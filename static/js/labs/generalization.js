@@ -22,7 +22,8 @@
 //
 // URL state: ?preset=few_samples&seed=0
 
-import { ApiError, drawChart as drawBase, getJSON, isLargeFont, onLangChange, postJSON, readQuery, t, writeQuery } from "../common.js";
+import { drawChart as drawBase, getJSON, onLangChange, readQuery, t, writeQuery } from "../common.js";
+import { drawChart, fmt as fmtDigits, runsApi, statusLine, table as tableBase } from "./lab_runs.js";
 
 const $ = (id, scope = document) => scope.querySelector(`[data-testid="${id}"]`);
 const root = $("generalization-lab");
@@ -48,85 +49,12 @@ const inputs = { preset: $("preset"), seed: $("seed") };
 
 // ---- helpers --------------------------------------------------------------------------------
 
-const legend = () => ({ orientation: "h", x: 0, y: 1.02, yanchor: "bottom", font: { size: isLargeFont() ? 18 : 13 } });
-const drawChart = (node, traces, layout) =>
-  drawBase(node, traces, { legend: legend(), margin: { l: 64, r: 18, t: 44, b: 52 }, ...layout });
-
-async function send(method, url, body) {
-  const response = await fetch(url, {
-    method,
-    headers: { "Content-Type": "application/json", Accept: "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  let payload = null;
-  try {
-    payload = await response.json();
-  } catch {
-    payload = null;
-  }
-  if (!response.ok) throw new ApiError(response.status, payload && payload.detail);
-  return payload;
-}
-
-const createRun = async (config) => (await postJSON(RUNS, config)).id;
-const step = async (id, steps) => (await postJSON(`${RUNS}/${id}/step`, { steps })).records;
+const { createRun, step, dropRun } = runsApi(RUNS);
 const evaluate = (id) => getJSON(`${RUNS}/${id}/evaluate`);
-// a run already gone (expired, evicted) is fine: DELETE only frees its quota slot
-const dropRun = (id) => (id ? send("DELETE", `${RUNS}/${id}`).catch(() => null) : null);
-
-function fmt(v, digits = 3) {
-  if (v === null || v === undefined) return "—";
-  if (!Number.isFinite(v)) return String(v);
-  const a = Math.abs(v);
-  return a !== 0 && (a < 1e-3 || a >= 1e5) ? v.toExponential(2) : v.toFixed(digits);
-}
-
-function showError(err) {
-  errorEl.hidden = false;
-  errorEl.textContent = err instanceof Error ? err.message : String(err);
-}
-
-let busy = 0;
-function setBusy(delta) {
-  busy += delta;
-  statusEl.dataset.status = busy > 0 ? "busy" : "ready";
-  statusEl.textContent = t(busy > 0 ? "gen.status.busy" : "gen.status.ready");
-}
-
-function guarded(buttons, fn) {
-  return async (...args) => {
-    buttons.forEach((b) => (b.disabled = true));
-    setBusy(1);
-    try {
-      await fn(...args);
-    } catch (err) {
-      showError(err);
-    } finally {
-      setBusy(-1);
-      buttons.forEach((b) => (b.disabled = false));
-    }
-  };
-}
-
-function table(node, head, rows) {
-  node.replaceChildren();
-  const tr = document.createElement("tr");
-  for (const h of head) {
-    const th = document.createElement("th");
-    th.textContent = h;
-    tr.append(th);
-  }
-  node.append(tr);
-  for (const row of rows) {
-    const r = document.createElement("tr");
-    for (const cell of row) {
-      const td = document.createElement("td");
-      td.textContent = typeof cell === "number" || cell === null ? fmt(cell) : cell;
-      r.append(td);
-    }
-    node.append(r);
-  }
-}
+const { setBusy, guarded } = statusLine(statusEl, errorEl, "gen");
+// this page's numbers: 3 decimals
+const fmt = (v, digits = 3) => fmtDigits(v, digits);
+const table = (node, head, rows) => tableBase(node, head, rows, { digits: 3 });
 
 const seed = () => Math.max(0, Math.round(Number(inputs.seed.value) || 0));
 

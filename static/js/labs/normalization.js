@@ -21,7 +21,8 @@
 //
 // URL state: ?preset=default&seed=0&mom=0.1&unit=0&p=0.5
 
-import { ApiError, drawChart as drawBase, getJSON, isLargeFont, onLangChange, postJSON, readQuery, t, writeQuery } from "../common.js";
+import { getJSON, onLangChange, postJSON, readQuery, sendJSON, t, writeQuery } from "../common.js";
+import { drawChart, fmt, runsApi, statusLine, table as tableBase } from "./lab_runs.js";
 
 const $ = (id, scope = document) => scope.querySelector(`[data-testid="${id}"]`);
 const root = $("normalization-lab");
@@ -49,87 +50,11 @@ const inputs = {
 
 // ---- helpers --------------------------------------------------------------------------------
 
-// legends above the plot (below it they collide with the x-axis title on narrow screens)
-const legend = () => ({ orientation: "h", x: 0, y: 1.02, yanchor: "bottom", font: { size: isLargeFont() ? 18 : 13 } });
-const drawChart = (node, traces, layout) =>
-  drawBase(node, traces, { legend: legend(), margin: { l: 64, r: 18, t: 44, b: 52 }, ...layout });
-
-async function send(method, url, body) {
-  const response = await fetch(url, {
-    method,
-    headers: { "Content-Type": "application/json", Accept: "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  let payload = null;
-  try {
-    payload = await response.json();
-  } catch {
-    payload = null;
-  }
-  if (!response.ok) throw new ApiError(response.status, payload && payload.detail);
-  return payload;
-}
-
-const createRun = (config) => postJSON(RUNS, config);
-const step = async (id, steps) => (await postJSON(`${RUNS}/${id}/step`, { steps })).records;
+const { createRun, step, dropRun } = runsApi(RUNS);
 const snapshot = (id, mode) => getJSON(`${RUNS}/${id}/snapshot${mode ? `?mode=${mode}` : ""}`);
-// a run already gone (expired, evicted) is fine: DELETE only frees its quota slot
-const dropRun = (id) => (id ? send("DELETE", `${RUNS}/${id}`).catch(() => null) : null);
-
-function fmt(v, digits = 4) {
-  if (v === null || v === undefined) return "—";
-  if (!Number.isFinite(v)) return String(v);
-  const a = Math.abs(v);
-  return a !== 0 && (a < 1e-3 || a >= 1e5) ? v.toExponential(2) : v.toFixed(digits);
-}
-
-function showError(err) {
-  errorEl.hidden = false;
-  errorEl.textContent = err instanceof Error ? err.message : String(err);
-}
-
-let busy = 0;
-function setBusy(delta) {
-  busy += delta;
-  statusEl.dataset.status = busy > 0 ? "busy" : "ready";
-  statusEl.textContent = t(busy > 0 ? "nl.status.busy" : "nl.status.ready");
-}
-
-// Runs one action at a time per panel; errors go to the page's error line.
-function guarded(buttons, fn) {
-  return async (...args) => {
-    buttons.forEach((b) => (b.disabled = true));
-    setBusy(1);
-    try {
-      await fn(...args);
-    } catch (err) {
-      showError(err);
-    } finally {
-      setBusy(-1);
-      buttons.forEach((b) => (b.disabled = false));
-    }
-  };
-}
-
-function table(node, head, rows) {
-  node.replaceChildren();
-  const tr = document.createElement("tr");
-  for (const h of head) {
-    const th = document.createElement("th");
-    th.textContent = h;
-    tr.append(th);
-  }
-  node.append(tr);
-  for (const row of rows) {
-    const r = document.createElement("tr");
-    for (const cell of row) {
-      const td = document.createElement("td");
-      td.textContent = typeof cell === "number" ? fmt(cell) : cell;
-      r.append(td);
-    }
-    node.append(r);
-  }
-}
+const { guarded } = statusLine(statusEl, errorEl, "nl");
+// this page's tables leave a missing number blank
+const table = (node, head, rows) => tableBase(node, head, rows, { nullText: "" });
 
 const seed = () => Math.max(0, Math.round(Number(inputs.seed.value) || 0));
 
@@ -176,7 +101,7 @@ function bnConfig() {
 async function bnCreate() {
   await dropRun(bn.id); // awaited: the per-client run quota (16) counts live runs
   Object.assign(bn, { id: null, trace: [], early: null, late: null, net: null });
-  bn.id = (await createRun(bnConfig())).id;
+  bn.id = await createRun(bnConfig());
   bnPanel.dataset.step = "0";
   bnPanel.dataset.runId = bn.id;
 }
@@ -275,15 +200,15 @@ async function gbCompare() {
 
 async function gbCreate() {
   await Promise.all([dropRun(gb.id), dropRun(gb.twin)]);
-  gb.id = (await createRun(gbConfig(true))).id;
-  gb.twin = (await createRun(gbConfig(false))).id;
+  gb.id = await createRun(gbConfig(true));
+  gb.twin = await createRun(gbConfig(false));
   const gbPanel = $("panel-gb");
   gbPanel.dataset.runId = gb.id;
   gbPanel.dataset.twinId = gb.twin;
   await step(gb.id, 40);
   // the twin gets the same dense weights: its hidden activation is z = xW + b, the layer's input
   const { layers } = await getJSON(`${RUNS}/${gb.id}/weights`);
-  await send("PUT", `${RUNS}/${gb.twin}/weights`, { layers: layers.map((l) => ({ W: l.W, b: l.b })) });
+  await sendJSON("PUT", `${RUNS}/${gb.twin}/weights`, { layers: layers.map((l) => ({ W: l.W, b: l.b })) });
   gb.before = await gbCompare();
   gb.after = null;
   gbDraw();
@@ -295,7 +220,7 @@ async function gbApply() {
   const first = layers[0];
   first.gamma = gb.before.stats.identity_gamma;
   first.beta = gb.before.stats.identity_beta;
-  await send("PUT", `${RUNS}/${gb.id}/weights`, { layers });
+  await sendJSON("PUT", `${RUNS}/${gb.id}/weights`, { layers });
   gb.after = await gbCompare();
   gbDraw();
 }
@@ -367,7 +292,7 @@ function bnlnConfig(norm, batch) {
 async function bnlnCreate() {
   await Promise.all(bnln.runs.map((r) => dropRun(r.id)));
   const specs = ["batch_norm", "layer_norm"].flatMap((norm) => BATCHES.map((batch) => ({ norm, batch })));
-  bnln.runs = await Promise.all(specs.map(async (s) => ({ ...s, id: (await createRun(bnlnConfig(s.norm, s.batch))).id, x: [], y: [] })));
+  bnln.runs = await Promise.all(specs.map(async (s) => ({ ...s, id: await createRun(bnlnConfig(s.norm, s.batch)), x: [], y: [] })));
   bnlnPanel.dataset.runIds = JSON.stringify(Object.fromEntries(bnln.runs.map((r) => [`${r.norm}:${r.batch}`, r.id])));
   bnlnPanel.dataset.step = "0";
   bnlnDraw();
@@ -422,7 +347,7 @@ function dropConfig() {
 
 async function dropCreate() {
   await dropRun(drop.id);
-  Object.assign(drop, { id: (await createRun(dropConfig())).id, x: [], loss: [], val: [], snap: null, masks: 0 });
+  Object.assign(drop, { id: await createRun(dropConfig()), x: [], loss: [], val: [], snap: null, masks: 0 });
   dropPanel.dataset.step = "0";
   dropPanel.dataset.runId = drop.id;
 }
@@ -509,13 +434,13 @@ async function inCreate() {
     normalize,
     x: [],
     y: [],
-    id: (await createRun({
+    id: await createRun({
       seed: seed(),
       dataset: { name: "unscaled", n: 200, normalize },
       model: { hidden: [8], activation: "tanh" },
       optimizer: { name: "sgd", lr: 0.01 },
       batch_size: 16,
-    })).id,
+    }),
   })));
   inPanel.dataset.step = "0";
   inPanel.dataset.runIds = JSON.stringify(Object.fromEntries(inp.runs.map((r) => [r.normalize, r.id])));
@@ -619,7 +544,7 @@ function init() {
   inputs.mom.addEventListener("input", () => ($("bn-momentum-value").textContent = inputs.mom.value));
   inputs.mom.addEventListener("change", guarded(bnButtons, async () => {
     writeState();
-    if (bn.id) await send("PATCH", `${RUNS}/${bn.id}`, { batch_norm_momentum: Number(inputs.mom.value) });
+    if (bn.id) await sendJSON("PATCH", `${RUNS}/${bn.id}`, { batch_norm_momentum: Number(inputs.mom.value) });
   }));
   inputs.unit.addEventListener("change", () => {
     writeState();
@@ -643,7 +568,7 @@ function init() {
   inputs.p.addEventListener("input", () => ($("dropout-p-value").textContent = inputs.p.value));
   inputs.p.addEventListener("change", guarded(dropButtons, async () => {
     writeState();
-    if (drop.id) await send("PATCH", `${RUNS}/${drop.id}`, { dropout: Number(inputs.p.value) });
+    if (drop.id) await sendJSON("PATCH", `${RUNS}/${drop.id}`, { dropout: Number(inputs.p.value) });
   }));
   inputs.preset.addEventListener("change", guarded(allButtons, async () => {
     const p = PRESETS[inputs.preset.value];
