@@ -9,6 +9,7 @@ this keeps the app importable while an engine module is being developed.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import numpy as np
@@ -61,16 +62,18 @@ router = APIRouter(tags=["labs"])
 _422 = {422: {"model": ValidationErrorBody, "description": "Invalid input (field + reason)."}}
 _404 = {404: {"model": MessageError, "description": "Unknown activation name."}}
 
+
+def _post(path: str, response_model: type, summary: str) -> Callable[[Any], Any]:
+    """``@router.post`` of a lab endpoint: its summary, its response model and the 422 of
+    invalid input in the OpenAPI document."""
+    return router.post(path, summary=summary, response_model=response_model, responses=_422)
+
+
 MAX_CURVE_POINTS = 10001
 MAX_WINDOWS = 256  # conv-shape: window starts are listed up to this many
 
 
-@router.post(
-    "/api/schedules/preview",
-    summary="Preview a learning-rate schedule",
-    response_model=SchedulePreviewResponse,
-    responses=_422,
-)
+@_post("/api/schedules/preview", SchedulePreviewResponse, "Preview a learning-rate schedule")
 def schedule_preview(body: SchedulePreviewRequest, request: Request) -> Response:
     """The learning rate of every update ``t = 0 … steps-1`` for a schedule from the catalog
     (after optional linear warmup). ``reduce_on_plateau`` has no metric here, so it stays
@@ -203,11 +206,10 @@ def conv_output(body: ConvShapeRequest) -> ConvShapeResponse:
 
 
 
-@router.post(
+@_post(
     "/api/labs/depth",
-    summary="Gradient and activation statistics of a deep network at initialisation",
-    response_model=DepthResponse,
-    responses=_422,
+    DepthResponse,
+    "Gradient and activation statistics of a deep network at initialisation",
 )
 def depth(body: DepthRequest, request: Request) -> Response:
     """One forward/backward pass of a fresh MLP ``width -> width × depth -> 1`` on ``n`` random
@@ -246,12 +248,7 @@ def depth(body: DepthRequest, request: Request) -> Response:
     return SafeJSONResponse(result)
 
 
-@router.post(
-    "/api/optimizers/trajectory",
-    summary="Optimizer path on a 2-D test function",
-    response_model=TrajectoryResponse,
-    responses=_422,
-)
+@_post("/api/optimizers/trajectory", TrajectoryResponse, "Optimizer path on a 2-D test function")
 def optimizer_trajectory(body: TrajectoryRequest) -> Response:
     """Runs a training optimizer (the same code as training; hyperparameters next to ``name``)
     on a 2-D test function from ``start``, optionally under a learning-rate schedule.
@@ -283,11 +280,10 @@ def optimizer_trajectory(body: TrajectoryRequest) -> Response:
     return SafeJSONResponse(result)
 
 
-@router.post(
+@_post(
     "/api/labs/regularization-path",
-    summary="Lasso / ridge / elastic-net coefficient paths",
-    response_model=RegularizationPathResponse,
-    responses=_422,
+    RegularizationPathResponse,
+    "Lasso / ridge / elastic-net coefficient paths",
 )
 def regularization_path(body: RegularizationPathRequest) -> Response:
     """Exact penalised least-squares fits on ``sparse_linear`` data along a λ grid:
@@ -310,11 +306,10 @@ def regularization_path(body: RegularizationPathRequest) -> Response:
     return SafeJSONResponse(result)
 
 
-@router.post(
+@_post(
     "/api/labs/penalty-geometry",
-    summary="Why L1 gives exact zeros: a 2-D penalised quadratic",
-    response_model=PenaltyGeometryResponse,
-    responses=_422,
+    PenaltyGeometryResponse,
+    "Why L1 gives exact zeros: a 2-D penalised quadratic",
 )
 def penalty_geometry(body: PenaltyGeometryRequest) -> Response:
     """Loss contours of ``½(w − w*)ᵀH(w − w*)`` (``H = R diag(curvature) Rᵀ``), the exact
@@ -340,11 +335,10 @@ def penalty_geometry(body: PenaltyGeometryRequest) -> Response:
     return SafeJSONResponse(result)
 
 
-@router.post(
+@_post(
     "/api/labs/backprop",
-    summary="Backpropagation worked example (one sample, every number)",
-    response_model=BackpropResponse,
-    responses=_422,
+    BackpropResponse,
+    "Backpropagation worked example (one sample, every number)",
 )
 def backprop(body: BackpropRequest) -> Response:
     """Forward pass ``z_l = a_{l−1} @ W_l + b_l``, ``a_l = f(z_l)`` (``W (in, out)``), the loss,
@@ -393,11 +387,10 @@ def backprop_notes() -> Response:
     return SafeJSONResponse(notes_comparison())
 
 
-@router.post(
+@_post(
     "/api/labs/ewa",
-    summary="Exponentially weighted average, with and without bias correction",
-    response_model=EwaResponse,
-    responses=_422,
+    EwaResponse,
+    "Exponentially weighted average, with and without bias correction",
 )
 def exponentially_weighted_average(body: EwaRequest) -> Response:
     """``s_t = β·s_{t−1} + (1 − β)·Y_t`` of a series: from ``s_0 = 0`` (and bias-corrected,
@@ -410,12 +403,7 @@ def exponentially_weighted_average(body: EwaRequest) -> Response:
     return SafeJSONResponse(result)
 
 
-@router.post(
-    "/api/optimizers/contour",
-    summary="A 2-D test function sampled on a grid",
-    response_model=ContourResponse,
-    responses=_422,
-)
+@_post("/api/optimizers/contour", ContourResponse, "A 2-D test function sampled on a grid")
 def optimizer_contour(body: ContourRequest) -> Response:
     """``z[i][j] = f(x[j], y[i])`` on a ``resolution × resolution`` grid over the function's
     view window (or ``x_range``/``y_range``): the background of the optimizers lab."""
@@ -432,11 +420,10 @@ def optimizer_contour(body: ContourRequest) -> Response:
     return SafeJSONResponse(result)
 
 
-@router.post(
+@_post(
     "/api/labs/input-scaling",
-    summary="Why normalise inputs: a linear model's loss surface and gradient-descent path",
-    response_model=InputScalingResponse,
-    responses=_422,
+    InputScalingResponse,
+    "Why normalise inputs: a linear model's loss surface and gradient-descent path",
 )
 def input_scaling_lab(body: InputScalingRequest) -> Response:
     """For the `unscaled` regression data (x2 is 1000× larger than x1) normalised with `none`,
@@ -452,11 +439,10 @@ def input_scaling_lab(body: InputScalingRequest) -> Response:
 # --- the building blocks lab -------------------------------------------------------------------
 
 
-@router.post(
+@_post(
     "/api/labs/softmax",
-    summary="Softmax with temperature, naive vs max-subtracted, and cross-entropy",
-    response_model=SoftmaxResponse,
-    responses=_422,
+    SoftmaxResponse,
+    "Softmax with temperature, naive vs max-subtracted, and cross-entropy",
 )
 def softmax(body: SoftmaxRequest) -> Response:
     """``p = softmax(logits / T)`` computed twice: naively (``exp`` overflows to inf past
@@ -468,12 +454,7 @@ def softmax(body: SoftmaxRequest) -> Response:
     return SafeJSONResponse(softmax_demo(body.logits, body.temperature, body.target))
 
 
-@router.post(
-    "/api/labs/loss-curve",
-    summary="A loss element and its derivative on a grid",
-    response_model=LossCurveResponse,
-    responses=_422,
-)
+@_post("/api/labs/loss-curve", LossCurveResponse, "A loss element and its derivative on a grid")
 def loss_curve(body: LossCurveRequest) -> Response:
     """MSE, MAE, smooth L1 (``beta``) and Huber (``delta``) vs the residual ``ŷ − y``; BCE and
     cross-entropy vs the predicted probability. Values and derivatives come from the training
@@ -486,11 +467,10 @@ def loss_curve(body: LossCurveRequest) -> Response:
     )
 
 
-@router.post(
+@_post(
     "/api/labs/param-count",
-    summary="Parameter count of an MLP or a small conv stack",
-    response_model=ParamCountResponse,
-    responses=_422,
+    ParamCountResponse,
+    "Parameter count of an MLP or a small conv stack",
 )
 def param_count(body: ParamCountRequest) -> Response:
     """``kind = "mlp"``: ``nn.Linear`` layers between consecutive ``sizes``. ``kind = "conv"``:
@@ -511,11 +491,10 @@ def param_count(body: ParamCountRequest) -> Response:
     ))
 
 
-@router.post(
+@_post(
     "/api/labs/iterations",
-    summary="Iterations per epoch, with and without drop_last",
-    response_model=IterationsResponse,
-    responses=_422,
+    IterationsResponse,
+    "Iterations per epoch, with and without drop_last",
 )
 def iterations(body: IterationsRequest) -> Response:
     """``len(DataLoader)``: ``ceil(N/B)`` updates per epoch, or ``floor(N/B)`` with

@@ -124,6 +124,17 @@ def render(request: Request, name: str, context: dict[str, Any]) -> HTMLResponse
     return response
 
 
+_NAV_LABELS = {item.key: item.label for item in NAV}
+
+
+def render_lab(request: Request, key: str, **context: Any) -> HTMLResponse:
+    """The lab page of nav entry ``key``: ``templates/labs/<key>.html`` with that entry
+    active and its nav label as the title, plus ``context``."""
+    return render(
+        request, f"labs/{key}.html", {"active": key, "title": _NAV_LABELS[key], **context}
+    )
+
+
 @router.get("/", response_class=HTMLResponse)
 def index(request: Request) -> HTMLResponse:
     return render(request, "index.html", {"active": "playground"})
@@ -153,29 +164,21 @@ def stateful_schedules() -> tuple[str, ...]:
 
 @router.get("/labs/schedules", response_class=HTMLResponse)
 def lab_schedules(request: Request) -> HTMLResponse:
-    return render(
+    return render_lab(
         request,
-        "labs/schedules.html",
-        {
-            "active": "schedules",
-            "title": "Schedules lab",
-            "default_schedules": ",".join(DEFAULT_SCHEDULES),
-            "no_preview": ",".join(stateful_schedules()),
-        },
+        "schedules",
+        default_schedules=",".join(DEFAULT_SCHEDULES),
+        no_preview=",".join(stateful_schedules()),
     )
 
 
 @router.get("/labs/gradients", response_class=HTMLResponse)
 def lab_gradients(request: Request) -> HTMLResponse:
-    return render(
+    return render_lab(
         request,
-        "labs/gradients.html",
-        {
-            "active": "gradients",
-            "title": "Gradients lab",
-            "presets": GRADIENT_PRESETS,
-            "presets_json": json.dumps(GRADIENT_PRESETS),
-        },
+        "gradients",
+        presets=GRADIENT_PRESETS,
+        presets_json=json.dumps(GRADIENT_PRESETS),
     )
 
 
@@ -189,11 +192,7 @@ SPARSITY_RUNS: tuple[dict[str, Any], ...] = (
 
 @router.get("/labs/sparsity", response_class=HTMLResponse)
 def lab_sparsity(request: Request) -> HTMLResponse:
-    return render(
-        request,
-        "labs/sparsity.html",
-        {"active": "sparsity", "title": "Sparsity lab", "runs": SPARSITY_RUNS},
-    )
+    return render_lab(request, "sparsity", runs=SPARSITY_RUNS)
 
 
 # Hyperparameters the search lab offers (a `space` entry of POST /api/searches each). SGD
@@ -224,16 +223,12 @@ SEARCH_PRESETS: dict[str, dict[str, Any]] = {
 
 @router.get("/labs/search", response_class=HTMLResponse)
 def lab_search(request: Request) -> HTMLResponse:
-    return render(
+    return render_lab(
         request,
-        "labs/search.html",
-        {
-            "active": "search",
-            "title": "Search lab",
-            "dimensions": SEARCH_DIMENSIONS,
-            "dimensions_json": json.dumps(SEARCH_DIMENSIONS),
-            "presets_json": json.dumps(SEARCH_PRESETS),
-        },
+        "search",
+        dimensions=SEARCH_DIMENSIONS,
+        dimensions_json=json.dumps(SEARCH_DIMENSIONS),
+        presets_json=json.dumps(SEARCH_PRESETS),
     )
 
 
@@ -249,11 +244,7 @@ NORMALIZATION_PRESETS: tuple[str, ...] = (
 
 @router.get("/labs/normalization", response_class=HTMLResponse)
 def lab_normalization(request: Request) -> HTMLResponse:
-    return render(
-        request,
-        "labs/normalization.html",
-        {"active": "normalization", "title": "Normalization lab", "presets": NORMALIZATION_PRESETS},
-    )
+    return render_lab(request, "normalization", presets=NORMALIZATION_PRESETS)
 
 
 @router.get("/api-reference", response_class=HTMLResponse)
@@ -283,20 +274,12 @@ def api_reference(request: Request) -> HTMLResponse:
 
 @router.get("/labs/optimizers", response_class=HTMLResponse)
 def lab_optimizers(request: Request) -> HTMLResponse:
-    return render(
-        request,
-        "labs/optimizers.html",
-        {"active": "optimizers", "title": "Optimizers lab"},
-    )
+    return render_lab(request, "optimizers")
 
 
 @router.get("/labs/blocks", response_class=HTMLResponse)
 def lab_blocks(request: Request) -> HTMLResponse:
-    return render(
-        request,
-        "labs/blocks.html",
-        {"active": "blocks", "title": "Building blocks lab"},
-    )
+    return render_lab(request, "blocks")
 
 
 @router.get("/labs/backprop", response_class=HTMLResponse)
@@ -309,15 +292,11 @@ def lab_backprop(request: Request) -> HTMLResponse:
         "lr": [0.0, bp.BACKPROP_MAX_LR],
         "train_steps": [0, bp.BACKPROP_MAX_TRAIN_STEPS],
     }
-    return render(
+    return render_lab(
         request,
-        "labs/backprop.html",
-        {
-            "active": "backprop",
-            "title": "Backprop lab",
-            "presets_json": json.dumps(bp.BACKPROP_PRESETS),
-            "limits_json": json.dumps(limits),
-        },
+        "backprop",
+        presets_json=json.dumps(bp.BACKPROP_PRESETS),
+        limits_json=json.dumps(limits),
     )
 
 
@@ -330,15 +309,8 @@ CAPACITY_WIDTHS: tuple[int, ...] = (1, 2, 4, 8, 32, 256)
 
 @router.get("/labs/generalization", response_class=HTMLResponse)
 def lab_generalization(request: Request) -> HTMLResponse:
-    return render(
-        request,
-        "labs/generalization.html",
-        {
-            "active": "generalization",
-            "title": "Generalization lab",
-            "presets": GENERALIZATION_PRESETS,
-            "widths": list(CAPACITY_WIDTHS),
-        },
+    return render_lab(
+        request, "generalization", presets=GENERALIZATION_PRESETS, widths=list(CAPACITY_WIDTHS)
     )
 
 
@@ -351,13 +323,4 @@ BATCH_SIZES: tuple[str, ...] = ("1", "8", "32", "128", "full")
 
 @router.get("/labs/batch-size", response_class=HTMLResponse)
 def lab_batch_size(request: Request) -> HTMLResponse:
-    return render(
-        request,
-        "labs/batch_size.html",
-        {
-            "active": "batch_size",
-            "title": "Batch-size lab",
-            "presets": BATCH_SIZE_PRESETS,
-            "batches": list(BATCH_SIZES),
-        },
-    )
+    return render_lab(request, "batch_size", presets=BATCH_SIZE_PRESETS, batches=list(BATCH_SIZES))
