@@ -459,10 +459,63 @@ OPTIMIZERS.register(
 
 
 # ---------------------------------------------------------------------------------------------
+# The Adam family's shared pieces
+
+
+class _AdamFamily(Optimizer):
+    """What Adam/AdamW, NAdam, RAdam and Adamax share, in torch's order of operations: β1, β2
+    and ε as 0-d operands, weight decay coupled (``g ← g + λθ``) or decoupled
+    (``θ ← θ·(1 − γλ)``), and the moment updates ``m ← m + (1 − β1)·(g − m)`` (torch's
+    ``m.lerp_(g, 1 − β1)``) and ``v ← β2·v + (1 − β2)·g²``."""
+
+    def _cache_betas(self) -> None:
+        hp = self.hp
+        self._beta1, self._beta2 = hp["betas"]
+        self._one_minus_b1 = _scalar(1.0 - self._beta1)
+        self._b2 = _scalar(self._beta2)
+        self._one_minus_b2 = _scalar(1.0 - self._beta2)
+        self._eps = _scalar(hp["eps"])
+        self._set_wd(hp["weight_decay"])
+
+    def _weight_decay(
+        self, params: np.ndarray, grads: np.ndarray, lr: float, decoupled: bool
+    ) -> np.ndarray:
+        """The gradient the moments see: ``grads`` after ``θ ← θ·(1 − γλ)`` in place when
+        ``decoupled``, else ``grads + λθ`` (``grads`` itself when ``λ == 0``)."""
+        if not decoupled:
+            return self._decayed_grad(params, grads)
+        if self._wd != 0.0:
+            s = self._s
+            s[()] = 1.0 - lr * self._wd
+            _mul(params, s, params)
+        return grads
+
+    def _first_moment(self, g: np.ndarray) -> np.ndarray:
+        """``exp_avg`` updated in place from ``g`` (``m.lerp_(g, 1 − β1)``); uses ``_tmp``."""
+        tmp = self._tmp
+        m = self._buffer("exp_avg")
+        _sub(g, m, tmp)
+        _mul(tmp, self._one_minus_b1, tmp)
+        _add(m, tmp, m)
+        return m
+
+    def _moments(self, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``exp_avg`` and ``exp_avg_sq`` updated in place from ``g``; uses ``_tmp``."""
+        m = self._first_moment(g)
+        tmp = self._tmp
+        v = self._buffer("exp_avg_sq")
+        _mul(v, self._b2, v)
+        _mul(g, g, tmp)
+        _mul(tmp, self._one_minus_b2, tmp)
+        _add(v, tmp, v)
+        return m, v
+
+
+# ---------------------------------------------------------------------------------------------
 # Adam / AdamW
 
 
-class Adam(Optimizer):
+class Adam(_AdamFamily):
     """Adam; ``decoupled=True`` gives AdamW (θ ← θ·(1 − γλ) instead of g ← g + λθ).
 
     Effective step size ``lr / (√v̂ + ε)`` with ``v̂ = v / (1 − β2ᵗ)`` (v = max_exp_avg_sq with
@@ -475,36 +528,14 @@ class Adam(Optimizer):
     decoupled = False
 
     def _cache_hp(self) -> None:
-        hp = self.hp
-        self._beta1, self._beta2 = hp["betas"]
-        self._one_minus_b1 = _scalar(1.0 - self._beta1)
-        self._b2 = _scalar(self._beta2)
-        self._one_minus_b2 = _scalar(1.0 - self._beta2)
-        self._eps = _scalar(hp["eps"])
-        self._amsgrad = hp["amsgrad"]
-        self._set_wd(hp["weight_decay"])
+        self._cache_betas()
+        self._amsgrad = self.hp["amsgrad"]
         self._bc2 = _scalar(1.0)
 
     def _step(self, params: np.ndarray, grads: np.ndarray, lr: float) -> None:
-        if self.decoupled:
-            g = grads
-            if self._wd != 0.0:
-                s = self._s
-                s[()] = 1.0 - lr * self._wd
-                _mul(params, s, params)
-        else:
-            g = self._decayed_grad(params, grads)
+        g = self._weight_decay(params, grads, lr, self.decoupled)
         tmp = self._tmp
-        m = self._buffer("exp_avg")
-        v = self._buffer("exp_avg_sq")
-        # m.lerp_(g, 1 − β1) as in torch
-        _sub(g, m, tmp)
-        _mul(tmp, self._one_minus_b1, tmp)
-        _add(m, tmp, m)
-        _mul(v, self._b2, v)
-        _mul(g, g, tmp)
-        _mul(tmp, self._one_minus_b2, tmp)
-        _add(v, tmp, v)
+        m, v = self._moments(g)
         if self._amsgrad:
             vmax = self._buffer("max_exp_avg_sq")
             _maximum(vmax, v, out=vmax)
@@ -583,7 +614,7 @@ OPTIMIZERS.register(
 # Adamax
 
 
-class Adamax(Optimizer):
+class Adamax(_AdamFamily):
     """Adamax (Adam with the infinity norm).
 
     Effective step size ``lr / u`` (u = exp_inf, which already contains ε): it multiplies
@@ -594,21 +625,13 @@ class Adamax(Optimizer):
     _buffer_names = ("exp_avg", "exp_inf")
 
     def _cache_hp(self) -> None:
-        hp = self.hp
-        self._beta1, self._beta2 = hp["betas"]
-        self._one_minus_b1 = _scalar(1.0 - self._beta1)
-        self._b2 = _scalar(self._beta2)
-        self._eps = _scalar(hp["eps"])
-        self._set_wd(hp["weight_decay"])
+        self._cache_betas()
 
     def _step(self, params: np.ndarray, grads: np.ndarray, lr: float) -> None:
         g = self._decayed_grad(params, grads)
         tmp = self._tmp
-        m = self._buffer("exp_avg")
+        m = self._first_moment(g)
         u = self._buffer("exp_inf")
-        _sub(g, m, tmp)  # m.lerp_(g, 1 − β1)
-        _mul(tmp, self._one_minus_b1, tmp)
-        _add(m, tmp, m)
         # torch: u ← max(β2·u, |g| + ε)
         _mul(u, self._b2, u)
         np.abs(g, tmp)
@@ -650,7 +673,7 @@ OPTIMIZERS.register(
 # NAdam
 
 
-class NAdam(Optimizer):
+class NAdam(_AdamFamily):
     """NAdam (Adam with Nesterov momentum and a momentum schedule μₜ).
 
     ``mu_product`` (Π μᵢ) is a Python float in float64; torch keeps it as a 0-d tensor of the
@@ -666,26 +689,13 @@ class NAdam(Optimizer):
     _scalar_init: ClassVar[dict[str, float]] = {"mu_product": 1.0}
 
     def _cache_hp(self) -> None:
-        hp = self.hp
-        self._beta1, self._beta2 = hp["betas"]
-        self._one_minus_b1 = _scalar(1.0 - self._beta1)
-        self._b2 = _scalar(self._beta2)
-        self._one_minus_b2 = _scalar(1.0 - self._beta2)
-        self._eps = _scalar(hp["eps"])
-        self._psi = hp["momentum_decay"]
-        self._decoupled = hp["decoupled_weight_decay"]
-        self._set_wd(hp["weight_decay"])
+        self._cache_betas()
+        self._psi = self.hp["momentum_decay"]
+        self._decoupled = self.hp["decoupled_weight_decay"]
         self._bc2 = _scalar(1.0)
 
     def _step(self, params: np.ndarray, grads: np.ndarray, lr: float) -> None:
-        if self._decoupled:
-            g = grads
-            if self._wd != 0.0:
-                s = self._s
-                s[()] = 1.0 - lr * self._wd
-                _mul(params, s, params)
-        else:
-            g = self._decayed_grad(params, grads)
+        g = self._weight_decay(params, grads, lr, self._decoupled)
         t = self.n_steps
         b1 = self._beta1
         mu = b1 * (1.0 - 0.5 * 0.96 ** (t * self._psi))
@@ -693,15 +703,7 @@ class NAdam(Optimizer):
         mu_product = self._scalars["mu_product"] * mu
         self._scalars["mu_product"] = mu_product
         tmp, denom = self._tmp, self._g if g is not self._g else np.empty_like(self._tmp)
-        m = self._buffer("exp_avg")
-        v = self._buffer("exp_avg_sq")
-        _sub(g, m, tmp)
-        _mul(tmp, self._one_minus_b1, tmp)
-        _add(m, tmp, m)
-        _mul(v, self._b2, v)
-        _mul(g, g, tmp)
-        _mul(tmp, self._one_minus_b2, tmp)
-        _add(v, tmp, v)
+        m, v = self._moments(g)
         # torch: denom = √(v / (1 − β2ᵗ)) + ε; two addcdiv_ in this order
         bc2 = self._bc2
         bc2[()] = 1.0 - self._beta2**t
@@ -757,7 +759,7 @@ OPTIMIZERS.register(
 # RAdam
 
 
-class RAdam(Optimizer):
+class RAdam(_AdamFamily):
     """RAdam (rectified Adam): plain momentum SGD while the variance estimate is unreliable
     (ρₜ <= 5), then Adam scaled by the rectification term rₜ.
 
@@ -769,14 +771,8 @@ class RAdam(Optimizer):
     _buffer_names = ("exp_avg", "exp_avg_sq")
 
     def _cache_hp(self) -> None:
-        hp = self.hp
-        self._beta1, self._beta2 = hp["betas"]
-        self._one_minus_b1 = _scalar(1.0 - self._beta1)
-        self._b2 = _scalar(self._beta2)
-        self._one_minus_b2 = _scalar(1.0 - self._beta2)
-        self._eps = _scalar(hp["eps"])
-        self._decoupled = hp["decoupled_weight_decay"]
-        self._set_wd(hp["weight_decay"])
+        self._cache_betas()
+        self._decoupled = self.hp["decoupled_weight_decay"]
 
     def _rect(self) -> float | None:
         """rₜ, or None while ρₜ <= 5 (no adaptive term)."""
@@ -790,24 +786,9 @@ class RAdam(Optimizer):
         ) ** 0.5
 
     def _step(self, params: np.ndarray, grads: np.ndarray, lr: float) -> None:
-        if self._decoupled:
-            g = grads
-            if self._wd != 0.0:
-                s = self._s
-                s[()] = 1.0 - lr * self._wd
-                _mul(params, s, params)
-        else:
-            g = self._decayed_grad(params, grads)
+        g = self._weight_decay(params, grads, lr, self._decoupled)
         tmp = self._tmp
-        m = self._buffer("exp_avg")
-        v = self._buffer("exp_avg_sq")
-        _sub(g, m, tmp)
-        _mul(tmp, self._one_minus_b1, tmp)
-        _add(m, tmp, m)
-        _mul(v, self._b2, v)
-        _mul(g, g, tmp)
-        _mul(tmp, self._one_minus_b2, tmp)
-        _add(v, tmp, v)
+        m, v = self._moments(g)
         t = self.n_steps
         s = self._s
         rect = self._rect()
