@@ -61,7 +61,8 @@ _ACT = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoi
 
 
 class TorchMLP(torch.nn.Module):
-    """The same architecture as core.model.MLP, written with torch modules."""
+    """The same architecture as core.model.MLP, written with torch modules (batch-norm
+    momentum ``case["momentum"]``, torch's 0.1 when the case has none)."""
 
     def __init__(self, case: dict[str, Any]) -> None:
         super().__init__()
@@ -72,7 +73,8 @@ class TorchMLP(torch.nn.Module):
         self.norms = torch.nn.ModuleList()
         for width in case["hidden"]:
             if case["batch_norm"]:
-                self.norms.append(torch.nn.BatchNorm1d(width).double())
+                momentum = case.get("momentum", 0.1)
+                self.norms.append(torch.nn.BatchNorm1d(width, momentum=momentum).double())
             elif case["layer_norm"]:
                 self.norms.append(torch.nn.LayerNorm(width).double())
         self.act = _ACT[case["activation"]]()

@@ -30,6 +30,9 @@ from typing import Any
 import numpy as np
 import torch
 
+# the torch MLP, its parameter loading and JSON conversion are the model golden's
+from scripts.golden.model import TorchMLP, _jsonable, _load
+
 FIXTURE = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "golden_normalization.json"
 
 CASES: list[dict[str, Any]] = [
@@ -113,40 +116,6 @@ CASES: list[dict[str, Any]] = [
     },
 ]
 
-_ACT = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid}
-
-
-class TorchMLP(torch.nn.Module):
-    """The same architecture as core.model.MLP, written with torch modules."""
-
-    def __init__(self, case: dict[str, Any]) -> None:
-        super().__init__()
-        dims = [case["input_dim"], *case["hidden"], case["output_dim"]]
-        self.linears = torch.nn.ModuleList(
-            torch.nn.Linear(i, o).double() for i, o in zip(dims[:-1], dims[1:], strict=True)
-        )
-        self.norms = torch.nn.ModuleList()
-        for width in case["hidden"]:
-            if case["batch_norm"]:
-                self.norms.append(torch.nn.BatchNorm1d(width, momentum=case["momentum"]).double())
-            elif case["layer_norm"]:
-                self.norms.append(torch.nn.LayerNorm(width).double())
-        self.act = _ACT[case["activation"]]()
-        self.residual_flags = [
-            case["residual"] and i == o for i, o in zip(dims[:-2], dims[1:-1], strict=True)
-        ]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = x
-        for k, lin in enumerate(self.linears[:-1]):
-            z = lin(h)
-            if len(self.norms):
-                z = self.norms[k](z)
-            a = self.act(z)
-            h = h + a if self.residual_flags[k] else a
-        return self.linears[-1](h)
-
-
 def make_inputs(case: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
     d, k = case["input_dim"], case["output_dim"]
     x = rng.normal(loc=0.5, scale=2.0, size=(case["n_train"], d))  # not centred: stats move
@@ -185,16 +154,6 @@ def batches(case: dict[str, Any]) -> list[tuple[int, int]]:
         (starts[t % len(starts)], min(starts[t % len(starts)] + bs, n))
         for t in range(case["steps"])
     ]
-
-
-def _load(model: TorchMLP, layers: list[dict[str, Any]]) -> None:
-    with torch.no_grad():
-        for k, layer in enumerate(layers):
-            model.linears[k].weight.copy_(torch.tensor(layer["W"].T))
-            model.linears[k].bias.copy_(torch.tensor(layer["b"]))
-            if "gamma" in layer:
-                model.norms[k].weight.copy_(torch.tensor(layer["gamma"]))
-                model.norms[k].bias.copy_(torch.tensor(layer["beta"]))
 
 
 def _params(model: TorchMLP) -> list[dict[str, Any]]:
@@ -318,16 +277,6 @@ def run_case(case: dict[str, Any], inputs: dict[str, Any]) -> list[dict[str, Any
     for h in hooks:
         h.remove()
     return steps
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_jsonable(v) for v in obj]
-    return obj
 
 
 def generate() -> dict[str, Any]:
