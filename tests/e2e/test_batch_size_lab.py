@@ -8,36 +8,18 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qs, urlparse
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
 from app.routers.pages import BATCH_SIZES
 from tests.e2e.conftest import save_screenshot
+from tests.e2e.lab_util import api, chart_data, open_run_lab
 
 pytestmark = pytest.mark.e2e
 
 
 def open_lab(page: Page, query: str = "") -> None:
-    page.goto(f"/labs/batch-size{query}")
-    expect(page.get_by_test_id("batch-size-lab")).to_have_attribute(
-        "data-ready", "true", timeout=300000
-    )
-    expect(page.get_by_test_id("batch-size-error")).to_be_hidden()
-
-
-def chart_data(page: Page, testid: str) -> list[dict]:
-    return page.get_by_test_id(testid).evaluate(
-        "el => (el.data || []).map(t => ({name: t.name, meta: t.meta, x: Array.from(t.x || []),"
-        " y: Array.from(t.y || [])}))"
-    )
-
-
-def api(page: Page, live_server: str) -> httpx.Client:
-    token = next(c["value"] for c in page.context.cookies() if c["name"] == "gradplay_owner")
-    return httpx.Client(
-        base_url=live_server, timeout=30, headers={"Authorization": f"Bearer {token}"}
-    )
+    open_run_lab(page, "batch-size", query)
 
 
 def test_curves_per_batch_size_and_gradient_noise(page: Page, live_server: str) -> None:

@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qs, urlparse
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
 from app.routers.pages import CAPACITY_WIDTHS
 from tests.e2e.conftest import save_screenshot
+from tests.e2e.lab_util import api, chart_data, open_run_lab
 
 pytestmark = pytest.mark.e2e
 
@@ -20,26 +20,7 @@ REMEDIES = ["none", "l2", "dropout", "early_stopping", "augment", "more_data"]
 
 
 def open_lab(page: Page, query: str = "") -> None:
-    page.goto(f"/labs/generalization{query}")
-    expect(page.get_by_test_id("generalization-lab")).to_have_attribute(
-        "data-ready", "true", timeout=300000
-    )
-    expect(page.get_by_test_id("generalization-error")).to_be_hidden()
-
-
-def chart_data(page: Page, testid: str) -> list[dict]:
-    return page.get_by_test_id(testid).evaluate(
-        "el => (el.data || []).map(t => ({type: t.type, name: t.name, meta: t.meta,"
-        " x: Array.from(t.x || []), y: Array.from(t.y || []), z: t.z ? t.z.length : 0}))"
-    )
-
-
-def api(page: Page, live_server: str) -> httpx.Client:
-    """A client holding the browser's owner token: the page's runs are owned by its cookie."""
-    token = next(c["value"] for c in page.context.cookies() if c["name"] == "gradplay_owner")
-    return httpx.Client(
-        base_url=live_server, timeout=30, headers={"Authorization": f"Bearer {token}"}
-    )
+    open_run_lab(page, "generalization", query)
 
 
 def test_page_draws_every_panel_from_the_engine(page: Page, live_server: str) -> None:

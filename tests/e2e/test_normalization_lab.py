@@ -8,32 +8,21 @@ import json
 import math
 from urllib.parse import parse_qs, urlparse
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import save_screenshot
+from tests.e2e.lab_util import api, chart_data, open_run_lab
 
 pytestmark = pytest.mark.e2e
 
 
 def open_lab(page: Page, query: str = "") -> None:
-    page.goto(f"/labs/normalization{query}")
-    expect(page.get_by_test_id("normalization-lab")).to_have_attribute(
-        "data-ready", "true", timeout=60000
-    )
-    expect(page.get_by_test_id("normalization-error")).to_be_hidden()
+    open_run_lab(page, "normalization", query, timeout_ms=60000)
 
 
 def wait_enabled(page: Page, testid: str) -> None:
     expect(page.get_by_test_id(testid)).to_be_enabled(timeout=60000)
-
-
-def chart_data(page: Page, testid: str) -> list[dict]:
-    return page.get_by_test_id(testid).evaluate(
-        "el => (el.data || []).map(t => ({name: t.name, meta: t.meta, x: Array.from(t.x || []),"
-        " y: Array.from(t.y || [])}))"
-    )
 
 
 def test_page_draws_every_panel(page: Page) -> None:
@@ -53,14 +42,6 @@ def test_page_draws_every_panel(page: Page) -> None:
     assert page.get_by_test_id("bn-affine").locator("tr").count() == 5  # header + 4 units
     assert page.get_by_test_id("gb-notes-swap").is_visible()
     save_screenshot(page, "normalization_initial")
-
-
-def api(page: Page, live_server: str) -> httpx.Client:
-    """A client holding the browser's owner token: the page's runs are owned by its cookie."""
-    token = next(c["value"] for c in page.context.cookies() if c["name"] == "gradplay_owner")
-    return httpx.Client(
-        base_url=live_server, timeout=30, headers={"Authorization": f"Bearer {token}"}
-    )
 
 
 def test_batch_norm_running_statistics_follow_torch_convention(
