@@ -201,7 +201,15 @@ async def list_runs(request: Request, caller: Annotated[Caller, Depends(owner_ca
             if caller.role_of(r.owner, r.owner_sha256, "") == "owner"]
 
 
-@router.post("/import", status_code=201, response_model=RunCreated, responses=CREATE_ERRORS)
+IMPORT_ERRORS: dict[int | str, dict[str, Any]] = {
+    **CREATE_ERRORS,
+    413: {"model": MessageError, "description": "The body (as sent, or decompressed when gzip) "
+          "is over GRADPLAY_MAX_IMPORT_BYTES (128 MiB by default); the message names the limit. "
+          "An export with ?history=false is smaller."},
+}
+
+
+@router.post("/import", status_code=201, response_model=RunCreated, responses=IMPORT_ERRORS)
 async def import_run(
     request: Request, body: ImportBody, caller: Annotated[Caller, Depends(optional_caller)]
 ) -> Any:
@@ -212,8 +220,12 @@ async def import_run(
     over ``max_run_mb`` with a 422 at ``config`` (``ctx`` as for ``POST /api/runs``).
     If the export carries its ``history``, the replay is compared with it value for value;
     if it carries ``history_sha256``, the replay's history must have that digest. A mismatch
-    is a 422 naming the field. The body may be gzip-compressed (``Content-Encoding: gzip``):
-    at most ``max_body_bytes`` compressed and ``max_import_bytes`` decompressed.
+    is a 422 naming the field. The body may be gzip-compressed (``Content-Encoding: gzip``).
+    Its own body limit, ``max_import_bytes`` (128 MiB; 413 naming it beyond), applies to the
+    body as sent and decompressed: it holds the embedded table of a custom-data run (at most
+    ~51 MB for 20,000 rows of 101 numbers), a full event log and the config, and uploads
+    are refused whose table would not leave that room, so every uploaded table's run
+    exports and imports (a long history may not fit: export with ``?history=false``).
     Owner and watch tokens, the quota and 503 as for ``POST /api/runs``.
     """
     mgr = manager(request)
