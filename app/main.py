@@ -58,8 +58,7 @@ UPLOAD_PATH = "/api/datasets"
 IMPORT_PATH = "/api/runs/import"
 """The one path that takes gzip bodies and ``max_import_bytes`` bodies (an export embeds the
 whole table of a custom-data run)."""
-IMPORT_LIMIT_NOTE = ("GRADPLAY_MAX_IMPORT_BYTES; an export with ?history=false, or gzip "
-                     "(Content-Encoding: gzip), is smaller")
+IMPORT_LIMIT_NOTE = "GRADPLAY_MAX_IMPORT_BYTES; an export with ?history=false is smaller"
 
 DESCRIPTION = """
 GradPlay: a visual playground for how neural networks train.
