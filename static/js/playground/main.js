@@ -35,7 +35,7 @@ import {
   MAX_PINS, PIN_FIELDS, freePinNumber, pinColor, pinPairs, readPin, seriesFromHistory, splitPinQuery,
 } from "./pins.js";
 import {
-  Charts, DIAGRAM_MAX_LAYERS, DIAGRAM_MAX_UNITS, drawNetwork, emptyNote, layerLabel,
+  Charts, DIAGRAM_MAX_LAYERS, DIAGRAM_MAX_UNITS, drawNetwork, emptyNote, layerLabel, tableColumns,
 } from "./charts.js";
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
@@ -322,7 +322,7 @@ async function refreshNetwork() {
   }
   const values = layers.map((l) => (grads ? (l.dW || l.W.map((row) => row.map(() => 0))) : l.W));
   drawNetwork(host, layers, values, S.layers.map(layerLabel), grads ? null : openWeightEditor,
-    charts.snapshot && charts.snapshot.neuron_maps);
+    charts.snapshot && charts.snapshot.neuron_maps, tableColumns(charts.data));
   const mapsNote = charts.snapshot && charts.snapshot.neuron_maps ? ` ${pt("pg.net_maps")}` : "";
   $("network-legend").textContent = (grads ? pt("pg.net_legend_g") : `${pt("pg.net_legend_w")} ${pt("pg.net_click")}`) + mapsNote;
   $("network-diagram").dataset.state = "ready";
@@ -339,8 +339,9 @@ function openWeightEditor(k, i, j) {
   const current = layers && layers[k] ? layers[k].W[i][j] : null;
   editing = { k, i, j };
   const box = $("weight-editor");
+  const inputs = k === 0 ? tableColumns(charts.data) : null; // a table's column feeds layer 1
   box.querySelector(".pg-weight-what").textContent = pt("pg.weight_edit", {
-    layer: layerLabel(S.layers[k] || ""), i: i + 1, j: j + 1,
+    layer: layerLabel(S.layers[k] || ""), i: inputs && inputs[i] !== undefined ? `${i + 1} (${inputs[i]})` : i + 1, j: j + 1,
   });
   const input = $("weight-value");
   input.value = current === null ? "" : String(Number(current.toPrecision(6)));
@@ -372,7 +373,10 @@ async function applyWeightEdit() {
     editing = null;
     if (runId === S.runId && diagramFits()) {
       const grads = $("network-grads").checked;
-      if (!grads) drawNetwork($("network-svg"), body.layers, body.layers.map((l) => l.W), S.layers.map(layerLabel), openWeightEditor);
+      if (!grads) {
+        drawNetwork($("network-svg"), body.layers, body.layers.map((l) => l.W), S.layers.map(layerLabel), openWeightEditor,
+          null, tableColumns(charts.data));
+      }
       if (charts.snapshot) charts.snapshot.network = body.layers;
     }
     $("network-diagram").dataset.edits = String(Number($("network-diagram").dataset.edits || "0") + 1);
