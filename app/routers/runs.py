@@ -504,25 +504,35 @@ async def run_snapshot(
 
 
 @router.get("/{run_id}/data", responses=ERRORS)
-async def run_data(session: Session) -> Any:
+async def run_data(
+    session: Session,
+    points: Annotated[bool, Query(description=(
+        "false: leave out the points (`train`, `val`): the rest and the counts `n_train`, "
+        "`n_val` only. The largest uploaded table's points are ~79 MB of JSON; a page that "
+        "draws none (more than 2 feature columns) asks for them without."))] = True,
+) -> Any:
     """Training and validation points after normalisation. ``x`` are the points in the data's
     own coordinates (for 2-D data the (x1, x2) plane of the decision surface); with feature
     crosses (``dataset.features``) the model's inputs are ``inputs`` (n, len(features)),
-    normalised by ``normalizer``; otherwise ``inputs`` equals ``x``. Custom data adds
-    ``table``: its id, feature ``columns``, ``target``, ``task`` and (classification) the
-    original ``classes`` (class id k is ``classes[k]``)."""
+    normalised by ``normalizer``; otherwise ``inputs`` equals ``x``. ``n_train``, ``n_val``:
+    the split sizes (also with ``?points=false``, which leaves ``train`` and ``val`` out).
+    Custom data adds ``table``: its id, feature ``columns``, ``target``, ``task`` and
+    (classification) the original ``classes`` (class id k is ``classes[k]``)."""
 
     def data() -> dict[str, Any]:
         ds = session.run.dataset
         extra = {} if ds.table is None else {"table": ds.table}
+        if points:
+            extra["train"] = {"x": ds.points_train, "y": ds.y_train, "inputs": ds.x_train}
+            extra["val"] = {"x": ds.points_val, "y": ds.y_val, "inputs": ds.x_val}
         return {
             **extra,
             "task": ds.task,
             "n_classes": ds.n_classes,
             "input_dim": ds.input_dim,
             "features": list(ds.features),
-            "train": {"x": ds.points_train, "y": ds.y_train, "inputs": ds.x_train},
-            "val": {"x": ds.points_val, "y": ds.y_val, "inputs": ds.x_val},
+            "n_train": ds.n_train,
+            "n_val": ds.n_val,
             "truth": ds.truth,
             "normalizer": ds.normalizer.to_dict(),
         }

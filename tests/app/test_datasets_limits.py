@@ -227,3 +227,19 @@ def test_default_limits_leave_room_for_the_longest_table() -> None:
     names = (MAX_FEATURE_COLUMNS + 1) * (64 * 4 + 3)  # 64 characters, 4 bytes each, quoted
     bound = numbers * 25 + 2 * s.max_samples + names + 200
     assert bound + s.max_event_bytes + IMPORT_RESERVE_BYTES <= s.max_import_bytes
+
+
+def test_data_without_points_for_pages_that_draw_none(client: TestClient) -> None:
+    """``GET .../data?points=false`` (the playground, for tables of more than 2 features):
+    everything but the points, with the split sizes; the default still has every point."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(50, 3))
+    ident = upload(client, csv_bytes(x, (x[:, 0] > 0).astype(int))).json()["id"]
+    run_id = small_run(client, ident, 1)
+    full = client.get(f"/api/runs/{run_id}/data").json()
+    lean = client.get(f"/api/runs/{run_id}/data", params={"points": "false"}).json()
+    assert "train" not in lean and "val" not in lean
+    assert (lean["n_train"], lean["n_val"]) == (len(full["train"]["x"]), len(full["val"]["x"]))
+    assert lean["n_train"] + lean["n_val"] == 50 and lean["input_dim"] == 3
+    assert {k: v for k, v in full.items() if k not in ("train", "val")} == lean
+    assert lean["table"]["columns"] == ["f0", "f1", "f2"]

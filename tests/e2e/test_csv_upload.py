@@ -259,3 +259,32 @@ def test_a_tables_column_names_label_its_charts(page: Page, live_server: str) ->
     assert axis_titles(page, "chart-boundary")[0] == TAG_NAME
     net.screenshot(path=str(SCREENSHOT_DIR / "csv-column-names-network-zh.png"))
     save_screenshot(page, "csv-column-names-zh")
+
+
+def test_a_wide_table_link_fetches_no_points(page: Page, live_server: str) -> None:
+    """A table of more than 2 feature columns has no surface: the link's run is shown without
+    downloading its points (GET .../data?points=false), and training works as usual."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(300, 12)).round(5)
+    y = (x[:, 0] - x[:, 3] > 0).astype(int)
+    r = httpx.post(f"{live_server}/api/datasets", timeout=20, json={
+        "columns": [f"feature {j}" for j in range(12)] + ["label"],
+        "rows": np.column_stack([x, y]).tolist()})
+    assert r.status_code == 201, r.text
+    urls: list[str] = []
+    page.on("request", lambda req: urls.append(req.url) if "/data" in req.url else None)
+    open_playground(page, f"/?dataset=custom&dataset.id={r.json()['id']}&hidden=4")
+    data_urls = [u for u in urls if "/api/runs/" in u]
+    assert data_urls and all(u.endswith("/data?points=false") for u in data_urls), data_urls
+    page.get_by_test_id("step-10").click()
+    expect(page.get_by_test_id("step-counter")).to_have_attribute("data-step", "10")
+    expect(page.get_by_test_id("net-input")).to_have_count(12)
+    # an epoch is the table's training rows / batch size (n_train from the server)
+    rid = run_id(page)
+    headers = owner_headers(page)
+    cfg = httpx.get(f"{live_server}/api/runs/{rid}", headers=headers, timeout=10).json()
+    lean = httpx.get(f"{live_server}/api/runs/{rid}/data?points=false", headers=headers,
+                     timeout=10).json()
+    epoch = -(-lean["n_train"] // cfg["config"]["batch_size"])
+    page.get_by_test_id("step-epoch").click()
+    expect(page.get_by_test_id("step-counter")).to_have_attribute("data-step", str(10 + epoch))

@@ -555,6 +555,20 @@ function connect(runId) {
 
 let createSeq = 0;
 
+// GET .../data of a run. An uploaded table with more than 2 feature columns gets no surface or
+// curve, so its points (up to ~79 MB of JSON at the upload limit) are not fetched: first the
+// data without points (?points=false; the server's input_dim decides), then the points only
+// when they are drawn. Built-in data: one request, as before.
+async function runData(runId, config) {
+  const url = `/api/runs/${encodeURIComponent(runId)}/data`;
+  const watch = watchQuery();
+  if (config && config.dataset && config.dataset.name === CUSTOM) {
+    const lean = await getJSON(`${url}?points=false${watch ? `&${watch.slice(1)}` : ""}`);
+    if (lean.input_dim > 2) return lean;
+  }
+  return getJSON(`${url}${watch}`);
+}
+
 // Creates a run and only then switches to it: POST /api/runs and GET its data first; if either
 // fails, the old run is untouched (still playing or paused, its stream open) and the error
 // propagates (the caller shows the server's message). A superseded creation (a newer one was
@@ -564,7 +578,7 @@ async function createRun(config) {
   const created = await postJSON("/api/runs", config);
   let data;
   try {
-    data = await getJSON(`/api/runs/${created.id}/data`);
+    data = await runData(created.id, created.config);
   } catch (err) {
     fetch(`/api/runs/${created.id}`, { method: "DELETE" }).catch(() => {});
     throw err;
@@ -597,7 +611,7 @@ async function watchRun(runId, token) {
   for (const id of ["reset", "speed", "speed-unlimited"]) $(id).disabled = true;
   renderStatus();
   const run = await getJSON(`/api/runs/${encodeURIComponent(runId)}${watchQuery()}`);
-  const data = await getJSON(`/api/runs/${encodeURIComponent(runId)}/data${watchQuery()}`);
+  const data = await runData(runId, run.config);
   await attach(run.id, run.config, data);
 }
 
@@ -619,7 +633,7 @@ async function attach(runId, config, data) {
   charts.regularized = config.regularization.l1 > 0 || config.regularization.l2 > 0;
   if (!S.watch) writeState(config);
   S.task = data.task;
-  S.trainSize = data.train.x.length;
+  S.trainSize = data.n_train;
   const layers = config.model.hidden.map((_, k) => `hidden ${k + 1}`).concat(["output"]);
   S.layers = layers;
   charts.reset(layers, data.task);
