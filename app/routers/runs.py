@@ -240,7 +240,8 @@ async def import_run(
     except ConfigError as exc:
         raise ConfigError(join_field("config", exc.field), exc.message) from None
     need = mgr.check_size(resolved, "config")
-    check_request_seconds(shape_step_seconds(shape_of(resolved)), body.step,
+    check_request_seconds(shape_step_seconds(shape_of(resolved, tables=mgr.limits.tables)),
+                          body.step,
                           request.app.state.settings.max_request_seconds, "step",
                           what="replaying")
     try:

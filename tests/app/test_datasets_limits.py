@@ -243,3 +243,29 @@ def test_data_without_points_for_pages_that_draw_none(client: TestClient) -> Non
     assert lean["n_train"] + lean["n_val"] == 50 and lean["input_dim"] == 3
     assert {k: v for k, v in full.items() if k not in ("train", "val")} == lean
     assert lean["table"]["columns"] == ["f0", "f1", "f2"]
+
+
+def test_budgets_count_a_tables_width(client: TestClient) -> None:
+    """Memory and time budgets (max_run_mb, max_memory_mb, an import's replay estimate) see
+    the table's columns and classes: the estimate of a custom run's step equals the built
+    run's own (from its real network), and its data part holds the table's rows."""
+    from app.budgets import run_bytes
+    from core import cost
+    from core.trainer import Run
+
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(400, 40))
+    labels = np.array([1, 4, 6, 8])[np.argmax(x[:, :4], axis=1)]
+    ident = upload(client, csv_bytes(x, labels)).json()["id"]
+    r = client.post("/api/runs", json={"dataset": {"name": "custom", "params": {"id": ident}},
+                                       "model": {"hidden": [16]}})
+    assert r.status_code == 201, r.text
+    session = client.app.state.runs.get(r.json()["id"])  # type: ignore[attr-defined]
+    run: Run = session.run
+    shape = cost.shape_of(run.config, tables=run.limits.tables)
+    assert (shape.input_dim, shape.output_dim) == (40, 4)
+    assert cost.shape_step_seconds(shape) == run.estimated_step_seconds()
+    data_bytes = cost.run_memory(shape)["data"]
+    assert data_bytes >= (run.dataset.x_train.nbytes + run.dataset.x_val.nbytes)
+    assert session.reserved == run_bytes(run.config, run.event_bytes, run.limits.tables)
+    assert session.reserved > run_bytes(run.config, run.event_bytes)  # without the table
