@@ -207,8 +207,8 @@ def pytorch_script(run: Any) -> str:
         "- Data: the training rows as GradPlay feeds them (features expanded, normalised),",
         "  always embedded (at most 20,000 rows), so no JSON export is needed next to it"
         + ("; as" if packed else "."),
-        *(["  base64 of the float64 bytes (exact; a list literal this long would take",
-           "  Python a minute to compile)."] if packed else []),
+        *(["  base64 of the arrays' little-endian bytes (exact; a list literal this long",
+           "  would take Python a minute to compile)."] if packed else []),
         "- Batch order: the engine's own per-epoch permutations, redrawn with numpy from the",
         "  run's shuffle stream (SeedSequence(seed).spawn(4)[2]).",
         "- Initial weights embedded; torch's Linear stores W.T of GradPlay's W (in, out).",

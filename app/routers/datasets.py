@@ -121,9 +121,8 @@ async def upload_dataset(request: Request) -> Any:
             header, cells, lines = parse_csv(data, max_rows)
             return build_table(header, cells, target, task, max_rows, "file", lines)
 
-        where = "file"
-
         work = build_csv
+        where = "file"
     elif media == "application/json":
         try:
             raw = json.loads(await request.body())
@@ -148,6 +147,7 @@ async def upload_dataset(request: Request) -> Any:
     else:
         raise HTTPException(status_code=415, detail=(
             "send a CSV as multipart/form-data (field 'file') or JSON rows as application/json"))
+
     def build() -> tuple[Table, bytes]:
         table = work()
         blob = table_json(table)
