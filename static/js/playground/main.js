@@ -556,15 +556,22 @@ function connect(runId) {
 let createSeq = 0;
 
 // GET .../data of a run. An uploaded table with more than 2 feature columns gets no surface or
-// curve, so its points (up to ~79 MB of JSON at the upload limit) are not fetched: first the
-// data without points (?points=false; the server's input_dim decides), then the points only
-// when they are drawn. Built-in data: one request, as before.
+// curve, so its points (up to ~79 MB of JSON at the upload limit) are not fetched. The table's
+// width comes from the server: the data panel's GET/POST /api/datasets answer when it is this
+// table (one request), else the data without points first (?points=false, its input_dim),
+// then the points only when they are drawn. Built-in data: one request, as before.
 async function runData(runId, config) {
   const url = `/api/runs/${encodeURIComponent(runId)}/data`;
   const watch = watchQuery();
+  const lean = () => getJSON(`${url}?points=false${watch ? `&${watch.slice(1)}` : ""}`);
   if (config && config.dataset && config.dataset.name === CUSTOM) {
-    const lean = await getJSON(`${url}?points=false${watch ? `&${watch.slice(1)}` : ""}`);
-    if (lean.input_dim > 2) return lean;
+    const id = (config.dataset.params || {}).id;
+    const known = controls && controls.table && controls.table.id === id ? controls.table.columns.length : null;
+    if (known !== null && known > 2) return lean();
+    if (known === null) {
+      const data = await lean();
+      if (data.input_dim > 2) return data;
+    }
   }
   return getJSON(`${url}${watch}`);
 }
