@@ -52,17 +52,19 @@ class MemoryFullError(Exception):
         self.need, self.used, self.limit_mb = need, used, limit_mb
 
 
-def run_bytes(config: Mapping[str, Any], event_bytes: int = 0) -> int:
-    """Lifetime estimate of a resolved run config's memory (bytes; :func:`core.cost.run_memory`)."""
-    return cost.run_memory(cost.shape_of(config, event_bytes=event_bytes))["total"]
+def run_bytes(config: Mapping[str, Any], event_bytes: int = 0, tables: Any = None) -> int:
+    """Lifetime estimate of a resolved run config's memory (bytes; :func:`core.cost.run_memory`).
+    ``tables``: the uploaded tables' source (custom data: the table's widths count)."""
+    return cost.run_memory(cost.shape_of(config, event_bytes=event_bytes, tables=tables))["total"]
 
 
 def check_run_size(
-    config: Mapping[str, Any], max_run_mb: int, field: str = "", event_bytes: int = 0
+    config: Mapping[str, Any], max_run_mb: int, field: str = "", event_bytes: int = 0,
+    tables: Any = None,
 ) -> int:
     """The estimated bytes of ``config``; :class:`BudgetError` at ``field`` when over
     ``max_run_mb``."""
-    parts = cost.run_memory(cost.shape_of(config, event_bytes=event_bytes))
+    parts = cost.run_memory(cost.shape_of(config, event_bytes=event_bytes, tables=tables))
     need = parts["total"]
     if need > max_run_mb * MB:
         largest = max((k for k in parts if k != "total"), key=lambda k: parts[k])

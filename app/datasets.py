@@ -12,6 +12,13 @@ Errors: :class:`UploadError` carries the location below ``body``: ``["file", "ro
 ``["rows", 5, 1]`` for JSON rows (0-based indices into ``rows``); its message names the row and
 column as well (``row 7, column "x2": 'abc' is not a number``).
 
+Room in an import: a run export embeds its table (``Table.to_dict``, the stored file's bytes),
+and ``POST /api/runs/import`` takes bodies of at most ``max_import_bytes``. An upload whose
+table, plus a full event log (``max_event_bytes``) and :data:`IMPORT_RESERVE_BYTES` for the
+rest, would not fit is refused (:func:`check_import_room`): no table can be uploaded whose
+runs cannot be exported and imported. With the defaults (128 MiB) it never fires: the largest
+table (20,000 rows of 101 numbers of at most 24 characters) is about 51 MB.
+
 Store: one JSON file per table, ``<data_dir>/datasets/<id>.json`` (``Table.to_dict``), written
 to a temporary file in the same folder and renamed into place (atomic on POSIX), so a failed
 or interrupted upload leaves nothing behind. Ids are content addresses (see
@@ -50,6 +57,9 @@ from core.tables import (
 ID_PATTERN = re.compile(rf"^[0-9a-f]{{{ID_HEX}}}$")
 PREVIEW_ROWS = 10
 CACHE_TABLES = 16
+IMPORT_RESERVE_BYTES = 1 << 20
+"""Bytes an import body keeps beside the table and a full event log: config, step, digest and
+a short history."""
 
 
 class UploadError(ValueError):
@@ -232,6 +242,25 @@ def build_table(header: list[str], cells: np.ndarray, target: str | None, task: 
         raise UploadError(loc, f"{prefix}: {exc.message}" if prefix else exc.message) from None
 
 
+def table_json(table: Table) -> bytes:
+    """The table as stored and as a run export embeds it (compact JSON of ``to_dict``)."""
+    return orjson.dumps(table.to_dict())
+
+
+def check_import_room(size: int, max_import_bytes: int, max_event_bytes: int,
+                      where: str) -> None:
+    """UploadError at ``where`` (``"file"`` or ``"rows"``) when a table of ``size`` bytes
+    (:func:`table_json`) would not fit an import body with a full event log."""
+    room = max_import_bytes - max_event_bytes - IMPORT_RESERVE_BYTES
+    if size > room:
+        raise UploadError([where], (
+            f"this table takes {size} bytes in a run export, but an import "
+            f"(GRADPLAY_MAX_IMPORT_BYTES = {max_import_bytes}) keeps only {max(room, 0)} bytes "
+            f"for it beside a full event log (GRADPLAY_MAX_EVENT_BYTES = {max_event_bytes}) "
+            f"and {IMPORT_RESERVE_BYTES} bytes for the rest: upload fewer rows or columns, or "
+            "raise GRADPLAY_MAX_IMPORT_BYTES"))
+
+
 def preview(table: Table, rows: int = PREVIEW_ROWS) -> dict[str, Any]:
     """The first ``rows`` rows, features then target (as stored)."""
     head = np.column_stack([table.x[:rows], table.y[:rows]])
@@ -297,15 +326,16 @@ class DatasetStore:
             while len(self._cache) > CACHE_TABLES:
                 self._cache.popitem(last=False)
 
-    def put(self, table: Table) -> None:
-        """Store ``table`` atomically (temporary file + rename); a no-op if already there."""
+    def put(self, table: Table, blob: bytes | None = None) -> None:
+        """Store ``table`` atomically (temporary file + rename); a no-op if already there.
+        ``blob``: its :func:`table_json`, when the caller has it already."""
         target = self.path(table.id)
         if not target.exists():
             self.directory.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".upload-", suffix=".tmp", dir=self.directory)
             try:
                 with os.fdopen(fd, "wb") as fh:
-                    fh.write(orjson.dumps(table.to_dict()))
+                    fh.write(table_json(table) if blob is None else blob)
                     fh.flush()
                     os.fsync(fh.fileno())
                 os.replace(tmp, target)

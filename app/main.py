@@ -9,7 +9,8 @@ so every response (400, 403, 413, 415, 500 and static files included) carries th
 headers; a ``Host`` outside ``GRADPLAY_ALLOWED_HOSTS`` (Starlette's ``TrustedHostMiddleware``,
 400), a cross-site ``Origin`` (403) and a non-JSON body (415) are refused first
 (:class:`app.security.RequestGuardMiddleware`), and oversized bodies before any parsing.
-GzipRequest inflates gzip import bodies (up to ``max_import_bytes``). GZip compresses for
+GzipRequest inflates gzip import bodies (up to ``max_import_bytes``); imports and uploads
+have body limits of their own (``max_import_bytes``, ``max_upload_bytes``). GZip compresses for
 remote clients only (see :mod:`app.compression`). The plotly.js bundle is pre-compressed and
 marked ``Content-Encoding: gzip``, which GZipMiddleware leaves alone.
 
@@ -54,6 +55,10 @@ from app.static_files import install_static
 
 UPLOAD_PATH = "/api/datasets"
 """The one path that takes multipart forms (CSV uploads) and ``max_upload_bytes`` bodies."""
+IMPORT_PATH = "/api/runs/import"
+"""The one path that takes gzip bodies and ``max_import_bytes`` bodies (an export embeds the
+whole table of a custom-data run)."""
+IMPORT_LIMIT_NOTE = "GRADPLAY_MAX_IMPORT_BYTES; an export with ?history=false is smaller"
 
 DESCRIPTION = """
 GradPlay: a visual playground for how neural networks train.
@@ -214,10 +219,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(RemoteGZipMiddleware, minimum_size=1024, compresslevel=GZIP_LEVEL)
     app.add_middleware(GzipRequestMiddleware, max_bytes=settings.max_import_bytes,
-                       paths=frozenset({"/api/runs/import"}))
+                       paths=frozenset({IMPORT_PATH}), setting=IMPORT_LIMIT_NOTE)
+    # uploads and imports carry whole tables: they have larger limits of their own (an
+    # upload is refused when its run export would not fit max_import_bytes: app.datasets)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes,
                        timeout=settings.request_timeout_seconds,
-                       path_limits={UPLOAD_PATH: settings.max_upload_bytes})
+                       setting="GRADPLAY_MAX_BODY_BYTES",
+                       path_limits={
+                           UPLOAD_PATH: (settings.max_upload_bytes, "GRADPLAY_MAX_UPLOAD_BYTES"),
+                           IMPORT_PATH: (settings.max_import_bytes, IMPORT_LIMIT_NOTE)})
     app.add_middleware(RequestGuardMiddleware, form_paths=frozenset({UPLOAD_PATH}))
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts),
                        www_redirect=False)

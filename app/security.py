@@ -69,15 +69,19 @@ class BodySizeLimitMiddleware:
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int, timeout: float | None = None,
-                 path_limits: Mapping[str, int] | None = None) -> None:
+                 path_limits: Mapping[str, tuple[int, str]] | None = None,
+                 setting: str = "") -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.timeout = timeout
-        self.path_limits = dict(path_limits or {})  # e.g. uploads: a larger limit of their own
+        self.setting = setting  # named in the 413, e.g. "GRADPLAY_MAX_BODY_BYTES"
+        # e.g. uploads and imports: a larger limit of their own, (bytes, what the 413 names)
+        self.path_limits = dict(path_limits or {})
 
-    def _too_large(self, limit: int) -> SafeJSONResponse:
+    def _too_large(self, limit: int, setting: str) -> SafeJSONResponse:
+        named = f" ({setting})" if setting else ""
         return SafeJSONResponse(
-            {"detail": f"request body too large: the limit is {limit} bytes"},
+            {"detail": f"request body too large: the limit is {limit} bytes{named}"},
             status_code=413,
             headers={"connection": "close"},
         )
@@ -86,7 +90,8 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.path_limits.get(scope.get("path", ""), self.max_bytes)
+        limit, setting = self.path_limits.get(scope.get("path", ""),
+                                              (self.max_bytes, self.setting))
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
@@ -94,7 +99,7 @@ class BodySizeLimitMiddleware:
                 except ValueError:
                     declared = -1  # malformed; the server rejects it, or we count below
                 if declared > limit:
-                    await self._too_large(limit)(scope, receive, send)
+                    await self._too_large(limit, setting)(scope, receive, send)
                     return
                 break
 
@@ -119,7 +124,7 @@ class BodySizeLimitMiddleware:
                 break  # e.g. http.disconnect: let the app see it
             total += len(message.get("body", b""))
             if total > limit:
-                await self._too_large(limit)(scope, receive, send)
+                await self._too_large(limit, setting)(scope, receive, send)
                 return
             if not message.get("more_body", False):
                 break
@@ -137,13 +142,16 @@ class GzipRequestMiddleware:
     /api/runs/import``), decompressing at most ``max_bytes`` (a zip bomb stops there: 413).
 
     Sits inside :class:`BodySizeLimitMiddleware`, so the compressed body is bounded by the
-    body limit first. A gzip body elsewhere, or any other encoding, is a 415.
+    body limit of its path first (for imports ``max_import_bytes`` too). A gzip body
+    elsewhere, or any other encoding, is a 415.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, paths: frozenset[str]) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, paths: frozenset[str],
+                 setting: str = "") -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.paths = paths
+        self.setting = setting  # named in the 413
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -180,7 +188,8 @@ class GzipRequestMiddleware:
             body, inflater = b"", None
         if len(body) > self.max_bytes:
             response = SafeJSONResponse(
-                {"detail": f"decompressed body too large: the limit is {self.max_bytes} bytes"},
+                {"detail": f"decompressed body too large: the limit is {self.max_bytes} bytes"
+                           + (f" ({self.setting})" if self.setting else "")},
                 status_code=413,
             )
             await response(scope, receive, send)

@@ -406,7 +406,7 @@ class RunSession:
 
     async def apply_patch(self, patch: Mapping[str, Any]) -> dict[str, Any]:
         config = await self.locked(self.save_after, self.run.apply_patch, patch)
-        self.reserved = run_bytes(config, self.run.event_bytes)
+        self.reserved = run_bytes(config, self.run.event_bytes, self.run.limits.tables)
         self._wake.set()
         self.broadcast({"type": "config", "config": config, "step": self.run.step_count,
                         "event": self.run.events[-1]})
@@ -690,7 +690,7 @@ class RunManager:
                                  entry.created)
         session.saved.mark_saved(run.events, (entry.step, entry.epoch, entry.status))
         # the memory budget counts it from now on, and its PATCHes are size-checked
-        session.reserved = run_bytes(run.config, run.event_bytes)
+        session.reserved = run_bytes(run.config, run.event_bytes, run.limits.tables)
         run.config_check = lambda cfg: self.check_size(cfg, _changed_field(run.config, cfg))
         self.sessions[entry.id] = session
         return session
@@ -718,7 +718,7 @@ class RunManager:
     def check_size(self, config: Mapping[str, Any], field: str = "") -> int:
         """Estimated bytes of a resolved config; 422 (BudgetError at ``field``) over
         ``max_run_mb``."""
-        return check_run_size(config, self.settings.max_run_mb, field)
+        return check_run_size(config, self.settings.max_run_mb, field, tables=self.limits.tables)
 
     def memory_used(self) -> int:
         """Estimated bytes of every live run (their reservations)."""
@@ -770,7 +770,7 @@ class RunManager:
         (least recently used first) to stay within the memory budget; saved in the run store."""
         await self.expire()
         if need is None:
-            need = run_bytes(run.config, run.event_bytes)
+            need = run_bytes(run.config, run.event_bytes, run.limits.tables)
         limit = self.settings.max_memory_mb * 2**20
         for victim in self._idle_own(owner):
             if self.memory_used() + need <= limit:

@@ -23,7 +23,10 @@ max_steps_per_request    10000     training steps per API request
 max_preview_steps        100000    steps of a schedule preview
 history_max_points       5000      points kept per metric history
 max_import_steps         200000    steps an imported run may be replayed to
-max_import_bytes         16 MiB    decompressed bytes of a gzip import body (16777216)
+max_import_bytes         128 MiB   bytes of an import body (POST /api/runs/import;
+                                   134217728): as sent, and decompressed when gzip;
+                                   larger imports get 413. Uploads keep room for it: a
+                                   table whose export would not fit is refused (422)
 max_events               10000     events (live changes, weights edits) per run log
 max_event_bytes          16 MiB    bytes of one run's event log (16777216; compact JSON)
 max_request_seconds      300       estimated seconds of training one request may do
@@ -141,7 +144,7 @@ class Settings:
     max_preview_steps: int = 100000
     history_max_points: int = 5000
     max_import_steps: int = 200000
-    max_import_bytes: int = 16777216
+    max_import_bytes: int = 134217728
     max_events: int = 10000
     max_event_bytes: int = 16777216
     max_request_seconds: int = 300

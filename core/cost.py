@@ -46,7 +46,7 @@ The estimate is checked against the RSS growth of real runs within a factor 2
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -220,10 +220,13 @@ def split_rows(n: int, val_fraction: float, test_fraction: float) -> tuple[int, 
     return n - n_val - n_test, n_val, n_test
 
 
-def shape_of(config: Mapping[str, Any], event_bytes: int = 0, steps: int | None = None) -> RunShape:
+def shape_of(config: Mapping[str, Any], event_bytes: int = 0, steps: int | None = None,
+             tables: Callable[[str], Any] | None = None) -> RunShape:
     """The :class:`RunShape` of a resolved run config (``core.trainer.resolve_config``),
     without building it. ``steps``: count the history rows after that many updates (None:
-    its capacity)."""
+    its capacity). ``tables``: the table source of custom data (``Limits.tables``): its table
+    gives the input and output widths (without it a custom run counts as 1 input, 1 output,
+    far too few for a 100-column table)."""
     from core.datasets import DATASETS  # here: core.trainer imports this module
 
     ds, model = config["dataset"], config["model"]
@@ -236,6 +239,10 @@ def shape_of(config: Mapping[str, Any], event_bytes: int = 0, steps: int | None 
         input_dim = int(plane_dim if plane_dim is not None else params.get("n_features", 1))
     task = comp.meta.get("task", "binary")
     output_dim = int(params.get("classes", 1)) if task == "multiclass" else 1
+    table = tables(str(params.get("id", ""))) if comp.meta.get("custom") and tables else None
+    if table is not None:  # an uploaded table: its own widths
+        input_dim = table.d
+        output_dim = len(table.classes) if len(table.classes) > 2 else 1
     n_train, n_val, n_test = split_rows(
         int(ds["n"]), float(ds["val_fraction"]), float(ds.get("test_fraction") or 0.0)
     )

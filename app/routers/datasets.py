@@ -15,7 +15,16 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from app.datasets import DatasetStore, UploadError, build_table, describe, parse_csv, parse_rows
+from app.datasets import (
+    DatasetStore,
+    UploadError,
+    build_table,
+    check_import_room,
+    describe,
+    parse_csv,
+    parse_rows,
+    table_json,
+)
 from app.jsonsafe import SafeJSONResponse
 from app.schemas.common import MessageError, ValidationErrorBody
 from app.schemas.datasets import TARGET_HELP, TASK_HELP, DatasetInfo, DatasetRows
@@ -32,7 +41,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         "[\"body\", \"rows\", 5, 1] for JSON rows; `msg` says e.g. `row 7, column \"x2\": 'abc' "
         "is not a number`. Empty file, no header, ragged rows, non-numeric cells, NaN/inf, one "
         "class only, too many rows (max_samples) or columns (100 features), a non-integer "
-        "target for classification, an unknown target column.")},
+        "target for classification, an unknown target column; a table whose run export would "
+        "not fit an import (GRADPLAY_MAX_IMPORT_BYTES minus a full event log, "
+        "GRADPLAY_MAX_EVENT_BYTES, and 1 MiB: never with the defaults) at [\"body\", "
+        "\"file\"] or [\"body\", \"rows\"].")},
 }
 
 UPLOAD_BODY: dict[str, Any] = {
@@ -86,8 +98,11 @@ async def upload_dataset(request: Request) -> Any:
     body at most ``max_upload_bytes`` (413 beyond). Answers the id, task, row count, columns
     and per-column summary plus a preview of the first rows; train on it with ``dataset:
     {name: "custom", params: {id}}``. Uploading the same table again answers the same id.
-    Nothing is stored unless the whole table is valid."""
-    max_rows = request.app.state.settings.max_samples
+    Nothing is stored unless the whole table is valid. A table whose run export would not fit
+    ``POST /api/runs/import`` (``max_import_bytes`` with room for a full event log) is a 422
+    naming the limits, so every accepted table exports and imports."""
+    settings = request.app.state.settings
+    max_rows = settings.max_samples
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     loop = asyncio.get_running_loop()
     if media == "multipart/form-data":
@@ -107,6 +122,7 @@ async def upload_dataset(request: Request) -> Any:
             return build_table(header, cells, target, task, max_rows, "file", lines)
 
         work = build_csv
+        where = "file"
     elif media == "application/json":
         try:
             raw = json.loads(await request.body())
@@ -127,14 +143,23 @@ async def upload_dataset(request: Request) -> Any:
             return build_table(body.columns, cells, body.target, body.task, max_rows, "rows")
 
         work = build_rows
+        where = "rows"
     else:
         raise HTTPException(status_code=415, detail=(
             "send a CSV as multipart/form-data (field 'file') or JSON rows as application/json"))
+
+    def build() -> tuple[Table, bytes]:
+        table = work()
+        blob = table_json(table)
+        # a table whose run exports could not be imported is not accepted
+        check_import_room(len(blob), settings.max_import_bytes, settings.max_event_bytes, where)
+        return table, blob
+
     try:
-        table = await loop.run_in_executor(None, work)
+        table, blob = await loop.run_in_executor(None, build)
     except UploadError as exc:
         raise _invalid(exc.loc, exc.message) from None
-    await loop.run_in_executor(None, store(request).put, table)
+    await loop.run_in_executor(None, store(request).put, table, blob)
     return SafeJSONResponse(describe(table), status_code=201)
 
 

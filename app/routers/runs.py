@@ -201,7 +201,15 @@ async def list_runs(request: Request, caller: Annotated[Caller, Depends(owner_ca
             if caller.role_of(r.owner, r.owner_sha256, "") == "owner"]
 
 
-@router.post("/import", status_code=201, response_model=RunCreated, responses=CREATE_ERRORS)
+IMPORT_ERRORS: dict[int | str, dict[str, Any]] = {
+    **CREATE_ERRORS,
+    413: {"model": MessageError, "description": "The body (as sent, or decompressed when gzip) "
+          "is over GRADPLAY_MAX_IMPORT_BYTES (128 MiB by default); the message names the limit. "
+          "An export with ?history=false is smaller."},
+}
+
+
+@router.post("/import", status_code=201, response_model=RunCreated, responses=IMPORT_ERRORS)
 async def import_run(
     request: Request, body: ImportBody, caller: Annotated[Caller, Depends(optional_caller)]
 ) -> Any:
@@ -212,8 +220,12 @@ async def import_run(
     over ``max_run_mb`` with a 422 at ``config`` (``ctx`` as for ``POST /api/runs``).
     If the export carries its ``history``, the replay is compared with it value for value;
     if it carries ``history_sha256``, the replay's history must have that digest. A mismatch
-    is a 422 naming the field. The body may be gzip-compressed (``Content-Encoding: gzip``):
-    at most ``max_body_bytes`` compressed and ``max_import_bytes`` decompressed.
+    is a 422 naming the field. The body may be gzip-compressed (``Content-Encoding: gzip``).
+    Its own body limit, ``max_import_bytes`` (128 MiB; 413 naming it beyond), applies to the
+    body as sent and decompressed: it holds the embedded table of a custom-data run (at most
+    ~51 MB for 20,000 rows of 101 numbers), a full event log and the config, and uploads
+    are refused whose table would not leave that room, so every uploaded table's run
+    exports and imports (a long history may not fit: export with ``?history=false``).
     Owner and watch tokens, the quota and 503 as for ``POST /api/runs``.
     """
     mgr = manager(request)
@@ -228,7 +240,8 @@ async def import_run(
     except ConfigError as exc:
         raise ConfigError(join_field("config", exc.field), exc.message) from None
     need = mgr.check_size(resolved, "config")
-    check_request_seconds(shape_step_seconds(shape_of(resolved)), body.step,
+    check_request_seconds(shape_step_seconds(shape_of(resolved, tables=mgr.limits.tables)),
+                          body.step,
                           request.app.state.settings.max_request_seconds, "step",
                           what="replaying")
     try:
@@ -492,25 +505,35 @@ async def run_snapshot(
 
 
 @router.get("/{run_id}/data", responses=ERRORS)
-async def run_data(session: Session) -> Any:
+async def run_data(
+    session: Session,
+    points: Annotated[bool, Query(description=(
+        "false: leave out the points (`train`, `val`): the rest and the counts `n_train`, "
+        "`n_val` only. The largest uploaded table's points are ~79 MB of JSON; a page that "
+        "draws none (more than 2 feature columns) asks for them without."))] = True,
+) -> Any:
     """Training and validation points after normalisation. ``x`` are the points in the data's
     own coordinates (for 2-D data the (x1, x2) plane of the decision surface); with feature
     crosses (``dataset.features``) the model's inputs are ``inputs`` (n, len(features)),
-    normalised by ``normalizer``; otherwise ``inputs`` equals ``x``. Custom data adds
-    ``table``: its id, feature ``columns``, ``target``, ``task`` and (classification) the
-    original ``classes`` (class id k is ``classes[k]``)."""
+    normalised by ``normalizer``; otherwise ``inputs`` equals ``x``. ``n_train``, ``n_val``:
+    the split sizes (also with ``?points=false``, which leaves ``train`` and ``val`` out).
+    Custom data adds ``table``: its id, feature ``columns``, ``target``, ``task`` and
+    (classification) the original ``classes`` (class id k is ``classes[k]``)."""
 
     def data() -> dict[str, Any]:
         ds = session.run.dataset
         extra = {} if ds.table is None else {"table": ds.table}
+        if points:
+            extra["train"] = {"x": ds.points_train, "y": ds.y_train, "inputs": ds.x_train}
+            extra["val"] = {"x": ds.points_val, "y": ds.y_val, "inputs": ds.x_val}
         return {
             **extra,
             "task": ds.task,
             "n_classes": ds.n_classes,
             "input_dim": ds.input_dim,
             "features": list(ds.features),
-            "train": {"x": ds.points_train, "y": ds.y_train, "inputs": ds.x_train},
-            "val": {"x": ds.points_val, "y": ds.y_val, "inputs": ds.x_val},
+            "n_train": ds.n_train,
+            "n_val": ds.n_val,
             "truth": ds.truth,
             "normalizer": ds.normalizer.to_dict(),
         }

@@ -107,7 +107,8 @@ def test_oversized_body_rejected_by_content_length(client: TestClient) -> None:
         headers={"content-type": "application/json"},
     )
     assert r.status_code == 413
-    assert r.json() == {"detail": "request body too large: the limit is 1048576 bytes"}
+    assert r.json() == {"detail": "request body too large: the limit is 1048576 bytes "
+                                 "(GRADPLAY_MAX_BODY_BYTES)"}
     assert_security_headers(r)
 
 

@@ -198,6 +198,45 @@ function textWidth(text, px) {
   return w;
 }
 
+// ---- the input features' names (issue 14: your own data)
+// An uploaded table's charts name its own columns: GET .../data answers them as
+// `table.columns` (features, in the model's input order) and `table.target`; they are shown as
+// the server sent them, never derived here. Built-in data keeps x₁, x₂. Column names are user
+// text: Plotly reads a few HTML tags (<b>, <br>, <a href>) and, in hover templates, %{…}
+// placeholders in its strings, so every name passes through plotlyText() on its way into a
+// Plotly string (SVG text nodes built with textContent need nothing).
+
+// The table's feature names (data = GET .../data), or null for built-in data.
+export function tableColumns(data) {
+  const table = data && data.table;
+  return table && Array.isArray(table.columns) ? table.columns.map(String) : null;
+}
+
+// The name of input `i` (0-based) for a chart: the table's column, else x₁, x₂, ….
+export function featureName(data, i) {
+  const cols = tableColumns(data);
+  if (cols && i < cols.length) return cols[i];
+  return `x${String(i + 1).replace(/\d/g, (d) => "₀₁₂₃₄₅₆₇₈₉"[Number(d)])}`;
+}
+
+// User text as Plotly shows it literally: &, <, >, quotes and % as character references,
+// which Plotly turns back into the characters after parsing its tags and placeholders.
+export function plotlyText(text) {
+  return String(text).replace(/[&<>"'%]/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+// A long name cut to about `max` narrow characters (CJK counts double) with "…" (axis titles
+// and the network's hover box have the room of a chart's side, not of a 64-character name).
+export function shortName(text, max = 24) {
+  const chars = Array.from(String(text));
+  let w = 0;
+  for (let i = 0; i < chars.length; i += 1) {
+    w += chars[i].codePointAt(0) >= 0x2e80 ? 1.9 : 1;
+    if (w > max) return `${chars.slice(0, i).join("")}…`;
+  }
+  return chars.join("");
+}
+
 export function legendRows(traces, layout, width) {
   const large = isLargeFont();
   const px = large ? 9.5 : 7;
@@ -766,6 +805,10 @@ export class Charts {
     const large = isLargeFont();
     const layout = { title, margin: large ? { l: 70, r: 20, t: 50, b: 100 } : { l: 56, r: 16, t: 40, b: 76 }, hovermode: "closest",
       legend: { orientation: "h", yref: "container", y: 0.005, yanchor: "bottom", x: 0, xanchor: "left" } };
+    // axis names: the table's columns (escaped for Plotly), else x₁, x₂
+    const [nx, ny] = [0, 1].map((i) => plotlyText(featureName(data, i)));
+    const [tx, ty] = [0, 1].map((i) => plotlyText(shortName(featureName(data, i), 20)));
+    const table = data.table || null;
     if (snap.surface) {
       const s = snap.surface;
       const traces = [];
@@ -773,7 +816,7 @@ export class Charts {
       if (data.task === "binary") {
         traces.push({ type: "heatmap", x: s.x, y: s.y, z: s.prob, zmin: 0, zmax: 1, colorscale: "RdBu", reversescale: false,
           opacity: 0.75, colorbar: { title: { text: "P(1)" }, thickness: 14 },
-          hovertemplate: "x₁ %{x:.2f}, x₂ %{y:.2f}<br>P(1) = %{z:.3f}<extra></extra>" });
+          hovertemplate: `${nx} %{x:.2f}, ${ny} %{y:.2f}<br>P(1) = %{z:.3f}<extra></extra>` });
       } else if (classes) {
         const k = Math.max(2, (s.probs || []).length);
         const scale = [];
@@ -781,10 +824,10 @@ export class Charts {
           scale.push([i / k, color(i)], [(i + 1) / k, color(i)]);
         }
         traces.push({ type: "heatmap", x: s.x, y: s.y, z: s.argmax, zmin: -0.5, zmax: k - 0.5, colorscale: scale,
-          opacity: 0.45, showscale: false, hovertemplate: "x₁ %{x:.2f}, x₂ %{y:.2f}<br>class %{z}<extra></extra>" });
+          opacity: 0.45, showscale: false, hovertemplate: `${nx} %{x:.2f}, ${ny} %{y:.2f}<br>class %{z}<extra></extra>` });
       } else {
         traces.push({ type: "heatmap", x: s.x, y: s.y, z: s.value, colorscale: "Viridis", opacity: 0.8,
-          colorbar: { thickness: 14 }, hovertemplate: "x₁ %{x:.2f}, x₂ %{y:.2f}<br>ŷ = %{z:.3g}<extra></extra>" });
+          colorbar: { thickness: 14 }, hovertemplate: `${nx} %{x:.2f}, ${ny} %{y:.2f}<br>ŷ = %{z:.3g}<extra></extra>` });
       }
       // Legend: classes by colour (squares), train vs validation by marker (grey circle / ×);
       // the point traces themselves carry no legend entry (their colours vary per point).
@@ -794,11 +837,17 @@ export class Charts {
         if (!pts || !pts.x.length) continue;
         const y = flat(pts.y);
         const markerColor = data.task === "regression" ? y : y.map(classColor);
+        // a table's points: its column names and its own class labels (class id k is
+        // table.classes[k], as the server says)
+        const labels = table && Array.isArray(table.classes) ? y.map((k) => table.classes[k]) : y;
+        const hover = table
+          ? `${name}: ${nx} = %{x:.2f}, ${ny} = %{y:.2f}, ${plotlyText(table.target)} = %{customdata}<extra></extra>`
+          : `${name}: (%{x:.2f}, %{y:.2f}) y = %{customdata}<extra></extra>`;
         traces.push({
           type: "scatter", mode: "markers", name, x: pts.x.map((p) => p[0]), y: pts.x.map((p) => p[1]), showlegend: false,
           marker: { symbol, size: part === "train" ? 7 : 8, color: markerColor, colorscale: data.task === "regression" ? "Viridis" : undefined,
             line: { color: part === "train" ? "#fff" : undefined, width: part === "train" ? 1 : 0 } },
-          customdata: y, hovertemplate: `${name}: (%{x:.2f}, %{y:.2f}) y = %{customdata}<extra></extra>`,
+          customdata: labels, hovertemplate: hover,
         });
         traces.push({ type: "scatter", mode: "markers", name, x: [null], y: [null], hoverinfo: "skip",
           marker: { symbol, size: 9, color: "#59627a", line: { color: "#fff", width: part === "train" ? 1 : 0 } } });
@@ -806,23 +855,28 @@ export class Charts {
       if (data.task !== "regression") {
         const k = data.task === "binary" ? 2 : Math.max(2, (s.probs || []).length);
         for (let c = 0; c < k; c += 1) {
-          traces.push({ type: "scatter", mode: "markers", name: pt("pg.legend.class", { k: c }), x: [null], y: [null],
+          const named = table && Array.isArray(table.classes) && c < table.classes.length
+            ? `${plotlyText(shortName(table.target, 16))} = ${plotlyText(table.classes[c])}` : pt("pg.legend.class", { k: c });
+          traces.push({ type: "scatter", mode: "markers", name: named, x: [null], y: [null],
             hoverinfo: "skip", marker: { symbol: "square", size: 11, color: classColor(c) } });
         }
       }
-      return [traces, { ...layout, xaxis: { title: { text: "x₁" }, constrain: "domain", range: [s.x[0], s.x[s.x.length - 1]] },
-        yaxis: { title: { text: "x₂" }, scaleanchor: "x", constrain: "domain", range: [s.y[0], s.y[s.y.length - 1]] } }];
+      return [traces, { ...layout, xaxis: { title: { text: tx }, constrain: "domain", range: [s.x[0], s.x[s.x.length - 1]] },
+        yaxis: { title: { text: ty }, scaleanchor: "x", constrain: "domain", range: [s.y[0], s.y[s.y.length - 1]] } }];
     } else if (snap.curve) {
       const traces = [];
       for (const [part, name, i] of [["train", pt("pg.trace.train"), 0], ["val", pt("pg.trace.val"), 1]]) {
         const pts = data[part];
         if (!pts || !pts.x.length) continue;
         traces.push({ type: "scatter", mode: "markers", name, x: pts.x.map((p) => p[0]), y: flat(pts.y),
-          marker: { color: color(i), size: 6, opacity: 0.7 }, hovertemplate: "(%{x:.3f}, %{y:.3f})<extra></extra>" });
+          marker: { color: color(i), size: 6, opacity: 0.7 },
+          hovertemplate: table ? `${nx} = %{x:.3f}, ${plotlyText(table.target)} = %{y:.3f}<extra></extra>` : "(%{x:.3f}, %{y:.3f})<extra></extra>" });
       }
       traces.push({ type: "scatter", mode: "lines", name: "ŷ(x)", x: snap.curve.x, y: snap.curve.y,
         line: { color: "#1d2230", width: 3 }, hovertemplate: "ŷ(%{x:.3f}) = %{y:.3f}<extra></extra>" });
-      return [traces, { ...layout, xaxis: { title: { text: "x" } }, yaxis: { title: { text: "y" } } }];
+      // a table's fitted curve: its feature column against its target column
+      return [traces, { ...layout, xaxis: { title: { text: table ? tx : "x" } },
+        yaxis: { title: { text: table ? plotlyText(shortName(table.target, 20)) : "y" } } }];
     } else if (snap.coefficients) {
       const c = snap.coefficients;
       const idx = c.learned.map((_, i) => `x${i + 1}`);
@@ -890,7 +944,9 @@ function maxAbsOf(units) {
 // maps (the snapshot's `neuron_maps`, 2-D data): every hidden unit is drawn as its activation
 // over the input plane (data-testid="neuron-map"; the element's `gpValues` is the grid it
 // shows, straight from the engine); hovering a unit enlarges it and lists its incoming weights.
-export function drawNetwork(host, layers, values, labels, onLink = null, maps = null) {
+// inputs (optional): the table's feature names (tableColumns), named on the input units, the
+// first layer's links and incoming weights, and the maps' axes; built-in data passes null.
+export function drawNetwork(host, layers, values, labels, onLink = null, maps = null, inputs = null) {
   host.replaceChildren();
   if (!layers || !layers.length) return;
   const sizes = [layers[0].W.length, ...layers.map((l) => l.W[0].length)];
@@ -913,7 +969,8 @@ export function drawNetwork(host, layers, values, labels, onLink = null, maps = 
         "stroke-opacity": (0.25 + 0.7 * w).toFixed(2),
       });
       const title = svg("title");
-      title.textContent = `${labels[k]}: in ${i + 1} → out ${j + 1}: ${v.toPrecision(4)}`;
+      const from = k === 0 && inputs && inputs[i] !== undefined ? `${i + 1} (${inputs[i]})` : `${i + 1}`;
+      title.textContent = `${labels[k]}: in ${from} → out ${j + 1}: ${v.toPrecision(4)}`;
       line.append(title);
       root.append(line);
       if (onLink) {
@@ -948,9 +1005,13 @@ export function drawNetwork(host, layers, values, labels, onLink = null, maps = 
         });
         node.gpValues = units[j];
         const incoming = layers[k - 1].W.map((row) => row[j]);
+        const named = k === 1 && inputs; // the first layer's weights come from the table's columns
         const lines = [pt("pg.net_unit", { layer: labels[k - 1], n: j + 1 }),
-          ...incoming.map((w, i) => `w${i + 1} = ${Number.isFinite(w) ? w.toPrecision(3) : String(w)}`),
+          ...incoming.map((w, i) => `w${i + 1}${named && inputs[i] !== undefined ? ` (${shortName(inputs[i], 14)})` : ""} = ${Number.isFinite(w) ? w.toPrecision(3) : String(w)}`),
           `b = ${Number(layers[k - 1].b ? layers[k - 1].b[j] : NaN).toPrecision(3)}`];
+        if (inputs && inputs.length === 2) {
+          lines.push(pt("pg.net_map_axes", { x: shortName(inputs[0], 14), y: shortName(inputs[1], 14) }));
+        }
         const title = svg("title");
         title.textContent = lines.join("\n");
         node.append(title);
@@ -964,7 +1025,14 @@ export function drawNetwork(host, layers, values, labels, onLink = null, maps = 
       }
     } else {
       for (let j = 0; j < n; j += 1) {
-        root.append(svg("circle", { cx: colX(k), cy: rowY(n, j), r: 7, fill: "#fff", stroke: "#1d2230", "stroke-width": 1.5 }));
+        const unit = svg("circle", { cx: colX(k), cy: rowY(n, j), r: 7, fill: "#fff", stroke: "#1d2230", "stroke-width": 1.5 });
+        if (k === 0 && inputs && inputs[j] !== undefined) { // an input: the table's column
+          unit.setAttribute("data-testid", "net-input");
+          const title = svg("title");
+          title.textContent = pt("pg.net_input", { n: j + 1, name: inputs[j] });
+          unit.append(title);
+        }
+        root.append(unit);
       }
     }
     const text = svg("text", { x: colX(k), y: height - 4, "text-anchor": "middle", class: "pg-net-label" });
@@ -975,24 +1043,34 @@ export function drawNetwork(host, layers, values, labels, onLink = null, maps = 
   host.append(root);
 }
 
-// The enlarged unit (96 px map) and its incoming weights, kept inside the diagram.
+// The enlarged unit (96 px map) and its incoming weights, kept inside the diagram. The box
+// is as wide as its longest line as drawn (measured: a table's column names make lines of
+// any script and width).
 function showZoom(zoom, { cx, cy, href, lines, width, height }) {
   const big = 96;
   const lineH = 13;
-  const longest = Math.max(...lines.map((l) => l.length));
-  const boxW = big + 16 + Math.max(60, 6.5 * longest);
+  const texts = lines.map((line) => {
+    const text = svg("text", { class: "pg-net-label pg-neuron-zoom-text" });
+    text.textContent = line;
+    return text;
+  });
+  zoom.replaceChildren(...texts); // laid out (hidden) so they can be measured
+  const measured = Math.max(0, ...texts.map((t) => (t.getComputedTextLength ? t.getComputedTextLength() : 0)));
+  const longest = measured > 0 ? measured : Math.max(...lines.map((l) => textWidth(l, 6.5)));
+  const boxW = big + 16 + Math.max(60, longest);
   const boxH = Math.max(big, lines.length * lineH) + 8;
-  const x = cx + boxW + 20 < width ? cx + 20 : cx - boxW - 20;
+  // beside the unit (right, else left), else as far left as the box still fits
+  const x = cx + boxW + 20 < width ? cx + 20 : cx - boxW - 20 >= 2 ? cx - boxW - 20 : Math.max(2, width - boxW - 2);
   const y = Math.max(2, Math.min(height - boxH - 2, cy - boxH / 2));
+  texts.forEach((text, i) => {
+    text.setAttribute("x", x + big + 10);
+    text.setAttribute("y", y + 4 + (i + 1) * lineH - 2);
+  });
   zoom.replaceChildren(
     svg("rect", { x, y, width: boxW, height: boxH, rx: 4, fill: "#fff", stroke: "#1d2230", "stroke-width": 1 }),
     svg("image", { x: x + 4, y: y + 4, width: big, height: big, href, preserveAspectRatio: "none" }),
+    ...texts,
   );
-  lines.forEach((line, i) => {
-    const text = svg("text", { x: x + big + 10, y: y + 4 + (i + 1) * lineH - 2, class: "pg-net-label pg-neuron-zoom-text" });
-    text.textContent = line;
-    zoom.append(text);
-  });
   zoom.parentNode.append(zoom); // on top
   zoom.setAttribute("visibility", "visible");
 }

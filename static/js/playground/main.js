@@ -35,7 +35,7 @@ import {
   MAX_PINS, PIN_FIELDS, freePinNumber, pinColor, pinPairs, readPin, seriesFromHistory, splitPinQuery,
 } from "./pins.js";
 import {
-  Charts, DIAGRAM_MAX_LAYERS, DIAGRAM_MAX_UNITS, drawNetwork, emptyNote, layerLabel,
+  Charts, DIAGRAM_MAX_LAYERS, DIAGRAM_MAX_UNITS, drawNetwork, emptyNote, layerLabel, tableColumns,
 } from "./charts.js";
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
@@ -322,7 +322,7 @@ async function refreshNetwork() {
   }
   const values = layers.map((l) => (grads ? (l.dW || l.W.map((row) => row.map(() => 0))) : l.W));
   drawNetwork(host, layers, values, S.layers.map(layerLabel), grads ? null : openWeightEditor,
-    charts.snapshot && charts.snapshot.neuron_maps);
+    charts.snapshot && charts.snapshot.neuron_maps, tableColumns(charts.data));
   const mapsNote = charts.snapshot && charts.snapshot.neuron_maps ? ` ${pt("pg.net_maps")}` : "";
   $("network-legend").textContent = (grads ? pt("pg.net_legend_g") : `${pt("pg.net_legend_w")} ${pt("pg.net_click")}`) + mapsNote;
   $("network-diagram").dataset.state = "ready";
@@ -339,8 +339,9 @@ function openWeightEditor(k, i, j) {
   const current = layers && layers[k] ? layers[k].W[i][j] : null;
   editing = { k, i, j };
   const box = $("weight-editor");
+  const inputs = k === 0 ? tableColumns(charts.data) : null; // a table's column feeds layer 1
   box.querySelector(".pg-weight-what").textContent = pt("pg.weight_edit", {
-    layer: layerLabel(S.layers[k] || ""), i: i + 1, j: j + 1,
+    layer: layerLabel(S.layers[k] || ""), i: inputs && inputs[i] !== undefined ? `${i + 1} (${inputs[i]})` : i + 1, j: j + 1,
   });
   const input = $("weight-value");
   input.value = current === null ? "" : String(Number(current.toPrecision(6)));
@@ -372,7 +373,10 @@ async function applyWeightEdit() {
     editing = null;
     if (runId === S.runId && diagramFits()) {
       const grads = $("network-grads").checked;
-      if (!grads) drawNetwork($("network-svg"), body.layers, body.layers.map((l) => l.W), S.layers.map(layerLabel), openWeightEditor);
+      if (!grads) {
+        drawNetwork($("network-svg"), body.layers, body.layers.map((l) => l.W), S.layers.map(layerLabel), openWeightEditor,
+          null, tableColumns(charts.data));
+      }
       if (charts.snapshot) charts.snapshot.network = body.layers;
     }
     $("network-diagram").dataset.edits = String(Number($("network-diagram").dataset.edits || "0") + 1);
@@ -551,6 +555,27 @@ function connect(runId) {
 
 let createSeq = 0;
 
+// GET .../data of a run. An uploaded table with more than 2 feature columns gets no surface or
+// curve, so its points (up to ~79 MB of JSON at the upload limit) are not fetched. The table's
+// width comes from the server: the data panel's GET/POST /api/datasets answer when it is this
+// table (one request), else the data without points first (?points=false, its input_dim),
+// then the points only when they are drawn. Built-in data: one request, as before.
+async function runData(runId, config) {
+  const url = `/api/runs/${encodeURIComponent(runId)}/data`;
+  const watch = watchQuery();
+  const lean = () => getJSON(`${url}?points=false${watch ? `&${watch.slice(1)}` : ""}`);
+  if (config && config.dataset && config.dataset.name === CUSTOM) {
+    const id = (config.dataset.params || {}).id;
+    const known = controls && controls.table && controls.table.id === id ? controls.table.columns.length : null;
+    if (known !== null && known > 2) return lean();
+    if (known === null) {
+      const data = await lean();
+      if (data.input_dim > 2) return data;
+    }
+  }
+  return getJSON(`${url}${watch}`);
+}
+
 // Creates a run and only then switches to it: POST /api/runs and GET its data first; if either
 // fails, the old run is untouched (still playing or paused, its stream open) and the error
 // propagates (the caller shows the server's message). A superseded creation (a newer one was
@@ -560,7 +585,7 @@ async function createRun(config) {
   const created = await postJSON("/api/runs", config);
   let data;
   try {
-    data = await getJSON(`/api/runs/${created.id}/data`);
+    data = await runData(created.id, created.config);
   } catch (err) {
     fetch(`/api/runs/${created.id}`, { method: "DELETE" }).catch(() => {});
     throw err;
@@ -593,7 +618,7 @@ async function watchRun(runId, token) {
   for (const id of ["reset", "speed", "speed-unlimited"]) $(id).disabled = true;
   renderStatus();
   const run = await getJSON(`/api/runs/${encodeURIComponent(runId)}${watchQuery()}`);
-  const data = await getJSON(`/api/runs/${encodeURIComponent(runId)}/data${watchQuery()}`);
+  const data = await runData(runId, run.config);
   await attach(run.id, run.config, data);
 }
 
@@ -615,7 +640,7 @@ async function attach(runId, config, data) {
   charts.regularized = config.regularization.l1 > 0 || config.regularization.l2 > 0;
   if (!S.watch) writeState(config);
   S.task = data.task;
-  S.trainSize = data.train.x.length;
+  S.trainSize = data.n_train;
   const layers = config.model.hidden.map((_, k) => `hidden ${k + 1}`).concat(["output"]);
   S.layers = layers;
   charts.reset(layers, data.task);
