@@ -34,6 +34,7 @@ from core.datasets import (
     CUSTOM,
     DATASETS,
     DEFAULT_FEATURES,
+    LABEL_NOISE,
     MAX_SAMPLES,
     Dataset,
     check_custom_features,
@@ -42,6 +43,7 @@ from core.datasets import (
     grid_for,
     make_dataset,
     resolve_features,
+    resolve_params,
 )
 from core.errors import ConfigError, EventLogFullError, RebuildRequiredError, RunStateError
 from core.histogram import histogram
@@ -241,8 +243,8 @@ def resolve_config(raw: Mapping[str, Any] | None, limits: Limits | None = None) 
         )
     dataset["n"] = _int_field(dataset["n"], "dataset.n", 1, limits.max_samples)
     data_comp = DATASETS.get(dataset["name"], "dataset.name")
-    dataset["params"] = data_comp.resolve(
-        as_mapping(dataset["params"], "dataset.params"), "dataset.params"
+    dataset["params"] = resolve_params(
+        data_comp, as_mapping(dataset["params"], "dataset.params")
     )
     table = lookup_table(dataset, limits)
     if table is not None:  # custom data: the table decides n; noise means nothing
@@ -257,6 +259,8 @@ def resolve_config(raw: Mapping[str, Any] | None, limits: Limits | None = None) 
     tf = dataset["test_fraction"]
     if isinstance(tf, int | float) and not isinstance(tf, bool) and tf == 0:
         del dataset["test_fraction"]
+    if dataset["params"].get(LABEL_NOISE) == 0.0:  # likewise: no label noise, no key
+        del dataset["params"][LABEL_NOISE]
     cfg["dataset"] = dataset
     facts = data_facts(cfg, table)
     cfg["model"] = resolve_model_config(

@@ -498,18 +498,22 @@ async def run_data(session: Session) -> Any:
     crosses (``dataset.features``) the model's inputs are ``inputs`` (n, len(features)),
     normalised by ``normalizer``; otherwise ``inputs`` equals ``x``. Custom data adds
     ``table``: its id, feature ``columns``, ``target``, ``task`` and (classification) the
-    original ``classes`` (class id k is ``classes[k]``)."""
+    original ``classes`` (class id k is ``classes[k]``). With label noise
+    (``dataset.params.label_noise`` > 0) ``train.y`` holds the noisy labels the model trains on
+    and ``train.flipped`` the positions (into ``train``) of the replaced ones; ``val.y`` is
+    always clean."""
 
     def data() -> dict[str, Any]:
         ds = session.run.dataset
         extra = {} if ds.table is None else {"table": ds.table}
+        flipped = {} if ds.flipped is None else {"flipped": ds.flipped}
         return {
             **extra,
             "task": ds.task,
             "n_classes": ds.n_classes,
             "input_dim": ds.input_dim,
             "features": list(ds.features),
-            "train": {"x": ds.points_train, "y": ds.y_train, "inputs": ds.x_train},
+            "train": {"x": ds.points_train, "y": ds.y_train, "inputs": ds.x_train, **flipped},
             "val": {"x": ds.points_val, "y": ds.y_val, "inputs": ds.x_val},
             "truth": ds.truth,
             "normalizer": ds.normalizer.to_dict(),
