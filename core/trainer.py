@@ -34,7 +34,6 @@ from core.datasets import (
     CUSTOM,
     DATASETS,
     DEFAULT_FEATURES,
-    LABEL_NOISE,
     MAX_SAMPLES,
     Dataset,
     check_custom_features,
@@ -259,8 +258,6 @@ def resolve_config(raw: Mapping[str, Any] | None, limits: Limits | None = None) 
     tf = dataset["test_fraction"]
     if isinstance(tf, int | float) and not isinstance(tf, bool) and tf == 0:
         del dataset["test_fraction"]
-    if dataset["params"].get(LABEL_NOISE) == 0.0:  # likewise: no label noise, no key
-        del dataset["params"][LABEL_NOISE]
     cfg["dataset"] = dataset
     facts = data_facts(cfg, table)
     cfg["model"] = resolve_model_config(

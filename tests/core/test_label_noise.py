@@ -166,8 +166,13 @@ def test_regression_sets_refuse_label_noise_by_name(name: str) -> None:
         assert "regression" in info.value.message and "dataset.noise" in info.value.message
 
 
-def test_resolved_config_keeps_the_key_only_when_set() -> None:
-    assert resolve_config({"dataset": {"params": {LABEL_NOISE: 0}}})["dataset"]["params"] == {}
+def test_resolved_config_fills_the_default_like_every_parameter() -> None:
+    # the playground compares its controls' values with the run's config: a missing default
+    # would read as a change and ask for a restart
+    assert resolve_config({})["dataset"]["params"] == {LABEL_NOISE: 0.0}
+    assert resolve_config({"dataset": {"params": {LABEL_NOISE: 0}}})["dataset"]["params"] == {
+        LABEL_NOISE: 0.0
+    }
     cfg = resolve_config({"dataset": {"name": "spiral", "params": {LABEL_NOISE: 0.2}}})
     assert cfg["dataset"]["params"] == {"classes": 3, "turns": 1.0, LABEL_NOISE: 0.2}
 

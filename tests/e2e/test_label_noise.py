@@ -61,7 +61,7 @@ def test_label_noise_control_url_run_and_range(page: Page) -> None:
     expect(error).to_have_count(0)
     expect(page.get_by_test_id("playground")).not_to_have_attribute("data-run-id", rid)
     expect(page.get_by_test_id("status")).to_have_attribute("data-status", "ready")
-    assert settled_config(page)["dataset"]["params"] == {}
+    assert settled_config(page)["dataset"]["params"] == {"label_noise": 0.0}
     assert "dataset.label_noise" not in query(page)
 
     # Chinese: the control's short name and its help (the field's tooltip) are translated
