@@ -23,6 +23,22 @@ Labels of the classification sets come from the clean generating process, so jit
 overlapping classes. Rows of :class:`RawData` may be grouped by class; :func:`make_dataset`
 shuffles them.
 
+Label noise (``params.label_noise``, the classification sets circle, xor, gauss, spiral and
+moons; ``0 <= label_noise < 1``, default 0): a fraction of the *training* labels is replaced by
+a different class chosen uniformly, so the network is taught wrong answers while validation and
+test labels stay clean (the gap between them shows what memorising the noise costs). It is
+applied by :func:`make_dataset` after the split, never by the generator, and is drawn from the
+same ``rng`` in this order: (1) the generator's draws, (2) the split permutation, (3)
+``k = round(label_noise·n_train)`` distinct training rows ``sort(rng.choice(n_train, k,
+replace=False))`` (positions in the training split), (4) one offset per chosen row,
+``rng.integers(1, K, k)`` with K classes (2 for binary), the new label being
+``(y + offset) mod K`` — uniform over the K − 1 other classes, so a binary label is always
+flipped. Steps (3)-(4) draw nothing when ``k = 0``: without label noise every seed gives the
+same points and labels as before the parameter existed. Exactly ``k`` training labels differ
+from the clean ones (:attr:`Dataset.flipped` lists their positions). Regression sets (and
+custom data) have no ``label_noise``: their targets are not classes (target noise is what
+``noise`` already does for them), so asking for it is a 422 on ``dataset.params.label_noise``.
+
 Targets: binary ``y (n, 1)`` float 0/1; multiclass ``y (n,)`` int64; regression ``y (n, 1)``
 float. ``n_classes`` is 1 for binary (one logit), K for multiclass and 0 for regression.
 Targets are never normalised; only the inputs ``x`` are (see :class:`Normalizer`).
@@ -64,12 +80,14 @@ __all__ = [
     "DATASETS",
     "DEFAULT_FEATURES",
     "FEATURES",
+    "LABEL_NOISE",
     "MAX_SAMPLES",
     "NORMALIZE_METHODS",
     "Dataset",
     "Normalizer",
     "RawData",
     "curve_grid",
+    "flip_labels",
     "grid_for",
     "make_dataset",
     "resolve_features",
@@ -118,6 +136,22 @@ def _halves(n: int) -> np.ndarray:
     return y
 
 
+LABEL_NOISE = "label_noise"
+LABEL_NOISE_PARAM = Param(
+    LABEL_NOISE,
+    "float",
+    0.0,
+    min=0.0,
+    max=1.0,
+    exclusive_max=True,
+    help="Fraction of the training labels (0 <= x < 1) replaced by a different class chosen "
+    "uniformly (binary: flipped). Validation and test labels stay clean. Classification "
+    "datasets only.",
+)
+"""Parameter of every built-in classification set, applied by make_dataset after the split
+(the generators never see it)."""
+
+
 def _jitter(x: np.ndarray, std: float, rng: np.random.Generator) -> np.ndarray:
     # Always draw, even for std = 0, so the random stream does not depend on noise == 0.
     x += std * rng.standard_normal(x.shape)
@@ -135,6 +169,7 @@ def _polar(r: np.ndarray, angle: np.ndarray) -> np.ndarray:
     "x += N(0, noise²)",
     description="A disc of class 1 inside a ring of class 0: not linearly separable in (x1, x2), "
     "but separable with the feature x1² + x2² or a hidden layer.",
+    params=(LABEL_NOISE_PARAM,),
     task="binary",
     input_dim=2,
 )
@@ -156,6 +191,7 @@ def _circle(n: int, noise: float, rng: np.random.Generator) -> RawData:
     formula="x ~ U(±[0.3, 5])²;  y = 1 if x1·x2 > 0 else 0;  x += N(0, noise²)",
     description="Four quadrants with opposite corners sharing a class (exclusive or): the "
     "classic problem a single linear layer cannot solve.",
+    params=(LABEL_NOISE_PARAM,),
     task="binary",
     input_dim=2,
 )
@@ -174,6 +210,7 @@ def _xor(n: int, noise: float, rng: np.random.Generator) -> RawData:
     label="Gaussian blobs",
     formula="class 1: N((2, 2), s²I);  class 0: N((−2, −2), s²I);  s = 0.5 + 2.5·noise",
     description="Two Gaussian clouds; linearly separable at low noise, overlapping at high noise.",
+    params=(LABEL_NOISE_PARAM,),
     task="binary",
     input_dim=2,
 )
@@ -198,6 +235,7 @@ def _gauss(n: int, noise: float, rng: np.random.Generator) -> RawData:
             max=3.0,
             help="How many full turns each arm makes (more turns = harder).",
         ),
+        LABEL_NOISE_PARAM,
     ),
     description="k interleaved spiral arms, one class each: needs a deep or wide network and "
     "shows curved decision boundaries.",
@@ -221,6 +259,7 @@ def _spiral(
     "centred, ×3;  x += N(0, noise²)",
     description="Two interleaving half circles (scikit-learn's make_moons, scaled by 3 and "
     "centred): a gently curved boundary.",
+    params=(LABEL_NOISE_PARAM,),
     task="binary",
     input_dim=2,
 )
@@ -382,6 +421,52 @@ CUSTOM = "custom"
 def _custom(n: int, noise: float, rng: np.random.Generator, id: str = "") -> RawData:
     # make_dataset builds custom data from the table it is given; reaching this means none was
     raise ConfigError("dataset.params.id", f"no uploaded dataset with id {id!r}")
+
+
+def resolve_params(comp: Component[RawData], params: Any,
+                   prefix: str = "dataset.params") -> dict[str, Any]:
+    """``comp.resolve(params)``, with a plain answer for ``label_noise`` on a dataset without
+    classes (the registry alone would only say "unknown parameter")."""
+    if isinstance(params, Mapping) and LABEL_NOISE in params and not _has_label_noise(comp):
+        kind = "custom (uploaded) dataset" if comp.meta.get("custom") else \
+            f"{comp.meta.get('task')} dataset"
+        with_it = ", ".join(c.name for c in DATASETS if _has_label_noise(c))
+        raise ConfigError(
+            f"{prefix}.{LABEL_NOISE}",
+            f"label noise applies to the classification datasets ({with_it}) only; "
+            f"{comp.name!r} is a {kind} (for target noise use dataset.noise)",
+        )
+    return comp.resolve(params, prefix)
+
+
+def _has_label_noise(comp: Component[RawData]) -> bool:
+    return any(p.name == LABEL_NOISE for p in comp.params)
+
+
+def flip_labels(
+    y: np.ndarray, fraction: float, n_classes: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Label noise: replace ``k = round(fraction·n)`` labels by a different class.
+
+    ``y``: binary ``(n, 1)`` float 0/1 (``n_classes`` 1) or multiclass ``(n,)`` int64
+    (``n_classes`` K). Draws (only when ``k > 0``): ``idx = sort(rng.choice(n, k,
+    replace=False))``, then ``offset = rng.integers(1, K, k)`` (K = 2 for binary), and sets
+    ``y[idx] = (y[idx] + offset) mod K``: uniform over the other K − 1 classes, never the same
+    class. Returns ``(noisy copy of y, idx (k,) int64)``; ``y`` itself is not modified.
+    """
+    n = int(y.shape[0])
+    k = min(math.floor(fraction * n + 0.5), n)
+    out = y.copy()
+    if k == 0:
+        return out, np.empty(0, dtype=np.int64)
+    classes = 2 if n_classes == 1 else n_classes
+    idx = np.sort(rng.choice(n, size=k, replace=False)).astype(np.int64)
+    offset = rng.integers(1, classes, size=k)
+    if out.ndim == 2:  # binary (n, 1) floats
+        out[idx, 0] = (out[idx, 0].astype(np.int64) + offset) % classes
+    else:
+        out[idx] = (out[idx] + offset) % classes
+    return out, idx
 
 
 def custom_raw(table: Table) -> RawData:
@@ -571,8 +656,11 @@ class Dataset:
     output_dim: network outputs needed (binary 1, multiclass K, regression 1). ``truth`` refers
     to the raw (unnormalised) features. ``params``: the resolved generator parameters.
     ``features``: the model's input features (2-D datasets; ``("x1", "x2")`` = raw inputs).
-    With other features, ``plane_*`` hold the 2-D points ``(n, 2)`` (normalised like the inputs
-    would be without crosses, by ``plane_normalizer``) and ``input_dim`` is ``len(features)``.
+    ``flipped``: with label noise, the positions ``(k,)`` in the training split whose label
+    ``y_train`` was replaced (None without label noise; ``y_val`` / ``y_test`` are always
+    clean). With other features, ``plane_*`` hold the 2-D points ``(n, 2)`` (normalised like the
+    inputs would be without crosses, by ``plane_normalizer``) and ``input_dim`` is
+    ``len(features)``.
     """
 
     name: str
@@ -595,6 +683,7 @@ class Dataset:
     x_test: np.ndarray | None = None
     y_test: np.ndarray | None = None
     table: dict[str, Any] | None = None
+    flipped: np.ndarray | None = None
 
     @property
     def crossed(self) -> bool:
@@ -653,6 +742,7 @@ class Dataset:
             "truth": self.truth,
             "features": list(self.features),
             **({"table": dict(self.table)} if self.table is not None else {}),
+            **({"n_flipped": len(self.flipped)} if self.flipped is not None else {}),
         }
 
 
@@ -728,11 +818,16 @@ def make_dataset(
 
     ``custom`` (``params={"id": ...}``) needs ``table``, the table with that id: ``n`` becomes
     its row count and ``noise`` 0; ``features`` must be the default.
+
+    Label noise (``params={"label_noise": f}``, classification sets): after the split,
+    :func:`flip_labels` replaces ``round(f·n_train)`` training labels, drawing from ``rng`` after
+    the permutation (nothing when that count is 0). Validation and test labels, the inputs and
+    the normaliser are those of the same seed without label noise.
     """
     comp = DATASETS.get(name, "dataset.name")
     info: dict[str, Any] | None = None
     if name == CUSTOM:
-        ident = comp.resolve(params, "dataset.params")["id"]
+        ident = resolve_params(comp, params)["id"]
         if table is None or table.id != ident:
             raise ConfigError("dataset.params.id", f"no uploaded dataset with id {ident!r} on "
                               "this server (upload it with POST /api/datasets)")
@@ -754,14 +849,17 @@ def make_dataset(
             f"<= {MAX_HELD_OUT}",
         )
     normalize = _NORMALIZE_PARAM.validate(normalize, "dataset.normalize")
-    resolved = comp.resolve(params, "dataset.params")
+    resolved = resolve_params(comp, params)
+    # label_noise is applied here, after the split; the generator never sees it
+    label_noise = resolved.get(LABEL_NOISE, 0.0)
+    gen_params = {k: v for k, v in resolved.items() if k != LABEL_NOISE}
     feats = resolve_features(
         None if features is None else list(features), name,
         comp.meta.get("input_dim") if info is None else None,
     )
 
     raw = custom_raw(table) if info is not None and table is not None else comp.factory(
-        n=n, noise=noise, rng=rng, **resolved)
+        n=n, noise=noise, rng=rng, **gen_params)
     x = np.ascontiguousarray(raw.x, dtype=np.float64)
     y = raw.y.astype(np.int64 if raw.task == "multiclass" else np.float64, copy=False)
 
@@ -783,10 +881,13 @@ def make_dataset(
         }
         x = expand_features(x, feats)
     norm = Normalizer.fit(normalize, x[train_idx])
+    y_train, flipped = y[train_idx], None
+    if label_noise > 0.0:
+        y_train, flipped = flip_labels(y_train, label_noise, raw.n_classes, rng)
     return Dataset(
         name=name,
         x_train=norm.transform(x[train_idx]),
-        y_train=y[train_idx],
+        y_train=y_train,
         x_val=norm.transform(x[val_idx]),
         y_val=y[val_idx],
         task=raw.task,
@@ -801,6 +902,7 @@ def make_dataset(
         x_test=norm.transform(x[test_idx]) if n_test else None,
         y_test=y[test_idx] if n_test else None,
         table=info,
+        flipped=flipped,
         **plane,
     )
 

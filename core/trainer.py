@@ -42,6 +42,7 @@ from core.datasets import (
     grid_for,
     make_dataset,
     resolve_features,
+    resolve_params,
 )
 from core.errors import ConfigError, EventLogFullError, RebuildRequiredError, RunStateError
 from core.histogram import histogram
@@ -241,8 +242,8 @@ def resolve_config(raw: Mapping[str, Any] | None, limits: Limits | None = None) 
         )
     dataset["n"] = _int_field(dataset["n"], "dataset.n", 1, limits.max_samples)
     data_comp = DATASETS.get(dataset["name"], "dataset.name")
-    dataset["params"] = data_comp.resolve(
-        as_mapping(dataset["params"], "dataset.params"), "dataset.params"
+    dataset["params"] = resolve_params(
+        data_comp, as_mapping(dataset["params"], "dataset.params")
     )
     table = lookup_table(dataset, limits)
     if table is not None:  # custom data: the table decides n; noise means nothing

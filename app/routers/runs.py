@@ -518,13 +518,18 @@ async def run_data(
     normalised by ``normalizer``; otherwise ``inputs`` equals ``x``. ``n_train``, ``n_val``:
     the split sizes (also with ``?points=false``, which leaves ``train`` and ``val`` out).
     Custom data adds ``table``: its id, feature ``columns``, ``target``, ``task`` and
-    (classification) the original ``classes`` (class id k is ``classes[k]``)."""
+    (classification) the original ``classes`` (class id k is ``classes[k]``). With label noise
+    (``dataset.params.label_noise`` > 0) ``train.y`` holds the noisy labels the model trains on
+    and ``train.flipped`` the positions (into ``train``) of the replaced ones; ``val.y`` is
+    always clean."""
 
     def data() -> dict[str, Any]:
         ds = session.run.dataset
         extra = {} if ds.table is None else {"table": ds.table}
         if points:
-            extra["train"] = {"x": ds.points_train, "y": ds.y_train, "inputs": ds.x_train}
+            flipped = {} if ds.flipped is None else {"flipped": ds.flipped}
+            train = {"x": ds.points_train, "y": ds.y_train, "inputs": ds.x_train}
+            extra["train"] = {**train, **flipped}
             extra["val"] = {"x": ds.points_val, "y": ds.y_val, "inputs": ds.x_val}
         return {
             **extra,

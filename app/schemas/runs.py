@@ -40,10 +40,16 @@ class DatasetConfig(StrictModel):
         "(val_fraction v, test_fraction t) trains on exactly the rows of (v + t, 0).",
     )
     normalize: Literal["none", "minmax", "zscore"] = "none"
-    params: Params = Field(default_factory=dict, description="Dataset-specific parameters. "
+    params: Params = Field(default_factory=dict, description="Dataset-specific parameters "
+                           "(catalog: `datasets[].params`). Classification sets (circle, xor, "
+                           "gauss, spiral, moons): `label_noise` (0 <= x < 1, default 0), the "
+                           "fraction of *training* labels replaced by a different class chosen "
+                           "uniformly from the run's seed (validation and test labels stay "
+                           "clean); regression sets and custom data have none (a 422 on "
+                           "dataset.params.label_noise). "
                            "Custom data: `{\"id\": <id from POST /api/datasets>}` (an id this "
                            "server does not hold is a 422 on dataset.params.id).",
-                           examples=[{}, {"id": "3f2a9c0d1e4b5a6c7d8e"}])
+                           examples=[{}, {"label_noise": 0.25}, {"id": "3f2a9c0d1e4b5a6c7d8e"}])
     features: list[str] = Field(
         default_factory=lambda: ["x1", "x2"],
         description="Input features of the model for the 2-D datasets (feature crosses, as in "

@@ -72,7 +72,7 @@ def test_create_empty_config_resolves_every_default(client: TestClient) -> None:
                         "early_stopping", "augment"}
     assert cfg["seed"] == 0 and cfg["batch_size"] == 10 and cfg["eval_every"] == 1
     assert cfg["dataset"] == {"name": "circle", "n": 200, "noise": 0.1, "val_fraction": 0.2,
-                              "normalize": "none", "params": {},
+                              "normalize": "none", "params": {"label_noise": 0.0},
                               "features": ["x1", "x2"]}
     assert cfg["model"]["hidden"] == [8, 8] and cfg["model"]["activation"] == "tanh"
     assert {"init", "init_params", "bias_init", "bias_init_params", "batch_norm", "layer_norm",

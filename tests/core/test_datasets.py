@@ -388,7 +388,7 @@ def test_curve_grid() -> None:
         ({"name": "spiral", "params": {"classes": 9}}, "dataset.params.classes", "2 <= x <= 8"),
         ({"name": "spiral", "params": {"turns": 0.1}}, "dataset.params.turns", "0.25 <= x"),
         ({"name": "spiral", "params": {"arms": 3}}, "dataset.params.arms", "allowed: classes"),
-        ({"params": {"classes": 3}}, "dataset.params.classes", "allowed: none"),
+        ({"params": {"classes": 3}}, "dataset.params.classes", "allowed: label_noise"),
         (
             {"name": "sparse_linear", "params": {"n_features": 5, "n_informative": 6}},
             "dataset.params.n_informative",

@@ -66,8 +66,9 @@ def test_resolve_fills_every_default_and_is_idempotent() -> None:
     cfg = resolve_config({})
     assert set(cfg) == set(DEFAULT_CONFIG)
     # test_fraction is left out of resolved configs while 0 (the playground compares configs)
-    assert cfg["dataset"] == {k: v for k, v in DEFAULT_CONFIG["dataset"].items()
-                              if k != "test_fraction"}
+    # ... and the dataset's catalog parameters are filled in like every component's
+    assert cfg["dataset"] == {**{k: v for k, v in DEFAULT_CONFIG["dataset"].items()
+                                 if k != "test_fraction"}, "params": {"label_noise": 0.0}}
     assert cfg["optimizer"]["name"] == "sgd" and cfg["optimizer"]["lr"] == 0.03
     assert cfg["optimizer"]["momentum"] == 0.0  # torch default filled in
     assert cfg["model"]["hidden"] == [8, 8]
@@ -787,7 +788,7 @@ def test_snapshot_network_for_small_nets_only() -> None:
 
 def test_resolved_config_fills_component_parameters() -> None:
     cfg = resolve_config({"dataset": {"name": "spiral"}, "loss": None})
-    assert cfg["dataset"]["params"] == {"classes": 3, "turns": 1.0}
+    assert cfg["dataset"]["params"] == {"classes": 3, "turns": 1.0, "label_noise": 0.0}
     cfg = resolve_config({"dataset": {"name": "sine"}, "loss": "huber"})
     assert cfg["loss_params"] == {"delta": 1.0}
     with pytest.raises(ConfigError) as err:

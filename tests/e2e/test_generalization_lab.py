@@ -95,10 +95,28 @@ def test_preset_in_url_zh_large_text_and_phone(
     open_lab(page, "?preset=noisy&seed=3")
     assert page.get_by_test_id("preset").input_value() == "noisy"
     assert page.get_by_test_id("seed").input_value() == "3"
+    expect(page.get_by_test_id("panel-overfit")).to_have_attribute("data-step", "600")
     run_id = page.get_by_test_id("panel-overfit").get_attribute("data-run-id")
     with api(page, live_server) as client:
         cfg = client.get(f"/api/runs/{run_id}").json()["config"]
+        ev = client.get(f"/api/runs/{run_id}/evaluate").json()
+        flipped = client.get(f"/api/runs/{run_id}/data").json()["train"]["flipped"]
+        # the same data, net and seed without label noise, trained as far
+        clean_cfg = {**cfg, "dataset": {**cfg["dataset"], "params": {}}}
+        clean_id = client.post("/api/runs", json=clean_cfg).json()["id"]
+        client.post(f"/api/runs/{clean_id}/step", json={"steps": ev["step"]})
+        clean = client.get(f"/api/runs/{clean_id}/evaluate").json()
+        client.delete(f"/api/runs/{clean_id}")
     assert cfg["dataset"]["name"] == "gauss" and cfg["seed"] == 3
+    # high label noise: a quarter of the 60 training labels flipped, validation/test clean
+    assert cfg["dataset"]["params"] == {"label_noise": 0.25} and len(flipped) == 15
+    # ... opens a far larger train/validation (and train/test) gap than the clean twin's
+    gap, clean_gap = ev["val"]["loss"] - ev["train"]["loss"], (
+        clean["val"]["loss"] - clean["train"]["loss"])
+    assert gap > clean_gap + 0.3, (ev, clean)
+    assert ev["test"]["loss"] - ev["train"]["loss"] > \
+        clean["test"]["loss"] - clean["train"]["loss"] + 0.3
+    assert ev["val"]["accuracy"] < clean["val"]["accuracy"] - 0.1
     page.get_by_test_id("lang-toggle").click()
     expect(page.get_by_test_id("panel-remedies").locator("h2")).to_have_text("补救方法并排比较")
     expect(page.get_by_test_id("nav-generalization")).to_have_text("泛化实验")

@@ -37,7 +37,7 @@ const MOONS = { name: "moons", n: 150, noise: 0.6, ...SPLIT };
 const PRESETS = {
   few_samples: { dataset: { name: "moons", n: 40, noise: 0.3, ...SPLIT }, hidden: [64, 64] },
   wide_deep: { dataset: MOONS, hidden: [128, 128, 128] },
-  noisy: { dataset: { name: "gauss", n: 150, noise: 0.5, ...SPLIT }, hidden: [128, 128] },
+  noisy: { dataset: { name: "gauss", n: 150, noise: 0.2, params: { label_noise: 0.25 }, ...SPLIT }, hidden: [128, 128] },
 };
 const REMEDIES = ["none", "l2", "dropout", "early_stopping", "augment", "more_data"];
 const COLORS = ["#6b7a8f", "#3b6fd8", "#d8573b", "#2e9e5b", "#9b59b6", "#d19a1f"];
