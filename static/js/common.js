@@ -596,6 +596,11 @@ function axis(base, extra) {
 function fullLayout(layout) {
   const size = fontSize();
   const merged = {
+    // autosize in the layout itself: Plotly.react then sizes the chart to its box as it is at
+    // that moment. Without it react re-used the previous width and height, so a redraw after
+    // a box change (the font toggle narrows every lab card by ~80 px and makes charts taller)
+    // drew the chart at its old size and the page scrolled sideways until a resize caught up.
+    autosize: true,
     margin: { l: 64, r: 18, t: layout.title ? 44 : 20, b: 52 },
     paper_bgcolor: "rgba(0,0,0,0)",
     plot_bgcolor: "rgba(0,0,0,0)",
@@ -612,10 +617,11 @@ function fullLayout(layout) {
   return merged;
 }
 
-// Every chart follows its box: a ResizeObserver (font toggle, window resize, a card collapsed
-// or opened, the phone layout) re-fits it on the next animation frame. Plotly's own
-// "responsive" only listens to window resizes, so a chart whose card changed width for any
-// other reason kept its old size (and was clipped or left half the card empty).
+// Every chart follows its box: each draw (Plotly.react with autosize, see fullLayout) takes the
+// box's current size, and a ResizeObserver (window resize, a card collapsed or opened, the
+// phone layout: box changes without a redraw) re-fits it on the next animation frame.
+// Plotly's own "responsive" only listens to window resizes, so a chart whose card changed width
+// for any other reason kept its old size (and was clipped or left half the card empty).
 const resizePending = new Set();
 let resizeFrame = 0;
 const resizer = typeof ResizeObserver === "function"
@@ -637,8 +643,8 @@ const resizer = typeof ResizeObserver === "function"
   })
   : null;
 
-// Draws (first call) or updates (Plotly.react) a chart; re-rendered when the font changes
-// and re-fitted whenever its box changes size.
+// Draws (first call) or updates (Plotly.react) a chart at its box's current size; re-rendered
+// when the font changes and re-fitted whenever its box changes size.
 export async function drawChart(element, traces, layout = {}) {
   const Plotly = await whenPlotly();
   charts.set(element, { traces, layout });
@@ -647,7 +653,7 @@ export async function drawChart(element, traces, layout = {}) {
     element.dataset.resizeObserved = "true";
     resizer.observe(element);
   }
-  // react keeps the previous size: catch up if the box changed while a resize was pending
+  // a chart drawn while hidden (no box to measure) keeps its previous size: catch up here
   if (element._fullLayout && element.offsetParent !== null
       && Math.abs(element._fullLayout.width - element.clientWidth) > 1) {
     Plotly.Plots.resize(element).catch(() => {});
