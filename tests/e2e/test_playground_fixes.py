@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Route, expect
 
 from tests.e2e.conftest import PageErrors, save_screenshot
-from tests.e2e.playground_util import owner_headers
+from tests.e2e.playground_util import owner_headers, settled_box
 
 pytestmark = pytest.mark.e2e
 
@@ -371,6 +371,43 @@ def test_phone_layout(browser: Browser, live_server: str, page_errors: PageError
     expect(page.get_by_test_id("controls")).to_be_visible()
     save_screenshot(page, "playground-390")
     context.close()
+    if page_errors.messages:
+        pytest.fail("browser errors:\n" + "\n".join(page_errors.messages))
+
+
+def test_large_text_keeps_one_column_on_a_phone_and_a_narrow_folded_panel(
+        browser: Browser, live_server: str, page_errors: PageErrors) -> None:
+    """Large text widened the controls column to 380 px whatever the screen: on a phone with the
+    controls open the page scrolled sideways, and folded controls kept a 380 px column."""
+    context = browser.new_context(base_url=live_server, viewport={"width": 390, "height": 844},
+                                  has_touch=True, is_mobile=True)
+    page = context.new_page()
+    page.on("console", page_errors.on_console)
+    page.on("pageerror", page_errors.on_page_error)
+    open_playground(page)
+    page.get_by_test_id("font-toggle").click()
+    page.get_by_test_id("controls-toggle").click()
+    expect(page.get_by_test_id("controls")).to_be_visible()
+    page.wait_for_function("() => document.documentElement.scrollWidth <= 390", timeout=10000)
+    panel = settled_box(page.get_by_test_id("controls-panel"))
+    assert panel["x"] >= 0 and panel["x"] + panel["width"] <= 390, panel
+    save_screenshot(page, "playground-390-large")
+    context.close()
+    # a wide screen: the wider column while open, the narrow one when folded
+    page = browser.new_page(base_url=live_server, viewport={"width": 1440, "height": 900})
+    page.on("console", page_errors.on_console)
+    page.on("pageerror", page_errors.on_page_error)
+    open_playground(page)
+    page.get_by_test_id("font-toggle").click()
+    expect(page.get_by_test_id("controls")).to_be_visible()
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=controls-panel]')"
+        ".getBoundingClientRect().width >= 370", timeout=10000)
+    page.get_by_test_id("controls-toggle").click()
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=controls-panel]')"
+        ".getBoundingClientRect().width < 200", timeout=10000)
+    page.close()
     if page_errors.messages:
         pytest.fail("browser errors:\n" + "\n".join(page_errors.messages))
 
