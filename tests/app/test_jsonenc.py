@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from app import jsonenc
 from app.jsonenc import dumps, records_json, sanitize
 from core.history import LAYER_FIELDS, SCALAR_FIELDS
 from core.trainer import Run
@@ -138,6 +139,25 @@ def test_any_rows(rows: int, n_layers: int, data: st.DataObject) -> None:
         assert type(values[0]) is int and type(values[1]) is int
         assert values[:len(SCALAR_FIELDS)] == sanitize([int(s[0]), int(s[1]), *s[2:]])
         assert values[len(SCALAR_FIELDS):] == sanitize(lay)
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=st.integers(1, 40), n_layers=st.integers(1, 5), data=st.data())
+def test_columns_write_the_bytes_of_the_dicts(rows: int, n_layers: int,
+                                              data: st.DataObject) -> None:
+    """records_json writes many rows column by column (orjson on NumPy arrays, split into
+    values): byte for byte what it writes through one dict per record, for any float64, any
+    row count (one row: the first value is the last) and any number of layers."""
+    floats = st.one_of(st.floats(width=64),
+                       st.integers(0, 2**64 - 1).map(lambda b: np.uint64(b).view(np.float64)))
+    scalars = data.draw(hnp.arrays(np.float64, (rows, len(SCALAR_FIELDS)), elements=floats))
+    scalars[:, :2] = data.draw(hnp.arrays(np.int64, (rows, 2),
+                                          elements=st.integers(-10**15, 10**15)))
+    layers = data.draw(hnp.arrays(np.float64, (rows, len(LAYER_FIELDS), n_layers),
+                                  elements=floats))
+    want = jsonenc._records_json_dicts(scalars, layers)
+    assert jsonenc._records_json_columns(scalars, layers) == want
+    assert records_json(scalars, layers) == want
 
 
 def test_no_rows() -> None:
