@@ -4,7 +4,9 @@
    steps, a report every 20) on each storage, vs the same N runs trained by the engine alone
    (``Run(config).step(200)``); the overhead is (worker time - engine time) / engine time.
    For the SQL storages also the transactions (commits) and SQL statements per trial, which
-   unlike the times do not depend on the machine's load.
+   unlike the times do not depend on the machine's load, and the CPU time of this process
+   (engine and worker, the heartbeat thread included; not a PostgreSQL server's), which
+   depends less on it than the wall time.
 2. Throughput: 100 trials x 200 steps with 1 and 2 ``gradplay worker`` processes on each
    storage (SQLite, the embedded default; Optuna's journal file; PostgreSQL when Debian's
    ``postgresql`` is installed: a throwaway cluster in a temporary directory, as the tests
@@ -127,22 +129,25 @@ def new_search(url: str, trials: int) -> str:
 def bench_overhead(tmp: Path) -> None:
     n = 10 if QUICK else 30
     spec = check_search({**REQUEST, "trials": n}, Limits())
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(n):
         Run(spec["base"]).step(200, collect=False)
-    engine = time.perf_counter() - t0
+    engine, engine_cpu = time.perf_counter() - t0, time.process_time() - c0
     print(f"[1] storage overhead, {n} trials x 200 steps in one process "
-          f"(engine alone {engine:.2f} s, {1000 * engine / n:.1f} ms/trial)")
+          f"(engine alone {engine:.2f} s, {1000 * engine / n:.1f} ms/trial, "
+          f"CPU {1000 * engine_cpu / n:.1f} ms/trial)")
     for name, url in storages(tmp / "overhead").items():
         search_id = new_search(url, n)
         counts = count_sql(url)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         worker.work(url, search_id, Limits(), threading.Event())
-        total = time.perf_counter() - t0
+        total, cpu = time.perf_counter() - t0, time.process_time() - c0
         sql = (f", {counts['commits'] / n:.1f} transactions and "
                f"{counts['statements'] / n:.0f} SQL statements/trial" if counts["commits"] else "")
         print(f"    {name:8s} {total:6.2f} s, {1000 * total / n:6.1f} ms/trial, overhead "
-              f"{100 * (total - engine) / engine:+.0f} % of the trial time{sql}")
+              f"{100 * (total - engine) / engine:+.0f} % of the trial time; CPU "
+              f"{1000 * cpu / n:.1f} ms/trial, {100 * (cpu - engine_cpu) / engine_cpu:+.0f} %"
+              f"{sql}")
 
 
 def run_workers(url: str, search_id: str, n: int, data_dir: Path) -> float:
