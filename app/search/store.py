@@ -228,7 +228,7 @@ def fail_stale(study: optuna.Study) -> None:
 
 def cancel(storage: RDBStorage, study: optuna.Study) -> None:
     """No new trials start; waiting ones become FAIL ("cancelled"); running ones stop at their
-    next report."""
+    next report (a worker reads the flag at most once a second)."""
     study.set_user_attr("cancelled", True)
     study_id = storage.get_study_id_from_name(study.study_name)
     for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
