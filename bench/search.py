@@ -3,8 +3,14 @@
 1. Storage overhead: one worker in this process runs N trials of the default network (200
    steps, a report every 20) on each storage, vs the same N runs trained by the engine alone
    (``Run(config).step(200)``); the overhead is (worker time - engine time) / engine time.
+   For the SQL storages also the transactions (commits) and SQL statements per trial, which
+   unlike the times do not depend on the machine's load, and the CPU time of this process
+   (engine and worker, the heartbeat thread included; not a PostgreSQL server's), which
+   depends less on it than the wall time.
 2. Throughput: 100 trials x 200 steps with 1 and 2 ``gradplay worker`` processes on each
-   storage (SQLite, the embedded default; Optuna's journal file), trials/s and the speed-up.
+   storage (SQLite, the embedded default; Optuna's journal file; PostgreSQL when Debian's
+   ``postgresql`` is installed: a throwaway cluster in a temporary directory, as the tests
+   start), trials/s and the speed-up.
 3. Latency: ``gradplay serve`` (its own pool of 2 workers), ``POST /api/searches``, then the
    time until the search's WebSocket reports the first trial starting and finishing.
 
@@ -17,13 +23,17 @@ import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+import contextlib
+import glob
 import json
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
+from sqlalchemy import event  # noqa: E402
 from websockets.sync.client import connect  # noqa: E402
 
 from app.search import store, worker  # noqa: E402
@@ -50,11 +61,64 @@ REQUEST: dict[str, Any] = {
 }
 
 
+POSTGRES_URL: str | None = None
+"""Set by :func:`postgres` while its throwaway server runs."""
+
+
 def storages(tmp: Path) -> dict[str, str]:
-    return {
+    out = {
         "sqlite": store.default_storage_url(tmp / "sqlite"),
         "journal": f"{store.JOURNAL_PREFIX}{tmp / 'journal' / 'searches.log'}",
     }
+    if POSTGRES_URL:
+        out["postgres"] = POSTGRES_URL
+    return out
+
+
+@contextlib.contextmanager
+def postgres() -> Iterator[str | None]:
+    """A throwaway PostgreSQL server on loopback (as the ``postgres`` user when root, fsync
+    off as in the tests); its URL, or None when PostgreSQL is not installed."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        yield None
+        return
+    bindir = Path(found[-1]).parent
+    data = Path(tempfile.mkdtemp(prefix="gradplay-bench-pg-"))
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_postgres:
+        shutil.chown(data, "postgres")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    db = data / "db"
+    try:
+        subprocess.run([*as_postgres, str(bindir / "initdb"), "-D", str(db), "-A", "trust",
+                        "-U", "postgres", "--no-sync"], check=True, capture_output=True)
+        subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(db), "-w", "-l",
+                        str(data / "log"), "-o", f"-p {port} -k {data} "
+                        "-c listen_addresses=127.0.0.1 -c fsync=off", "start"],
+                       check=True, capture_output=True)
+        subprocess.run([*as_postgres, str(bindir / "psql"), "-h", "127.0.0.1", "-p", str(port),
+                        "-U", "postgres", "-c", "CREATE DATABASE gradplay"],
+                       check=True, capture_output=True)
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/gradplay"
+    finally:
+        subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(db), "-m", "fast",
+                        "stop"], capture_output=True)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def count_sql(url: str) -> dict[str, int]:
+    """Counts of commits and SQL statements on ``url``'s engine from now on."""
+    counts = {"commits": 0, "statements": 0}
+    engine = getattr(store.open_storage(url), "engine", None)
+    if engine is not None:
+        event.listen(engine, "commit", lambda conn: counts.__setitem__(
+            "commits", counts["commits"] + 1))
+        event.listen(engine, "before_cursor_execute", lambda *a: counts.__setitem__(
+            "statements", counts["statements"] + 1))
+    return counts
 
 
 def new_search(url: str, trials: int) -> str:
@@ -65,19 +129,25 @@ def new_search(url: str, trials: int) -> str:
 def bench_overhead(tmp: Path) -> None:
     n = 10 if QUICK else 30
     spec = check_search({**REQUEST, "trials": n}, Limits())
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(n):
         Run(spec["base"]).step(200, collect=False)
-    engine = time.perf_counter() - t0
+    engine, engine_cpu = time.perf_counter() - t0, time.process_time() - c0
     print(f"[1] storage overhead, {n} trials x 200 steps in one process "
-          f"(engine alone {engine:.2f} s, {1000 * engine / n:.1f} ms/trial)")
+          f"(engine alone {engine:.2f} s, {1000 * engine / n:.1f} ms/trial, "
+          f"CPU {1000 * engine_cpu / n:.1f} ms/trial)")
     for name, url in storages(tmp / "overhead").items():
         search_id = new_search(url, n)
-        t0 = time.perf_counter()
+        counts = count_sql(url)
+        t0, c0 = time.perf_counter(), time.process_time()
         worker.work(url, search_id, Limits(), threading.Event())
-        total = time.perf_counter() - t0
+        total, cpu = time.perf_counter() - t0, time.process_time() - c0
+        sql = (f", {counts['commits'] / n:.1f} transactions and "
+               f"{counts['statements'] / n:.0f} SQL statements/trial" if counts["commits"] else "")
         print(f"    {name:8s} {total:6.2f} s, {1000 * total / n:6.1f} ms/trial, overhead "
-              f"{100 * (total - engine) / engine:+.0f} % of the trial time")
+              f"{100 * (total - engine) / engine:+.0f} % of the trial time; CPU "
+              f"{1000 * cpu / n:.1f} ms/trial, {100 * (cpu - engine_cpu) / engine_cpu:+.0f} %"
+              f"{sql}")
 
 
 def run_workers(url: str, search_id: str, n: int, data_dir: Path) -> float:
@@ -146,8 +216,12 @@ def bench_latency(tmp: Path) -> None:
 
 
 def main() -> None:
-    print(f"cores: {os.cpu_count()}; OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}")
-    with tempfile.TemporaryDirectory() as tmp:
+    global POSTGRES_URL
+    print(f"cores: {os.cpu_count()}; OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}"
+          f"; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    with tempfile.TemporaryDirectory() as tmp, postgres() as POSTGRES_URL:
+        if POSTGRES_URL is None:
+            print("(PostgreSQL is not installed: `make postgresql`; its figures are left out)")
         bench_overhead(Path(tmp))
         bench_throughput(Path(tmp))
         bench_latency(Path(tmp))

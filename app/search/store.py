@@ -14,8 +14,11 @@ puts it back in the queue with the same parameters (the failed attempt stays vis
 
 SQLite note: Optuna claims a waiting trial with ``SELECT … FOR UPDATE`` and an ``UPDATE``;
 SQLite ignores ``FOR UPDATE``, so two processes could both claim one trial. Every SQLite
-transaction here therefore starts with ``BEGIN IMMEDIATE`` (SQLAlchemy's documented recipe),
-which takes the write lock first and serialises the claims.
+transaction that may write therefore starts with ``BEGIN IMMEDIATE`` (SQLAlchemy's documented
+recipe), which takes the write lock first and serialises the claims. Optuna's read-only storage
+calls (:data:`READ_ONLY_CALLS`: a search page's or WebSocket's reads of every trial, a worker's
+reads) start a plain deferred ``BEGIN`` instead: in WAL mode they read a snapshot without the
+write lock, so they neither wait for the workers' writes nor hold them up.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import logging
 import math
 import random
 import secrets
+import threading
 import time
 import warnings
 import zlib
@@ -96,7 +100,8 @@ def open_storage(url: str) -> RDBStorage:
         engine_kwargs["connect_args"] = {"timeout": 30, "isolation_level": None}
     else:
         engine_kwargs["pool_pre_ping"] = True
-    storage = _create_rdb_storage(url, engine_kwargs)
+    storage = _create_rdb_storage(
+        url, engine_kwargs, _SQLiteStorage if url.startswith("sqlite") else RDBStorage)
     if url.startswith("sqlite"):
         @event.listens_for(storage.engine, "connect")
         def _pragmas(dbapi_conn: Any, record: Any) -> None:
@@ -107,14 +112,48 @@ def open_storage(url: str) -> RDBStorage:
 
         @event.listens_for(storage.engine, "begin")
         def _begin_immediate(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql("BEGIN" if getattr(_reading, "on", False) else "BEGIN IMMEDIATE")
 
         storage.engine.dispose()  # connections made before the listeners get the pragmas too
 
     return storage
 
 
-def _create_rdb_storage(url: str, engine_kwargs: dict[str, Any]) -> RDBStorage:
+READ_ONLY_CALLS = (
+    "get_study_id_from_name", "get_study_name_from_id", "get_study_directions",
+    "get_study_user_attrs", "get_study_system_attrs", "get_all_studies",
+    "get_trial_id_from_study_id_trial_number", "get_trial_number_from_id", "get_trial_param",
+    "get_trial", "get_all_trials", "_get_trials", "get_n_trials", "get_best_trial",
+    "get_trial_params", "get_trial_user_attrs", "get_trial_system_attrs", "_get_stale_trial_ids",
+)
+"""Optuna's RDBStorage methods that only read (each opens and commits its own session)."""
+_reading = threading.local()
+
+
+def _read_only(method: Any) -> Any:
+    @functools.wraps(method)
+    def call(self: RDBStorage, *args: Any, **kwargs: Any) -> Any:
+        outer = getattr(_reading, "on", False)
+        _reading.on = True
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            _reading.on = outer
+
+    return call
+
+
+class _SQLiteStorage(RDBStorage):
+    """Optuna's RDBStorage, unchanged but for its read-only calls marking their transactions
+    as such for the ``begin`` listener of :func:`open_storage` (a deferred ``BEGIN``)."""
+
+
+for _name in READ_ONLY_CALLS:
+    setattr(_SQLiteStorage, _name, _read_only(getattr(RDBStorage, _name)))
+
+
+def _create_rdb_storage(url: str, engine_kwargs: dict[str, Any],
+                        cls: type[RDBStorage] = RDBStorage) -> RDBStorage:
     """``RDBStorage(url)``, tolerating other processes creating the same schema right now.
 
     Optuna creates the tables (and its alembic version row) on first use without a lock, so
@@ -125,7 +164,7 @@ def _create_rdb_storage(url: str, engine_kwargs: dict[str, Any]) -> RDBStorage:
     attempts = 8
     for attempt in range(attempts):
         try:
-            return RDBStorage(
+            return cls(
                 url,
                 engine_kwargs=engine_kwargs,
                 heartbeat_interval=HEARTBEAT_SECONDS,
@@ -189,7 +228,7 @@ def fail_stale(study: optuna.Study) -> None:
 
 def cancel(storage: RDBStorage, study: optuna.Study) -> None:
     """No new trials start; waiting ones become FAIL ("cancelled"); running ones stop at their
-    next report."""
+    next report (a worker reads the flag at most once a second)."""
     study.set_user_attr("cancelled", True)
     study_id = storage.get_study_id_from_name(study.study_name)
     for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):

@@ -5,7 +5,7 @@ server starts ``GRADPLAY_SEARCH_WORKERS`` of them itself (:mod:`app.search.pool`
 run on other machines against the same storage (Optuna's distributed mode). A trial:
 
 1. claims a WAITING trial atomically (``set_trial_state_values(RUNNING)`` returns False when
-   another worker was first) and starts a heartbeat thread;
+   another worker was first) and adds it to the process's heartbeat thread;
 2. asks the search's sampler for the parameters (seeded by the trial number) and builds the run
    config (:func:`app.search.spec.apply_params`);
 3. trains a :class:`core.trainer.Run` in chunks of ``report_every`` steps; after each chunk it
@@ -17,6 +17,17 @@ run on other machines against the same storage (Optuna's distributed mode). A tr
 The trial's resolved run config, the steps it trained, its wall time and ``worker``
 (``"<hostname>:<pid>"``) are trial user attributes, so a trial reopens as a bit-identical run.
 SIGTERM ends a worker between two chunks: its trial is failed and queued again.
+
+Cost per trial (``bench/search.py``): every Optuna storage call is a transaction, about a
+millisecond of SQLAlchemy on SQLite, which is a lot next to a 25 ms trial. So a worker keeps
+what does not change between trials (:class:`_Search`): the study object, whose Optuna cache
+reads a finished trial once instead of for every trial (samplers and pruners read them all),
+the spec, the study id, and the numbers of the trials it saw waiting, which it claims one by
+one without reading every waiting trial again (a trial that is no longer WAITING never becomes
+WAITING again, and a requeued one is a new trial found by the next read). Stale trials are
+looked for once a second, not before every claim; one heartbeat thread serves every trial of
+the process. What is left per trial: the cancel flag, the claim, a heartbeat, Optuna's own
+reads in ``Trial()`` and ``tell``, the parameters, one write per report and two result writes.
 """
 
 from __future__ import annotations
@@ -25,6 +36,7 @@ from __future__ import annotations
 import core  # isort: skip  # noqa: F401
 
 import argparse
+import dataclasses
 import logging
 import math
 import os
@@ -33,6 +45,7 @@ import socket
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -52,6 +65,11 @@ IDLE_POLL_SECONDS = 0.25
 IDLE_SLOW_POLL_SECONDS = 1.0
 IDLE_SLOW_AFTER_SECONDS = 30.0
 CANCEL_CHECK_SECONDS = 1.0
+STALE_CHECK_SECONDS = float(store.HEARTBEAT_SECONDS)
+"""A worker looks for trials of dead workers at most this often per search (they are found
+:data:`app.search.store.GRACE_SECONDS` after their last heartbeat anyway)."""
+SEARCH_LIST_SECONDS = 1.0
+"""``--all``: a busy worker reads the list of searches at most this often."""
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 
 
@@ -77,53 +95,130 @@ def objective_value(run: Run, metric: str) -> float:
     return float(run.loss.value(out, ds.y_val))
 
 
-def claim(storage: RDBStorage, search_id: str) -> int | None:
-    """Atomically take one WAITING trial of the search; its trial id, or None."""
-    study_id = storage.get_study_id_from_name(search_id)
-    for t in storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.WAITING,)):
-        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, t.number)
-        try:
-            if storage.set_trial_state_values(trial_id, TrialState.RUNNING):
-                if hasattr(storage, "record_heartbeat"):  # not the journal storage
-                    storage.record_heartbeat(trial_id)
-                return trial_id
-        except optuna.exceptions.UpdateFinishedTrialError:
-            continue  # cancelled meanwhile
+@dataclasses.dataclass
+class _Search:
+    """What a worker keeps of one search between its trials."""
+
+    study: optuna.Study
+    """Loaded once: Optuna's cache in it reads each finished trial from the storage once."""
+    study_id: int
+    spec: dict[str, Any]
+    """The checked request; it never changes after creation."""
+    waiting: list[tuple[int, int]] = dataclasses.field(default_factory=list)
+    """(number, trial id) of trials seen WAITING at the last read, lowest number first."""
+    next_stale_check: float = 0.0
+    next_cancel_check: float = 0.0
+    cancelled: bool = False
+
+    def is_cancelled(self, storage: RDBStorage, now: bool = False) -> bool:
+        """The search's cancel flag, read at most every CANCEL_CHECK_SECONDS (unless ``now``)."""
+        if not self.cancelled and (now or time.monotonic() >= self.next_cancel_check):
+            self.next_cancel_check = time.monotonic() + CANCEL_CHECK_SECONDS
+            self.cancelled = bool(storage.get_study_user_attrs(self.study_id).get("cancelled"))
+        return self.cancelled
+
+
+# per storage, per (thread, search): a worker thread's study object is its own (run_trial sets
+# the study's sampler), should a process run several
+_searches: weakref.WeakKeyDictionary[Any, dict[tuple[int, str], _Search]] = \
+    weakref.WeakKeyDictionary()
+_searches_lock = threading.Lock()
+
+
+def _search(storage: RDBStorage, search_id: str) -> _Search | None:
+    """The worker's state of ``search_id`` (loaded on first use), or None if it is gone."""
+    key = (threading.get_ident(), search_id)
+    with _searches_lock:
+        known = _searches.setdefault(storage, {})
+        search = known.get(key)
+    if search is None:
+        study = store.load(storage, search_id)
+        spec = store.spec_of(study) if study is not None else None
+        if study is None or spec is None:
+            return None
+        search = _Search(study, storage.get_study_id_from_name(search_id), spec)
+        with _searches_lock:
+            known[key] = search
+    return search
+
+
+def _forget(storage: RDBStorage, search_id: str) -> None:
+    with _searches_lock:
+        _searches.get(storage, {}).pop((threading.get_ident(), search_id), None)
+
+
+def claim(storage: RDBStorage, search: _Search) -> tuple[int, int] | None:
+    """Atomically take one WAITING trial of the search; its (trial id, number), or None."""
+    for refresh in (False, True):
+        if refresh or not search.waiting:
+            # through the study's cache, which must know a trial before Trial() writes to it;
+            # FrozenTrial._trial_id is what Optuna's own Study.ask claims with
+            search.waiting = [(t.number, t._trial_id) for t in search.study.get_trials(
+                deepcopy=False, states=(TrialState.WAITING,))]
+        while search.waiting:
+            number, trial_id = search.waiting.pop(0)
+            try:
+                # False: another worker took it (RUNNING); finished: cancelled meanwhile.
+                # Neither becomes WAITING again, so the trial leaves the list for good.
+                if storage.set_trial_state_values(trial_id, TrialState.RUNNING):
+                    if hasattr(storage, "record_heartbeat"):  # not the journal storage
+                        # at once: a trial with no heartbeat yet is never found stale
+                        storage.record_heartbeat(trial_id)
+                    return trial_id, number
+            except optuna.exceptions.UpdateFinishedTrialError:
+                # a waiting trial only finishes unclaimed when the search is cancelled
+                if search.is_cancelled(storage, now=True):
+                    return None
     return None
 
 
 class _Heartbeat:
-    """Records the trial's heartbeat every HEARTBEAT_SECONDS until stopped."""
+    """The process's one heartbeat thread: records a heartbeat of every trial it was given,
+    every HEARTBEAT_SECONDS (not a thread per trial: starting one costs a trial's scheduling
+    round on a busy machine)."""
 
-    def __init__(self, storage: RDBStorage, trial_id: int) -> None:
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, args=(storage, trial_id), daemon=True)
-        self._thread.start()
+    def __init__(self) -> None:
+        self._trials: set[tuple[Any, int]] = set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
 
-    def _beat(self, storage: RDBStorage, trial_id: int) -> None:
+    def add(self, storage: RDBStorage, trial_id: int) -> None:
         if not hasattr(storage, "record_heartbeat"):
             return
-        while not self._stop.wait(store.HEARTBEAT_SECONDS):
-            try:
-                storage.record_heartbeat(trial_id)
-            except Exception:  # the study was deleted: the trial notices at its next report
-                return
+        with self._lock:
+            self._trials.add((storage, trial_id))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._beat, daemon=True,
+                                                name="gradplay-heartbeat")
+                self._thread.start()
 
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
+    def discard(self, storage: RDBStorage, trial_id: int) -> None:
+        with self._lock:
+            self._trials.discard((storage, trial_id))
+
+    def _beat(self) -> None:
+        while True:
+            time.sleep(store.HEARTBEAT_SECONDS)
+            with self._lock:
+                trials = list(self._trials)
+            for storage, trial_id in trials:
+                try:
+                    storage.record_heartbeat(trial_id)
+                except Exception:  # the study was deleted: the trial notices at its next report
+                    self.discard(storage, trial_id)
 
 
-def run_trial(storage: RDBStorage, study: optuna.Study, trial_id: int, limits: Limits,
-              stop: threading.Event) -> str:
-    """Train one claimed trial of ``study`` to its end; returns the final state's name."""
+_heartbeat = _Heartbeat()
+
+
+def run_trial(storage: RDBStorage, search: _Search, trial_id: int, number: int,
+              limits: Limits, stop: threading.Event) -> str:
+    """Train one claimed trial of the search to its end; returns the final state's name."""
+    study, spec = search.study, search.spec
     search_id = study.study_name
-    number = storage.get_trial_number_from_id(trial_id)
-    spec = store.spec_of(study)
-    assert spec is not None
     study.sampler = store.make_sampler(spec, number)
     study.pruner = store.make_pruner(spec)
-    heartbeat = _Heartbeat(storage, trial_id)
+    _heartbeat.add(storage, trial_id)
     trial = optuna.trial.Trial(study, trial_id)
     started = time.perf_counter()
     trial.set_user_attr("worker", WORKER_ID)
@@ -168,8 +263,6 @@ def run_trial(storage: RDBStorage, study: optuna.Study, trial_id: int, limits: L
             return finish(TrialState.FAIL, reason=f"invalid run config: {exc}")
         metric, steps, every = spec["objective"]["metric"], spec["steps"], spec["report_every"]
         done = 0
-        study_id = storage.get_study_id_from_name(search_id)
-        next_cancel_check = 0.0
         while done < steps:
             if stop.is_set():
                 raise Stop
@@ -185,10 +278,8 @@ def run_trial(storage: RDBStorage, study: optuna.Study, trial_id: int, limits: L
             trial.report(value, done)
             if run.status == "stopped":  # early stopping in the base config ended it
                 break
-            if time.monotonic() >= next_cancel_check:  # a read per second at most
-                next_cancel_check = time.monotonic() + CANCEL_CHECK_SECONDS
-                if storage.get_study_user_attrs(study_id).get("cancelled"):
-                    return finish(TrialState.FAIL, reason="cancelled")
+            if search.is_cancelled(storage):  # a read per second at most
+                return finish(TrialState.FAIL, reason="cancelled")
             if trial.should_prune():
                 return finish(TrialState.PRUNED)
         return finish(TrialState.COMPLETE, value)
@@ -203,30 +294,36 @@ def run_trial(storage: RDBStorage, study: optuna.Study, trial_id: int, limits: L
         logger.exception("search %s trial %s failed", search_id, number)
         return finish(TrialState.FAIL, reason=f"internal error: {type(exc).__name__}: {exc}")
     finally:
-        heartbeat.stop()
+        _heartbeat.discard(storage, trial_id)
 
 
 def work_once(storage: RDBStorage, search_ids: Sequence[str], limits: Limits,
               stop: threading.Event) -> bool:
     """Run one trial of the first of ``search_ids`` that has one waiting; False if none had."""
     for search_id in search_ids:
-        study = store.load(storage, search_id)
-        if study is None or study.user_attrs.get("cancelled"):
-            continue
-        store.fail_stale(study)
-        # The study reads through Optuna's caching wrapper of the storage, which only knows
-        # trials it has read: read the waiting ones before claiming one behind its back.
-        study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
-        trial_id = claim(storage, search_id)
-        if trial_id is None:
+        search = _search(storage, search_id)
+        if search is None:
             continue
         try:
-            state = run_trial(storage, study, trial_id, limits, stop)
-            logger.info("search %s trial %s: %s", search_id, trial_id, state)
+            if search.is_cancelled(storage):
+                continue
+            if time.monotonic() >= search.next_stale_check:
+                search.next_stale_check = time.monotonic() + STALE_CHECK_SECONDS
+                store.fail_stale(search.study)
+            claimed = claim(storage, search)
+        except KeyError:  # the search was deleted
+            _forget(storage, search_id)
+            continue
+        if claimed is None:
+            continue
+        trial_id, number = claimed
+        try:
+            state = run_trial(storage, search, trial_id, number, limits, stop)
+            logger.info("search %s trial %s: %s", search_id, number, state)
         except Stop:
             raise
         except Exception:  # e.g. the search was deleted mid-trial: the worker carries on
-            logger.warning("search %s: trial %s ended with an error", search_id, trial_id,
+            logger.warning("search %s: trial %s ended with an error", search_id, number,
                            exc_info=True)
         return True
     return False
@@ -246,11 +343,17 @@ def work(url: str, search_id: str | None, limits: Limits, stop: threading.Event,
     has nothing left (when ``exit_when_done``)."""
     storage = store.open_storage(url)
     idle_since = time.monotonic()
+    ids: list[str] = []
+    next_list = 0.0
     while not stop.is_set():
-        ids = [search_id] if search_id else store.search_ids(storage)
+        if search_id:
+            ids = [search_id]
+        elif time.monotonic() >= next_list:
+            ids, next_list = store.search_ids(storage), time.monotonic() + SEARCH_LIST_SECONDS
         if work_once(storage, ids, limits, stop):
             idle_since = time.monotonic()
             continue
+        next_list = 0.0  # nothing to do in the known searches: read the list again
         if search_id and exit_when_done and not pending(storage, search_id):
             return 0
         # poll quickly while searches come and go, slowly when nothing has run for a while

@@ -8,13 +8,17 @@ import csv
 import io
 import itertools
 import math
+import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import optuna
 import pytest
 from fastapi.testclient import TestClient
+from optuna.trial import TrialState
+from sqlalchemy import event
 
 from app.search import store, worker
 from app.settings import Settings
@@ -335,3 +339,69 @@ def test_winner_is_measured_once_on_the_test_split(search_client: TestClient) ->
     s2 = create(search_client, space=[LR], sampler={"name": "random", "seed": 4}, trials=1,
                 steps=20)
     assert "test" not in run_trials(search_client, s2["id"])["best"]["evaluation"]
+
+
+def test_a_worker_skips_trials_claimed_behind_its_back_and_finds_new_ones(
+        search_client: TestClient) -> None:
+    """A worker keeps the list of trials it saw waiting between its trials (no reread of every
+    waiting trial per claim): a trial another process claimed meanwhile is skipped, not run
+    twice, and a trial queued after the list was read (a requeued one) is still found."""
+    s = create(search_client, space=[LR], sampler={"name": "random"}, trials=3, steps=20)
+    storage = search_client.app.state.searches.storage  # type: ignore[attr-defined]
+    limits, stop = worker.limits_from(Settings()), threading.Event()
+    assert worker.work_once(storage, [s["id"]], limits, stop)  # trial 0; 1 and 2 listed
+    study_id = storage.get_study_id_from_name(s["id"])
+    taken = storage.get_trial_id_from_study_id_trial_number(study_id, 1)
+    assert storage.set_trial_state_values(taken, TrialState.RUNNING)  # "another worker"
+    assert worker.work_once(storage, [s["id"]], limits, stop)
+    study = store.load(storage, s["id"])
+    assert study is not None
+    study.add_trial(optuna.trial.create_trial(state=TrialState.WAITING))  # number 3
+    assert worker.work_once(storage, [s["id"]], limits, stop)
+    assert not worker.work_once(storage, [s["id"]], limits, stop)
+    trials = search_client.get(f"/api/searches/{s['id']}").json()["trials"]
+    assert [(t["number"], t["state"]) for t in trials] == [
+        (0, "COMPLETE"), (1, "RUNNING"), (2, "COMPLETE"), (3, "COMPLETE")]
+    assert trials[1]["worker"] is None and trials[1]["intermediate_values"] == []
+
+
+def test_sqlite_reads_take_no_write_lock(search_client: TestClient) -> None:
+    """SQLite: Optuna's read-only calls (every page and WebSocket poll) begin a deferred
+    transaction, which reads a WAL snapshot while another process holds the write lock;
+    every call that may write (the claim above all) still begins with BEGIN IMMEDIATE."""
+    s = create(search_client, space=[LR], trials=2, steps=20)
+    storage = search_client.app.state.searches.storage  # type: ignore[attr-defined]
+    study_id = storage.get_study_id_from_name(s["id"])
+    trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, 0)
+    begins: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.startswith("BEGIN"):
+            begins.append(statement)
+
+    event.listen(storage.engine, "before_cursor_execute", record)
+    try:
+        storage.get_all_trials(study_id)
+        storage.get_study_user_attrs(study_id)
+        assert begins == ["BEGIN", "BEGIN"]
+        begins.clear()
+        assert storage.set_trial_state_values(trial_id, TrialState.RUNNING)
+        storage.set_trial_intermediate_value(trial_id, 1, 0.5)
+        assert begins == ["BEGIN IMMEDIATE", "BEGIN IMMEDIATE"]
+    finally:
+        event.remove(storage.engine, "before_cursor_execute", record)
+    # another process holds the write lock: a reader still gets its answer
+    path = storage.url.removeprefix("sqlite:///")
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        result: list[Any] = []
+        reader = threading.Thread(target=lambda: result.append(
+            search_client.get(f"/api/searches/{s['id']}").json()))
+        reader.start()
+        reader.join(20)  # a reader waiting for the lock would wait 30 s (the busy timeout)
+        assert result and result[0]["trials"][0]["intermediate_values"] == [[1, 0.5]]
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+        reader.join()
