@@ -150,6 +150,33 @@ def test_failed_restart_keeps_the_old_run_and_undo_works(page: Page,
     page_errors.messages = [m for m in page_errors.messages if "status of 422" not in m]
 
 
+def test_a_typed_restart_value_makes_one_run(page: Page) -> None:
+    """A typed value rebuilds after its 300 ms debounce and again on `change`: while the first
+    run for that config was still being created the page made a second, identical run (and
+    deleted one of them at once). Creation is slowed here so the `change` lands mid-flight."""
+    open_playground(page, "/?dataset=spiral")
+    old_id = page.get_by_test_id("playground").get_attribute("data-run-id")
+    posts: list[str] = []
+
+    def slow_create(route: Route) -> None:
+        if route.request.method == "POST":
+            posts.append(route.request.post_data or "")
+            page.wait_for_timeout(1500)  # the debounced request is still in flight at `change`
+        route.continue_()
+
+    page.route("**/api/runs", slow_create)
+    samples = page.get_by_test_id("samples")
+    samples.fill("300")
+    page.wait_for_timeout(600)  # past the debounce: the first creation is on its way
+    samples.dispatch_event("change")
+    expect(page.get_by_test_id("playground")).not_to_have_attribute("data-run-id", old_id or "",
+                                                                    timeout=15000)
+    expect(page.get_by_test_id("status")).to_have_attribute("data-status", "ready")
+    page.wait_for_timeout(2000)  # a second creation would have been requested by now
+    assert len(posts) == 1, posts
+    assert json.loads(posts[0])["dataset"]["n"] == 300
+
+
 # ------------------------------------------------------------------------------- defect 2
 
 

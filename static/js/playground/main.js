@@ -906,7 +906,7 @@ function applyRest(cfg) {
   drawControlPreview();
   if (needsRebuild(S.runConfig, cfg)) {
     if (S.step === 0 && S.status !== "running") {
-      createRun(cfg).catch((err) => showError(err.message));
+      rebuildOnce(cfg);
     } else {
       S.pendingRebuild = cfg;
       $("rebuild-notice").hidden = false;
@@ -915,6 +915,19 @@ function applyRest(cfg) {
     S.pendingRebuild = null;
     $("rebuild-notice").hidden = true;
   }
+}
+
+// A typed value rebuilds after its debounce and again on its `change` event; while the first
+// run for a config is still being made, the second request for the same config is dropped
+// (it would create and at once delete a second, identical run).
+let rebuilding = null; // JSON of the config whose run is being created
+function rebuildOnce(cfg) {
+  const key = JSON.stringify(cfg);
+  if (key === rebuilding) return;
+  rebuilding = key;
+  createRun(cfg)
+    .catch((err) => showError(err.message))
+    .finally(() => { if (rebuilding === key) rebuilding = null; });
 }
 
 const applyTyped = debounce((cfg) => applyNow(cfg), 300);
