@@ -2,6 +2,8 @@
 
     OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/page.py              # heap sampled for 60 s
     OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/page.py --minutes 10
+    OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/page.py --live-only     # ~1-4 min
+    OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/page.py --updates-only  # ~40 s
 
 Starts its own uvicorn server on a free loopback port (in this process, OPENBLAS_NUM_THREADS=1)
 and drives Debian's Chromium through Playwright with the launch flags of tests/e2e/conftest.py.
@@ -25,11 +27,25 @@ Live changes (issue 9, defect 15; ``--live-only`` prints just these):
   page clock: the change event's ``timeStamp`` (when the browser created the event, so time
   the event waited behind other tasks counts), ``WebSocket.send`` of the ``set`` (wrapped),
   and the first animation frame after ``chart-loss`` was redrawn with the new change marker.
+  Breakdown (p50 / p95 / max of each segment): event -> set sent; set sent -> the server
+  got it; the server applied it and starts writing the ``config`` reply (times from the in-process
+  server's wall clock, ``time.time()``, placed on the page clock through
+  ``performance.timeOrigin``: a few ms of skew between the two clocks are possible, so a
+  segment can read slightly negative); reply written -> the page's handler starts; handler ->
+  the loss chart's redraw starts; redraw -> next frame. What ran in between comes from a
+  timeline of the page's main-thread work recorded by hooks installed before the page's
+  scripts (WORK_HOOKS_JS: WebSocket message handlers by message type, Plotly.react per chart,
+  URL writes, the neuron maps' PNGs, and long-animation-frame script attribution), printed
+  for the five slowest changes.
 * long tasks: share of wall time spent in ``longtask`` entries (PerformanceObserver, tasks
   > 50 ms) over 10 s of playing at 60 steps/s with every chart in view (1440x2800 viewport).
 * unlimited: the page's step counter over 5 s at "unlimited" vs a script client (bench/
   stream.py's ``Client``, as in its measure [1]) streaming the same default run from the same
   server right after.
+
+``--updates-only``: Plotly.react calls per chart per second and their mean synchronous time
+while playing at 60 steps/s, at 1280x800 and at 1440x2800 (every chart in view), with the
+long-task share of each window.
 """
 
 from __future__ import annotations
@@ -41,6 +57,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import argparse
 import socket
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -205,8 +222,8 @@ def open_ready(page: Page, url: str = "/") -> None:
 
 class ServerTimes:
     """Wall-clock times (ms since the epoch, the clock the page's ``performance.timeOrigin``
-    counts from) at which the in-process server got each ``set`` and wrote each ``config``
-    reply to a socket: wraps ``app.routers.stream._handle`` and ``_send``."""
+    counts from) at which the in-process server got each ``set`` and started writing each
+    ``config`` reply to a socket: wraps ``app.routers.stream._handle`` and ``_send``."""
 
     def __init__(self) -> None:
         import app.routers.stream as stream_router
@@ -221,12 +238,34 @@ class ServerTimes:
             return await handle(session, text, *args, **kwargs)
 
         async def timed_send(ws: Any, message: dict[str, Any]) -> None:
-            await send(ws, message)
+            # before the send: once awaited, a busy event loop resumes this late
             if message.get("type") == "config":
                 self.replied.append(time.time() * 1000)
+            await send(ws, message)
 
         stream_router._handle = timed_handle
         stream_router._send = timed_send
+
+        # inside "server applies it": the patch itself and the run store write (both under
+        # the run's lock, before the reply is broadcast)
+        from app.sessions import RunSession
+
+        self.apply_ms: list[float] = []
+        self.save_ms: list[float] = []
+        save_after, save = RunSession.save_after, RunSession._save
+
+        def timed_save_after(session: Any, fn: Any, *args: Any) -> Any:
+            if getattr(fn, "__name__", "") != "apply_patch":
+                return save_after(session, fn, *args)
+            t0 = time.perf_counter()
+            result = fn(*args)
+            t1 = time.perf_counter()
+            save(session)
+            self.apply_ms.append((t1 - t0) * 1000)
+            self.save_ms.append((time.perf_counter() - t1) * 1000)
+            return result
+
+        RunSession.save_after = timed_save_after  # type: ignore[method-assign]
 
 
 def overlap(entries: list[list[Any]], t0: float, t1: float) -> dict[str, float]:
@@ -262,8 +301,8 @@ def top(work: dict[str, float], n: int = 4, floor: float = 1.0) -> str:
 SEGMENTS = (
     ("input", "sent", "event -> set sent"),
     ("sent", "srv_in", "set sent -> server has it"),
-    ("srv_in", "srv_out", "server applies it, writes config"),
-    ("srv_out", "cfg_start", "config written -> page handles it"),
+    ("srv_in", "srv_out", "server applies it, config reply ready"),
+    ("srv_out", "cfg_start", "reply written -> page handles it"),
     ("cfg_start", "draw", "config handled -> loss redraw starts"),
     ("draw", "frame", "loss redraw -> next frame"),
 )
@@ -331,6 +370,11 @@ def bench_live(browser: Any, base: str, n_changes: int = 30,
                    f"  {'OK' if p95 <= 100 else 'MISSED'}  ({len(to_frame)} changes"
                    f"{f', {missed} without a marker in 5 s' if missed else ''})")
         out.extend(live_breakdown(changes, work, loafs))
+        if server_times and server_times.save_ms:
+            a, w = server_times.apply_ms, server_times.save_ms
+            out.append(f"    {'  of which: apply_patch / run store write':<40}"
+                       f"{pct(a, 0.5):>7.1f} / {pct(a, 0.95):>6.1f} ms (p50/p95);"
+                       f" {pct(w, 0.5):.1f} / {pct(w, 0.95):.1f} ms")
     else:
         out.append(f"live change: no marker seen in {n_changes} changes")
 
@@ -384,6 +428,53 @@ def bench_live(browser: Any, base: str, n_changes: int = 30,
     label = "unlimited: page steps/s vs script [1]"
     out.append(f"{label:<44}{page_rate:>9,.0f} / {script_rate:,.0f}"
                f"   >= 70 %  {'OK' if ratio >= 0.7 else 'MISSED'}  ({ratio * 100:.0f} %)")
+    return out
+
+
+def bench_updates(browser: Any, base: str, seconds: float) -> list[str]:
+    """``--updates-only``: Plotly.react calls per chart while playing at 60 steps/s, at
+    1280x800 (as the full run's "chart updates/s") and at 1440x2800 (every chart in view),
+    with the long-task share of the second window (as the live-change figures' [2])."""
+    out: list[str] = []
+    for width, height in ((1280, 800), (1440, 2800)):
+        context = browser.new_context(base_url=base, viewport={"width": width, "height": height})
+        context.add_init_script(WORK_HOOKS_JS)
+        page = context.new_page()
+        open_ready(page)
+        page.evaluate(LONGTASK_JS)
+        page.evaluate(
+            "() => { const react = window.Plotly.react;"
+            " window.Plotly.react = function (el, ...rest) { const t0 = performance.now();"
+            " const out = react.call(this, el, ...rest);"
+            " window.__workPush('react:' + ((el && el.dataset && el.dataset.testid) || '?'), t0);"
+            " return out; }; }"
+        )
+        page.get_by_test_id("play").click()
+        page.wait_for_timeout(1500)
+        page.evaluate(
+            "() => { window.__long.on = true; window.__t0 = performance.now();"
+            " window.__w0 = window.__work.length; }"
+        )
+        page.wait_for_timeout(seconds * 1000)
+        res = page.evaluate(
+            "() => { window.__long.on = false; const wall = performance.now() - window.__t0;"
+            " return { long: window.__long, wall, work: window.__work.slice(window.__w0) }; }"
+        )
+        page.get_by_test_id("pause").click()
+        context.close()
+        wall_s = res["wall"] / 1000
+        per: dict[str, list[float]] = {}
+        for kind, a, b in res["work"]:
+            if kind.startswith("react:chart-"):
+                per.setdefault(kind[len("react:chart-"):], []).append(b - a)
+        loss = len(per.get("loss", [])) / wall_s
+        share = res["long"]["ms"] / res["wall"]
+        charts = ", ".join(f"{k} {len(v) / wall_s:.1f}/s ({sum(v) / len(v):.0f} ms)"
+                           for k, v in sorted(per.items(), key=lambda kv: -len(kv[1])))
+        out.append(f"{width}x{height}: chart-loss updates/s {loss:.1f}; long tasks "
+                   f"{share * 100:.1f} % ({res['long']['n']} tasks, longest "
+                   f"{res['long']['max']:.0f} ms) over {wall_s:.1f} s")
+        out.append(f"  Plotly.react per chart (calls/s, mean synchronous ms): {charts}")
     return out
 
 
@@ -454,7 +545,10 @@ def start_server() -> tuple[str, _Server, threading.Thread]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(Settings()), log_level="warning")
+    # a data dir of its own: a search left in the default one (e.g. by an earlier page-load
+    # run opening /labs/search) is resumed by the server's search workers, in this process
+    data_dir = Path(tempfile.mkdtemp(prefix="gradplay-bench-page-"))
+    config = uvicorn.Config(create_app(Settings(data_dir=data_dir)), log_level="warning")
     server = _Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -548,6 +642,8 @@ def main() -> None:
     parser.add_argument("--updates-seconds", type=float, default=10.0)
     parser.add_argument("--live-only", action="store_true", help="only the live-change figures")
     parser.add_argument("--pages-only", action="store_true", help="only the per-page load figures")
+    parser.add_argument("--updates-only", action="store_true",
+                        help="only chart updates per chart and the long-task share while playing")
     args = parser.parse_args()
 
     server_times = ServerTimes()  # before the app is built: it looks the handlers up per call
@@ -555,6 +651,15 @@ def main() -> None:
     print(f"server {base}  (OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']})")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        if args.updates_only:
+            print()
+            print("chart updates while playing at 60 steps/s:")
+            for line in bench_updates(browser, base, args.updates_seconds):
+                print(line)
+            browser.close()
+            server.should_exit = True
+            thread.join(timeout=10)
+            return
         if not args.live_only:
             print()
             print("page loads (1280×800, navigation -> first chart with data):")
