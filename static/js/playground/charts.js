@@ -235,11 +235,6 @@ const REST_FACTOR = 3; // charts draw at most 1/4 of the main thread's time (see
 // ... but never rest longer than this: on a starved machine a batch can take a second, and a
 // new value must still reach the charts within about one rest
 const MAX_REST_MS = 300;
-// While records stream in, the loss chart is redrawn in every batch and the other time-series
-// charts at most once per SECONDARY_MS each: a batch holding only the loss chart is short, so
-// its rest is short too, and the loss chart (the one a live change is watched on) gets more
-// of the redraws without the charts taking more of the main thread.
-const SECONDARY_MS = 500;
 const SNAPSHOT = ["hist", "boundary"];
 // Charts scrolled out of view are refreshed at most once per HIDDEN_REFRESH_MS (one chart per
 // tick, at most two per second), and at once when they scroll into view.
@@ -269,8 +264,7 @@ export class Charts {
     // Per chart: what was last drawn and when; visible = intersects the viewport.
     this.slots = new Map();
     for (const key of [...SERIES, ...SNAPSHOT]) {
-      const every = SERIES.includes(key) && key !== "loss" ? SECONDARY_MS : 0;
-      this.slots.set(key, { key, el: elements[key], sig: null, want: null, drawnAt: 0, visible: true, every });
+      this.slots.set(key, { key, el: elements[key], sig: null, want: null, drawnAt: 0, visible: true });
     }
     // Time spent per chart (aggregates only; see timings()).
     this.perf = {};
@@ -290,7 +284,6 @@ export class Charts {
     }
     document.addEventListener("gradplay:fontchange", () => this.renderAll());
     this.queue = new Set(); // slots waiting to be drawn, one per task (see update)
-    this.laterTimer = null; // catch-up of charts skipped by their `every` (see update)
     this.draining = false;
     this.holds = new Map(); // reason -> fallback timer; queued redraws wait while any (hold())
     this.restUntil = 0;
@@ -638,12 +631,9 @@ export class Charts {
   // urgent (a new change marker): the first of `keys` in view (the loss chart) is drawn at
   // once, in this task, and every other redraw waits until the next frame has been produced
   // with it (hold "frame"); the other urgent charts then go first.
-  // A chart with `every` (SECONDARY_MS) drawn less than that ago waits (a timer queues it
-  // then, so the last records are always drawn).
   update(keys, sig, everywhere = false, urgent = false) {
     let first = null;
     const rest = [];
-    const now = performance.now();
     for (const key of keys) {
       const slot = this.slots.get(key);
       slot.want = sig;
@@ -651,7 +641,6 @@ export class Charts {
       if (everywhere || slot.visible || slot.sig === null) {
         if (urgent && !first && slot.visible) first = slot;
         else if (urgent) rest.push(slot);
-        else if (!everywhere && slot.every && slot.sig !== null && now - slot.drawnAt < slot.every) this.later(slot.drawnAt + slot.every - now);
         else this.queue.add(slot);
       }
     }
@@ -735,15 +724,6 @@ export class Charts {
         this.batchMs = 0;
       }
     });
-  }
-
-  later(ms) {
-    if (this.laterTimer) return;
-    this.laterTimer = setTimeout(() => {
-      this.laterTimer = null;
-      for (const s of this.slots.values()) if (s.every && s.visible && s.want !== s.sig) this.queue.add(s);
-      this.drain();
-    }, Math.max(0, ms));
   }
 
   armHidden() {
