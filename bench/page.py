@@ -2,6 +2,8 @@
 
     OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/page.py              # heap sampled for 60 s
     OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/page.py --minutes 10
+    OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/page.py --live-only     # ~1-4 min
+    OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/page.py --updates-only  # ~40 s
 
 Starts its own uvicorn server on a free loopback port (in this process, OPENBLAS_NUM_THREADS=1)
 and drives Debian's Chromium through Playwright with the launch flags of tests/e2e/conftest.py.
@@ -25,11 +27,25 @@ Live changes (issue 9, defect 15; ``--live-only`` prints just these):
   page clock: the change event's ``timeStamp`` (when the browser created the event, so time
   the event waited behind other tasks counts), ``WebSocket.send`` of the ``set`` (wrapped),
   and the first animation frame after ``chart-loss`` was redrawn with the new change marker.
+  Breakdown (p50 / p95 / max of each segment): event -> set sent; set sent -> the server
+  got it; the server applied it and starts writing the ``config`` reply (times from the in-process
+  server's wall clock, ``time.time()``, placed on the page clock through
+  ``performance.timeOrigin``: a few ms of skew between the two clocks are possible, so a
+  segment can read slightly negative); reply written -> the page's handler starts; handler ->
+  the loss chart's redraw starts; redraw -> next frame. What ran in between comes from a
+  timeline of the page's main-thread work recorded by hooks installed before the page's
+  scripts (WORK_HOOKS_JS: WebSocket message handlers by message type, Plotly.react per chart,
+  URL writes, the neuron maps' PNGs, and long-animation-frame script attribution), printed
+  for the five slowest changes.
 * long tasks: share of wall time spent in ``longtask`` entries (PerformanceObserver, tasks
   > 50 ms) over 10 s of playing at 60 steps/s with every chart in view (1440x2800 viewport).
 * unlimited: the page's step counter over 5 s at "unlimited" vs a script client (bench/
   stream.py's ``Client``, as in its measure [1]) streaming the same default run from the same
   server right after.
+
+``--updates-only``: Plotly.react calls per chart per second and their mean synchronous time
+while playing at 60 steps/s, at 1280x800 and at 1440x2800 (every chart in view), with the
+long-task share of each window.
 """
 
 from __future__ import annotations
@@ -41,6 +57,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import argparse
 import socket
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -86,6 +103,57 @@ WRAP_REACT_JS = """
 """
 
 
+# Installed before the page's scripts run (context.add_init_script): a timeline of the page's
+# main-thread work, so the time between a change and its frame can be attributed. Each entry
+# is [kind, start, end] on the page clock (performance.now()):
+#   ws:<type>  the page's WebSocket "message" listener, by message type (frame, snapshot,
+#              config, ack ...): a snapshot's includes the network diagram and neuron maps
+#   png        canvas.toDataURL (the neuron maps' images; inside ws:snapshot)
+#   url        history.replaceState (the URL write)
+#   react:<chart>  Plotly.react's synchronous part, per chart (data-testid)
+#   loaf       a long animation frame (> 50 ms, PerformanceObserver "long-animation-frame");
+#              its scripts are kept as [invoker, function, start, duration]
+WORK_HOOKS_JS = r"""
+(() => {
+  const W = window.__work = [];
+  const loafs = window.__loafs = [];
+  const push = (kind, t0) => { if (W.length < 50000) W.push([kind, t0, performance.now()]); };
+  window.__workPush = push;
+  const add = WebSocket.prototype.addEventListener;
+  WebSocket.prototype.addEventListener = function (type, fn, opts) {
+    if (type !== 'message' || typeof fn !== 'function') return add.call(this, type, fn, opts);
+    const timed = function (ev) {
+      const t0 = performance.now();
+      const head = typeof ev.data === 'string' ? ev.data.slice(0, 40) : '';
+      const m = /"type":\s*"(\w+)"/.exec(head);
+      try { return fn.call(this, ev); } finally { push('ws:' + (m ? m[1] : '?'), t0); }
+    };
+    return add.call(this, type, timed, opts);
+  };
+  const replace = history.replaceState;
+  history.replaceState = function (...a) {
+    const t0 = performance.now();
+    try { return replace.apply(this, a); } finally { push('url', t0); }
+  };
+  const png = HTMLCanvasElement.prototype.toDataURL;
+  HTMLCanvasElement.prototype.toDataURL = function (...a) {
+    const t0 = performance.now();
+    try { return png.apply(this, a); } finally { push('png', t0); }
+  };
+  try {
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        if (loafs.length > 5000) return;
+        loafs.push({ start: e.startTime, end: e.startTime + e.duration,
+          blocking: e.blockingDuration,
+          scripts: (e.scripts || []).map((s) => [s.invoker, s.sourceFunctionName || '',
+            s.startTime, s.duration, s.forcedStyleAndLayoutDuration || 0]) });
+      }
+    }).observe({ type: 'long-animation-frame', buffered: true });
+  } catch (err) { /* no LoAF in this browser: the wrapped kinds only */ }
+})();
+"""
+
 LIVE_HOOKS_JS = """
 () => {
   window.__cur = null;
@@ -109,9 +177,14 @@ LIVE_HOOKS_JS = """
   };
   const react = window.Plotly.react;
   window.Plotly.react = function (el, ...rest) {
+    const t0 = performance.now();
     const out = react.call(this, el, ...rest);
+    const id = (el && el.dataset && el.dataset.testid) || '?';
+    window.__workPush('react:' + id, t0);
     const c = window.__cur;
-    if (c && c.frame === null && el && el.dataset && el.dataset.testid === 'chart-loss') {
+    if (c && c.frame === null && id === 'chart-loss') {
+      const shapes = (el.layout && el.layout.shapes) || [];
+      if (shapes.length >= c.need && c.draw === null) c.draw = t0;
       Promise.resolve(out).then(() => {
         const shapes = (el.layout && el.layout.shapes) || [];
         if (shapes.length >= c.need && c.frame === null) {
@@ -147,28 +220,123 @@ def open_ready(page: Page, url: str = "/") -> None:
     )
 
 
-def bench_live(browser: Any, base: str, n_changes: int = 30) -> list[str]:
+class ServerTimes:
+    """Wall-clock times (ms since the epoch, the clock the page's ``performance.timeOrigin``
+    counts from) at which the in-process server got each ``set`` and started writing each
+    ``config`` reply to a socket: wraps ``app.routers.stream._handle`` and ``_send``."""
+
+    def __init__(self) -> None:
+        import app.routers.stream as stream_router
+
+        self.got: list[float] = []
+        self.replied: list[float] = []
+        handle, send = stream_router._handle, stream_router._send
+
+        async def timed_handle(session: Any, text: str, *args: Any, **kwargs: Any) -> Any:
+            if '"set"' in text:
+                self.got.append(time.time() * 1000)
+            return await handle(session, text, *args, **kwargs)
+
+        async def timed_send(ws: Any, message: dict[str, Any]) -> None:
+            # before the send: once awaited, a busy event loop resumes this late
+            if message.get("type") == "config":
+                self.replied.append(time.time() * 1000)
+            await send(ws, message)
+
+        stream_router._handle = timed_handle
+        stream_router._send = timed_send
+
+        # inside "server applies it": the patch itself and the run store write (both under
+        # the run's lock, before the reply is broadcast)
+        from app.sessions import RunSession
+
+        self.apply_ms: list[float] = []
+        self.save_ms: list[float] = []
+        save_after, save = RunSession.save_after, RunSession._save
+
+        def timed_save_after(session: Any, fn: Any, *args: Any) -> Any:
+            if getattr(fn, "__name__", "") != "apply_patch":
+                return save_after(session, fn, *args)
+            t0 = time.perf_counter()
+            result = fn(*args)
+            t1 = time.perf_counter()
+            save(session)
+            self.apply_ms.append((t1 - t0) * 1000)
+            self.save_ms.append((time.perf_counter() - t1) * 1000)
+            return result
+
+        RunSession.save_after = timed_save_after  # type: ignore[method-assign]
+
+
+def overlap(entries: list[list[Any]], t0: float, t1: float) -> dict[str, float]:
+    """ms of each kind of page work inside [t0, t1] (entries [kind, start, end])."""
+    out: dict[str, float] = {}
+    for kind, a, b in entries:
+        ms = min(b, t1) - max(a, t0)
+        if ms > 0:
+            out[kind] = out.get(kind, 0.0) + ms
+    return out
+
+
+def loaf_scripts(loafs: list[dict[str, Any]], t0: float, t1: float) -> dict[str, float]:
+    """ms of long-animation-frame scripts inside [t0, t1], by invoker (and function)."""
+    out: dict[str, float] = {}
+    for frame in loafs:
+        if frame["end"] < t0 or frame["start"] > t1:
+            continue
+        for invoker, fn, start, dur, _layout in frame["scripts"]:
+            ms = min(start + dur, t1) - max(start, t0)
+            if ms > 0:
+                key = f"{invoker}{f' {fn}' if fn and fn not in invoker else ''}"
+                out[key] = out.get(key, 0.0) + ms
+    return out
+
+
+def top(work: dict[str, float], n: int = 4, floor: float = 1.0) -> str:
+    items = sorted(((v, k) for k, v in work.items() if v >= floor), reverse=True)[:n]
+    return ", ".join(f"{k} {v:.0f}" for v, k in items) or "-"
+
+
+# The segments of one change (page clock, ms), in order; srv_in/srv_out come from the server.
+SEGMENTS = (
+    ("input", "sent", "event -> set sent"),
+    ("sent", "srv_in", "set sent -> server has it"),
+    ("srv_in", "srv_out", "server applies it, config reply ready"),
+    ("srv_out", "cfg_start", "reply written -> page handles it"),
+    ("cfg_start", "draw", "config handled -> loss redraw starts"),
+    ("draw", "frame", "loss redraw -> next frame"),
+)
+
+
+def bench_live(browser: Any, base: str, n_changes: int = 30,
+               server_times: ServerTimes | None = None) -> list[str]:
     """The three live-change figures of issue 9 (see the module docstring); returns lines."""
     out: list[str] = []
     # 1. input -> set sent -> first frame
     context = browser.new_context(base_url=base, viewport={"width": 1280, "height": 800})
+    context.add_init_script(WORK_HOOKS_JS)
     page = context.new_page()
     open_ready(page)
     page.evaluate(LIVE_HOOKS_JS)
+    origin = page.evaluate("() => performance.timeOrigin")
     page.get_by_test_id("play").click()
     page.wait_for_timeout(1500)
     lr = page.get_by_test_id("lr")
     to_sent: list[float] = []
     to_frame: list[float] = []
     to_config: list[float] = []  # set sent -> the server's config reply handled (marker added)
+    changes: list[dict[str, Any]] = []  # every measured change: its times (page clock)
     missed = 0
     for i in range(n_changes):
         value = round(0.03 + 0.001 * (i + 1), 4)
         page.evaluate(
             "() => { const el = document.querySelector('[data-testid=chart-loss]');"
             " const n = ((el.layout && el.layout.shapes) || []).length;"
-            " window.__cur = { input: null, sent: null, config: null, frame: null, need: n + 1 }; }"
+            " window.__cur = { input: null, sent: null, config: null, draw: null, frame: null,"
+            " need: n + 1 }; }"
         )
+        n_got = len(server_times.got) if server_times else 0
+        n_replied = len(server_times.replied) if server_times else 0
         lr.fill(str(value))
         lr.dispatch_event("change")
         try:
@@ -181,8 +349,14 @@ def bench_live(browser: Any, base: str, n_changes: int = 30) -> list[str]:
         if cur["config"] is not None:
             to_config.append(cur["config"] - cur["sent"])
         to_frame.append(cur["frame"] - cur["input"])
+        if server_times and len(server_times.got) > n_got and len(server_times.replied) > n_replied:
+            cur["srv_in"] = server_times.got[n_got] - origin
+            cur["srv_out"] = server_times.replied[n_replied] - origin
+        changes.append(cur)
         page.wait_for_timeout(250)
     page.get_by_test_id("pause").click()
+    work = page.evaluate("() => window.__work")
+    loafs = page.evaluate("() => window.__loafs")
     context.close()
     if to_frame:
         p95 = pct(to_frame, 0.95)
@@ -195,6 +369,12 @@ def bench_live(browser: Any, base: str, n_changes: int = 30) -> list[str]:
                    f"{pct(to_frame, 0.5):>7.1f} / {p95:>5.1f} ms   <= 100 ms (p95)"
                    f"  {'OK' if p95 <= 100 else 'MISSED'}  ({len(to_frame)} changes"
                    f"{f', {missed} without a marker in 5 s' if missed else ''})")
+        out.extend(live_breakdown(changes, work, loafs))
+        if server_times and server_times.save_ms:
+            a, w = server_times.apply_ms, server_times.save_ms
+            out.append(f"    {'  of which: apply_patch / run store write':<40}"
+                       f"{pct(a, 0.5):>7.1f} / {pct(a, 0.95):>6.1f} ms (p50/p95);"
+                       f" {pct(w, 0.5):.1f} / {pct(w, 0.95):.1f} ms")
     else:
         out.append(f"live change: no marker seen in {n_changes} changes")
 
@@ -251,6 +431,105 @@ def bench_live(browser: Any, base: str, n_changes: int = 30) -> list[str]:
     return out
 
 
+def bench_updates(browser: Any, base: str, seconds: float) -> list[str]:
+    """``--updates-only``: Plotly.react calls per chart while playing at 60 steps/s, at
+    1280x800 (as the full run's "chart updates/s") and at 1440x2800 (every chart in view),
+    with the long-task share of the second window (as the live-change figures' [2])."""
+    out: list[str] = []
+    for width, height in ((1280, 800), (1440, 2800)):
+        context = browser.new_context(base_url=base, viewport={"width": width, "height": height})
+        context.add_init_script(WORK_HOOKS_JS)
+        page = context.new_page()
+        open_ready(page)
+        page.evaluate(LONGTASK_JS)
+        page.evaluate(
+            "() => { const react = window.Plotly.react;"
+            " window.Plotly.react = function (el, ...rest) { const t0 = performance.now();"
+            " const out = react.call(this, el, ...rest);"
+            " window.__workPush('react:' + ((el && el.dataset && el.dataset.testid) || '?'), t0);"
+            " return out; }; }"
+        )
+        page.get_by_test_id("play").click()
+        page.wait_for_timeout(1500)
+        page.evaluate(
+            "() => { window.__long.on = true; window.__t0 = performance.now();"
+            " window.__w0 = window.__work.length; }"
+        )
+        page.wait_for_timeout(seconds * 1000)
+        res = page.evaluate(
+            "() => { window.__long.on = false; const wall = performance.now() - window.__t0;"
+            " return { long: window.__long, wall, work: window.__work.slice(window.__w0) }; }"
+        )
+        page.get_by_test_id("pause").click()
+        context.close()
+        wall_s = res["wall"] / 1000
+        per: dict[str, list[float]] = {}
+        for kind, a, b in res["work"]:
+            if kind.startswith("react:chart-"):
+                per.setdefault(kind[len("react:chart-"):], []).append(b - a)
+        loss = len(per.get("loss", [])) / wall_s
+        share = res["long"]["ms"] / res["wall"]
+        charts = ", ".join(f"{k} {len(v) / wall_s:.1f}/s ({sum(v) / len(v):.0f} ms)"
+                           for k, v in sorted(per.items(), key=lambda kv: -len(kv[1])))
+        out.append(f"{width}x{height}: chart-loss updates/s {loss:.1f}; long tasks "
+                   f"{share * 100:.1f} % ({res['long']['n']} tasks, longest "
+                   f"{res['long']['max']:.0f} ms) over {wall_s:.1f} s")
+        out.append(f"  Plotly.react per chart (calls/s, mean synchronous ms): {charts}")
+    return out
+
+
+def live_breakdown(changes: list[dict[str, Any]], work: list[list[Any]],
+                   loafs: list[dict[str, Any]]) -> list[str]:
+    """Where the time of each change went: the segments (p50 / p95 / max) and, for the
+    slowest changes, the page's work in the two windows the page can be blocked in: while
+    the config reply waits (written -> handled) and from handled to the frame."""
+    out = ["  breakdown (page clock; server times from the in-process server's wall clock):"]
+    for c in changes:
+        for kind, a, _end in work:
+            if kind == "ws:config" and a >= c["sent"] and c.get("cfg_start") is None:
+                c["cfg_start"] = a
+        if c.get("cfg_start") is None:
+            c["cfg_start"] = c["config"]
+        if c.get("draw") is None:
+            c["draw"] = c["frame"]
+    for a, b, label in SEGMENTS:
+        vals = [c[b] - c[a] for c in changes if c.get(a) is not None and c.get(b) is not None]
+        if vals:
+            out.append(f"    {label:<40}{pct(vals, 0.5):>7.1f} / {pct(vals, 0.95):>6.1f}"
+                       f" / {max(vals):>6.1f} ms  (p50 / p95 / max)")
+    # page work over the whole change (input -> frame), summed over all changes, per change
+    total: dict[str, float] = {}
+    for c in changes:
+        for k, v in overlap(work, c["input"], c["frame"]).items():
+            total[k] = total.get(k, 0.0) + v / len(changes)
+    out.append(f"    page work per change, mean ms (input -> frame): {top(total, 8, 0.5)}")
+    calls: dict[str, list[float]] = {}
+    for kind, a, b in work:
+        calls.setdefault(kind, []).append(b - a)
+    per_call = {k: sum(v) / len(v) for k, v in calls.items()}
+    out.append(f"    mean ms per call while playing: {top(per_call, 8, 0.5)}")
+    loss = [c["frame"] - c["draw"] for c in changes]
+    third = max(1, len(loss) // 3)
+    out.append(f"    loss redraw -> frame, mean of the first / last {third} changes (more markers):"
+               f" {sum(loss[:third]) / third:.1f} / {sum(loss[-third:]) / third:.1f} ms")
+    for i, c in enumerate(changes):
+        c["n"] = i + 1
+    slow = sorted(changes, key=lambda c: c["frame"] - c["input"], reverse=True)[:5]
+    out.append("    slowest changes: total = segments (ms); work while the reply waited |"
+               " work from handled to frame; long-frame scripts in both")
+    for c in slow:
+        segs = " ".join(
+            f"{c[b] - c[a]:.0f}" if c.get(a) is not None and c.get(b) is not None else "?"
+            for a, b, _ in SEGMENTS)
+        wait_from = c.get("srv_out", c["sent"])
+        waited = overlap(work, wait_from, c["cfg_start"])
+        after = overlap(work, c["cfg_start"], c["frame"])
+        scripts = loaf_scripts(loafs, wait_from, c["frame"])
+        out.append(f"    #{c['n']:<2} {c['frame'] - c['input']:>5.0f} = {segs:<22} {top(waited)}"
+                   f" | {top(after)} ; {top(scripts, 3)}")
+    return out
+
+
 def pct(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, round(q * (len(values) - 1)))]
@@ -266,7 +545,10 @@ def start_server() -> tuple[str, _Server, threading.Thread]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(Settings()), log_level="warning")
+    # a data dir of its own: a search left in the default one (e.g. by an earlier page-load
+    # run opening /labs/search) is resumed by the server's search workers, in this process
+    data_dir = Path(tempfile.mkdtemp(prefix="gradplay-bench-page-"))
+    config = uvicorn.Config(create_app(Settings(data_dir=data_dir)), log_level="warning")
     server = _Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -360,22 +642,35 @@ def main() -> None:
     parser.add_argument("--updates-seconds", type=float, default=10.0)
     parser.add_argument("--live-only", action="store_true", help="only the live-change figures")
     parser.add_argument("--pages-only", action="store_true", help="only the per-page load figures")
+    parser.add_argument("--updates-only", action="store_true",
+                        help="only chart updates per chart and the long-task share while playing")
     args = parser.parse_args()
 
+    server_times = ServerTimes()  # before the app is built: it looks the handlers up per call
     base, server, thread = start_server()
     print(f"server {base}  (OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']})")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        print()
-        print("page loads (1280×800, navigation -> first chart with data):")
-        for line in bench_pages(browser, base):
-            print(line)
+        if args.updates_only:
+            print()
+            print("chart updates while playing at 60 steps/s:")
+            for line in bench_updates(browser, base, args.updates_seconds):
+                print(line)
+            browser.close()
+            server.should_exit = True
+            thread.join(timeout=10)
+            return
+        if not args.live_only:
+            print()
+            print("page loads (1280×800, navigation -> first chart with data):")
+            for line in bench_pages(browser, base):
+                print(line)
         if args.pages_only:
             browser.close()
             server.should_exit = True
             thread.join(timeout=10)
             return
-        live = bench_live(browser, base)
+        live = bench_live(browser, base, server_times=server_times)
         print()
         print("live changes (issue 9):")
         for line in live:

@@ -328,6 +328,35 @@ def test_change_markers_short_translated_staggered_full_text_on_hover(page: Page
     assert all(a["yref"] == "paper" and a["y"] <= 1 for a in notes)  # inside the plot area
 
 
+def test_many_change_markers_keep_every_line_and_label_the_newest(page: Page) -> None:
+    """Defect 15: every label is measured on each redraw of each time-series chart (30 labels
+    doubled a redraw), so only the newest 8 changes are labelled; every change keeps its line."""
+    open_playground(page)
+    play_until(page, 5)
+    lr = page.get_by_test_id("lr")
+    values = [str(round(0.03 + 0.001 * (i + 1), 3)) for i in range(10)]
+    for value in values:
+        n = int(page.get_by_test_id("playground").get_attribute("data-markers") or "0")
+        lr.fill(value)
+        lr.dispatch_event("change")
+        page.wait_for_function(
+            f"() => +document.querySelector('[data-testid=playground]').dataset.markers > {n}"
+        )
+    page.get_by_test_id("pause").click()
+    page.wait_for_function(
+        "() => (document.querySelector('[data-testid=chart-loss]').layout.shapes || [])"
+        ".length >= 10"
+    )
+    loss = layout(page, "chart-loss")
+    assert len(loss["shapes"]) == 10
+    notes = loss["annotations"]
+    assert len(notes) == 8
+    # the newest change is labelled, with its full text on hover; the two oldest are not
+    assert f"{values[-2]} → {values[-1]}" in notes[-1]["hovertext"]
+    assert not any(f"→ {values[0]}" in a["hovertext"] for a in notes)
+    assert not any(f"→ {values[1]}" in a["hovertext"] for a in notes)
+
+
 # ------------------------------------------------------------------------------- defect 10, 11
 
 

@@ -268,6 +268,7 @@ export function layerLabel(name) {
   return name === "output" ? pt("pg.layer_output") : name;
 }
 
+const MARKER_LABELS = 8;
 const SERIES = ["loss", "accuracy", "lr", "gradNorm", "updateRatio", "heatmap", "zeros"];
 const REST_FACTOR = 3; // charts draw at most 1/4 of the main thread's time (see drain)
 // ... but never rest longer than this: on a starved machine a batch can take a second, and a
@@ -309,10 +310,10 @@ export class Charts {
     this.forceRev = 0;
     this.hiddenTimer = null;
     if (typeof IntersectionObserver === "function") {
-      const byEl = new Map([...this.slots.values()].map((s) => [s.el, s]));
+      this.byEl = new Map([...this.slots.values()].map((s) => [s.el, s]));
       this.observer = new IntersectionObserver((entries) => {
         for (const entry of entries) {
-          const slot = byEl.get(entry.target);
+          const slot = this.byEl.get(entry.target);
           if (!slot) continue;
           slot.visible = entry.isIntersecting;
           if (slot.visible && slot.want !== slot.sig) { this.queue.add(slot); this.drain(); }
@@ -323,8 +324,7 @@ export class Charts {
     document.addEventListener("gradplay:fontchange", () => this.renderAll());
     this.queue = new Set(); // slots waiting to be drawn, one per task (see update)
     this.draining = false;
-    this.held = false; // see hold()
-    this.holdTimer = null;
+    this.holds = new Map(); // reason -> fallback timer; queued redraws wait while any (hold())
     this.restUntil = 0;
     this.restTimer = null;
     this.batchMs = 0;
@@ -399,13 +399,17 @@ export class Charts {
   // Vertical lines + labels for every live change: a short translated label ("lr", "优化器")
   // inside the plot area (anchored left of the line near the right edge), staggered over four
   // rows so nearby changes do not pile up; the full text ("lr 0.03 → 0.1") on hover.
+  // Only the newest MARKER_LABELS changes are labelled (older ones keep their line): every
+  // annotation is measured and drawn on each redraw of each time-series chart; 30 of them made
+  // the loss chart's redraw twice as slow (so a live change's marker came later and later).
   markerLayout(xmax) {
     const shapes = this.markers.map((m) => ({
       type: "line", xref: "x", yref: "paper", x0: m.step, x1: m.step, y0: 0, y1: 1,
       line: { color: "#7a4fd0", width: 1.5, dash: "dot" },
     }));
-    const annotations = this.markers.map((m, i) => ({
-      x: m.step, xref: "x", yref: "paper", y: 0.98 - (i % 4) * 0.11, yanchor: "top",
+    const from = Math.max(0, this.markers.length - MARKER_LABELS);
+    const annotations = this.markers.slice(from).map((m, k) => ({
+      x: m.step, xref: "x", yref: "paper", y: 0.98 - ((from + k) % 4) * 0.11, yanchor: "top",
       xanchor: xmax && m.step > xmax * 0.7 ? "right" : "left",
       text: (m.fields && m.fields.length ? m.fields.map((f) => pt(`pg.marker.${f}`)) : [m.text]).slice(0, 2).join(", ")
         + (m.fields && m.fields.length > 2 ? " …" : ""),
@@ -617,7 +621,33 @@ export class Charts {
     ], this.base("pg.chart.zeros", { xaxis: { range: xrange }, yaxis: { range: [0, 1.02], tickformat: ".0%" }, ytitle: pt("pg.axis.fraction") })];
   }
 
+  // A view drawn by the page itself (not Plotly), scheduled like the charts: drawn when its
+  // input changes and it is in view (else about every HIDDEN_REFRESH_MS, and at once when
+  // scrolled into view), never while a live change is held, within the duty cycle.
+  // draw() may return a promise. render(key) marks it changed.
+  addView(key, element, draw) {
+    const slot = { key, el: element, sig: null, want: null, drawnAt: 0, visible: true, draw, rev: 0 };
+    this.slots.set(key, slot);
+    if (this.observer && element) {
+      this.byEl.set(element, slot);
+      this.observer.observe(element);
+    }
+  }
+
+  renderView(key) {
+    const slot = this.slots.get(key);
+    slot.rev += 1;
+    this.update([key], String(slot.rev));
+  }
+
   drawSlot(slot) {
+    if (slot.draw) {
+      slot.sig = slot.want;
+      slot.drawnAt = performance.now();
+      const t0 = performance.now();
+      const p = this.perf[slot.key] || (this.perf[slot.key] = { n: 0, ms: 0 });
+      return Promise.resolve(slot.draw()).then(() => { p.n += 1; p.ms += performance.now() - t0; });
+    }
     const built = this.build(slot.key);
     if (built && this.pins.length && slot.el && slot.key !== "boundary") fitLegend(built[0], built[1], slot.el.clientWidth);
     slot.sig = slot.want;
@@ -637,19 +667,42 @@ export class Charts {
   // Each chart is drawn in its own task (queue drained one chart per message-channel tick):
   // one redraw of all charts in a single task was a 100-180 ms long task that held up input
   // events (and so the `set` of a live change) and the WebSocket's frames.
+  // urgent (a new change marker): the first of `keys` in view (the loss chart) is drawn at
+  // once, in this task, and every other redraw waits until the next frame has been produced
+  // with it (hold "frame"); the other urgent charts then go first.
   update(keys, sig, everywhere = false, urgent = false) {
-    for (const key of urgent ? [...keys].reverse() : keys) {
+    let first = null;
+    const rest = [];
+    for (const key of keys) {
       const slot = this.slots.get(key);
       slot.want = sig;
       if (slot.want === slot.sig) continue;
       if (everywhere || slot.visible || slot.sig === null) {
-        // urgent (a new change marker): these charts go to the front of the queue
-        if (urgent) this.queue = new Set([slot, ...[...this.queue].filter((q) => q !== slot)]);
+        if (urgent && !first && slot.visible) first = slot;
+        else if (urgent) rest.push(slot);
         else this.queue.add(slot);
       }
     }
-    this.drain(urgent || everywhere);
+    if (rest.length) this.queue = new Set([...rest, ...[...this.queue].filter((q) => !rest.includes(q))]);
+    if (first) {
+      this.queue.delete(first);
+      this.drawFirst(first);
+    } else {
+      this.drain(urgent || everywhere);
+    }
     this.armHidden();
+  }
+
+  // Draws `slot` now and holds the queue until the frame that shows it has been produced
+  // (requestAnimationFrame, then a task: the frame is not delayed by the next chart's redraw).
+  drawFirst(slot) {
+    this.hold("frame", 300); // fallback: no frames in a background tab
+    this._ctx = null;
+    const done = this.drawSlot(slot);
+    this._ctx = null;
+    Promise.resolve(done).catch(() => {}).finally(() => {
+      requestAnimationFrame(() => setTimeout(() => this.release("frame"), 0));
+    });
   }
 
   // Duty cycle: after a batch of redraws that took T ms the charts rest REST_FACTOR·T ms (at
@@ -658,7 +711,7 @@ export class Charts {
   // switched language or font) skips the rest once.
   drain(urgent = false) {
     if (this.draining || !this.queue.size) return;
-    if (this.held && !urgent) return; // release() drains
+    if (this.holds.size) return; // release() drains
     const wait = urgent ? 0 : this.restUntil - performance.now();
     if (wait > 0) {
       if (!this.restTimer) {
@@ -670,21 +723,25 @@ export class Charts {
     this.channel.port2.postMessage(0);
   }
 
-  // A live change was just sent: hold the queued redraws (the one in progress finishes) until
-  // the server's `config` reply is handled (release) or ms pass, so that reply, and the urgent
-  // redraw with its change marker, do not wait behind a queue of other charts' redraws.
-  hold(ms = 250) {
-    this.held = true;
-    clearTimeout(this.holdTimer);
-    this.holdTimer = setTimeout(() => this.release(), ms);
+  // Queued redraws (and the views added with addView) wait while a hold is on; the one in
+  // progress finishes. "reply": a live change was just sent, until the server's `config`
+  // reply is handled (release("reply")) or `ms` pass (a loaded machine can take a second),
+  // so that reply and its marker's redraw do not wait behind other charts' redraws.
+  // "frame": see drawFirst.
+  get held() {
+    return this.holds.size > 0;
   }
 
-  release() {
-    if (!this.held) return;
-    this.held = false;
-    clearTimeout(this.holdTimer);
-    this.holdTimer = null;
-    this.drain(true);
+  hold(reason = "reply", ms = 1000) {
+    clearTimeout(this.holds.get(reason));
+    this.holds.set(reason, setTimeout(() => this.release(reason), ms));
+  }
+
+  release(reason = "reply") {
+    if (!this.holds.has(reason)) return;
+    clearTimeout(this.holds.get(reason));
+    this.holds.delete(reason);
+    if (!this.holds.size) this.drain(true);
   }
 
   drawNext() {

@@ -24,8 +24,8 @@
 //   (pin<n>.* keys, see pins.js) and rebuilt on load after the current run.
 
 import {
-  catalogText, debounce, drawChart, el, getCatalog, getJSON, markInvalid, onLangChange, postJSON,
-  readQuery, t, writeQuery,
+  catalogText, debounce, drawChart, el, getCatalog, getJSON, getLang, markInvalid, onLangChange,
+  postJSON, readQuery, t, writeQuery,
 } from "../common.js";
 import { applyPg, pt } from "./messages.js";
 import {
@@ -179,32 +179,31 @@ function epochSteps() {
 const RENDER_INTERVAL_MS = 34;
 let dirtySeries = false;
 let forceSeries = false;
-let urgentSeries = false; // a new change marker: drawn without waiting for the charts' rest
 let renderTimer = null;
 let lastRender = -Infinity;
 
-function scheduleRender(force = false, urgent = false) {
+function scheduleRender(force = false) {
   dirtySeries = true;
   forceSeries = forceSeries || force;
-  urgentSeries = urgentSeries || urgent;
-  if (renderTimer && urgent) { clearTimeout(renderTimer); renderTimer = null; }
   if (renderTimer) return;
-  const wait = urgent ? 0 : Math.max(0, lastRender + RENDER_INTERVAL_MS - performance.now());
+  const wait = Math.max(0, lastRender + RENDER_INTERVAL_MS - performance.now());
   renderTimer = setTimeout(() => {
     renderTimer = null;
-    if (dirtySeries) {
-      lastRender = performance.now();
-      dirtySeries = false;
-      const force = forceSeries;
-      const urgent = urgentSeries;
-      forceSeries = false;
-      urgentSeries = false;
-      renderReadout();
-      charts.renderSeries(force, urgent);
-      setData(root, "points", String(charts.store.rows.length));
-      maybeExtendPlan();
-    }
+    if (dirtySeries) renderNow();
   }, wait);
+}
+
+// urgent (a new change marker): in this task, the loss chart first (charts.js update()).
+function renderNow(urgent = false) {
+  if (renderTimer) { clearTimeout(renderTimer); renderTimer = null; }
+  lastRender = performance.now();
+  dirtySeries = false;
+  const force = forceSeries;
+  forceSeries = false;
+  renderReadout();
+  charts.renderSeries(force, urgent);
+  setData(root, "points", String(charts.store.rows.length));
+  maybeExtendPlan();
 }
 
 // ------------------------------------------------------------------------------------------
@@ -274,10 +273,18 @@ function chosenEntries(cfg) {
   ].filter(([, e]) => e);
 }
 
+let explained = ""; // what the panel shows (language + entries): unchanged -> not rebuilt
+
 function renderExplain() {
   const host = $("formulas");
   const cfg = controls.get();
-  host.replaceChildren(...chosenEntries(cfg).map(([kind, entry]) => el("div", { className: "pg-formula" },
+  const entries = chosenEntries(cfg);
+  // an lr or L2 change keeps the same entries: rebuilding them would only invalidate the
+  // page's layout right before the marker's chart redraw
+  const key = [getLang(), ...entries.map(([kind, entry]) => `${kind}:${entry.name}`)].join("|");
+  if (key === explained && host.childElementCount) return;
+  explained = key;
+  host.replaceChildren(...entries.map(([kind, entry]) => el("div", { className: "pg-formula" },
     el("h3", {}, catalogText(kind, entry, "label")),
     entry.formula ? el("pre", {}, entry.formula) : null,
     el("p", { className: "muted" }, catalogText(kind, entry, "description")))));
@@ -473,19 +480,22 @@ function onMessage(msg) {
     case "snapshot":
       charts.snapshot = msg;
       charts.renderSnapshot();
-      refreshNetwork();
+      // redrawn like a chart (charts.js addView): not inside this message's task, not while
+      // a live change waits for its reply, and only about every 2 s while out of view
+      charts.renderView("network");
       break;
     case "config": {
       const old = S.runConfig;
       const lastEvent = msg.event ? [msg.event] : [];
       addMarkers(lastEvent, old, msg.config);
-      charts.release();
       S.runConfig = msg.config;
       if (S.watch) { controls.set(msg.config); lockControls(); }
       S.liveBase = msg.config;
       charts.regularized = msg.config.regularization.l1 > 0 || msg.config.regularization.l2 > 0;
+      // the marker now, on the loss chart first; the other charts after that frame
+      renderNow(true);
+      charts.release("reply");
       refreshPlan(true);
-      scheduleRender(false, true);
       break;
     }
     case "reset":
@@ -509,7 +519,7 @@ function onMessage(msg) {
       showError(null);
       break;
     case "error": {
-      charts.release();
+      charts.release("reply");
       const detail = Array.isArray(msg.detail)
         ? msg.detail.map((d) => `${(d.loc || []).filter((p) => p !== "patch" && p !== "body").join(".")}: ${d.msg}`).join("; ")
         : String(msg.detail);
@@ -895,7 +905,7 @@ function applyNow(cfg) {
   // advance the base only when the set really went out (a closed socket sends nothing)
   if (patch && send({ type: "set", patch })) {
     S.liveBase = cfg;
-    charts.hold(); // until the `config` reply: it and its marker go first
+    charts.hold("reply"); // until the `config` reply: it and its marker go first
   }
   setTimeout(() => applyRest(cfg), 0);
 }
@@ -1085,6 +1095,7 @@ async function main() {
     updateRatio: $("chart-update-ratio"), hist: $("chart-weights-hist"), zeros: $("chart-zeros"),
     boundary: $("chart-boundary"),
   });
+  charts.addView("network", $("network-diagram"), refreshNetwork);
   // which chart costs what: window.gradplayChartTimes() in the console
   window.gradplayChartTimes = () => charts.timings();
   controls = new Controls($("controls"), S.catalog, (cfg, committed) => applyChange(cfg, committed));
