@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
 from tests.e2e.conftest import PageErrors, save_screenshot
 from tests.e2e.playground_util import owner_headers, settled_box
@@ -399,14 +399,21 @@ def test_log_axis_ticks_use_one_format(page: Page) -> None:
 # ------------------------------------------------------------------------------- defect 12
 
 
-def test_phone_layout(browser: Browser, live_server: str, page_errors: PageErrors) -> None:
-    """Defect 12: at 390 px the nav overflowed, Play was ~1,770 px down, the mode bar covered
-    titles."""
+def phone_page(browser: Browser, live_server: str,
+               page_errors: PageErrors) -> tuple[BrowserContext, Page]:
+    """A 390x844 touch phone context and its page, with browser errors collected."""
     context = browser.new_context(base_url=live_server, viewport={"width": 390, "height": 844},
                                   has_touch=True, is_mobile=True)
     page = context.new_page()
     page.on("console", page_errors.on_console)
     page.on("pageerror", page_errors.on_page_error)
+    return context, page
+
+
+def test_phone_layout(browser: Browser, live_server: str, page_errors: PageErrors) -> None:
+    """Defect 12: at 390 px the nav overflowed, Play was ~1,770 px down, the mode bar covered
+    titles."""
+    context, page = phone_page(browser, live_server, page_errors)
     open_playground(page)
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
     expect(page.get_by_test_id("nav-docs")).to_be_hidden()
@@ -435,11 +442,7 @@ def test_large_text_keeps_one_column_on_a_phone_and_a_narrow_folded_panel(
         browser: Browser, live_server: str, page_errors: PageErrors) -> None:
     """Large text widened the controls column to 380 px whatever the screen: on a phone with the
     controls open the page scrolled sideways, and folded controls kept a 380 px column."""
-    context = browser.new_context(base_url=live_server, viewport={"width": 390, "height": 844},
-                                  has_touch=True, is_mobile=True)
-    page = context.new_page()
-    page.on("console", page_errors.on_console)
-    page.on("pageerror", page_errors.on_page_error)
+    context, page = phone_page(browser, live_server, page_errors)
     open_playground(page)
     page.get_by_test_id("font-toggle").click()
     page.get_by_test_id("controls-toggle").click()
