@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import anyio
@@ -18,6 +19,7 @@ from fastapi.testclient import TestClient
 from websockets.sync.client import connect as ws_connect
 
 from app.owners import COOKIE_NAME
+from app.sessions import FRAME_RATE, RunSession
 from tests.app.test_runs import DIVERGING, strict_loads
 
 FAST = {"dataset": {"n": 100}, "model": {"hidden": [4]}}  # cheap steps
@@ -320,17 +322,39 @@ def test_speed_changes_the_rate(client: TestClient, open_stream: Callable) -> No
     assert_consecutive(s.steps())
 
 
-def test_unlimited_speed_keeps_the_frame_rate(client: TestClient, open_stream: Callable) -> None:
+def test_unlimited_speed_keeps_sending_frames(client: TestClient, open_stream: Callable) -> None:
+    """At unlimited speed training is cut into chunks and frames keep coming, records in order.
+    (The frame rate itself is a figure of bench/stream.py [1] and [3], not a timed assertion:
+    under CI load a wall-clock rate says more about the machine than about the code.)"""
     s = open_stream(create(client))
     s.send({"type": "speed", "steps_per_second": None})
     s.send({"type": "play"})
-    s.until(lambda m: len(s.frames) >= 2)
-    n, t0 = len(s.frames), time.monotonic()
-    while time.monotonic() - t0 < 1.5:
-        s.recv(0.1)
-    rate = (len(s.frames) - n) / (time.monotonic() - t0)
+    s.until(lambda m: len(s.frames) >= 8, timeout=60)
     s.send({"type": "pause"})
-    assert rate >= 10, f"{rate:.1f} frames/s"
+    s.until_type("ack", "pause")
+    s.drain(quiet=0.2)
+    assert_consecutive(s.steps())
+
+
+@pytest.mark.parametrize(
+    ("playing", "unlimited", "interval", "budget"),
+    [(1, 1, 1 / 30, 1 / 30), (2, 2, 1 / 30, 1 / 60), (32, 32, 32 / 480, 1 / 480),
+     (32, 1, 32 / 480, 32 / 480)],
+)
+def test_unlimited_chunks_are_a_share_of_one_frame_interval(
+        playing: int, unlimited: int, interval: float, budget: float) -> None:
+    """The pacing behind the frame rate, without a clock: each run at unlimited speed trains
+    its share of one frame interval per chunk (CPU time / the measured seconds per step), so
+    every playing run gets a frame each interval instead of one run hogging the trainer."""
+    fake = SimpleNamespace(_play_counts=lambda: (playing, unlimited))
+    frame_interval, _, unlimited_budget = RunSession._pacing(fake)  # type: ignore[arg-type]
+    assert frame_interval == pytest.approx(max(1 / FRAME_RATE, interval))
+    assert unlimited_budget == pytest.approx(budget)
+    run = SimpleNamespace(speed=None, _seconds_per_step=1e-4)
+    n, carry = RunSession._chunk_size(run, 0.0, unlimited_budget)  # type: ignore[arg-type]
+    assert (n, carry) == (max(1, int(unlimited_budget / 1e-4)), 0.0)
+    slow = SimpleNamespace(speed=None, _seconds_per_step=1.0)  # a step longer than the budget
+    assert RunSession._chunk_size(slow, 0.0, unlimited_budget)[0] == 1  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("value", [None, "unlimited", 0.5, 1_000_000])
