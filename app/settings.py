@@ -38,8 +38,8 @@ request_timeout_seconds  30        seconds a request's headers, then its body, m
 training_threads         2         worker threads shared by all training (GIL-bound)
 search_workers           (cores)   trial worker processes the server starts for searches;
                                    0 = none (external ``gradplay worker`` processes run trials)
-search_storage           (auto)    Optuna storage URL of the searches; empty = SQLite file
-                                   ``<data_dir>/searches.sqlite3`` (``postgresql://…``)
+search_storage           (auto)    Optuna storage URL of the searches; empty = journal file
+                                   ``<data_dir>/searches.journal`` (``postgresql://…``)
 data_dir                 (auto)    state that outlives the process (``./data`` of the
                                    checkout; created when first needed): runs, searches,
                                    the signing key

@@ -161,8 +161,9 @@ def claim(storage: RDBStorage, search: _Search) -> tuple[int, int] | None:
                 # False: another worker took it (RUNNING); finished: cancelled meanwhile.
                 # Neither becomes WAITING again, so the trial leaves the list for good.
                 if storage.set_trial_state_values(trial_id, TrialState.RUNNING):
-                    if hasattr(storage, "record_heartbeat"):  # not the journal storage
-                        # at once: a trial with no heartbeat yet is never found stale
+                    if isinstance(storage, RDBStorage):
+                        # at once: there a trial with no heartbeat yet is never found stale
+                        # (the journal storage counts from the trial's start instead)
                         storage.record_heartbeat(trial_id)
                     return trial_id, number
             except optuna.exceptions.UpdateFinishedTrialError:

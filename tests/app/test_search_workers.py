@@ -36,8 +36,10 @@ GRID = {
         {"path": "optimizer.name", "type": "categorical", "choices": ["sgd", "adam"]},
     ],
     "sampler": {"name": "grid", "points": 3},
-    "steps": 1500,
-    "report_every": 100,
+    # long enough (~1-2 s a trial here) that a poll every 0.2 s catches a trial in its first
+    # half on every storage: on the journal a 1,500-step trial took ~0.2 s, too short a window
+    "steps": 12000,
+    "report_every": 500,
 }
 
 
@@ -87,11 +89,15 @@ def postgres_url() -> Iterator[str]:
         shutil.rmtree(data, ignore_errors=True)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["journal", "sqlite", "postgresql"])
 def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """"": the embedded default (SQLite in the data directory), or a PostgreSQL URL."""
-    if request.param == "sqlite":
+    """"": the embedded default (a journal file in the data directory); SQLite there (the
+    default of earlier versions, still used by a data directory that holds one); or a
+    PostgreSQL URL."""
+    if request.param == "journal":
         return ""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'searches.sqlite3'}"
     return str(request.getfixturevalue("postgres_url"))
 
 
@@ -126,11 +132,11 @@ def test_two_workers_share_a_study_and_survive_a_killed_one(
         return client.get(f"/api/searches/{search_id}").json()  # type: ignore[no-any-return]
 
     # kill the first worker in the middle of a trial (after it reported at least once)
-    # ... in its first half (<= 800 of 1500 steps), so it cannot finish before the kill lands
+    # ... in its first half (<= 6,000 of 12,000 steps), so it cannot finish before the kill lands
     # (a trial caught at a late report once completed first, and nothing was requeued)
     wait_for(lambda: any(t["state"] == "RUNNING" and t["worker"]
                          and t["worker"].endswith(f":{doomed.pid}") and t["intermediate_values"]
-                         and t["intermediate_values"][-1][0] <= 800
+                         and t["intermediate_values"][-1][0] <= 6000
                          for t in detail()["trials"]), 60, "a running trial of the first worker")
     doomed.send_signal(signal.SIGKILL)
     doomed.wait()

@@ -26,10 +26,20 @@ from app.settings import Settings
 LR = {"path": "optimizer.lr", "type": "float", "low": 0.001, "high": 0.1, "log": True}
 
 
-@pytest.fixture
-def search_client(make_client: Callable[..., TestClient], tmp_path: Path) -> TestClient:
-    """An app with its own data directory and no worker processes."""
-    return make_client(data_dir=tmp_path, search_workers=0)
+@pytest.fixture(params=["journal", "sqlite"])
+def search_client(request: pytest.FixtureRequest, make_client: Callable[..., TestClient],
+                  tmp_path: Path) -> TestClient:
+    """An app with its own data directory and no worker processes, on the embedded default
+    storage (a journal file) and on SQLite (the default of earlier versions, still used by a
+    data directory that holds one)."""
+    if request.param == "journal":
+        return make_client(data_dir=tmp_path, search_workers=0)
+    return sqlite_client(make_client, tmp_path)
+
+
+def sqlite_client(make_client: Callable[..., TestClient], tmp_path: Path) -> TestClient:
+    return make_client(data_dir=tmp_path, search_workers=0,
+                       search_storage=f"sqlite:///{tmp_path / store.SQLITE_FILE}")
 
 
 def create(client: TestClient, **body: Any) -> dict[str, Any]:
@@ -365,10 +375,12 @@ def test_a_worker_skips_trials_claimed_behind_its_back_and_finds_new_ones(
     assert trials[1]["worker"] is None and trials[1]["intermediate_values"] == []
 
 
-def test_sqlite_reads_take_no_write_lock(search_client: TestClient) -> None:
+def test_sqlite_reads_take_no_write_lock(make_client: Callable[..., TestClient],
+                                         tmp_path: Path) -> None:
     """SQLite: Optuna's read-only calls (every page and WebSocket poll) begin a deferred
     transaction, which reads a WAL snapshot while another process holds the write lock;
     every call that may write (the claim above all) still begins with BEGIN IMMEDIATE."""
+    search_client = sqlite_client(make_client, tmp_path)
     s = create(search_client, space=[LR], trials=2, steps=20)
     storage = search_client.app.state.searches.storage  # type: ignore[attr-defined]
     study_id = storage.get_study_id_from_name(s["id"])

@@ -1,0 +1,101 @@
+"""The embedded search storage: a journal file with flock appends and heartbeats
+(:class:`app.search.store.JournalSearchStorage` on :class:`app.search.store.LocalJournalBackend`).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import stat
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.distributions import FloatDistribution
+from optuna.trial import TrialState
+
+from app.search import store
+
+
+def test_default_storage_is_a_journal_unless_the_data_dir_has_the_old_sqlite_file(
+        tmp_path: Path) -> None:
+    fresh = tmp_path / "fresh"
+    assert store.default_storage_url(fresh) == \
+        f"{store.JOURNAL_PREFIX}{(fresh / store.JOURNAL_FILE).resolve()}"
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / store.SQLITE_FILE).touch()  # an earlier version's searches stay where they are
+    assert store.default_storage_url(old) == f"sqlite:///{(old / store.SQLITE_FILE).resolve()}"
+    (old / store.JOURNAL_FILE).touch()  # a journal, once there, wins
+    assert store.default_storage_url(old).startswith(store.JOURNAL_PREFIX)
+
+
+def test_the_journal_file_is_private(tmp_path: Path) -> None:
+    path = tmp_path / "a.journal"
+    store.JournalSearchStorage(store.LocalJournalBackend(str(path)))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def _append(path: str, worker: int, count: int) -> None:
+    backend = store.LocalJournalBackend(path)
+    for k in range(count):
+        # big enough that buffered writes would split a line across system calls
+        backend.append_logs([{"worker": worker, "k": k, "pad": "x" * 5000}])
+
+
+def test_appends_of_many_processes_are_whole_lines(tmp_path: Path) -> None:
+    path = str(tmp_path / "log.journal")
+    store.LocalJournalBackend(path)
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_append, args=(path, w, 50)) for w in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    lines = Path(path).read_bytes().split(b"\n")
+    assert lines[-1] == b""
+    logs = [json.loads(line) for line in lines[:-1]]  # every line is one whole log
+    assert sorted((log["worker"], log["k"]) for log in logs) == \
+        [(w, k) for w in range(4) for k in range(50)]
+    for w in range(4):  # each process's own appends stay in order
+        assert [log["k"] for log in logs if log["worker"] == w] == list(range(50))
+
+
+def test_a_stale_trial_is_failed_and_requeued_once_when_two_processes_find_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = str(tmp_path / "s.journal")
+    a = store.JournalSearchStorage(store.LocalJournalBackend(path))
+    b = store.JournalSearchStorage(store.LocalJournalBackend(path))  # "another process"
+    study = optuna.create_study(storage=a, study_name="s")
+    study.add_trial(optuna.trial.create_trial(state=TrialState.WAITING))
+    trial_id = a.get_trial_id_from_study_id_trial_number(study._study_id, 0)
+    assert a.set_trial_state_values(trial_id, TrialState.RUNNING)
+    a.set_trial_param(trial_id, "lr", 0.25, FloatDistribution(0.0, 1.0))
+    a.record_heartbeat(trial_id)
+    assert a._get_stale_trial_ids(study._study_id) == []  # alive
+    assert not b.set_trial_state_values(trial_id, TrialState.RUNNING)  # claimed once only
+
+    # the worker died: a heartbeat newer than its start keeps it alive until the grace period
+    # after that heartbeat has passed
+    beat = time.time() + 2
+    a.set_trial_system_attr(trial_id, store.HEARTBEAT_ATTR, beat)
+    real_time = time.time
+    monkeypatch.setattr(store.time, "time", lambda: beat + store.GRACE_SECONDS - 0.5)
+    assert b._get_stale_trial_ids(study._study_id) == []
+    monkeypatch.setattr(store.time, "time", lambda: beat + store.GRACE_SECONDS + 0.5)
+    assert b._get_stale_trial_ids(study._study_id) == [trial_id]
+    for storage in (b, a):
+        store.fail_stale(optuna.load_study(study_name="s", storage=storage))
+    trials = optuna.load_study(study_name="s", storage=a).get_trials()
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.WAITING]
+    assert trials[1].params == {"lr": 0.25}
+    assert trials[1].system_attrs["failed_trial"] == 0
+    # a requeued trial inherits the dead attempt's system attributes: an old heartbeat does
+    # not make it stale the moment it is claimed again (its start counts)
+    monkeypatch.setattr(store.time, "time", real_time)
+    retry_id = trials[1]._trial_id
+    assert a.set_trial_state_values(retry_id, TrialState.RUNNING)
+    a.set_trial_system_attr(retry_id, store.HEARTBEAT_ATTR, real_time() - 100)
+    assert a._get_stale_trial_ids(study._study_id) == []
