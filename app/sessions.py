@@ -43,12 +43,12 @@ import secrets
 import sys
 import threading
 import time
-import zlib
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from app.budgets import MemoryFullError, check_run_size, run_bytes
+from app.compression import gzip_bytes
 from app.datasets import DatasetStore
 from app.jsonenc import dumps, records_json
 from app.owners import new_watch_token, same_token, token_hash
@@ -89,14 +89,9 @@ T = TypeVar("T")
 sys.setswitchinterval(0.001)
 
 
-STREAM_SLICE = 250
-"""Steps per slice of a long POST .../step on an unwatched run: small enough that the client
-reads one slice while the next trains, large enough that the per-slice costs stay small."""
-
-
-def slice_sizes(n: int, size: int = STEP_SLICE) -> list[int]:
-    """``n`` steps as slices of at most ``size``."""
-    return [min(size, n - k) for k in range(0, n, size)]
+def slice_sizes(n: int) -> list[int]:
+    """``n`` steps as slices of at most ``STEP_SLICE``."""
+    return [min(STEP_SLICE, n - k) for k in range(0, n, STEP_SLICE)]
 
 
 def _changed_field(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
@@ -358,94 +353,56 @@ class RunSession:
         return await self.locked(self.save_after, self._advance_and_post, n,
                                  asyncio.get_running_loop(), True)
 
-    async def step_stream(
-        self, n: int, gzip_level: int | None, cancel: threading.Event
-    ) -> AsyncIterator[bytes]:
-        """Train ``n`` steps; the JSON body of the step response, ``{"records": [...], "step",
-        "status", "divergence", "early_stopping"}``, as pieces sent while the steps train
-        (gzip-compressed at ``gzip_level`` unless None).
-
-        Returns once the first slice has trained, so a diverged or stopped run raises
-        RunStateError before anything is sent. The steps run in slices (``STEP_SLICE`` when
-        watched, else ``STREAM_SLICE``) under one hold of the lock, contiguous even while the
-        run plays; each slice's records are encoded at once (from the history rows while the
-        history holds one row per step, else from the engine's record dicts), posted to the
-        watchers and queued for the response. So the client reads, and the server sends, one
-        slice while the next one trains: only the last slice's encoding and transfer add to
-        the training time (``bench/stream.py`` [4]). Training stops early (the body holds the
-        steps done) when ``cancel`` or :attr:`closed` is set; the iterator sets ``cancel``
-        when it ends or is closed (the client went away)."""
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        end = object()
-
-        def put(item: Any) -> None:
-            with contextlib.suppress(RuntimeError):  # the loop closed: shutting down
-                loop.call_soon_threadsafe(queue.put_nowait, item)
-
-        def train() -> None:
-            try:
-                with self.lock:
-                    run = self.run
-                    head, wrote = b'{"records":[', False
-                    for size in slice_sizes(n, STEP_SLICE if self.watchers else STREAM_SLICE):
-                        if head is None and self._stopped(cancel):
-                            break
-                        # a diverged run raises on the first slice
-                        text, done = self._train_text(size, self._rows_fit(size), cancel,
-                                                      cancellable=True)
-                        self._post_text(loop, text, done)
-                        piece = head or b""
-                        if done:
-                            piece += (b"," + text) if wrote else text
-                            wrote = True
-                        head = None
-                        if piece:
-                            put(piece)
-                        if run.status != "ready":  # diverged or stopped early
-                            break
-                    final = dumps({"step": run.step_count, "status": self.status,
-                                   "divergence": run.divergence,
-                                   "early_stopping": run.early_stopping_info})
-                    self._save()
-                put(b"]," + final[1:])
-                put(end)
-            except BaseException as exc:  # to the request: before the response, its status
-                put(exc)
-
-        self.touch()
-        loop.run_in_executor(self._executor, train)
-        first = await queue.get()
-        if isinstance(first, BaseException):
-            raise first
-
-        async def pieces() -> AsyncIterator[bytes]:
-            compressor = None if gzip_level is None else \
-                zlib.compressobj(gzip_level, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-            item = first
-            try:
-                while item is not end:
-                    if isinstance(item, BaseException):
-                        # after the status line: the body stays incomplete, the client sees
-                        # a broken response rather than a truncated result that parses
-                        raise item
-                    out = item if compressor is None else compressor.compress(item)
-                    if out:
-                        yield out
-                    item = await queue.get()
-                if compressor is not None:
-                    yield compressor.flush()
-            finally:
-                cancel.set()  # done, or the client went away: training stops at its next slice
-
-        return pieces()
-
     async def step_body(
         self, n: int, gzip_level: int | None, cancel: threading.Event | None = None
     ) -> bytes:
-        """:meth:`step_stream`'s pieces joined: the whole body of the step response."""
-        stream = await self.step_stream(n, gzip_level, cancel or threading.Event())
-        return b"".join([piece async for piece in stream])
+        """Train ``n`` steps and return the JSON body of the step response, ``{"records":
+        [...], "step", "status", "divergence"}``, gzip-compressed at ``gzip_level`` unless None.
+
+        The steps run under one hold of the lock (contiguous even while the run plays). While
+        the history holds one row per step, the engine builds no record dicts and the records
+        are encoded from the rows (:func:`app.jsonenc.records_json`; with nobody watching,
+        after the lock is released), a few per cent cheaper than building the dicts.
+        Watchers get the records in slices of ``STEP_SLICE`` as they are trained; the body
+        reuses that text. A diverged run raises RunStateError. Training stops early (the body
+        holds the steps done) when ``cancel`` is set or the session closes.
+        """
+        loop = asyncio.get_running_loop()
+
+        def train() -> bytes:
+            pieces: list[bytes] = []  # the records' text, "{...},{...}" per piece
+            rows: tuple[Any, ...] | None = None
+            with self.lock:
+                run, history = self.run, self.run.history
+                start = history.size
+                as_rows = self._rows_fit(n)
+                if as_rows and not self.watchers:
+                    self._train_cancellable(n, cancel, None)
+                    if self.watchers:  # someone started watching meanwhile: they get it all
+                        pieces.append(self._encode_rows(start, history.size))
+                        self._post_text(loop, pieces[0], history.size - start)
+                    else:
+                        rows = run.record_rows(start, history.size)
+                else:
+                    for size in slice_sizes(n):  # a diverged run raises on the first slice
+                        if pieces and self._stopped(cancel):
+                            break
+                        text, done = self._train_text(size, as_rows, cancel, cancellable=True)
+                        pieces.append(text)
+                        self._post_text(loop, text, done)
+                        if run.status != "ready":  # diverged or stopped early
+                            break
+                final = dumps({"step": run.step_count, "status": self.status,
+                               "divergence": run.divergence,
+                               "early_stopping": run.early_stopping_info})
+                self._save()
+            if rows is not None:
+                pieces.append(records_json(*rows))
+            body = b"".join((b'{"records":[', b",".join(pieces), b"],", final[1:]))
+            return body if gzip_level is None else gzip_bytes(body, gzip_level)
+
+        self.touch()
+        return await loop.run_in_executor(self._executor, train)
 
     async def apply_patch(self, patch: Mapping[str, Any]) -> dict[str, Any]:
         config = await self.locked(self.save_after, self.run.apply_patch, patch)

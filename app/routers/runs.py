@@ -18,7 +18,6 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
-from fastapi.responses import StreamingResponse
 
 from app import figures
 from app.budgets import MemoryFullError, check_request_seconds
@@ -355,31 +354,23 @@ async def step_run(
     watch = asyncio.create_task(_cancel_on_disconnect(request, cancel))
     try:
         if steps <= STEP_SLICE:
-            try:
-                records = await session.step(steps, cancel)
-            finally:
-                cancel.set()
+            records = await session.step(steps, cancel)
             return SafeJSONResponse({"records": records, "step": session.run.step_count,
                                      "status": session.status,
                                      "divergence": session.run.divergence,
                                      "early_stopping": session.run.early_stopping_info})
         gzip = wants_gzip(request.scope, request.headers.get("accept-encoding", ""))
-        try:
-            stream = await session.step_stream(steps, GZIP_LEVEL if gzip else None, cancel)
-        except BaseException:
-            # also when this request is cancelled (e.g. uvicorn's graceful-shutdown timeout):
-            # the training thread must not go on alone
-            cancel.set()
-            raise
+        content = await session.step_body(steps, GZIP_LEVEL if gzip else None, cancel)
     finally:
-        # from here the streaming response watches for the disconnect (it closes the stream,
-        # which sets `cancel`); two readers of the request's messages would steal each other's
+        # also when this request is cancelled (e.g. uvicorn's graceful-shutdown timeout): the
+        # training thread must not go on alone
+        cancel.set()
         watch.cancel()
-    # The body is sent slice by slice while the rest trains (chunked), compressed here (off
-    # the event loop): the GZip middleware passes responses with a Content-Encoding through.
-    # Otherwise it may compress the body itself (and adds the Vary header then).
+    # Compressed here (off the event loop): the GZip middleware passes responses with a
+    # Content-Encoding through. Otherwise it may compress the body itself (and adds the Vary
+    # header then).
     headers = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"} if gzip else {}
-    return StreamingResponse(stream, media_type="application/json", headers=headers)
+    return Response(content, media_type="application/json", headers=headers)
 
 
 async def _cancel_on_disconnect(request: Request, cancel: threading.Event) -> None:

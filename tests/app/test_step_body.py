@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -19,7 +18,6 @@ from app.jsonenc import dumps, sanitize
 from app.sessions import (
     MAX_PENDING_RECORDS,
     STEP_SLICE,
-    STREAM_SLICE,
     RunManager,
     RunSession,
     Watcher,
@@ -88,14 +86,11 @@ def test_body_is_the_engines_records_on_every_path(config: dict[str, Any], n: in
         assert len(json.loads(want)["records"]) < n
 
 
-@pytest.mark.parametrize(("watched", "capacity", "collect"),
-                         [(False, None, {False}), (True, None, {False}), (False, 100, {True}),
-                          (True, 100, {False, True})])
-def test_record_dicts_only_when_needed(watched: bool, capacity: int | None,
-                                       collect: set[bool]) -> None:
-    """Room in the history for every step of a slice: the engine builds no record dicts for
-    it (250 steps with room for 100 rows: watched, the first slice of STEP_SLICE fits; not
-    watched, the one slice of 250 does not)."""
+@pytest.mark.parametrize(("watched", "capacity", "dicts"),
+                         [(False, None, False), (True, None, False), (False, 100, True),
+                          (True, 100, True)])
+def test_record_dicts_only_when_needed(watched: bool, capacity: int | None, dicts: bool) -> None:
+    """Room in the history for every step: the engine builds no record dicts."""
     calls: list[bool] = []
 
     async def go() -> None:
@@ -115,7 +110,7 @@ def test_record_dicts_only_when_needed(watched: bool, capacity: int | None,
             await session.step_body(250, None)
 
     asyncio.run(go())
-    assert set(calls) == collect
+    assert set(calls) == {dicts}
 
 
 def test_diverged_run_raises() -> None:
@@ -140,64 +135,6 @@ def test_two_long_requests_at_once() -> None:
     body_a, body_b = asyncio.run(go())
     assert gzip.decompress(body_a) == expected_body({}, 400)
     assert body_b == expected_body(REGRESSION_BN, 300)
-
-
-def _gated_session(pool: ThreadPoolExecutor, config: dict[str, Any]
-                   ) -> tuple[RunSession, threading.Event]:
-    """A session whose training waits at its second slice until the returned event is set."""
-    session = RunSession("r", Run(config), executor=pool)
-    gate, train_text, calls = threading.Event(), session._train_text, [0]
-
-    def gated(*args: Any, **kwargs: Any) -> tuple[bytes, int]:
-        calls[0] += 1
-        if calls[0] == 2:
-            assert gate.wait(30)
-        return train_text(*args, **kwargs)
-
-    session._train_text = gated  # type: ignore[method-assign]
-    return session, gate
-
-
-def test_the_first_slice_is_sent_while_the_rest_trains() -> None:
-    """The body streams: the first piece (the first STREAM_SLICE records) is out while the
-    second slice has not trained; all pieces together are the engine's records."""
-
-    async def go() -> tuple[bytes, int, bytes]:
-        with ThreadPoolExecutor(1) as pool:
-            session, gate = _gated_session(pool, {})
-            stream = await session.step_stream(STREAM_SLICE * 3, None, threading.Event())
-            first = await anext(stream)
-            step_then = session.run.step_count
-            gate.set()
-            return first, step_then, first + b"".join([p async for p in stream])
-
-    first, step_then, body = asyncio.run(go())
-    assert step_then == STREAM_SLICE
-    assert first.startswith(b'{"records":[')
-    assert steps_of(first.removeprefix(b'{"records":['), STREAM_SLICE) == \
-        list(range(STREAM_SLICE))
-    assert body == expected_body({}, STREAM_SLICE * 3)
-
-
-def test_closing_the_stream_stops_the_training() -> None:
-    """A client that goes away closes the stream: training stops before its next slice."""
-
-    async def go() -> tuple[int, bool]:
-        with ThreadPoolExecutor(1) as pool:
-            session, gate = _gated_session(pool, {})
-            cancel = threading.Event()
-            stream = await session.step_stream(10_000, None, cancel)
-            await anext(stream)
-            await stream.aclose()  # what the response does when the client disconnects
-            gate.set()
-            with session.lock:  # the training thread has let go of the run
-                pass
-            await asyncio.sleep(0)
-            return session.run.step_count, cancel.is_set()
-
-    step, cancelled = asyncio.run(go())
-    assert cancelled
-    assert STREAM_SLICE <= step <= 2 * STREAM_SLICE  # the gated slice may finish, no more
 
 
 # --- HTTP ------------------------------------------------------------------------------------
