@@ -9,7 +9,7 @@ import re
 import httpx
 import numpy as np
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.e2e.conftest import SCREENSHOT_DIR, PageErrors, save_screenshot
 from tests.e2e.playground_util import open_playground, owner_headers, run_id, settled_box
@@ -37,6 +37,15 @@ def upload(page: Page, data: bytes, name: str = "blobs.csv") -> None:
     page.get_by_test_id("csv-file").set_input_files(
         files=[{"name": name, "mimeType": "text/csv", "buffer": data}])
 
+
+
+def step_ten_and_wait_for_the_boundary(page: Page) -> Locator:
+    """Train 10 steps; the decision-surface chart, once it has drawn them."""
+    page.get_by_test_id("step-10").click()
+    expect(page.get_by_test_id("step-counter")).to_have_attribute("data-step", "10")
+    boundary = page.get_by_test_id("chart-boundary")
+    expect(boundary).to_have_attribute("data-state", "ready")
+    return boundary
 
 def test_upload_csv_preview_train_and_decision_surface(page: Page, live_server: str) -> None:
     open_playground(page)
@@ -67,10 +76,7 @@ def test_upload_csv_preview_train_and_decision_surface(page: Page, live_server: 
     assert cfg["config"]["dataset"]["params"] == {"id": ident.group(1)}
     assert cfg["config"]["dataset"]["n"] == 120 and cfg["task"] == "binary"
     expect(page.get_by_test_id("samples")).to_be_hidden()  # n and noise do not apply
-    page.get_by_test_id("step-10").click()
-    expect(page.get_by_test_id("step-counter")).to_have_attribute("data-step", "10")
-    boundary = page.get_by_test_id("chart-boundary")
-    expect(boundary).to_have_attribute("data-state", "ready")
+    boundary = step_ten_and_wait_for_the_boundary(page)
     page.wait_for_function(
         "() => { const d = document.querySelector('[data-testid=chart-boundary]').data;"
         " return d && d.some((t) => t.type === 'heatmap' && t.z && t.z.length > 2); }")
@@ -203,10 +209,7 @@ def test_a_tables_column_names_label_its_charts(page: Page, live_server: str) ->
     open_playground(page, f"/?dataset=custom&dataset.id={info['id']}&hidden=4,3&activation=tanh"
                           "&seed=3")
     expect(page.get_by_test_id("dataset")).to_have_value("custom")
-    page.get_by_test_id("step-10").click()
-    expect(page.get_by_test_id("step-counter")).to_have_attribute("data-step", "10")
-    boundary = page.get_by_test_id("chart-boundary")
-    expect(boundary).to_have_attribute("data-state", "ready")
+    boundary = step_ten_and_wait_for_the_boundary(page)
     page.wait_for_function(
         "() => { const n = document.querySelector('[data-testid=chart-boundary] .g-xtitle');"
         " return n && n.textContent.includes('x</b>'); }")
