@@ -2,7 +2,8 @@
 
 1. Storage overhead: one worker in this process runs N trials of the default network (200
    steps, a report every 20) on each storage, vs the same N runs trained by the engine alone
-   (``Run(config).step(200)``); the overhead is (worker time - engine time) / engine time.
+   (``Run(config).step(200)``), in interleaved rounds; the overhead is the median over the
+   rounds of worker time / engine time - 1.
    For the SQL storages also the transactions (commits) and SQL statements per trial, which
    unlike the times do not depend on the machine's load, and the CPU time of this process
    (engine and worker, the heartbeat thread included; not a PostgreSQL server's), which
@@ -28,6 +29,7 @@ import glob
 import json
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -41,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
+import optuna  # noqa: E402
 from optuna.storages import JournalStorage  # noqa: E402
 from optuna.storages.journal import JournalFileBackend  # noqa: E402
 from sqlalchemy import event  # noqa: E402
@@ -129,37 +132,59 @@ def new_search(url: str, trials: int) -> str:
 
 
 def bench_overhead(tmp: Path) -> None:
-    n = 10 if QUICK else 30
+    """Interleaved rounds (the engine alone, then each storage, ROUND trials each) so that a
+    drift in this shared machine's speed hits all of them: medians of the per-round ratios."""
+    rounds, per_round = (3, 10) if QUICK else (10, 10)
+    n = rounds * per_round
     spec = check_search({**REQUEST, "trials": n}, Limits())
-    t0, c0 = time.perf_counter(), time.process_time()
-    for _ in range(n):
-        Run(spec["base"]).step(200, collect=False)
-    engine, engine_cpu = time.perf_counter() - t0, time.process_time() - c0
-    print(f"[1] storage overhead, {n} trials x 200 steps in one process "
-          f"(engine alone {engine:.2f} s, {1000 * engine / n:.1f} ms/trial, "
-          f"CPU {1000 * engine_cpu / n:.1f} ms/trial)")
-    for name, url in storages(tmp / "overhead").items():
-        search_id = new_search(url, n)
-        counts = count_sql(url)
+    pool = dict(storages(tmp / "overhead"))
+    targets: dict[str, Any] = {name: store.open_storage(url) for name, url in pool.items()}
+    # for comparison: Optuna's stock journal file backend (an fsync per append, a symlink lock,
+    # no heartbeats)
+    targets["stock journal"] = JournalStorage(
+        JournalFileBackend(str(tmp / "overhead" / "stock.journal")))
+    # the same worker with no storage cost: Optuna's in-memory storage (what is left over the
+    # engine is Optuna's own work per trial and the worker's evaluations, not the storage)
+    targets["in-memory"] = optuna.storages.InMemoryStorage()
+    searches = {name: store.create_search(storage, spec) for name, storage in targets.items()}
+    counts = {name: count_sql(url) for name, url in pool.items()}
+    wall: dict[str, list[float]] = {name: [] for name in ("engine", *targets)}
+    cpu: dict[str, list[float]] = {name: [] for name in wall}
+    stop = threading.Event()
+    for _ in range(rounds):
         t0, c0 = time.perf_counter(), time.process_time()
-        worker.work(url, search_id, Limits(), threading.Event())
-        total, cpu = time.perf_counter() - t0, time.process_time() - c0
-        sql = (f", {counts['commits'] / n:.1f} transactions and "
-               f"{counts['statements'] / n:.0f} SQL statements/trial" if counts["commits"] else "")
-        print(f"    {name:8s} {total:6.2f} s, {1000 * total / n:6.1f} ms/trial, overhead "
-              f"{100 * (total - engine) / engine:+.0f} % of the trial time; CPU "
-              f"{1000 * cpu / n:.1f} ms/trial, {100 * (cpu - engine_cpu) / engine_cpu:+.0f} %"
-              f"{sql}{' (the default; target <= 10 %)' if name == 'journal' else ''}")
-    # for comparison: Optuna's stock journal file backend (an fsync per append, a symlink lock)
-    stock = JournalStorage(JournalFileBackend(str(tmp / "overhead" / "stock.journal")))
-    search_id = store.create_search(stock, spec)  # type: ignore[arg-type]
-    t0 = time.perf_counter()
-    while worker.work_once(stock, [search_id], Limits(), threading.Event()):  # type: ignore[arg-type]
-        pass
-    total = time.perf_counter() - t0
-    print(f"    {'stock journal':8s} {total:6.2f} s, {1000 * total / n:6.1f} ms/trial, overhead "
-          f"{100 * (total - engine) / engine:+.0f} % (Optuna's JournalFileBackend: fsync per "
-          "append; no heartbeats)")
+        for _ in range(per_round):
+            Run(spec["base"]).step(200, collect=False)
+        wall["engine"].append(time.perf_counter() - t0)
+        cpu["engine"].append(time.process_time() - c0)
+        for name, storage in targets.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            for _ in range(per_round):
+                assert worker.work_once(storage, [searches[name]], Limits(), stop)
+            wall[name].append(time.perf_counter() - t0)
+            cpu[name].append(time.process_time() - c0)
+    engine = sum(wall["engine"]) / n
+    print(f"[1] storage overhead: {n} trials x 200 steps in one process, in {rounds} interleaved "
+          f"rounds of {per_round} (engine alone {1000 * engine:.1f} ms/trial, CPU "
+          f"{1000 * sum(cpu['engine']) / n:.1f} ms/trial). Medians over the rounds of: storage "
+          "= worker time on the storage / on the in-memory storage - 1 (what the storage "
+          "costs); all = worker time / engine time - 1 (everything a trial costs beyond its "
+          "training: the storage, Optuna's ask/tell, the evaluations)")
+
+    def median_ratio(a: list[float], b: list[float]) -> float:
+        return statistics.median(x / y for x, y in zip(a, b, strict=True)) - 1
+
+    for name in targets:
+        c = counts.get(name, {"commits": 0})
+        sql = (f", {c['commits'] / n:.1f} transactions and {c['statements'] / n:.0f} SQL "
+               "statements/trial" if c["commits"] else "")
+        note = {"journal": " (the default; target: storage <= 10 %)",
+                "stock journal": " (Optuna's JournalFileBackend)"}.get(name, "")
+        storage_part = ("" if name == "in-memory" else
+                        f"storage {100 * median_ratio(wall[name], wall['in-memory']):+4.0f} %, ")
+        print(f"    {name:13s} {1000 * sum(wall[name]) / n:6.1f} ms/trial: {storage_part}all "
+              f"{100 * median_ratio(wall[name], wall['engine']):+4.0f} % (CPU "
+              f"{100 * median_ratio(cpu[name], cpu['engine']):+.0f} %){sql}{note}")
 
 
 def run_workers(url: str, search_id: str, n: int, data_dir: Path) -> float:
