@@ -39,7 +39,8 @@ training_threads         2         worker threads shared by all training (GIL-bo
 search_workers           (cores)   trial worker processes the server starts for searches;
                                    0 = none (external ``gradplay worker`` processes run trials)
 search_storage           (auto)    Optuna storage URL of the searches; empty = journal file
-                                   ``<data_dir>/searches.journal`` (``postgresql://…``)
+                                   ``<data_dir>/searches.journal`` (``postgresql://…``,
+                                   ``sqlite:////abs/file``, ``journal:////abs/file``)
 data_dir                 (auto)    state that outlives the process (``./data`` of the
                                    checkout; created when first needed): runs, searches,
                                    the signing key
