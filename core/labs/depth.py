@@ -153,6 +153,7 @@ def depth_profile(
         act_mean, act_std, saturation, dead = model.activation_stats()
         grad_norms = np.sqrt(model.squared_norms(model.grad))
         weight_norms = np.sqrt(model.squared_norms(model.theta))
+        bias_grad_norms = [float(np.sqrt(np.dot(d.db, d.db))) for d in model.dense_layers]
     acts = [block.act for block in model.blocks] + [out]
     layers: list[dict[str, Any]] = []
     for k, (name, dense) in enumerate(zip(model.layer_names(), model.dense_layers, strict=True)):
@@ -162,7 +163,7 @@ def depth_profile(
                 "name": name,
                 "width": int(model.widths[k]),
                 "grad_norm": float(grad_norms[k]),
-                "bias_grad_norm": float(np.sqrt(np.dot(dense.db, dense.db))),
+                "bias_grad_norm": bias_grad_norms[k],
                 "weight_norm": float(weight_norms[k]),
                 "act_mean": float(act_mean[k]),
                 "act_std": float(act_std[k]),

@@ -88,6 +88,7 @@ def test_zero_init_hidden_gradients_are_exactly_zero(activation: str) -> None:
     assert (g[-1] > 0) == (activation == "sigmoid")
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # overflow is a state, not a warning
 def test_depth_profile_overflow_does_not_raise() -> None:
     r = depth_profile(depth=50, width=128, activation="relu", init="normal", n=8,
                       init_params={"std": 100.0})  # activations near 1e296: finite, but the
