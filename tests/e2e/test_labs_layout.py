@@ -108,7 +108,8 @@ MEASURE = """() => {
 # would read it. Returns a list of problems ("<chart id>: <what>"), empty when every chart is
 # readable:
 # * an axis title does not touch the legend or that axis's tick labels;
-# * the tick labels of one axis do not overlap each other (nor the legend);
+# * the tick labels of one axis do not overlap each other (nor the legend); numbers on an x
+#   axis are not rotated (fewer ticks instead; category names may turn);
 # * the chart title lies inside the chart's box, off the legend and off every tick label;
 # * a log axis writes every tick label in one format ("10⁻²", "0.01", "10k" or "1e-2" are each
 #   one format; "1" and "10" go with powers of ten), and each label is the number at its tick
@@ -133,8 +134,8 @@ CHART_READABLE = r"""() => {
     m = /^(-?[\d.]+)[eE]([+-]?\d+)$/.exec(s);
     if (m) return {fmt: 'e', v: +m[1] * 10 ** +m[2]};
     const SI = {k: 1e3, M: 1e6, G: 1e9, B: 1e9, T: 1e12, P: 1e15, m: 1e-3, 'µ': 1e-6,
-                n: 1e-9, p: 1e-12, f: 1e-15};
-    m = /^(-?[\d.]+)([kMGBTPmµnpf])$/.exec(s);
+                'μ': 1e-6, n: 1e-9, p: 1e-12, f: 1e-15};
+    m = /^(-?[\d.]+)([kMGBTPmµμnpf])$/.exec(s);
     if (m) return {fmt: 'si', v: +m[1] * SI[m[2]]};
     if (/^-?[\d.]+$/.test(s)) return {fmt: 'plain', v: +s};
     return {fmt: 'other:' + s, v: NaN};
@@ -181,6 +182,10 @@ CHART_READABLE = r"""() => {
         problems.push(`${id}: ${axId} tick labels overlap the legend`);
       }
       const ax = full[axId.charAt(0) + 'axis' + axId.slice(1)];
+      if (ax && axId.charAt(0) === 'x' && !['category', 'multicategory'].includes(ax.type)
+          && ticks.length && (ax._tickAngles || {})[axId + 'tick']) {
+        problems.push(`${id}: ${axId} numeric tick labels are rotated`);
+      }
       if (ax && ax.type === 'log' && ax.showticklabels !== false && ax._vals) {
         const labels = ax._vals.filter((v) => v.text !== '')
           .map((v) => ({...parse(v.text), at: 10 ** v.x, text: v.text}));
