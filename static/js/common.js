@@ -763,13 +763,15 @@ function fitLayout(merged, traces, box, fix) {
     }
     if (letter === "x" && ax.autotickangles === undefined) ax = { ...ax, autotickangles: [0, 90] };
     const axFix = fix && fix[name];
+    // labels thinned to fit stay level (Plotly keeps an earlier rotation otherwise)
+    if (axFix && letter === "x" && (ax.tickangle === undefined || ax.tickangle === "auto")) ax = { ...ax, tickangle: 0 };
     if (axFix && axFix.every && Array.isArray(ax.tickvals)) {
       const keep = (_, i) => i % axFix.every === 0;
       ax = { ...ax, tickvals: ax.tickvals.filter(keep), ticktext: ax.ticktext && ax.ticktext.filter(keep) };
     } else if (axFix && axFix.nticks) {
       ax = { ...ax, nticks: axFix.nticks };
     } else if (axFix && axFix.dtick !== undefined && axFix.from === ax.dtick) {
-      ax = { ...ax, dtick: axFix.dtick };
+      ax = { ...ax, dtick: axFix.dtick, ...(axFix.tick0 !== undefined ? { tick0: axFix.tick0 } : {}) };
     }
     merged[name] = ax;
   }
@@ -779,7 +781,7 @@ function fitLayout(merged, traces, box, fix) {
 // After a draw: the axes whose numeric tick labels Plotly rotated (x) or drew too close
 // together (x, y), with tick settings that fit them, or null: {xaxis: {nticks} | {dtick, from: the dtick it replaces} |
 // {every: keep every k-th of the tickvals}}. `previous`: the fix this draw already had.
-function unrotateFix(element, drawn, previous) {
+function unrotateFix(element, drawn, previous, own) {
   const full = element._fullLayout;
   let fix = null;
   for (const name of Object.keys(full)) {
@@ -789,7 +791,8 @@ function unrotateFix(element, drawn, previous) {
     if (!ax || !ax._vals || !ax.showticklabels || !ax.tickfont) continue;
     if (ax.type === "category" || ax.type === "multicategory") continue;
     const given = drawn[name] || {};
-    if (given.tickangle !== undefined && given.tickangle !== "auto") continue;
+    const asked = (own[name] || {}).tickangle;
+    if (asked !== undefined && asked !== "auto") continue; // the chart's own angle
     const labels = ax._vals.filter((v) => v.text !== "");
     const n = labels.length;
     if (n < 2) continue;
@@ -818,14 +821,33 @@ function unrotateFix(element, drawn, previous) {
     if (before.nticks === 2 && allowed === 2) continue; // as few as it gets
     if (Array.isArray(given.tickvals)) {
       axFix = { every: (before.every || 1) * Math.ceil(n / allowed) };
-    } else if (typeof given.dtick === "number") {
+    } else if (typeof ("from" in before ? before.from : given.dtick) === "number") {
+      // the chart's own dtick: a multiple of it
       const raw = given.dtick * n / allowed;
       let dtick = Math.ceil(raw);
       if (ax.type !== "log") {
         const mag = 10 ** Math.floor(Math.log10(raw));
         dtick = [1, 2, 5, 10].map((f) => f * mag).find((s) => s >= raw - 1e-9);
       }
-      axFix = { dtick, from: before.from ?? given.dtick };
+      axFix = { dtick, from: "from" in before ? before.from : given.dtick };
+    } else if (ax.type === "linear" && Array.isArray(ax.range) && ax.range[1] !== ax.range[0]) {
+      // a nice step (1, 2, 2.5, 4, 5 × 10^k; whole numbers stay whole) giving at most `allowed`
+      // labels, but never fewer than 2 (nticks alone jumped from 4 labels to a single one)
+      const [r0, r1] = [Math.min(...ax.range), Math.max(...ax.range)];
+      const whole = labels.every((v) => Number.isInteger(v.x));
+      const count = (d) => Math.floor(r1 / d + 1e-9) - Math.ceil(r0 / d - 1e-9) + 1;
+      const steps = [];
+      for (let e = Math.floor(Math.log10((r1 - r0) / 50)); e <= Math.ceil(Math.log10(r1 - r0)); e += 1) {
+        for (const f of [1, 2, 2.5, 4, 5]) {
+          const d = Number((f * 10 ** e).toPrecision(3));
+          if (!whole || Number.isInteger(d)) steps.push(d);
+        }
+      }
+      if (!steps.length) steps.push(1);
+      const fits = steps.filter((d) => count(d) <= allowed);
+      let dtick = fits.length ? fits[0] : steps[steps.length - 1];
+      if (count(dtick) < 2) dtick = [...steps].reverse().find((d) => count(d) >= 2) || dtick;
+      axFix = { dtick, tick0: 0, from: "from" in before ? before.from : given.dtick };
     } else {
       axFix = { nticks: allowed };
     }
@@ -945,8 +967,10 @@ export async function drawChart(element, traces, layout = {}) {
       fix = element._tickFix && element._tickFix.key === key() ? element._tickFix.fix : null;
       await Plotly.react(element, traces, fullLayout(layout, traces, box(), fix), config);
     }
-    const more = unrotateFix(element, element.layout || {}, fix);
-    if (more) {
+    // a few rounds at most: each one thins the ticks that still do not fit
+    for (let round = 0; round < 3; round += 1) {
+      const more = unrotateFix(element, element.layout || {}, fix, layout);
+      if (!more) break;
       fix = { ...(fix || {}), ...more };
       element._tickFix = { key: key(), fix };
       await Plotly.react(element, traces, fullLayout(layout, traces, box(), fix), config);
