@@ -593,7 +593,271 @@ function axis(base, extra) {
   };
 }
 
-function fullLayout(layout) {
+// ---- readable at any width (issue 9: large text at 1280×720 and a 390 px phone) ---------------
+// One mechanism for every chart drawn through drawChart, so no chart needs its own patch:
+// * titles (chart and axis) are wrapped with <br> to the width they have (never clipped); the
+//   chart title reserves its own room at the top (title.automargin), axis titles sit beyond
+//   their tick labels (axis automargin);
+// * a legend below the plot sits at the bottom of the chart box (yref "container"): Plotly
+//   then reserves its height under the x-axis title instead of drawing it at a fixed paper
+//   offset that the tick labels and the axis title of a large font ran into;
+// * log axes get one label format: whole decades as powers of ten when the range spans a few
+//   decades, else 1-2-5 (or evenly spaced) ticks written out in full; never Plotly's "D"
+//   ticks, which mix "0.1" with bare mantissas "2, 5";
+// * numeric x tick labels are never rotated: when Plotly would rotate them, or draws labels of
+//   an axis (x or y) too close together, the chart is redrawn at once with fewer ticks (and
+//   remembers that at this width and font); category labels turn 90° rather than 30°;
+// * a plot squeezed by its legend or titles (under 45 % of its box) makes its box taller.
+
+const measureContext = typeof document !== "undefined" ? document.createElement("canvas").getContext("2d") : null;
+
+function textWidth(text, size) {
+  const plain = String(text).replace(/<[^>]*>/g, "");
+  if (!measureContext) return plain.length * size * 0.6;
+  measureContext.font = `${size}px system-ui, sans-serif`;
+  return measureContext.measureText(plain).width;
+}
+
+// CJK characters may break anywhere; closing punctuation stays with the character before it.
+const WRAP_TOKENS = /<[^>]*>|[\u2E80-\u9FFF\uF900-\uFAFF\uFF00-\uFFEF\u3000-\u303F][\u3001\u3002\uFF0C\uFF09\uFF1A\uFF1B\u300D\uFF01\uFF1F]*|\s+|[^\s<\u2E80-\u9FFF\uF900-\uFAFF\uFF00-\uFFEF\u3000-\u303F]+/g;
+
+// Plotly text (may hold <br> and inline tags) broken into lines of at most maxPx at `size` px.
+export function wrapText(text, size, maxPx) {
+  if (!text || !(maxPx > 0)) return text;
+  return String(text).split(/<br\s*\/?>/i).map((line) => {
+    if (textWidth(line, size) <= maxPx) return line;
+    const lines = [];
+    let current = "";
+    const tokens = [];
+    for (const token of line.match(WRAP_TOKENS) || []) {
+      // an opening bracket stays with what follows it
+      if (tokens.length && /^[\uFF08\u300C\u300E\u3010(\[]+$/.test(tokens[tokens.length - 1])) tokens[tokens.length - 1] += token;
+      else tokens.push(token);
+    }
+    for (const token of tokens) {
+      const next = current + token;
+      if (current.trim() && !token.startsWith("<") && textWidth(next, size) > maxPx) {
+        lines.push(current.trimEnd());
+        current = token.trimStart();
+      } else {
+        current = next;
+      }
+    }
+    if (current.trim()) lines.push(current.trimEnd());
+    return lines.join("<br>");
+  }).join("<br>");
+}
+
+// Text of log-axis tick values, the same shape for every tick of one axis: plain decimals
+// ("0.002", "50") or, when some value is very small or large, "2×10⁻⁵" for all.
+const SUPERSCRIPT = { "-": "⁻", 0: "⁰", 1: "¹", 2: "²", 3: "³", 4: "⁴", 5: "⁵", 6: "⁶", 7: "⁷", 8: "⁸", 9: "⁹" };
+
+function tickTexts(vals) {
+  const tiny = vals.some((v) => v < 1e-4 || v >= 1e6);
+  return vals.map((v) => {
+    if (!tiny) return String(Number(v.toPrecision(6)));
+    const e = Math.floor(Math.log10(v) + 1e-9);
+    const m = Number((v / 10 ** e).toPrecision(6));
+    const pow = `10${String(e).split("").map((c) => SUPERSCRIPT[c]).join("")}`;
+    return m === 1 ? pow : `${m}×${pow}`;
+  });
+}
+
+// [log10 min, log10 max] of the positive finite values drawn on axis `id` ("x", "y2", ...).
+function axisExtent(traces, id) {
+  const letter = id.charAt(0);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const trace of traces || []) {
+    if ((trace[`${letter}axis`] || letter) !== id) continue;
+    const values = trace[letter];
+    if (!values || typeof values.length !== "number") continue;
+    for (const v of values) {
+      if (typeof v === "number" && v > 0 && Number.isFinite(v)) {
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+    }
+  }
+  return lo <= hi ? [Math.log10(lo), Math.log10(hi)] : null;
+}
+
+// Tick settings of a log axis spanning [lo, hi] (log10 units) whose labels, measured by
+// labelPx(texts), must fit in `room` px along the axis.
+function logAxisTicks(lo, hi, room, labelPx) {
+  const pad = hi - lo < 0.3 ? 0.05 + (hi - lo) * 0.1 : (hi - lo) * 0.05;
+  const [a, b] = [lo - pad, hi + pad];
+  const decades = Math.floor(b) - Math.ceil(a) + 1;
+  if (decades >= 3) {
+    const powers = (step) => {
+      const vals = [];
+      for (let k = Math.ceil(a / step) * step; k <= b; k += step) vals.push(10 ** k);
+      return vals;
+    };
+    let step = 1;
+    while (labelPx(tickTexts(powers(step))) > room && step < 64) step += 1;
+    return { dtick: step, tick0: 0, exponentformat: "power", minexponent: 0 };
+  }
+  for (const mantissas of [[1, 2, 3, 5], [1, 2, 5], [1, 3], [1]]) {
+    const vals = [];
+    for (let k = Math.floor(a); k <= Math.ceil(b); k += 1) {
+      for (const m of mantissas) {
+        const v = m * 10 ** k;
+        if (Math.log10(v) >= a && Math.log10(v) <= b) vals.push(Number(v.toPrecision(6)));
+      }
+    }
+    const texts = tickTexts(vals);
+    if (vals.length >= 2 && labelPx(texts) <= room) return { tickmode: "array", tickvals: vals, ticktext: texts, range: [a, b] };
+  }
+  // less than a decade (or too little room for 1-2-5): evenly spaced values
+  const [x0, x1] = [10 ** a, 10 ** b];
+  for (const count of [5, 4, 3, 2]) {
+    const raw = (x1 - x0) / count;
+    const mag = 10 ** Math.floor(Math.log10(raw));
+    const step = [1, 2, 5, 10].map((f) => f * mag).find((s) => s >= raw);
+    const vals = [];
+    for (let v = Math.ceil(x0 / step) * step; v <= x1; v += step) vals.push(Number(v.toPrecision(6)));
+    const texts = tickTexts(vals);
+    if (vals.length >= 2 && labelPx(texts) <= room) return { tickmode: "array", tickvals: vals, ticktext: texts, range: [a, b] };
+  }
+  const mid = Number((10 ** ((a + b) / 2)).toPrecision(2));
+  return { tickmode: "array", tickvals: [mid], ticktext: tickTexts([mid]), range: [a, b] };
+}
+
+// Layout additions that depend on the chart's box {width, height} (see the note above):
+// wrapped titles, log ticks, the x tick settings remembered for this width (`fix`).
+function fitLayout(merged, traces, box, fix) {
+  const size = fontSize();
+  if (merged.title && merged.title.text) {
+    merged.title = { ...merged.title, text: wrapText(merged.title.text, size + 2, box.width * 0.96 - 12) };
+  }
+  for (const name of Object.keys(merged)) {
+    const match = /^([xy])axis(\d*)$/.exec(name);
+    if (!match || !merged[name]) continue;
+    let ax = merged[name];
+    const letter = match[1];
+    const along = letter === "x" ? box.width - 110 : box.height - 130;
+    if (ax.title && ax.title.text) {
+      ax = { ...ax, title: { ...ax.title, text: wrapText(ax.title.text, size + 1, Math.max(80, along)) } };
+    }
+    if (ax.type === "log" && !ax.tickvals && ax.tickmode !== "array") {
+      const extent = Array.isArray(ax.range) ? ax.range : axisExtent(traces, letter + match[2]);
+      if (!extent) {
+        // nothing drawn yet: whatever range Plotly picks, a label per decade
+        const { dtick: _given, ...rest } = ax;
+        ax = { ...rest, dtick: 1, tick0: 0, exponentformat: "power", minexponent: 0 };
+      } else {
+        const tsize = (ax.tickfont && ax.tickfont.size) || size;
+        const labelPx = letter === "x"
+          ? (texts) => texts.reduce((sum, s) => sum + textWidth(s, tsize) + tsize, 0)
+          : (texts) => texts.length * tsize * 1.9;
+        const { dtick: _given, ...rest } = ax;
+        const [lo, hi] = [Math.min(...extent), Math.max(...extent)];
+        // listed ticks come with the range they were chosen for (padded data extent), else
+        // Plotly's tighter autorange drops the outer ones (and spans decades around a
+        // constant series, putting every tick on one spot); a given range is kept
+        const { range, ...ticks } = logAxisTicks(lo, hi, Math.max(60, along), labelPx);
+        ax = { ...rest, ...ticks };
+        if (range && !ax.range) ax.range = range;
+      }
+    }
+    if (letter === "x" && ax.autotickangles === undefined) ax = { ...ax, autotickangles: [0, 90] };
+    const axFix = fix && fix[name];
+    // labels thinned to fit stay level (Plotly keeps an earlier rotation otherwise)
+    if (axFix && letter === "x" && (ax.tickangle === undefined || ax.tickangle === "auto")) ax = { ...ax, tickangle: 0 };
+    if (axFix && axFix.every && Array.isArray(ax.tickvals)) {
+      const keep = (_, i) => i % axFix.every === 0;
+      ax = { ...ax, tickvals: ax.tickvals.filter(keep), ticktext: ax.ticktext && ax.ticktext.filter(keep) };
+    } else if (axFix && axFix.nticks) {
+      ax = { ...ax, nticks: axFix.nticks };
+    } else if (axFix && axFix.dtick !== undefined && axFix.from === ax.dtick) {
+      ax = { ...ax, dtick: axFix.dtick, ...(axFix.tick0 !== undefined ? { tick0: axFix.tick0 } : {}) };
+    }
+    merged[name] = ax;
+  }
+  return merged;
+}
+
+// After a draw: the axes whose numeric tick labels Plotly rotated (x) or drew too close
+// together (x, y), with tick settings that fit them, or null: {xaxis: {nticks} | {dtick, from: the dtick it replaces} |
+// {every: keep every k-th of the tickvals}}. `previous`: the fix this draw already had.
+function unrotateFix(element, drawn, previous, own) {
+  const full = element._fullLayout;
+  let fix = null;
+  for (const name of Object.keys(full)) {
+    const match = /^([xy])axis\d*$/.exec(name);
+    if (!match) continue;
+    const ax = full[name];
+    if (!ax || !ax._vals || !ax.showticklabels || !ax.tickfont) continue;
+    if (ax.type === "category" || ax.type === "multicategory") continue;
+    const given = drawn[name] || {};
+    const asked = (own[name] || {}).tickangle;
+    if (asked !== undefined && asked !== "auto") continue; // the chart's own angle
+    const labels = ax._vals.filter((v) => v.text !== "");
+    const n = labels.length;
+    if (n < 2) continue;
+    const tsize = ax.tickfont.size;
+    const gap = (v, i) => Math.abs(ax.l2p(v.x) - ax.l2p(labels[i - 1].x));
+    let allowed;
+    if (match[1] === "x") {
+      const widths = labels.map((v) => textWidth(v.text, tsize));
+      // rotated by Plotly, or (unrotated) less than half a character apart
+      const rotated = Boolean((ax._tickAngles || {})[`${ax._id}tick`]);
+      const crowded = labels.some((v, i) => i > 0 && gap(v, i) - (widths[i] + widths[i - 1]) / 2 < tsize * 0.5);
+      if (!rotated && !crowded) continue;
+      allowed = Math.floor(ax._length / (Math.max(...widths) + tsize));
+    } else {
+      // labels of a y axis closer than a line (powers of ten are drawn 1.25× larger)
+      const line = tsize * (labels.some((v) => /<sup>/.test(v.text)) ? 1.6 : 1.2);
+      if (!labels.some((v, i) => i > 0 && gap(v, i) < line)) continue;
+      allowed = Math.floor(ax._length / (line * 1.3));
+    }
+    allowed = Math.max(2, Math.min(n - 1, allowed));
+    // Plotly may draw a few more ticks than nticks asks for: ask for fewer each time
+    const earlier = previous && previous[name] && previous[name].nticks;
+    if (earlier && allowed >= earlier) allowed = Math.max(2, earlier - 1);
+    let axFix;
+    const before = (previous && previous[name]) || {};
+    if (before.nticks === 2 && allowed === 2) continue; // as few as it gets
+    if (Array.isArray(given.tickvals)) {
+      axFix = { every: (before.every || 1) * Math.ceil(n / allowed) };
+    } else if (typeof ("from" in before ? before.from : given.dtick) === "number") {
+      // the chart's own dtick: a multiple of it
+      const raw = given.dtick * n / allowed;
+      let dtick = Math.ceil(raw);
+      if (ax.type !== "log") {
+        const mag = 10 ** Math.floor(Math.log10(raw));
+        dtick = [1, 2, 5, 10].map((f) => f * mag).find((s) => s >= raw - 1e-9);
+      }
+      axFix = { dtick, from: "from" in before ? before.from : given.dtick };
+    } else if (ax.type === "linear" && Array.isArray(ax.range) && ax.range[1] !== ax.range[0]) {
+      // a nice step (1, 2, 2.5, 4, 5 × 10^k; whole numbers stay whole) giving at most `allowed`
+      // labels, but never fewer than 2 (nticks alone jumped from 4 labels to a single one)
+      const [r0, r1] = [Math.min(...ax.range), Math.max(...ax.range)];
+      const whole = labels.every((v) => Number.isInteger(v.x));
+      const count = (d) => Math.floor(r1 / d + 1e-9) - Math.ceil(r0 / d - 1e-9) + 1;
+      const steps = [];
+      for (let e = Math.floor(Math.log10((r1 - r0) / 50)); e <= Math.ceil(Math.log10(r1 - r0)); e += 1) {
+        for (const f of [1, 2, 2.5, 4, 5]) {
+          const d = Number((f * 10 ** e).toPrecision(3));
+          if (!whole || Number.isInteger(d)) steps.push(d);
+        }
+      }
+      if (!steps.length) steps.push(1);
+      const fits = steps.filter((d) => count(d) <= allowed);
+      let dtick = fits.length ? fits[0] : steps[steps.length - 1];
+      if (count(dtick) < 2) dtick = [...steps].reverse().find((d) => count(d) >= 2) || dtick;
+      axFix = { dtick, tick0: 0, from: "from" in before ? before.from : given.dtick };
+    } else {
+      axFix = { nticks: allowed };
+    }
+    if (JSON.stringify(axFix) === JSON.stringify(before)) continue; // nothing more to do
+    fix = { ...(fix || {}), [name]: axFix };
+  }
+  return fix;
+}
+
+function fullLayout(layout, traces, box, fix) {
   const size = fontSize();
   const merged = {
     // autosize in the layout itself: Plotly.react then sizes the chart to its box as it is at
@@ -601,20 +865,35 @@ function fullLayout(layout) {
     // a box change (the font toggle narrows every lab card by ~80 px and makes charts taller)
     // drew the chart at its old size and the page scrolled sideways until a resize caught up.
     autosize: true,
-    margin: { l: 64, r: 18, t: layout.title ? 44 : 20, b: 52 },
+    margin: { l: 64, r: 18, t: 20, b: 52 },
     paper_bgcolor: "rgba(0,0,0,0)",
     plot_bgcolor: "rgba(0,0,0,0)",
     font: { family: "system-ui, sans-serif", size, color: "#1d2230" },
-    legend: { font: { size }, orientation: "h", y: -0.22 },
     hoverlabel: { font: { size } },
     ...layout,
   };
+  // a legend below the plot: at the bottom of the chart box, under the x-axis title
+  const legend = { font: { size }, orientation: "h", y: -1, ...(layout.legend || {}) };
+  if (legend.y < 0 && legend.yref !== "container") {
+    Object.assign(legend, { yref: "container", y: 0, yanchor: "bottom", x: 0, xanchor: "left" });
+  }
+  // a long legend is shown whole (the chart grows instead, see fitHeight), never scrolled
+  if (legend.orientation === "h" && legend.maxheight === undefined) legend.maxheight = 1;
+  merged.legend = legend;
   merged.xaxis = axis({}, layout.xaxis);
   merged.yaxis = axis({}, layout.yaxis);
-  if (layout.title) {
-    merged.title = { font: { size: size + 2 }, x: 0.02, xanchor: "left", ...layout.title };
+  for (const name of Object.keys(layout)) {
+    if (/^[xy]axis\d+$/.test(name)) merged[name] = axis({}, layout[name]);
   }
-  return merged;
+  if (layout.title) {
+    // the title sits on the plot's top edge and pushes the top margin up as far as its lines
+    // need (yanchor "bottom": Plotly shifts the lines of a multi-line title upwards, which with
+    // a container-anchored "top" title put the first line above the chart); pad: clear of
+    // the top y tick label, which sticks out above the plot by half its height)
+    merged.title = { font: { size: size + 2 }, x: 0.02, xanchor: "left", yref: "paper", y: 1,
+      yanchor: "bottom", pad: { b: Math.round(size * 1.3) }, automargin: true, ...layout.title };
+  }
+  return box ? fitLayout(merged, traces, box, fix) : merged;
 }
 
 // Every chart follows its box: each draw (Plotly.react with autosize, see fullLayout) takes the
@@ -637,18 +916,66 @@ const resizer = typeof ResizeObserver === "function"
         if (!element.isConnected || !element.offsetWidth || !element._fullLayout) continue;
         const full = element._fullLayout;
         if (Math.abs(full.width - element.clientWidth) < 1 && Math.abs(full.height - element.clientHeight) < 1) continue;
-        window.Plotly.Plots.resize(element).catch(() => {});
+        // a redraw, not just Plots.resize: titles and ticks are fitted to the new width
+        const drawn = charts.get(element);
+        if (drawn) drawChart(element, drawn.traces, drawn.layout).catch(() => {});
+        else window.Plotly.Plots.resize(element).catch(() => {});
       }
     });
   })
   : null;
 
+// A plot squeezed by its legend or titles: the box grows (inline min-height) until the plot
+// area is MIN_PLOT_SHARE of the box's natural (CSS) height; it shrinks back when no longer
+// needed. Small boxes (thumbnails) are left alone. True if the box height changed.
+const MIN_PLOT_SHARE = 0.45;
+
+function fitHeight(element) {
+  const full = element._fullLayout;
+  if (!full || !full._size) return false;
+  // the drawn height is the box's (autosize); the DOM is read only for a grown box
+  const grown = element.style.minHeight;
+  const box = full.height;
+  let natural = box;
+  if (grown) {
+    element.style.minHeight = "";
+    natural = element.clientHeight;
+    element.style.minHeight = grown;
+  }
+  if (natural < 200) return false;
+  const needed = Math.ceil(natural * MIN_PLOT_SHARE + (box - full._size.h));
+  const target = needed > natural + 2 ? `${needed}px` : "";
+  if (target === grown || (target && grown && Math.abs(parseFloat(grown) - needed) <= 2)) return false;
+  element.style.minHeight = target;
+  return element.clientHeight !== box;
+}
+
 // Draws (first call) or updates (Plotly.react) a chart at its box's current size; re-rendered
-// when the font changes and re-fitted whenever its box changes size.
+// when the font changes and re-drawn (titles re-wrapped, ticks re-fitted) whenever its box
+// changes size. A draw whose x tick labels Plotly rotated, or whose plot is squeezed, is
+// redrawn at once with fewer ticks or a taller box (see "readable at any width" above).
 export async function drawChart(element, traces, layout = {}) {
   const Plotly = await whenPlotly();
   charts.set(element, { traces, layout });
-  await Plotly.react(element, traces, fullLayout(layout), window.innerWidth < 700 ? PHONE_CONFIG : CONFIG);
+  const config = window.innerWidth < 700 ? PHONE_CONFIG : CONFIG;
+  const box = () => ({ width: element.clientWidth, height: element.clientHeight });
+  const key = () => `${element.clientWidth}x${element.clientHeight}|${fontSize()}`;
+  let fix = element._tickFix && element._tickFix.key === key() ? element._tickFix.fix : null;
+  await Plotly.react(element, traces, fullLayout(layout, traces, box(), fix), config);
+  if (element._fullLayout && element.offsetParent !== null) {
+    if (fitHeight(element)) {
+      fix = element._tickFix && element._tickFix.key === key() ? element._tickFix.fix : null;
+      await Plotly.react(element, traces, fullLayout(layout, traces, box(), fix), config);
+    }
+    // a few rounds at most: each one thins the ticks that still do not fit
+    for (let round = 0; round < 3; round += 1) {
+      const more = unrotateFix(element, element.layout || {}, fix, layout);
+      if (!more) break;
+      fix = { ...(fix || {}), ...more };
+      element._tickFix = { key: key(), fix };
+      await Plotly.react(element, traces, fullLayout(layout, traces, box(), fix), config);
+    }
+  }
   if (resizer && !element.dataset.resizeObserved) {
     element.dataset.resizeObserved = "true";
     resizer.observe(element);

@@ -10,11 +10,14 @@ Covered: ``needsRebuild`` and ``livePatch`` (controls.js), ``configFromQuery`` /
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from playwright.sync_api import Browser, Page
 
 pytestmark = pytest.mark.e2e
@@ -451,3 +454,51 @@ def test_record_store(js: Page) -> None:
     assert got["cleared"] == [0, 1, None, 0, True]
     assert got["bigLen"] <= got["draw"] + 1 and got["bigLen"] >= got["draw"] // 2
     assert got["bigFirst"] == 0 and got["bigLast"] == 2500 and got["bigSorted"]
+
+
+# wrapText (common.js): the chart titles of a narrow chart are broken into lines (issue 9,
+# defect 12: a long zh title was clipped at the chart's right edge).
+WRAP = """
+  const out = common.wrapText(arg.text, arg.size, arg.max);
+  const ctx = document.createElement('canvas').getContext('2d');
+  ctx.font = `${arg.size}px system-ui, sans-serif`;
+  return out.split('<br>').map((l) => [l, ctx.measureText(l).width]);
+"""
+
+
+CJK = "\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f"
+# the units a line may break between: a word, or a CJK character with its closing punctuation
+# (an opening bracket goes with what follows it)
+WRAP_TOKEN = re.compile(rf"[（(\[「『【]*(?:[{CJK}][、。，）：；」！？]*|[^\s{CJK}]+)")
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    text=st.text(alphabet="ab cd 学习曲线每个坐标（）：，|_1", max_size=60),
+    size=st.sampled_from([14, 22]),
+    width=st.integers(min_value=30, max_value=320),
+)
+def test_wrap_text_fits_lines_and_keeps_the_text(
+    js: Page, text: str, size: int, width: int
+) -> None:
+    """Every line fits the width unless it is one unbreakable word; nothing but the
+    whitespace at a break is lost; an opening bracket never ends a line."""
+    lines = run_js(js, WRAP, {"text": text, "size": size, "max": width})
+    joined = "".join(line for line, _ in lines)
+    assert "".join(joined.split()) == "".join(text.split())
+    for i, (line, px) in enumerate(lines):
+        if len(lines) > 1 and len(WRAP_TOKEN.findall(line)) > 1:  # one token may not fit
+            assert px <= width + 0.5, (text, lines)
+        if i < len(lines) - 1:
+            assert not line.endswith("（"), lines
+
+
+def test_wrap_text_short_titles_untouched_and_zh_title_wrapped(js: Page) -> None:
+    short = run_js(js, WRAP, {"text": "状态: 2. sgd", "size": 22, "max": 300})
+    assert [line for line, _ in short] == ["状态: 2. sgd"]
+    title = "每个坐标的有效步长 |lr_eff|（实线：x，点线：y）"
+    lines = run_js(js, WRAP, {"text": title, "size": 22, "max": 300})
+    assert len(lines) == 2 and all(px <= 300 for _, px in lines), lines
+    assert lines[1][0].startswith("（")  # the bracket goes with what it opens

@@ -104,6 +104,123 @@ MEASURE = """() => {
 }"""
 
 
+# Issue 9, defects 8-12 (readable charts): every drawn chart of the page, checked as a person
+# would read it. Returns a list of problems ("<chart id>: <what>"), empty when every chart is
+# readable:
+# * an axis title does not touch the legend or that axis's tick labels;
+# * the tick labels of one axis do not overlap each other (nor the legend); numbers on an x
+#   axis are not rotated (fewer ticks instead; category names may turn);
+# * the chart title lies inside the chart's box, off the legend and off every tick label;
+# * a log axis writes every tick label in one format ("10⁻²", "0.01", "10k" or "1e-2" are each
+#   one format; "1" and "10" go with powers of ten), and each label is the number at its tick
+#   (Plotly's minor labels "2", "5" between decades are not);
+# * a chart with a legend keeps a readable plot (at least 120 px, or 40 % of its box).
+CHART_READABLE = r"""() => {
+  const problems = [];
+  const rect = (n) => n.getBoundingClientRect();
+  const visible = (r) => r.width > 0 && r.height > 0;
+  const hit = (a, b) => a.left < b.right - 1 && b.left < a.right - 1
+    && a.top < b.bottom - 1 && b.top < a.bottom - 1;
+  const texts = (root, sel) => [...root.querySelectorAll(sel)]
+    .filter((n) => (n.textContent || '').trim() !== '').map(rect).filter(visible);
+  const SUP = '⁰¹²³⁴⁵⁶⁷⁸⁹';
+  const parse = (html) => {
+    let s = String(html).replace(/<sup>(.*?)<\/sup>/g, '^$1').replace(/<[^>]+>/g, '')
+      .replace(/\u2212/g, '-').trim();
+    s = s.replace(/[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+/g, (m) => '^' + [...m].map(
+      (c) => (SUP.includes(c) ? SUP.indexOf(c) : '-')).join(''));
+    let m = /^(?:(-?[\d.]+)\s*[×x·]\s*)?10\^(-?\d+)$/.exec(s);
+    if (m) return {fmt: 'pow', v: (m[1] ? +m[1] : 1) * 10 ** +m[2]};
+    m = /^(-?[\d.]+)[eE]([+-]?\d+)$/.exec(s);
+    if (m) return {fmt: 'e', v: +m[1] * 10 ** +m[2]};
+    const SI = {k: 1e3, M: 1e6, G: 1e9, B: 1e9, T: 1e12, P: 1e15, m: 1e-3, 'µ': 1e-6,
+                'μ': 1e-6, n: 1e-9, p: 1e-12, f: 1e-15};
+    m = /^(-?[\d.]+)([kMGBTPmµμnpf])$/.exec(s);
+    if (m) return {fmt: 'si', v: +m[1] * SI[m[2]]};
+    if (/^-?[\d.]+$/.test(s)) return {fmt: 'plain', v: +s};
+    return {fmt: 'other:' + s, v: NaN};
+  };
+  for (const el of document.querySelectorAll('.js-plotly-plot')) {
+    if (!el.offsetParent || !el._fullLayout || !el.querySelector('.main-svg')) continue;
+    const id = el.dataset.testid || el.id;
+    const full = el._fullLayout;
+    const box = rect(el);
+    const bg = el.querySelector('.legend .bg');
+    const legend = bg && visible(rect(bg)) ? rect(bg) : null;
+    const title = el.querySelector('.g-gtitle');
+    const titleBox = title && texts(title, 'text').length ? rect(title) : null;
+    if (titleBox) {
+      const t = titleBox;
+      if (t.left < box.left - 1 || t.right > box.right + 1 || t.top < box.top - 1
+          || t.bottom > box.bottom + 1) {
+        problems.push(`${id}: title "${title.textContent}" is clipped by the chart's box`);
+      }
+      if (legend && hit(t, legend)) problems.push(`${id}: title overlaps the legend`);
+    }
+    const axes = [...(full._subplots.xaxis || []), ...(full._subplots.yaxis || [])];
+    for (const axId of axes) {
+      const ticks = texts(el, `.${axId}tick text`);
+      const axTitle = texts(el, `.g-${axId}title`);
+      for (const t of axTitle) {
+        if (legend && hit(t, legend)) problems.push(`${id}: ${axId} title overlaps the legend`);
+        if (ticks.some((k) => hit(k, t))) {
+          problems.push(`${id}: ${axId} title overlaps its tick labels`);
+        }
+      }
+      for (let i = 0; i < ticks.length; i++) {
+        for (let j = i + 1; j < ticks.length; j++) {
+          if (hit(ticks[i], ticks[j])) {
+            problems.push(`${id}: ${axId} tick labels overlap each other`);
+            i = j = ticks.length;
+          }
+        }
+      }
+      if (titleBox && ticks.some((k) => hit(k, titleBox))) {
+        problems.push(`${id}: title overlaps the ${axId} tick labels`);
+      }
+      if (legend && ticks.some((k) => hit(k, legend))) {
+        problems.push(`${id}: ${axId} tick labels overlap the legend`);
+      }
+      const ax = full[axId.charAt(0) + 'axis' + axId.slice(1)];
+      if (ax && axId.charAt(0) === 'x' && !['category', 'multicategory'].includes(ax.type)
+          && ticks.length && (ax._tickAngles || {})[axId + 'tick']) {
+        problems.push(`${id}: ${axId} numeric tick labels are rotated`);
+      }
+      if (ax && ax.type === 'log' && ax.showticklabels !== false && ax._vals) {
+        const labels = ax._vals.filter((v) => v.text !== '')
+          .map((v) => ({...parse(v.text), at: 10 ** v.x, text: v.text}));
+        const wrong = labels.filter((l) => !(Math.abs(l.v - l.at) <= 0.02 * l.at));
+        if (wrong.length) {
+          problems.push(`${id}: ${axId} log tick labels are not the numbers at their ticks: ` +
+            wrong.map((l) => `${l.text} at ${l.at.toPrecision(3)}`).join(', '));
+        }
+        const pow = labels.some((l) => l.fmt === 'pow');
+        const fmts = new Set(labels
+          .filter((l) => !(pow && l.fmt === 'plain' && (l.v === 1 || l.v === 10)))
+          .map((l) => l.fmt));
+        if (fmts.size > 1) {
+          problems.push(`${id}: ${axId} log tick labels mix formats: `
+            + labels.map((l) => l.text).join(', '));
+        }
+      }
+    }
+    if (legend && full.showlegend && full._size.h < Math.min(120, 0.4 * box.height)) {
+      problems.push(`${id}: plot squeezed to ${Math.round(full._size.h)} px by its legend`);
+    }
+  }
+  return problems;
+}"""
+
+
+def assert_readable(page: Page, what: str) -> None:
+    """Waits (up to 20 s, charts may still be redrawing) until every chart is readable
+    (CHART_READABLE), then asserts it, naming each problem if it never is."""
+    with contextlib.suppress(PlaywrightError):  # the assertion names the problems
+        page.wait_for_function(f"() => ({CHART_READABLE})().length === 0", timeout=20000)
+    problems = page.evaluate(CHART_READABLE)
+    assert not problems, f"{what}: charts not readable:\n" + "\n".join(problems)
+
+
 def wait_drawn(page: Page, testid: str) -> None:
     expect(page.get_by_test_id(testid).first).to_have_attribute(
         "data-state", "ready", timeout=20000
@@ -211,7 +328,9 @@ def test_every_lab_fits_in_zh_with_large_text_and_on_a_phone(
 ) -> None:
     """zh, 1280×720: toggle large text on; 390×844: large text, then toggled off. After each
     toggle the first frame already has every chart at its box's size, and once drawn nothing
-    sticks out of its card and the page never scrolls sideways."""
+    sticks out of its card and the page never scrolls sideways. In large text (1280×720 and
+    390×844) every chart is readable (CHART_READABLE: no overlapping titles, ticks or legends,
+    no clipped title, one log-tick format, no squeezed plot)."""
     path, testid, attribute, value = ALL_LABS[lab]
     page = large_page(browser, live_server, page_errors, 1280, 720, "zh")
     page.context.add_init_script("localStorage.setItem('gradplay.fontScale', 'normal')")
@@ -227,14 +346,76 @@ def test_every_lab_fits_in_zh_with_large_text_and_on_a_phone(
         assert page.evaluate("document.documentElement.classList.contains('large-font')")
         assert off == [], f"{lab}: redrawn at the old size after the large-text toggle: {off}"
         wait_fits(page, f"{lab} 1280×720 zh large")
+        assert_readable(page, f"{lab} 1280×720 zh large")
         save_screenshot(page, f"labs-{lab}-1280-large-zh")
         page.set_viewport_size({"width": 390, "height": 844})
         wait_fits(page, f"{lab} 390×844 zh large")
+        assert_readable(page, f"{lab} 390×844 zh large")
         save_screenshot(page, f"labs-{lab}-390-large-zh")
         off = page.evaluate(TOGGLE_FIRST_FRAME)
         assert off == [], f"{lab}: redrawn at the old size after the 390 px toggle: {off}"
         wait_fits(page, f"{lab} 390×844 zh")
         save_screenshot(page, f"labs-{lab}-390-zh")
+    finally:
+        page.context.close()
+    if page_errors.messages:
+        pytest.fail("browser errors:\n" + "\n".join(page_errors.messages))
+
+
+@pytest.mark.parametrize(
+    "size",
+    [
+        (1280, 720),
+        pytest.param(
+            (390, 844),
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="open (issue 9): on a phone in large text the playground's fixed-margin "
+                "time-series charts (automargin off for speed) let a legend of 2-3 rows cover "
+                "the x tick labels and the x title sit on them (grad-norm, update-ratio, zeros)",
+            ),
+        ),
+    ],
+)
+def test_playground_and_questions_charts_readable_in_zh_large_text(
+    browser: Browser, live_server: str, page_errors: PageErrors, size: tuple[int, int]
+) -> None:
+    """The pages outside /labs/: the playground after 20 steps of a 4-layer net on the spiral
+    (log loss axis, per-layer legends and histograms) and the questions page, in zh with large
+    text: every chart readable (CHART_READABLE)."""
+    width, height = size
+    page = large_page(browser, live_server, page_errors, width, height, "zh")
+    try:
+        page.goto("/?dataset=spiral&hidden=8,8,8,8&lr=0.1")
+        expect(page.get_by_test_id("playground")).to_have_attribute(
+            "data-ready", "true", timeout=20000
+        )
+        expect(page.get_by_test_id("chart-loss")).to_have_attribute(
+            "data-state", "ready", timeout=15000
+        )
+        page.get_by_test_id("step-10").click()
+        page.wait_for_function(
+            "() => +document.querySelector('[data-testid=step-counter]').dataset.step >= 10"
+        )
+        page.get_by_test_id("step-10").click()
+        page.wait_for_function(
+            "() => +document.querySelector('[data-testid=step-counter]').dataset.step >= 20"
+        )
+        for testid in ("chart-loss", "chart-grad-norm", "chart-weights-hist"):
+            page.get_by_test_id(testid).scroll_into_view_if_needed()
+            page.wait_for_function(
+                '(id) => { const el = document.querySelector(`[data-testid="${id}"]`);'
+                " return el.data && el.data.some((t) => (t.x || []).length >= 20); }",
+                arg=testid,
+                timeout=15000,
+            )
+        wait_fits(page, f"playground {width}×{height} zh large")
+        assert_readable(page, f"playground {width}×{height} zh large")
+        save_screenshot(page, f"readable-playground-{width}-large-zh")
+        page.goto("/questions")
+        expect(page.locator("main")).to_be_visible()
+        page.wait_for_timeout(1000)
+        assert_readable(page, f"questions {width}×{height} zh large")
     finally:
         page.context.close()
     if page_errors.messages:
