@@ -366,15 +366,7 @@ def test_every_lab_fits_in_zh_with_large_text_and_on_a_phone(
     "size",
     [
         (1280, 720),
-        pytest.param(
-            (390, 844),
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="open (issue 9): on a phone in large text the playground's fixed-margin "
-                "time-series charts (automargin off for speed) let a legend of 2-3 rows cover "
-                "the x tick labels and the x title sit on them (grad-norm, update-ratio, zeros)",
-            ),
-        ),
+        (390, 844),
     ],
 )
 def test_playground_and_questions_charts_readable_in_zh_large_text(

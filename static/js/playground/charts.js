@@ -189,15 +189,6 @@ function depthBar(n, large) {
   };
 }
 
-// Pinned runs add long legend entries ("pin 2 · rmsprop lr 0.005"): the legend under the plot
-// then wraps onto more rows, and the bottom margin grows by those rows so the legend never
-// covers the x axis (rows estimated from the entries' text length and the chart's width).
-function textWidth(text, px) {
-  let w = 0;
-  for (const ch of String(text)) w += ch.codePointAt(0) >= 0x2e80 ? px * 1.9 : px;
-  return w;
-}
-
 // ---- the input features' names (issue 14: your own data)
 // An uploaded table's charts name its own columns: GET .../data answers them as
 // `table.columns` (features, in the model's input order) and `table.target`; they are shown as
@@ -237,25 +228,21 @@ export function shortName(text, max = 24) {
   return chars.join("");
 }
 
-export function legendRows(traces, layout, width) {
-  const large = isLargeFont();
-  const px = large ? 9.5 : 7;
-  const title = layout.legend && layout.legend.title ? layout.legend.title.text || "" : "";
-  let rows = 1;
-  let x = title ? textWidth(title, px) + 10 : 0;
-  for (const t of traces) {
-    if (t.showlegend === false || !t.name || t.x === undefined) continue;
-    const w = 48 + textWidth(t.name, px);
-    if (x > 0 && x + w > width) { rows += 1; x = 0; }
-    x += w;
-  }
-  return rows;
+// Rough width (px) of a text at `px` per narrow character (CJK counts about double).
+function textWidth(text, px) {
+  let w = 0;
+  for (const ch of String(text)) w += ch.codePointAt(0) >= 0x2e80 ? px * 1.9 : px;
+  return w;
 }
 
-function fitLegend(traces, layout, width) {
-  if (!layout || layout.showlegend === false || !layout.margin || !width) return;
-  const rows = legendRows(traces, layout, width);
-  if (rows > 1) layout.margin = { ...layout.margin, b: layout.margin.b + (rows - 1) * (isLargeFont() ? 39 : 31) };
+// Fixed margins (see base) reserve one row of the legend under the plot. A legend that wraps
+// onto more rows (a deep net's layers in large text on a phone, pinned runs' long names) gets
+// the room it took in the last draw: Plotly's own legend height (no DOM read); the chart is
+// drawn again at once when that room changed by more than a pixel or two.
+function legendRoom(element) {
+  const full = element && element._fullLayout;
+  if (!full || !full.showlegend || !full.legend || !full.legend._height) return 0;
+  return Math.max(0, Math.ceil(full.legend._height - (isLargeFont() ? 38 : 28)));
 }
 
 // Hover: the recorded value to 6 significant digits (the series are not interpolated).
@@ -649,7 +636,9 @@ export class Charts {
       return Promise.resolve(slot.draw()).then(() => { p.n += 1; p.ms += performance.now() - t0; });
     }
     const built = this.build(slot.key);
-    if (built && this.pins.length && slot.el && slot.key !== "boundary") fitLegend(built[0], built[1], slot.el.clientWidth);
+    const room = slot.legendRoom || 0;
+    const fixed = built && built[1].margin && built[1].xaxis && built[1].xaxis.automargin === false;
+    if (fixed && room) built[1].margin = { ...built[1].margin, b: built[1].margin.b + room };
     slot.sig = slot.want;
     slot.drawnAt = performance.now();
     if (!built || !slot.el) return null;
@@ -658,6 +647,13 @@ export class Charts {
     return drawChart(slot.el, built[0], built[1]).then(() => {
       p.n += 1;
       p.ms += performance.now() - t0;
+      const need = fixed ? legendRoom(slot.el) : 0;
+      if (Math.abs(need - room) > 2 && !slot.refitting) {
+        slot.legendRoom = need;
+        slot.refitting = true;
+        return Promise.resolve(this.drawSlot(slot)).finally(() => { slot.refitting = false; });
+      }
+      return undefined;
     });
   }
 
