@@ -15,11 +15,11 @@ next worker or reader that looks, and Optuna's
 parameters (the failed attempt stays visible, marked ``requeued``). The journal storage gets its
 heartbeats from :class:`JournalSearchStorage`.
 
-Why a journal by default: a 200-step trial of the default network trains in ~19 ms, and every
-Optuna storage call is a transaction. On SQLite through SQLAlchemy one call costs ~1.4 ms (about
-20 per trial: +150 % of the trial's time); an append to the journal file costs ~0.1 ms once it is
-not fsynced (+8 %; Optuna's stock file backend, which fsyncs every append, +49 %).
-``bench/search.py`` [1] prints these figures.
+Why a journal by default: a 200-step trial of the default network trains in ~20 ms, and every
+Optuna storage call is a transaction. On SQLite through SQLAlchemy that is ~20 transactions per
+trial, +140 % of the trial's time; on the journal file, one appended line each (tens of
+microseconds without an fsync), about +10 %; Optuna's stock file backend, which fsyncs every
+line, about +50 %. ``bench/search.py`` [1] prints these figures.
 
 SQLite note: Optuna claims a waiting trial with ``SELECT … FOR UPDATE`` and an ``UPDATE``;
 SQLite ignores ``FOR UPDATE``, so two processes could both claim one trial. Every SQLite
@@ -53,7 +53,7 @@ from typing import Any
 import optuna
 import sqlalchemy.exc
 from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
-from optuna.storages._heartbeat import BaseHeartbeat
+from optuna.storages._heartbeat import BaseHeartbeat  # not exported; fail_stale_trials needs it
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy import event
@@ -143,9 +143,9 @@ class LocalJournalBackend(JournalFileBackend):
             fcntl.flock(fd, fcntl.LOCK_UN)
 
     def read_logs(self, log_number_from: int) -> Iterator[dict[str, Any]]:
-        # Optuna's storage reads after every call; most of the time nothing is new: one stat
-        # instead of opening and reading the file
-        known_end = self._log_number_offset.get(log_number_from)
+        # Optuna's storage reads after every call; when nothing is new, one stat instead of
+        # opening and reading the file (the base class keeps each read line's end offset)
+        known_end = getattr(self, "_log_number_offset", {}).get(log_number_from)
         if known_end is not None and os.stat(self._file_path).st_size == known_end:
             return iter(())
         return super().read_logs(log_number_from)
@@ -187,6 +187,10 @@ class JournalSearchStorage(JournalStorage, BaseHeartbeat):
 
     def get_heartbeat_stale_trial_callback(self) -> Any:
         return RetryHeartbeatStaleTrialCallback(max_retry=MAX_REQUEUES)
+
+    def get_failed_trial_callback(self) -> Any:
+        # the name before Optuna 4.9 (abstract there, what its fail_stale_trials calls)
+        return self.get_heartbeat_stale_trial_callback()
 
 
 @functools.cache
