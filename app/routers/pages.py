@@ -18,6 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from app import search_figures
 from app.owners import ensure_owner_cookie
 
 router = APIRouter(include_in_schema=False)
@@ -229,6 +230,9 @@ def lab_search(request: Request) -> HTMLResponse:
         dimensions=SEARCH_DIMENSIONS,
         dimensions_json=json.dumps(SEARCH_DIMENSIONS),
         presets_json=json.dumps(SEARCH_PRESETS),
+        # what each Optuna figure needs (app.search_figures.FIGURES): the page asks for a
+        # figure only once the search has it, so it never fetches a 409
+        figure_needs={name: (need[1], need[2]) for name, need in search_figures.FIGURES.items()},
     )
 
 

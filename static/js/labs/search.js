@@ -380,9 +380,23 @@ function drawCurves() {
 }
 
 async function drawOptuna() {
-  const s = searches.get($("search-figure-method").value);
+  const method = $("search-figure-method").value;
+  const s = searches.get(method);
   const note = $("optuna-note");
   if (!s) return;
+  // the figure's needs (the server's, on the option): until the search has them, say so
+  // instead of asking (a 409 would also be a console error)
+  const option = $("search-figure").selectedOptions[0];
+  const needTrials = Number(option.dataset.minTrials || 0);
+  const needParams = Number(option.dataset.minParams || 0);
+  const done = [...s.trials.values()].filter((tr) => tr.state === "COMPLETE").length;
+  const params = ((s.detail && s.detail.spec && s.detail.spec.space) || []).length;
+  if (done < needTrials || params < needParams) {
+    note.textContent = t("search.fig_needs", { trials: needTrials, params: needParams, done,
+      method: t(`search.method.${method}`) });
+    note.hidden = false;
+    return;
+  }
   try {
     const figure = await getJSON(`/api/searches/${s.id}/figures/${$("search-figure").value}`);
     note.hidden = true;
