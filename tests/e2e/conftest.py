@@ -52,6 +52,11 @@ class PageErrors:
     def on_page_error(self, error: Exception) -> None:
         self.messages.append(f"pageerror: {error}")
 
+    def check(self) -> None:
+        """Fail the test if the browser logged any error."""
+        if self.messages:
+            pytest.fail("browser errors:\n" + "\n".join(self.messages))
+
 
 @pytest.fixture
 def page_errors() -> PageErrors:
@@ -68,8 +73,7 @@ def page(browser: Browser, live_server: str, page_errors: PageErrors) -> Iterato
     page.on("pageerror", page_errors.on_page_error)
     yield page
     context.close()
-    if page_errors.messages:
-        pytest.fail("browser errors:\n" + "\n".join(page_errors.messages))
+    page_errors.check()
 
 
 def save_screenshot(page: Page, name: str) -> Path:

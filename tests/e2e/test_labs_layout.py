@@ -296,8 +296,7 @@ def test_lab_fits_in_large_text_and_follows_resizes(
         assert_fits(page, f"{lab} at 390 px")
     finally:
         page.context.close()
-    if page_errors.messages:
-        pytest.fail("browser errors:\n" + "\n".join(page_errors.messages))
+    page_errors.check()
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -318,8 +317,7 @@ def test_lab_screenshots(
             save_screenshot(page, f"layout-{lab}-{width}{'-large' if large else ''}-{lang}")
         finally:
             page.context.close()
-    if page_errors.messages:
-        pytest.fail("browser errors:\n" + "\n".join(page_errors.messages))
+    page_errors.check()
 
 
 @pytest.mark.parametrize("lab", list(ALL_LABS))
@@ -358,8 +356,7 @@ def test_every_lab_fits_in_zh_with_large_text_and_on_a_phone(
         save_screenshot(page, f"labs-{lab}-390-zh")
     finally:
         page.context.close()
-    if page_errors.messages:
-        pytest.fail("browser errors:\n" + "\n".join(page_errors.messages))
+    page_errors.check()
 
 
 @pytest.mark.parametrize(
@@ -410,5 +407,4 @@ def test_playground_and_questions_charts_readable_in_zh_large_text(
         assert_readable(page, f"questions {width}×{height} zh large")
     finally:
         page.context.close()
-    if page_errors.messages:
-        pytest.fail("browser errors:\n" + "\n".join(page_errors.messages))
+    page_errors.check()

@@ -128,8 +128,7 @@ def test_neuron_maps_large_text_1280x720_and_phone(browser: Browser, live_server
         save_screenshot(page, name)
         diagram.screenshot(path=str(SCREENSHOT_DIR / f"{name}-diagram.png"))
         context.close()
-    if page_errors.messages:
-        pytest.fail("browser errors:\n" + "\n".join(page_errors.messages))
+    page_errors.check()
 
 
 def test_feature_crosses_let_a_linear_model_separate_the_circle(page: Page,

@@ -336,8 +336,7 @@ def test_pins_in_chinese_large_text_and_on_a_phone(
             page.get_by_test_id("font-toggle").click()
             page.get_by_test_id("lang-toggle").click()
         context.close()
-    if page_errors.messages:
-        pytest.fail("browser errors:\n" + "\n".join(page_errors.messages))
+    page_errors.check()
 
 
 # ------------------------------------------------------------------------------------------

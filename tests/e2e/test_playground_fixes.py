@@ -255,8 +255,7 @@ def test_charts_refit_on_font_toggle_and_controls_fold(browser: Browser, live_se
     save_screenshot(page, "playground-1280x720-large")
     page.get_by_test_id("font-toggle").click()
     context.close()
-    if page_errors.messages:
-        pytest.fail("browser errors:\n" + "\n".join(page_errors.messages))
+    page_errors.check()
 
 
 # ------------------------------------------------------------------------------- defects 6, 9
@@ -434,8 +433,7 @@ def test_phone_layout(browser: Browser, live_server: str, page_errors: PageError
     expect(page.get_by_test_id("controls")).to_be_visible()
     save_screenshot(page, "playground-390")
     context.close()
-    if page_errors.messages:
-        pytest.fail("browser errors:\n" + "\n".join(page_errors.messages))
+    page_errors.check()
 
 
 def test_large_text_keeps_one_column_on_a_phone_and_a_narrow_folded_panel(
@@ -467,8 +465,7 @@ def test_large_text_keeps_one_column_on_a_phone_and_a_narrow_folded_panel(
         "() => document.querySelector('[data-testid=controls-panel]')"
         ".getBoundingClientRect().width < 200", timeout=10000)
     page.close()
-    if page_errors.messages:
-        pytest.fail("browser errors:\n" + "\n".join(page_errors.messages))
+    page_errors.check()
 
 
 # ------------------------------------------------------------------------------- defect 14

@@ -41,8 +41,7 @@ def search_page(browser: Browser, search_server: str) -> Iterator[Page]:
     page.on("pageerror", errors.on_page_error)
     yield page
     context.close()
-    if errors.messages:
-        pytest.fail("browser errors:\n" + "\n".join(errors.messages))
+    errors.check()
 
 
 def test_bergstra_preset_grid_vs_random(search_page: Page) -> None:
