@@ -630,8 +630,8 @@ export function wrapText(text, size, maxPx) {
     let current = "";
     const tokens = [];
     for (const token of line.match(WRAP_TOKENS) || []) {
-      // an opening bracket stays with what follows it
-      if (tokens.length && /^[\uFF08\u300C\u300E\u3010(\[]+$/.test(tokens[tokens.length - 1])) tokens[tokens.length - 1] += token;
+      // an opening bracket (and any space after it) stays with what follows it
+      if (tokens.length && /^(?:[\uFF08\u300C\u300E\u3010(\[]\s*)+$/.test(tokens[tokens.length - 1])) tokens[tokens.length - 1] += token;
       else tokens.push(token);
     }
     for (const token of tokens) {
