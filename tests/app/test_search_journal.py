@@ -99,3 +99,28 @@ def test_a_stale_trial_is_failed_and_requeued_once_when_two_processes_find_it(
     assert a.set_trial_state_values(retry_id, TrialState.RUNNING)
     a.set_trial_system_attr(retry_id, store.HEARTBEAT_ATTR, real_time() - 100)
     assert a._get_stale_trial_ids(study._study_id) == []
+
+
+def test_reads_resume_at_the_last_line_and_leave_an_unfinished_line_for_later(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "r.journal"
+    writer = store.LocalJournalBackend(str(path))
+    reader = store.LocalJournalBackend(str(path))
+    monkeypatch.setattr(reader, "READ_CHUNK", 7)  # lines span several reads
+    writer.append_logs([{"k": k, "pad": "y" * k} for k in range(20)])
+    assert [log["k"] for log in reader.read_logs(0)] == list(range(20))
+    assert list(reader.read_logs(20)) == []  # nothing new
+    with open(path, "ab") as f:  # a writer caught mid-line (no newline yet)
+        f.write(b'{"k":20}\n{"k":2')
+    assert [log["k"] for log in reader.read_logs(20)] == [20]
+    with open(path, "ab") as f:
+        f.write(b'1}\n')
+    assert [log["k"] for log in reader.read_logs(21)] == [21]
+    assert [log["k"] for log in reader.read_logs(18)] == [18, 19, 20, 21]  # any known line
+    fresh = store.LocalJournalBackend(str(path))  # a new process reads from the top
+    assert [log["k"] for log in fresh.read_logs(0)] == list(range(22))
+    assert [log["k"] for log in store.LocalJournalBackend(str(path)).read_logs(5)][:2] == [5, 6]
+    with open(path, "ab") as f:
+        f.write(b'not json\n{"k":23}\n')
+    with pytest.raises(ValueError, match="invalid line 22"):
+        list(reader.read_logs(22))
