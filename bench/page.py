@@ -20,7 +20,10 @@ and drives Debian's Chromium through Playwright with the launch flags of tests/e
   ``--minutes`` (default 1), as found and after a forced garbage collection (CDP
   HeapProfiler.collectGarbage; the live heap, which is what must stay flat).
 
-Live changes (issue 9, defect 15; ``--live-only`` prints just these):
+Live changes (issue 9, defect 15; ``--live-only`` prints just these; with ``--server-process``
+the server is ``gradplay serve`` in a process of its own, as ``make run`` starts it, rather than
+in this process, where its threads share the GIL with Playwright's client: the page-side figures
+only, no server-side breakdown):
 
 * input -> set sent -> first frame: 30 lr changes while playing at 60 steps/s (1280x800).
   Each change is typed into the lr field and committed (a ``change`` event). Times from the
@@ -644,7 +647,25 @@ def main() -> None:
     parser.add_argument("--pages-only", action="store_true", help="only the per-page load figures")
     parser.add_argument("--updates-only", action="store_true",
                         help="only chart updates per chart and the long-task share while playing")
+    parser.add_argument("--server-process", action="store_true",
+                        help="with --live-only: the server is `gradplay serve` in its own "
+                        "process (as `make run` starts it) instead of in this one, where it "
+                        "shares the GIL with Playwright's client; no server-side breakdown")
     args = parser.parse_args()
+
+    if args.server_process:
+        if not args.live_only:
+            parser.error("--server-process goes with --live-only")
+        with stream_bench.server() as base, sync_playwright() as pw:
+            print(f"server {base}: gradplay serve in its own process")
+            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                         args=CHROMIUM_ARGS)
+            print()
+            print("live changes (issue 9):")
+            for line in bench_live(browser, base):
+                print(line)
+            browser.close()
+        return
 
     server_times = ServerTimes()  # before the app is built: it looks the handlers up per call
     base, server, thread = start_server()

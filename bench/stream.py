@@ -25,10 +25,12 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import contextlib
 import json
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -53,8 +55,10 @@ def server(host: str = "127.0.0.1") -> Any:
         port = sock.getsockname()[1]
     # A non-loopback bind needs its address as an allowed host (gradplay serve refuses else);
     # one script (one owner token) plays 32 runs at once here: above the default quota.
+    # A data dir of its own: nothing of the user's is resumed (runs, searches) or left behind.
+    data_dir = tempfile.mkdtemp(prefix="gradplay-bench-")
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "GRADPLAY_ALLOWED_HOSTS": host,
-           "GRADPLAY_MAX_RUNS_PER_CLIENT": "64"}
+           "GRADPLAY_MAX_RUNS_PER_CLIENT": "64", "GRADPLAY_DATA_DIR": data_dir}
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--host", host, "--port", str(port),
          "--log-level", "warning"],
@@ -76,6 +80,7 @@ def server(host: str = "127.0.0.1") -> Any:
     finally:
         proc.terminate()
         proc.wait(10)
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def ws_url(base: str, run_id: str) -> str:
