@@ -5,17 +5,22 @@
 from __future__ import annotations
 
 import json
+import math
 import multiprocessing
 import stat
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pytest
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState
 
-from app.search import store
+from app.search import store, worker
+from app.search.spec import check_search
+from core.trainer import Limits
 
 
 def test_default_storage_is_a_journal_unless_the_data_dir_has_the_old_sqlite_file(
@@ -124,3 +129,58 @@ def test_reads_resume_at_the_last_line_and_leave_an_unfinished_line_for_later(
         f.write(b'not json\n{"k":23}\n')
     with pytest.raises(ValueError, match="invalid line 22"):
         list(reader.read_logs(22))
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, NaN equal to NaN (json.loads reads both as float('nan'))."""
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and a == b
+
+
+def test_journal_lines_read_back_as_optunas_own_json_would(tmp_path: Path) -> None:
+    """Every log a real search writes (study, template trials, params, reports, attrs, tell)
+    reads back from its orjson line exactly as from json.dumps; a number Optuna replays that is
+    NaN or ±inf is written as json.dumps writes it and read back as that number."""
+    seen: list[dict[str, Any]] = []
+
+    class Recording(store.LocalJournalBackend):
+        def append_logs(self, logs: list[dict[str, Any]]) -> None:
+            seen.extend(logs)
+            super().append_logs(logs)
+
+    storage = store.JournalSearchStorage(Recording(str(tmp_path / "s.journal")))
+    spec = check_search({
+        "base": {"dataset": {"name": "moons", "n": 60}, "model": {"hidden": [4]}},
+        "space": [{"path": "optimizer.lr", "type": "float", "low": 1e-3, "high": 1.0,
+                   "log": True},
+                  {"path": "batch_size", "type": "categorical", "choices": [8, 16]}],
+        "sampler": {"name": "grid"}, "trials": 4, "steps": 20, "report_every": 5,
+        "objective": {"metric": "val_loss"}, "pruner": {"name": "median"},
+        "name": "网格 search ✓"}, Limits())
+    search_id = store.create_search(storage, spec)
+    stop = threading.Event()
+    while worker.work_once(storage, [search_id], Limits(), stop):
+        pass
+    trial_id = storage.create_new_trial(storage.get_study_id_from_name(search_id))
+    storage.set_trial_intermediate_value(trial_id, 1, float("nan"))
+    storage.set_trial_intermediate_value(trial_id, 2, float("inf"))
+    storage.set_trial_user_attr(trial_id, "note", {"x": float("nan"), "zh": "学习率"})
+    ops = {log["op_code"] for log in seen}
+    assert len(ops) >= 7, ops  # create study/trial, attrs, params, states, reports
+    for log in seen:
+        expected = json.loads(json.dumps(log))
+        got = json.loads(store._log_line(log))
+        if "user_attr" in log and log["user_attr"].get("note"):
+            expected["user_attr"]["note"]["x"] = None  # an attribute's NaN is stored as null
+        assert _same(got, expected), (got, expected)
+    reread = store.JournalSearchStorage(store.LocalJournalBackend(str(tmp_path / "s.journal")))
+    values = reread.get_trial(trial_id).intermediate_values
+    assert math.isnan(values[1]) and values[2] == math.inf
+    done = [t for t in reread.get_all_trials(storage.get_study_id_from_name(search_id))
+            if t.state == TrialState.COMPLETE]
+    assert len(done) == 4 and all(len(t.intermediate_values) == 4 for t in done)
