@@ -8,6 +8,8 @@ import json
 import math
 import multiprocessing
 import stat
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -184,3 +186,15 @@ def test_journal_lines_read_back_as_optunas_own_json_would(tmp_path: Path) -> No
     done = [t for t in reread.get_all_trials(storage.get_study_id_from_name(search_id))
             if t.state == TrialState.COMPLETE]
     assert len(done) == 4 and all(len(t.intermediate_values) == 4 for t in done)
+
+
+def test_a_journal_worker_does_not_import_sqlalchemy(tmp_path: Path) -> None:
+    """SQLAlchemy (~0.2 s of a worker's start-up) is imported for the SQL storages only."""
+    code = (
+        "import sys; from pathlib import Path; from app.search import store, worker; "
+        f"store.open_storage(store.default_storage_url(Path({str(tmp_path)!r}))); "
+        "print('sqlalchemy' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.strip() == "False"
