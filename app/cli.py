@@ -12,7 +12,6 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from app.settings import ENV_PREFIX, Settings, SettingsError
-from app.stall import stall_guarded_protocol
 
 ALLOWED_HOSTS_VAR = ENV_PREFIX + "ALLOWED_HOSTS"
 
@@ -48,6 +47,8 @@ def uvicorn_options(settings: Settings) -> dict[str, object]:
         "timeout_keep_alive": 5,
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
     }
+    from app.stall import stall_guarded_protocol  # asyncio and uvicorn: not for `worker`
+
     protocol = stall_guarded_protocol(settings.request_timeout_seconds)
     if protocol is not None:
         options["http"] = protocol
@@ -123,8 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
         "worker",
         help="run hyperparameter-search trials",
         description="Run trials of searches stored in the search storage (GRADPLAY_SEARCH_"
-        "STORAGE, else the SQLite file in GRADPLAY_DATA_DIR). Start any number, on any "
-        "machine that reaches the same storage.",
+        "STORAGE, else the journal file searches.journal in GRADPLAY_DATA_DIR). Start any "
+        "number, on any machine that reaches the same storage (the journal file: this "
+        "machine only).",
     )
     from app.search.worker import build_parser as build_worker_parser
 

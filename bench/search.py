@@ -187,8 +187,11 @@ def bench_overhead(tmp: Path) -> None:
               f"{100 * median_ratio(cpu[name], cpu['engine']):+.0f} %){sql}{note}")
 
 
-def run_workers(url: str, search_id: str, n: int, data_dir: Path) -> float:
+def run_workers(url: str, search_id: str, n: int, data_dir: Path) -> tuple[float, float]:
+    """Seconds from starting ``n`` worker processes until all exited, and the wall-clock time
+    (``time.time()``) they were started at."""
     env = {**os.environ, "GRADPLAY_DATA_DIR": str(data_dir), "OPENBLAS_NUM_THREADS": "1"}
+    wall0 = time.time()
     t0 = time.perf_counter()
     procs = [subprocess.Popen([sys.executable, "-m", "app.cli", "worker", "--search", search_id,
                                "--storage", url], env=env, cwd=ROOT,
@@ -196,34 +199,37 @@ def run_workers(url: str, search_id: str, n: int, data_dir: Path) -> float:
              for _ in range(n)]
     for p in procs:
         p.wait()
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, wall0
 
 
-def trial_span(url: str, search_id: str) -> float:
+def trial_span(url: str, search_id: str) -> tuple[float, float]:
     """Seconds from the first trial's start to the last trial's end, from the storage (the
-    workers' start-up, a Python interpreter and its imports each, left out)."""
+    workers' start-up, a Python interpreter and its imports each, left out), and the first
+    trial's start (wall clock)."""
     study = store.load(store.open_storage(url), search_id)
     assert study is not None
     trials = [t for t in study.get_trials(deepcopy=False) if t.datetime_complete is not None]
     first = min(t.datetime_start for t in trials if t.datetime_start is not None)
     last = max(t.datetime_complete for t in trials if t.datetime_complete is not None)
-    return (last - first).total_seconds()
+    return (last - first).total_seconds(), first.timestamp()
 
 
 def bench_throughput(tmp: Path) -> None:
     print(f"[2] {TRIALS} trials x 200 steps, gradplay worker processes: trials/s from the "
-          "workers' start (incl. their start-up, ~1 s of imports each) and from the first "
-          "trial's start to the last trial's end")
+          "workers' start (incl. their start-up: a Python interpreter and its imports each) "
+          "and from the first trial's start to the last trial's end")
     for name, url in storages(tmp / "throughput").items():
         rates: dict[int, float] = {}
         steady: dict[int, float] = {}
         for n in (1, 2):
             search_id = new_search(url, TRIALS)
-            seconds = run_workers(url, search_id, n, tmp)
+            seconds, started = run_workers(url, search_id, n, tmp)
+            span, first = trial_span(url, search_id)
             rates[n] = TRIALS / seconds
-            steady[n] = TRIALS / trial_span(url, search_id)
+            steady[n] = TRIALS / span
             print(f"    {name:8s} {n} worker(s): {seconds:6.2f} s, {rates[n]:5.2f} trials/s; "
-                  f"trials only {steady[n]:5.2f} trials/s")
+                  f"trials only {steady[n]:5.2f} trials/s; first trial {first - started:.2f} s "
+                  "after the start")
         print(f"    {name:8s} 2 workers / 1 worker: {rates[2] / rates[1]:.2f}x; trials only "
               f"{steady[2] / steady[1]:.2f}x (target >= 1.7x)")
 

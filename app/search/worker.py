@@ -371,7 +371,7 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
                        help="run trials of every search, waiting for new ones (the default)")
     parser.add_argument("--storage", metavar="URL",
                         help="Optuna storage URL (default: GRADPLAY_SEARCH_STORAGE, else the "
-                        "SQLite file in GRADPLAY_DATA_DIR)")
+                        "journal file searches.journal in GRADPLAY_DATA_DIR)")
     return parser
 
 
