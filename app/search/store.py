@@ -17,9 +17,9 @@ heartbeats from :class:`JournalSearchStorage`.
 
 Why a journal by default: a 200-step trial of the default network trains in ~20 ms, and every
 Optuna storage call is a transaction. On SQLite through SQLAlchemy that is ~20 transactions per
-trial, +140 % of the trial's time; on the journal file, one appended line each (tens of
-microseconds without an fsync), about +10 %; Optuna's stock file backend, which fsyncs every
-line, about +50 %. ``bench/search.py`` [1] prints these figures.
+trial, +125 to +147 % of the trial's time; on the journal file, one appended line each (tens of
+microseconds without an fsync), +5 to +9 %; Optuna's stock file backend, which fsyncs every
+line, about +40 %. ``bench/search.py`` [1] prints these figures.
 
 SQLite note: Optuna claims a waiting trial with ``SELECT … FOR UPDATE`` and an ``UPDATE``;
 SQLite ignores ``FOR UPDATE``, so two processes could both claim one trial. Every SQLite
