@@ -121,7 +121,8 @@ def _log_line(log: dict[str, Any]) -> bytes:
     result), unless a number Optuna replays is NaN or ±inf: orjson writes those as ``null``,
     so that log is written by ``json.dumps`` (``NaN``, ``Infinity``) as Optuna's own backend
     does. In attributes (user and system attrs: what the API shows, where JSON has no NaN
-    anyway) a non-finite number is stored as null. Both read back with ``json.loads``."""
+    anyway) a non-finite number is stored as null. :meth:`LocalJournalBackend.read_logs` reads
+    both (orjson, and ``json.loads`` for a line orjson rejects)."""
     if all(_finite(log.get(key)) for key in _REPLAYED_NUMBERS):
         # int keys (a trial template's intermediate values by step) as json.dumps writes them
         return orjson.dumps(log, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE)
@@ -179,14 +180,15 @@ class LocalJournalBackend(JournalFileBackend):
         call, mostly a line or two it just wrote: so one ``fstat`` when nothing is new, else
         ``pread`` from the end offset of the last line read (the base class's table of line
         offsets) on a descriptor kept open, instead of opening and reading the file each time.
-        A line not yet ended by its newline is left for the next read."""
+        A line not yet ended by its newline is left for the next read. Logs are yielded as
+        they are read (a first read of a long journal is not held in memory at once)."""
         offsets = self._log_number_offset
         start = offsets.get(log_number_from)
         if start is None:  # a number never read here: the base class scans from the top
-            return super().read_logs(log_number_from)
+            yield from super().read_logs(log_number_from)
+            return
         fd = self._fd("read")
         size = os.fstat(fd).st_size
-        logs: list[dict[str, Any]] = []
         number, pos, rest = log_number_from, start, b""
         while pos + len(rest) < size:
             chunk = os.pread(fd, min(self.READ_CHUNK, size - pos - len(rest)), pos + len(rest))
@@ -195,17 +197,17 @@ class LocalJournalBackend(JournalFileBackend):
             *lines, rest = (rest + chunk).split(b"\n")
             for line in lines:
                 try:
-                    logs.append(orjson.loads(line))
+                    log = orjson.loads(line)
                 except orjson.JSONDecodeError:
                     try:  # NaN or ±Infinity (see _log_line), which orjson does not read
-                        logs.append(json.loads(line))
+                        log = json.loads(line)
                     except json.JSONDecodeError as err:
                         raise ValueError(f"invalid line {number} in the journal "
                                          f"{self._file_path}") from err
                 pos += len(line) + 1
                 number += 1
                 offsets[number] = pos
-        return iter(logs)
+                yield log
 
 class JournalSearchStorage(JournalStorage, BaseHeartbeat):
     """Optuna's journal storage with the heartbeats RDBStorage has (Optuna's journal storage
