@@ -402,8 +402,9 @@ def test_playground_and_questions_charts_readable_in_zh_large_text(
         assert_readable(page, f"playground {width}×{height} zh large")
         save_screenshot(page, f"readable-playground-{width}-large-zh")
         page.goto("/questions")
-        expect(page.locator("main")).to_be_visible()
-        page.wait_for_timeout(1000)
+        # the bank is loaded and the page drawn; assert_readable then waits for its charts
+        expect(page.get_by_test_id("questions-page")).to_have_attribute(
+            "data-state", "ready", timeout=20000)
         assert_readable(page, f"questions {width}×{height} zh large")
     finally:
         page.context.close()
