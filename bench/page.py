@@ -29,7 +29,9 @@ only, no server-side breakdown):
   Each change is typed into the lr field and committed (a ``change`` event). Times from the
   page clock: the change event's ``timeStamp`` (when the browser created the event, so time
   the event waited behind other tasks counts), ``WebSocket.send`` of the ``set`` (wrapped),
-  and the first animation frame after ``chart-loss`` was redrawn with the new change marker.
+  and the first animation frame after ``chart-loss`` was redrawn with the new change marker
+  (its full ``Plotly.react``, or the ``Plotly.relayout`` of its marker lines alone that the page
+  draws first: charts.js ``drawMarkerLines``; the line's label follows with the full redraw).
   Breakdown (p50 / p95 / max of each segment): event -> set sent; set sent -> the server
   got it; the server applied it and starts writing the ``config`` reply (times from the in-process
   server's wall clock, ``time.time()``, placed on the page clock through
@@ -184,6 +186,26 @@ LIVE_HOOKS_JS = """
     const out = react.call(this, el, ...rest);
     const id = (el && el.dataset && el.dataset.testid) || '?';
     window.__workPush('react:' + id, t0);
+    const c = window.__cur;
+    if (c && c.frame === null && id === 'chart-loss') {
+      const shapes = (el.layout && el.layout.shapes) || [];
+      if (shapes.length >= c.need && c.draw === null) c.draw = t0;
+      Promise.resolve(out).then(() => {
+        const shapes = (el.layout && el.layout.shapes) || [];
+        if (shapes.length >= c.need && c.frame === null) {
+          requestAnimationFrame(() => { if (c.frame === null) c.frame = performance.now(); });
+        }
+      });
+    }
+    return out;
+  };
+  // the page draws a new marker's line alone first (charts.js drawMarkerLines)
+  const relayout = window.Plotly.relayout;
+  window.Plotly.relayout = function (el, ...rest) {
+    const t0 = performance.now();
+    const out = relayout.call(this, el, ...rest);
+    const id = (el && el.dataset && el.dataset.testid) || '?';
+    window.__workPush('relayout:' + id, t0);
     const c = window.__cur;
     if (c && c.frame === null && id === 'chart-loss') {
       const shapes = (el.layout && el.layout.shapes) || [];

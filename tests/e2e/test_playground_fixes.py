@@ -342,9 +342,13 @@ def test_many_change_markers_keep_every_line_and_label_the_newest(page: Page) ->
             f"() => +document.querySelector('[data-testid=playground]').dataset.markers > {n}"
         )
     page.get_by_test_id("pause").click()
+    # the newest line is drawn alone first (drawMarkerLines); its label comes with the full
+    # redraw right after
     page.wait_for_function(
-        "() => (document.querySelector('[data-testid=chart-loss]').layout.shapes || [])"
-        ".length >= 10"
+        "(v) => { const l = document.querySelector('[data-testid=chart-loss]').layout;"
+        " return (l.shapes || []).length >= 10"
+        " && (l.annotations || []).some((a) => (a.hovertext || '').includes('→ ' + v)); }",
+        arg=values[-1],
     )
     loss = layout(page, "chart-loss")
     assert len(loss["shapes"]) == 10
@@ -354,6 +358,39 @@ def test_many_change_markers_keep_every_line_and_label_the_newest(page: Page) ->
     assert f"{values[-2]} → {values[-1]}" in notes[-1]["hovertext"]
     assert not any(f"→ {values[0]}" in a["hovertext"] for a in notes)
     assert not any(f"→ {values[1]}" in a["hovertext"] for a in notes)
+
+
+def test_a_change_draws_its_line_at_once_and_its_label_with_the_next_redraw(
+        page: Page) -> None:
+    """Defect 15 (live changes): the marker's line alone is drawn first with Plotly.relayout
+    of the loss chart's shapes (cheaper than a full redraw); the full redraw that follows adds
+    its label and the chart's other content, also when the run is paused (no frames come)."""
+    open_playground(page)
+    play_until(page, 5)
+    page.get_by_test_id("pause").click()
+    expect(page.get_by_test_id("status")).to_have_attribute("data-status", "paused")
+    page.evaluate(
+        "() => { window.__lossCalls = []; const P = window.Plotly;"
+        " for (const name of ['react', 'relayout']) { const f = P[name];"
+        " P[name] = function (el, ...rest) {"
+        " if (el && el.dataset && el.dataset.testid === 'chart-loss') window.__lossCalls.push("
+        " [name, ((el.layout && el.layout.shapes) || []).length]);"
+        " return f.call(this, el, ...rest); }; } }"
+    )
+    lr = page.get_by_test_id("lr")
+    lr.fill("0.07")
+    lr.dispatch_event("change")
+    page.wait_for_function(
+        "() => (document.querySelector('[data-testid=chart-loss]').layout.annotations || [])"
+        ".some((a) => /→ 0\\.07/.test(a.hovertext || ''))",
+        timeout=10000,
+    )
+    calls = page.evaluate("() => window.__lossCalls")
+    # the line first (a relayout on a chart drawn without it), then a full redraw (labels)
+    assert calls[0] == ["relayout", 0], calls
+    assert any(name == "react" for name, _ in calls[1:]), calls
+    loss = layout(page, "chart-loss")
+    assert len(loss["shapes"]) == 1 and len(loss["annotations"]) == 1
 
 
 # ------------------------------------------------------------------------------- defect 10, 11
