@@ -198,3 +198,44 @@ def test_features_on_a_1d_dataset_link_are_dropped(page: Page, live_server: str)
     open_playground(page, "/?dataset=sine&features=x1_sq")
     expect(page.get_by_test_id("link-dropped")).to_contain_text("features")
     assert run_config(live_server, page)["dataset"]["name"] == "sine"
+
+
+def test_an_enlarged_unit_stays_enlarged_when_the_diagram_is_redrawn(
+        page: Page, live_server: str) -> None:
+    """The diagram is redrawn with every snapshot (twice a second while playing): the unit
+    under the pointer, or with keyboard focus, keeps its enlargement, with the new numbers."""
+    open_playground(page, MAPS_URL)
+    play_until(page, 10)
+    page.get_by_test_id("pause").click()
+    expect(page.get_by_test_id("status")).not_to_have_attribute("data-status", "running")
+    zoom = page.get_by_test_id("neuron-zoom")
+    for how in ("hover", "focus"):
+        # one step: the diagram then shows a snapshot of a known step
+        step = int(page.get_by_test_id("step-counter").get_attribute("data-step") or "0") + 1
+        page.evaluate("() => document.querySelector('[data-testid=step]').click()")
+        shown_maps(page, step)
+        unit = page.locator('[data-testid=neuron-map][data-layer="0"][data-unit="1"]')
+        if how == "hover":
+            unit.hover()
+        else:
+            page.mouse.move(5, 5)
+            unit.focus()
+        expect(zoom).to_have_attribute("visibility", "visible")
+        # a step by script (the pointer stays where it is): a new snapshot redraws the diagram
+        page.evaluate("() => document.querySelector('[data-testid=step-10]').click()")
+        shown_maps(page, step + 10)
+        expect(zoom).to_have_attribute("visibility", "visible")
+        snap = page.request.get(f"{live_server}/api/runs/{run_id(page)}/snapshot").json()
+        assert snap["step"] == step + 10
+        w_in = [row[1] for row in snap["network"][0]["W"]]
+        lines = zoom.locator("text").all_text_contents()
+        assert "unit 2" in lines[0], lines
+        shown_w = [float(line.split("=")[1]) for line in lines[1:1 + len(w_in)]]
+        assert shown_w == [float(f"{w:.3g}") for w in w_in], (lines, w_in)
+        if how == "focus":
+            assert page.evaluate(
+                "() => document.activeElement.dataset.layer === '0'"
+                " && document.activeElement.dataset.unit === '1'")
+    page.evaluate("() => document.activeElement.blur()")
+    page.mouse.move(5, 5)
+    expect(zoom).to_have_attribute("visibility", "hidden")

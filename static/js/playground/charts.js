@@ -1017,6 +1017,11 @@ function maxAbsOf(units) {
 // inputs (optional): the table's feature names (tableColumns), named on the input units, the
 // first layer's links and incoming weights, and the maps' axes; built-in data passes null.
 export function drawNetwork(host, layers, values, labels, onLink = null, maps = null, inputs = null) {
+  // the unit whose enlargement is shown (hovered or focused): the diagram is redrawn with every
+  // snapshot (twice a second while playing), and the new drawing shows it again, with that
+  // unit's new numbers, instead of dropping it (read before the old nodes go: their blur)
+  const kept = host.gpZoomed || null;
+  host.gpZoomed = null;
   host.replaceChildren();
   if (!layers || !layers.length) return;
   const sizes = [layers[0].W.length, ...layers.map((l) => l.W[0].length)];
@@ -1058,6 +1063,7 @@ export function drawNetwork(host, layers, values, labels, onLink = null, maps = 
   const mapLayers = maps && Array.isArray(maps.layers) && maps.layers.length === sizes.length - 2
     ? maps.layers : null;
   const zoom = svg("g", { class: "pg-neuron-zoom", "data-testid": "neuron-zoom", visibility: "hidden" });
+  let restore = null;
   sizes.forEach((n, k) => {
     const units = mapLayers && k >= 1 && k < sizes.length - 1 ? mapLayers[k - 1] : null;
     if (units && units.length === n) {
@@ -1085,11 +1091,24 @@ export function drawNetwork(host, layers, values, labels, onLink = null, maps = 
         const title = svg("title");
         title.textContent = lines.join("\n");
         node.append(title);
-        const show = () => showZoom(zoom, { cx, cy, href, lines, width, height });
-        node.addEventListener("mouseenter", show);
-        node.addEventListener("focus", show);
-        node.addEventListener("mouseleave", () => zoom.setAttribute("visibility", "hidden"));
-        node.addEventListener("blur", () => zoom.setAttribute("visibility", "hidden"));
+        const show = (focused = false) => {
+          host.gpZoomed = { layer: k - 1, unit: j, focused };
+          showZoom(zoom, { cx, cy, href, lines, width, height });
+        };
+        const hide = () => {
+          host.gpZoomed = null;
+          zoom.setAttribute("visibility", "hidden");
+        };
+        node.addEventListener("mouseenter", () => show(false));
+        node.addEventListener("focus", () => show(true));
+        node.addEventListener("mouseleave", hide);
+        node.addEventListener("blur", hide);
+        if (kept && kept.layer === k - 1 && kept.unit === j) {
+          restore = () => {
+            if (kept.focused) node.focus({ preventScroll: true }); // keyboard focus stays too
+            show(kept.focused);
+          };
+        }
         root.append(svg("rect", { x: cx - side / 2 - 1, y: cy - side / 2 - 1, width: side + 2, height: side + 2, fill: "none", stroke: "#1d2230", "stroke-width": 1 }));
         root.append(node);
       }
@@ -1110,7 +1129,16 @@ export function drawNetwork(host, layers, values, labels, onLink = null, maps = 
     root.append(text);
   });
   root.append(zoom);
+  // a pointer that left its unit while the diagram was redrawn: the next move elsewhere hides
+  root.addEventListener("mousemove", (event) => {
+    const zoomed = host.gpZoomed;
+    if (zoomed && !zoomed.focused && !(event.target.dataset && event.target.dataset.testid === "neuron-map")) {
+      host.gpZoomed = null;
+      zoom.setAttribute("visibility", "hidden");
+    }
+  });
   host.append(root);
+  if (restore) restore(); // laid out now: the zoom measures its lines
 }
 
 // The enlarged unit (96 px map) and its incoming weights, kept inside the diagram. The box
