@@ -76,6 +76,11 @@ async def _writer(ws: WebSocket, session: RunSession, watcher: Watcher) -> None:
             await ws.send_text(session.frame(chunks))
             last_status = status
         for message in messages:
+            if message.get("type") == "ack" and "status" in message:
+                # the status now, as the frame just sent has it: a play's ack computed before
+                # the run diverged (in its first chunk) arrived after that frame and put the
+                # page back to "running" for good
+                message = {**message, "status": status}
             await _send(ws, message)
 
 

@@ -562,3 +562,38 @@ def test_live_last_client_leaving_pauses_and_divergence(live_server: str) -> Non
             s.drain()
             assert all("NaN" not in t and "Infinity" not in t for t in s.texts)
         assert http.get(f"/api/runs/{run_id}").json()["status"] == "diverged"
+
+
+def test_an_ack_sent_after_a_frame_carries_the_status_that_frame_has() -> None:
+    """A play's ack is computed before the first chunk trains; when that chunk diverges, the
+    writer may send the diverged frame and then the ack in one wake-up. The ack then says
+    "diverged" too (it said "running", which a page applied last and kept)."""
+    import asyncio
+
+    from app.routers.stream import _writer
+    from app.sessions import Watcher
+
+    async def scenario() -> list[dict[str, Any]]:
+        sent: list[dict[str, Any]] = []
+        ws = SimpleNamespace()
+
+        async def send_text(text: str) -> None:
+            sent.append(json.loads(text))
+
+        ws.send_text = send_text
+        session = SimpleNamespace(status="running")
+        session.frame = lambda chunks: json.dumps({"type": "frame", "status": session.status})
+        watcher = Watcher()
+        task = asyncio.create_task(_writer(ws, session, watcher))  # type: ignore[arg-type]
+        await asyncio.sleep(0)
+        watcher.push_message({"type": "ack", "of": "play", "status": "running"})
+        session.status = "diverged"  # the first chunk diverged before the writer woke
+        watcher.push_records(b'{"step":1}', 1)
+        for _ in range(20):
+            await asyncio.sleep(0)
+        task.cancel()
+        return sent
+
+    sent = asyncio.run(scenario())
+    assert [m["type"] for m in sent] == ["frame", "ack"]
+    assert sent[0]["status"] == sent[1]["status"] == "diverged"
