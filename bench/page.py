@@ -180,45 +180,29 @@ LIVE_HOOKS_JS = """
     if (c && c.sent === null && isSet) c.sent = performance.now();
     return send.call(this, data);
   };
-  const react = window.Plotly.react;
-  window.Plotly.react = function (el, ...rest) {
-    const t0 = performance.now();
-    const out = react.call(this, el, ...rest);
-    const id = (el && el.dataset && el.dataset.testid) || '?';
-    window.__workPush('react:' + id, t0);
-    const c = window.__cur;
-    if (c && c.frame === null && id === 'chart-loss') {
-      const shapes = (el.layout && el.layout.shapes) || [];
-      if (shapes.length >= c.need && c.draw === null) c.draw = t0;
-      Promise.resolve(out).then(() => {
+  // Plotly.react (a full redraw) and Plotly.relayout (the page draws a new marker's line alone
+  // first: charts.js drawMarkerLines) both count as the loss chart's redraw with the marker
+  for (const name of ['react', 'relayout']) {
+    const original = window.Plotly[name];
+    window.Plotly[name] = function (el, ...rest) {
+      const t0 = performance.now();
+      const out = original.call(this, el, ...rest);
+      const id = (el && el.dataset && el.dataset.testid) || '?';
+      window.__workPush(name + ':' + id, t0);
+      const c = window.__cur;
+      if (c && c.frame === null && id === 'chart-loss') {
         const shapes = (el.layout && el.layout.shapes) || [];
-        if (shapes.length >= c.need && c.frame === null) {
-          requestAnimationFrame(() => { if (c.frame === null) c.frame = performance.now(); });
-        }
-      });
-    }
-    return out;
-  };
-  // the page draws a new marker's line alone first (charts.js drawMarkerLines)
-  const relayout = window.Plotly.relayout;
-  window.Plotly.relayout = function (el, ...rest) {
-    const t0 = performance.now();
-    const out = relayout.call(this, el, ...rest);
-    const id = (el && el.dataset && el.dataset.testid) || '?';
-    window.__workPush('relayout:' + id, t0);
-    const c = window.__cur;
-    if (c && c.frame === null && id === 'chart-loss') {
-      const shapes = (el.layout && el.layout.shapes) || [];
-      if (shapes.length >= c.need && c.draw === null) c.draw = t0;
-      Promise.resolve(out).then(() => {
-        const shapes = (el.layout && el.layout.shapes) || [];
-        if (shapes.length >= c.need && c.frame === null) {
-          requestAnimationFrame(() => { if (c.frame === null) c.frame = performance.now(); });
-        }
-      });
-    }
-    return out;
-  };
+        if (shapes.length >= c.need && c.draw === null) c.draw = t0;
+        Promise.resolve(out).then(() => {
+          const shapes = (el.layout && el.layout.shapes) || [];
+          if (shapes.length >= c.need && c.frame === null) {
+            requestAnimationFrame(() => { if (c.frame === null) c.frame = performance.now(); });
+          }
+        });
+      }
+      return out;
+    };
+  }
 }
 """
 
