@@ -682,6 +682,46 @@ function axisExtent(traces, id) {
   return lo <= hi ? [Math.log10(lo), Math.log10(hi)] : null;
 }
 
+// [min, max] of the finite numbers drawn on linear axis `id` ("x", "y2", ...); a bar's value
+// axis includes 0 (its bars start there); null if the axis has no numbers of its own.
+function linearExtent(traces, id) {
+  const letter = id.charAt(0);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const trace of traces || []) {
+    if ((trace[`${letter}axis`] || letter) !== id) continue;
+    const values = trace[letter];
+    if (!values || typeof values.length !== "number") continue;
+    let numeric = false;
+    for (const v of values) {
+      if (typeof v === "number" && Number.isFinite(v)) {
+        numeric = true;
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+    }
+    if (numeric && trace.type === "bar") {
+      lo = Math.min(lo, 0);
+      hi = Math.max(hi, 0);
+    }
+  }
+  return lo <= hi ? [lo, hi] : null;
+}
+
+// A tick step remembered from an earlier draw no longer fits this draw's numbers: at most
+// `most` labels were meant to fit, and the axis now spans far more steps (a diverging run's
+// weights went from ±0.5 to ±10⁴: Plotly drew ~1,000 ticks, measuring each label, and the
+// page froze for seconds per draw) or less than half a step (one label or none). Log axes
+// (steps in decades) are left alone.
+function staleStep(axFix, ax, traces, id) {
+  if (axFix.most === undefined || ax.type === "log") return false;
+  const extent = Array.isArray(ax.range) ? ax.range : linearExtent(traces, id);
+  // a constant series: Plotly pads its range by its own rule, the step was fitted to that
+  if (!extent || extent[1] === extent[0]) return false;
+  const steps = Math.abs(extent[1] - extent[0]) / axFix.dtick;
+  return steps > axFix.most + 1 || steps < 0.5;
+}
+
 // Tick settings of a log axis spanning [lo, hi] (log10 units) whose labels, measured by
 // labelPx(texts), must fit in `room` px along the axis.
 function logAxisTicks(lo, hi, room, labelPx) {
@@ -770,7 +810,8 @@ function fitLayout(merged, traces, box, fix) {
       ax = { ...ax, tickvals: ax.tickvals.filter(keep), ticktext: ax.ticktext && ax.ticktext.filter(keep) };
     } else if (axFix && axFix.nticks) {
       ax = { ...ax, nticks: axFix.nticks };
-    } else if (axFix && axFix.dtick !== undefined && axFix.from === ax.dtick) {
+    } else if (axFix && axFix.dtick !== undefined && axFix.from === ax.dtick
+        && !staleStep(axFix, ax, traces, letter + match[2])) {
       ax = { ...ax, dtick: axFix.dtick, ...(axFix.tick0 !== undefined ? { tick0: axFix.tick0 } : {}) };
     }
     merged[name] = ax;
@@ -779,7 +820,8 @@ function fitLayout(merged, traces, box, fix) {
 }
 
 // After a draw: the axes whose numeric tick labels Plotly rotated (x) or drew too close
-// together (x, y), with tick settings that fit them, or null: {xaxis: {nticks} | {dtick, from: the dtick it replaces} |
+// together (x, y), with tick settings that fit them, or null: {xaxis: {nticks} |
+// {dtick, from: the dtick it replaces, most: the labels that fit (see staleStep)} |
 // {every: keep every k-th of the tickvals}}. `previous`: the fix this draw already had.
 function unrotateFix(element, drawn, previous, own) {
   const full = element._fullLayout;
@@ -829,7 +871,7 @@ function unrotateFix(element, drawn, previous, own) {
         const mag = 10 ** Math.floor(Math.log10(raw));
         dtick = [1, 2, 5, 10].map((f) => f * mag).find((s) => s >= raw - 1e-9);
       }
-      axFix = { dtick, from: "from" in before ? before.from : given.dtick };
+      axFix = { dtick, from: "from" in before ? before.from : given.dtick, most: allowed };
     } else if (ax.type === "linear" && Array.isArray(ax.range) && ax.range[1] !== ax.range[0]) {
       // a nice step (1, 2, 2.5, 4, 5 × 10^k; whole numbers stay whole) giving at most `allowed`
       // labels, but never fewer than 2 (nticks alone jumped from 4 labels to a single one)
@@ -847,7 +889,7 @@ function unrotateFix(element, drawn, previous, own) {
       const fits = steps.filter((d) => count(d) <= allowed);
       let dtick = fits.length ? fits[0] : steps[steps.length - 1];
       if (count(dtick) < 2) dtick = [...steps].reverse().find((d) => count(d) >= 2) || dtick;
-      axFix = { dtick, tick0: 0, from: "from" in before ? before.from : given.dtick };
+      axFix = { dtick, tick0: 0, from: "from" in before ? before.from : given.dtick, most: allowed };
     } else {
       axFix = { nticks: allowed };
     }

@@ -58,7 +58,7 @@ def test_curves_per_batch_size_and_gradient_noise(page: Page, live_server: str) 
     assert traces["estimate"]["x"] == [1, 8, 32, 128]
     assert traces["estimate"]["y"] == [e["variance"] for e in body["batch_sizes"][:4]]
     assert traces["exact"]["y"] == [e["exact"] for e in body["batch_sizes"][:4]]
-    assert page.get_by_test_id("noise-table").locator("tr").count() == 6
+    expect(page.get_by_test_id("noise-table").locator("tr")).to_have_count(6)
     # batch norm at 2 vs 64
     bn = {t["meta"]: t["y"] for t in chart_data(page, "chart-bn")}
     assert sorted(bn) == ["2", "64"] and len(bn["2"]) == len(bn["64"]) == 200

@@ -503,3 +503,56 @@ def test_wrap_text_short_titles_untouched_and_zh_title_wrapped(js: Page) -> None
     lines = run_js(js, WRAP, {"text": title, "size": 22, "max": 300})
     assert len(lines) == 2 and all(px <= 300 for _, px in lines), lines
     assert lines[1][0].startswith("（")  # the bracket goes with what it opens
+
+
+# ---- drawChart: a tick step fitted to an earlier range ------------------------------------
+
+# Draws a weight histogram like the sparsity lab's (bars, nticks 6, a 259 px card) whose
+# labels crowd, so drawChart fits an x step to its range, then the same chart with weights
+# 10⁴ times wider, as a diverging run's does. Returns, per draw, the x labels Plotly drew, the
+# fitted step and the draw's duration.
+STALE_STEP = """
+  const box = document.createElement("div");
+  box.style.cssText = "width: 259px; height: 280px; position: absolute; top: 0; left: 0;";
+  document.body.append(box);
+  const draw = async (xs) => {
+    const t0 = performance.now();
+    await common.drawChart(box, [{ type: "bar", x: xs, y: xs.map((_, i) => 1 + (i % 7)) }],
+      { xaxis: { title: { text: "w" }, nticks: 6 }, showlegend: false });
+    const fix = box._tickFix && box._tickFix.fix && box._tickFix.fix.xaxis;
+    return { ms: performance.now() - t0, fix: fix || null,
+             labels: box._fullLayout.xaxis._vals.filter((v) => v.text !== "").length };
+  };
+  const narrow = await draw(arg.narrow);
+  const wide = await draw(arg.wide);
+  box.remove();
+  return { narrow, wide };
+"""
+
+
+def test_a_tick_step_fitted_to_a_narrow_range_is_not_reused_for_a_wide_one(
+    browser: Browser, live_server: str
+) -> None:
+    """The sparsity lab froze for 10-35 s per draw when a run diverged: its weight histogram's
+    x step, fitted while the weights were within ±0.5, was reused for weights in
+    [-5248, 11857] and Plotly drew (and measured) ~1,000 labels. The step is now dropped when
+    the numbers outgrow it; the wide draw gets a handful of labels."""
+    context = browser.new_context(base_url=live_server)
+    page = context.new_page()
+    try:
+        page.goto("/labs/schedules")
+        page.wait_for_function("() => window.Plotly && document.body.dataset.i18nReady === 'true'")
+        narrow = [-0.48 + 0.0325 * i for i in range(30)]  # the lab's, before training
+        wide = [-5248.25 + 590.5 * i for i in range(30)]  # after diverging
+        out = page.evaluate(
+            "async (arg) => { const common = await import('/static/js/common.js');"
+            + STALE_STEP
+            + "}",
+            {"narrow": narrow, "wide": wide},
+        )
+    finally:
+        context.close()
+    # the narrow draw needed a fitted step (else this test would not test anything)
+    assert out["narrow"]["fix"] and "dtick" in out["narrow"]["fix"], out
+    assert 2 <= out["narrow"]["labels"] <= 4, out
+    assert 2 <= out["wide"]["labels"] <= 12, out

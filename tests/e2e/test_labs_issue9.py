@@ -112,6 +112,8 @@ def test_eighteen_schedules_keep_the_plot_and_distinct_colours(page: Page) -> No
     outside it) and no two curves share a colour."""
     page.set_viewport_size({"width": 1280, "height": 720})
     page.goto("/labs/schedules?s=")
+    # the picker is filled from the catalog after the page loads, all rows at once
+    expect(page.locator('[data-testid^="pick-"]').first).to_be_attached()
     boxes = page.locator('[data-testid^="pick-"]:not([disabled])')
     n = boxes.count()
     assert n >= 18

@@ -39,7 +39,7 @@ def test_page_draws_every_panel(page: Page) -> None:
         "chart-input-loss",
     ):
         expect(page.get_by_test_id(chart)).to_have_attribute("data-state", "ready")
-    assert page.get_by_test_id("bn-affine").locator("tr").count() == 5  # header + 4 units
+    expect(page.get_by_test_id("bn-affine").locator("tr")).to_have_count(5)  # header + 4 units
     assert page.get_by_test_id("gb-notes-swap").is_visible()
     save_screenshot(page, "normalization_initial")
 
