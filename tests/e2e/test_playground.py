@@ -67,9 +67,12 @@ def test_play_grows_loss_chart_and_step_counter(page: Page) -> None:
         "() => document.querySelector('[data-testid=chart-loss]').data[0].x.length > 20",
         timeout=10000,
     )
-    first = trace_len(page, "chart-loss")
-    page.wait_for_timeout(800)
-    assert trace_len(page, "chart-loss") > first
+    # and keeps growing: the last step drawn moves on (a wait, not a fixed pause: a busy
+    # machine may take longer than a second for the next snapshot)
+    last = "() => { const x = document.querySelector('[data-testid=chart-loss]').data[0].x;"
+    last += " return x[x.length - 1]; }"
+    first = page.evaluate(last)
+    page.wait_for_function(f"(first) => ({last})() > first", arg=first, timeout=10000)
     page.wait_for_function(
         "() => document.querySelector('[data-testid=chart-grad-heatmap]').data[0].z[0].length > 5"
     )
