@@ -46,6 +46,21 @@ def page_step(page: Page) -> int:
     return int(page.get_by_test_id("step-counter").get_attribute("data-step") or "0")
 
 
+def settled_step(page: Page) -> int:
+    """The step of a run that is not playing (after a pause, or never played), once the page's
+    counter shows it.
+
+    The pause's ack can reach the page before the records of a training chunk that was running
+    when the pause arrived, so the counter may move once more after the status reads "paused".
+    ``GET /api/runs/{id}`` answers under the session lock, i.e. after that chunk."""
+    expect(page.get_by_test_id("status")).not_to_have_attribute("data-status", "running")
+    reply = page.request.get(f"/api/runs/{run_id(page)}")
+    assert reply.ok, reply.text()
+    step = int(reply.json()["step"])
+    expect(page.get_by_test_id("step-counter")).to_have_attribute("data-step", str(step))
+    return step
+
+
 def owner_headers(page: Page) -> dict[str, str]:
     """The page's owner token (its HttpOnly cookie) as a bearer header: runs are owned by
     their client, so the tests read the page's runs as the page."""

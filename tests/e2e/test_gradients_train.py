@@ -43,7 +43,12 @@ def test_train_it_fills_heatmap_and_stops(page: Page) -> None:
     step = status.get_attribute("data-step")
     page.wait_for_timeout(800)
     assert status.get_attribute("data-step") == step
-    assert page.request.get(f"/api/runs/{run_id}").status == 404  # deleted
+    # deleted (the page does not wait for the DELETE's answer: poll up to 5 s)
+    for _ in range(50):
+        if page.request.get(f"/api/runs/{run_id}").status == 404:
+            break
+        page.wait_for_timeout(100)
+    assert page.request.get(f"/api/runs/{run_id}").status == 404
     cols = int(heatmap.get_attribute("data-columns") or 0)
     assert cols >= 2
     save_screenshot(page, "gradients-train-it")

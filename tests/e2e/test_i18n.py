@@ -5,6 +5,7 @@ help included), except formulas, code and identifiers. Saves zh screenshots."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -100,6 +101,18 @@ def leftover_english(page: Page) -> list[str]:
     return sorted({f"{w!r} in {t[:90]!r}" for t in texts for w in english_words(t)})
 
 
+def wait_no_english(page: Page, timeout_s: float = 10.0) -> None:
+    """Waits until no English is left (texts that arrive with a fetch or a chart's redraw
+    after the switch take a moment on a loaded machine), then asserts it, listing what is
+    left if it never goes."""
+    deadline = time.monotonic() + timeout_s
+    left = leftover_english(page)
+    while left and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+        left = leftover_english(page)
+    assert not left, "\n".join(left)
+
+
 @pytest.mark.parametrize(("url", "name", "ready"), PAGES, ids=[p[1] for p in PAGES])
 def test_page_has_no_english_left_in_chinese(page: Page, url: str, name: str, ready) -> None:
     page.goto(url)
@@ -108,16 +121,14 @@ def test_page_has_no_english_left_in_chinese(page: Page, url: str, name: str, re
     expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
     expect(page.get_by_test_id("lang-toggle")).to_have_text("English")
     page.wait_for_timeout(500)  # pages redraw their charts and controls after the switch
-    left = leftover_english(page)
-    assert not left, "\n".join(left)
+    wait_no_english(page)
     save_screenshot(page, f"zh-{name}")
     # a fresh load in Chinese (language from localStorage) is just as complete
     page.reload()
     ready(page)
     expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
     page.wait_for_timeout(300)
-    left = leftover_english(page)
-    assert not left, "\n".join(left)
+    wait_no_english(page)
 
 
 def test_playground_choices_in_chinese(page: Page) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import httpx
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import save_screenshot
@@ -56,6 +59,11 @@ def test_zeros_preset_text_and_chart_agree(page: Page) -> None:
     save_screenshot(page, "gradients-zeros-sigmoid")
 
 
+COLUMNS_LEVEL = """() => { const top = (c) => document.querySelector(
+  `[data-testid=column-${c}] [data-testid=chart-grad-norm]`).getBoundingClientRect().top;
+  return Math.abs(top("a") - top("b")) <= 1; }"""
+
+
 def test_columns_align_when_one_has_init_parameters(page: Page) -> None:
     """Defect 14: zeros (no parameters) next to Xavier (gain): the charts start level."""
     page.set_viewport_size({"width": 1280, "height": 720})
@@ -69,7 +77,9 @@ def test_columns_align_when_one_has_init_parameters(page: Page) -> None:
     page.get_by_test_id("column-a").get_by_test_id("init").select_option("normal")
     page.get_by_test_id("column-b").get_by_test_id("init").select_option("zeros")
     expect(page.get_by_test_id("column-a").get_by_test_id("param-std")).to_be_visible()
-    page.wait_for_timeout(300)
+    # the columns are aligned by a ResizeObserver callback, at the next rendering step
+    with contextlib.suppress(PlaywrightError):  # the assert below says by how much
+        page.wait_for_function(COLUMNS_LEVEL, timeout=10000)
     tops = [grad_chart(page, col).bounding_box()["y"] for col in ("a", "b")]  # type: ignore[index]
     assert abs(tops[0] - tops[1]) <= 1, tops
 
@@ -191,6 +201,12 @@ def test_l1_link_makes_exact_zeros(page: Page, live_server: str) -> None:
     ).json()
     zeros = hist["zero_fraction"] if "zero_fraction" in hist else hist["columns"]["zero_fraction"]
     assert min(zeros[-100:]) >= 0.5, zeros[-100:]  # most noise weights sit at exactly 0
+    # the chart shows it too, once drawn that far (a chart out of view is redrawn every ~2 s)
+    page.wait_for_function(
+        "() => { const t = (document.querySelector('[data-testid=chart-zeros]').data || [])[0];"
+        " return t && t.x.length > 0 && t.x[t.x.length - 1] >= 300; }",
+        timeout=15000,
+    )
     shown = page.get_by_test_id("chart-zeros").evaluate(
         "el => { const y = el.data[0].y; return y[y.length - 1]; }"
     )

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import SCREENSHOT_DIR, PageErrors, save_screenshot
+from tests.e2e.playground_util import settled_step
 from tests.e2e.test_playground_fixes import open_playground, play_until, query
 
 pytestmark = pytest.mark.e2e
@@ -46,11 +47,9 @@ def shown_maps(page: Page, step: int) -> list[dict]:
 def assert_maps_match_api(page: Page, live_server: str, hidden: list[int]) -> None:
     # paused: the page's last snapshot and the API's are of the same step
     rid = run_id(page)
-    step = int(page.get_by_test_id("step-counter").get_attribute("data-step") or "0")
+    step = settled_step(page) + 1
     page.get_by_test_id("step").click()
-    page.wait_for_function(
-        "(s) => +document.querySelector('[data-testid=step-counter]').dataset.step > s", arg=step)
-    step = int(page.get_by_test_id("step-counter").get_attribute("data-step") or "0")
+    expect(page.get_by_test_id("step-counter")).to_have_attribute("data-step", str(step))
     shown = shown_maps(page, step)
     snap = page.request.get(f"{live_server}/api/runs/{rid}/snapshot").json()
     assert snap["step"] == step
@@ -211,7 +210,7 @@ def test_an_enlarged_unit_stays_enlarged_when_the_diagram_is_redrawn(
     zoom = page.get_by_test_id("neuron-zoom")
     for how in ("hover", "focus"):
         # one step: the diagram then shows a snapshot of a known step
-        step = int(page.get_by_test_id("step-counter").get_attribute("data-step") or "0") + 1
+        step = settled_step(page) + 1
         page.evaluate("() => document.querySelector('[data-testid=step]').click()")
         shown_maps(page, step)
         unit = page.locator('[data-testid=neuron-map][data-layer="0"][data-unit="1"]')

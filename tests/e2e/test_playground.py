@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import save_screenshot
+from tests.e2e.playground_util import settled_step
 
 pytestmark = pytest.mark.e2e
 
@@ -79,7 +80,7 @@ def test_play_grows_loss_chart_and_step_counter(page: Page) -> None:
     save_screenshot(page, "playground-training")
     page.get_by_test_id("pause").click()
     expect(page.get_by_test_id("status")).to_have_attribute("data-status", "paused")
-    step = int(page.get_by_test_id("step-counter").get_attribute("data-step") or "0")
+    step = settled_step(page)
     assert step > 20
     page.get_by_test_id("step").click()
     expect(page.get_by_test_id("step-counter")).to_have_attribute("data-step", str(step + 1))
@@ -206,7 +207,7 @@ def test_keyboard_space_toggles_play(page: Page) -> None:
     expect(page.get_by_test_id("status")).to_have_attribute("data-status", "running")
     page.keyboard.press("Space")
     expect(page.get_by_test_id("status")).to_have_attribute("data-status", "paused")
-    step = int(page.get_by_test_id("step-counter").get_attribute("data-step") or "0")
+    step = settled_step(page)
     page.keyboard.press("ArrowRight")
     expect(page.get_by_test_id("step-counter")).to_have_attribute("data-step", str(step + 1))
     # not while typing in an input

@@ -461,7 +461,7 @@ def test_phone_layout(browser: Browser, live_server: str, page_errors: PageError
     expect(page.get_by_test_id("controls")).to_be_hidden()
     page.get_by_test_id("play").click()
     page.mouse.wheel(0, 1500)
-    page.wait_for_timeout(300)
+    page.wait_for_function("() => window.scrollY >= 500")  # the wheel scrolls asynchronously
     bar = page.get_by_test_id("run-bar").bounding_box()
     assert bar and 0 <= bar["y"] < 100  # sticky
     assert page.locator(".modebar").count() == 0

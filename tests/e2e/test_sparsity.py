@@ -94,7 +94,12 @@ def test_sparsity_lab_trains_three_runs(page: Page) -> None:
     )
     step_now = int(card(page, "l1").get_attribute("data-step") or 0)
     wait_steps(page, step_now + 100)
-    z = zeros(page)
+    # the counts are redrawn on a short timer after the frames: poll up to 10 s
+    for _ in range(50):
+        z = zeros(page)
+        if z["l1"] == 0 and z["enet"] == 0 and z["l2"] == 0:
+            break
+        page.wait_for_timeout(200)
     assert z["l1"] == 0 and z["enet"] == 0 and z["l2"] == 0, z
 
     page.get_by_test_id("pause").click()
