@@ -682,8 +682,9 @@ function axisExtent(traces, id) {
   return lo <= hi ? [Math.log10(lo), Math.log10(hi)] : null;
 }
 
-// [min, max] of the finite numbers drawn on linear axis `id` ("x", "y2", ...); a bar's value
-// axis includes 0 (its bars start there); null if the axis has no numbers of its own.
+// [min, max] of the finite numbers drawn on linear axis `id` ("x", "y2", ...); a bar chart's
+// value axis (y, or x for horizontal bars) includes 0, where its bars start; null if the axis
+// has no numbers of its own.
 function linearExtent(traces, id) {
   const letter = id.charAt(0);
   let lo = Infinity;
@@ -700,7 +701,7 @@ function linearExtent(traces, id) {
         if (v > hi) hi = v;
       }
     }
-    if (numeric && trace.type === "bar") {
+    if (numeric && trace.type === "bar" && letter === (trace.orientation === "h" ? "x" : "y")) {
       lo = Math.min(lo, 0);
       hi = Math.max(hi, 0);
     }

@@ -556,3 +556,47 @@ def test_a_tick_step_fitted_to_a_narrow_range_is_not_reused_for_a_wide_one(
     assert out["narrow"]["fix"] and "dtick" in out["narrow"]["fix"], out
     assert 2 <= out["narrow"]["labels"] <= 4, out
     assert 2 <= out["wide"]["labels"] <= 12, out
+
+
+# Draws the same bar chart twice (x far from 0, crowded labels) and counts the Plotly.react
+# calls of the second draw, which should reuse the step fitted by the first.
+SAME_STEP = """
+  const box = document.createElement("div");
+  box.style.cssText = "width: 259px; height: 280px; position: absolute; top: 0; left: 0;";
+  document.body.append(box);
+  const traces = [{ type: "bar", x: arg.xs, y: arg.xs.map((_, i) => 1 + (i % 7)) }];
+  const layout = { xaxis: { title: { text: "step" }, nticks: 6 }, showlegend: false };
+  await common.drawChart(box, traces, layout);
+  const fix = box._tickFix && box._tickFix.fix && box._tickFix.fix.xaxis || null;
+  const react = window.Plotly.react;
+  let calls = 0;
+  window.Plotly.react = function (...args) { calls += 1; return react.apply(this, args); };
+  try {
+    await common.drawChart(box, traces, layout);
+  } finally {
+    window.Plotly.react = react;
+  }
+  box.remove();
+  return { fix, calls };
+"""
+
+
+def test_a_fitted_step_is_kept_for_bars_far_from_zero(browser: Browser, live_server: str) -> None:
+    """Only a bar chart's value axis starts at 0: bars at x = 1000.12-1000.41 keep their fitted
+    x step on the next draw (one Plotly.react), instead of having it judged too fine for an
+    extent stretched to 0 and fitted again on every draw."""
+    context = browser.new_context(base_url=live_server)
+    page = context.new_page()
+    try:
+        page.goto("/labs/schedules")
+        page.wait_for_function("() => window.Plotly && document.body.dataset.i18nReady === 'true'")
+        out = page.evaluate(
+            "async (arg) => { const common = await import('/static/js/common.js');"
+            + SAME_STEP
+            + "}",
+            {"xs": [1000.123 + 0.01 * i for i in range(30)]},
+        )
+    finally:
+        context.close()
+    assert out["fix"] and "dtick" in out["fix"], out  # the first draw needed a fitted step
+    assert out["calls"] == 1, out
