@@ -663,29 +663,9 @@ function tickTexts(vals) {
   });
 }
 
-// [log10 min, log10 max] of the positive finite values drawn on axis `id` ("x", "y2", ...).
-function axisExtent(traces, id) {
-  const letter = id.charAt(0);
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const trace of traces || []) {
-    if ((trace[`${letter}axis`] || letter) !== id) continue;
-    const values = trace[letter];
-    if (!values || typeof values.length !== "number") continue;
-    for (const v of values) {
-      if (typeof v === "number" && v > 0 && Number.isFinite(v)) {
-        if (v < lo) lo = v;
-        if (v > hi) hi = v;
-      }
-    }
-  }
-  return lo <= hi ? [Math.log10(lo), Math.log10(hi)] : null;
-}
-
-// [min, max] of the finite numbers drawn on linear axis `id` ("x", "y2", ...); a bar chart's
-// value axis (y, or x for horizontal bars) includes 0, where its bars start; null if the axis
-// has no numbers of its own.
-function linearExtent(traces, id) {
+// [min, max] of the finite numbers drawn on axis `id` ("x", "y2", ...) that pass `keep`, or
+// null; `withZero(trace)`: that trace's extent also takes in 0 (when it has numbers here).
+function drawnExtent(traces, id, keep = () => true, withZero = () => false) {
   const letter = id.charAt(0);
   let lo = Infinity;
   let hi = -Infinity;
@@ -695,18 +675,32 @@ function linearExtent(traces, id) {
     if (!values || typeof values.length !== "number") continue;
     let numeric = false;
     for (const v of values) {
-      if (typeof v === "number" && Number.isFinite(v)) {
+      if (typeof v === "number" && Number.isFinite(v) && keep(v)) {
         numeric = true;
         if (v < lo) lo = v;
         if (v > hi) hi = v;
       }
     }
-    if (numeric && trace.type === "bar" && letter === (trace.orientation === "h" ? "x" : "y")) {
+    if (numeric && withZero(trace)) {
       lo = Math.min(lo, 0);
       hi = Math.max(hi, 0);
     }
   }
   return lo <= hi ? [lo, hi] : null;
+}
+
+// [log10 min, log10 max] of the positive finite values drawn on axis `id` ("x", "y2", ...).
+function axisExtent(traces, id) {
+  const extent = drawnExtent(traces, id, (v) => v > 0);
+  return extent && extent.map(Math.log10);
+}
+
+// [min, max] of the finite numbers drawn on linear axis `id`; a bar chart's value axis (y, or x
+// for horizontal bars) includes 0, where its bars start; null if the axis has no numbers of its own.
+function linearExtent(traces, id) {
+  const letter = id.charAt(0);
+  return drawnExtent(traces, id, undefined,
+    (trace) => trace.type === "bar" && letter === (trace.orientation === "h" ? "x" : "y"));
 }
 
 // A tick step remembered from an earlier draw no longer fits this draw's numbers: at most
